@@ -1,1 +1,59 @@
-fn main() {}
+//! terraform-provider-golden: a Terraform provider that bakes AWS golden images.
+
+mod bake;
+mod ec2;
+mod logging;
+mod plugin;
+mod protocol;
+mod provider;
+mod provision;
+mod ssh;
+
+use std::process::ExitCode;
+use std::sync::Arc;
+
+fn main() -> ExitCode {
+    logging::init();
+    if let Err(e) = plugin::handshake::check_env() {
+        eprintln!("{e}");
+        return ExitCode::FAILURE;
+    }
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("cannot start the async runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let result = runtime.block_on(async {
+        ignore_sigint();
+        plugin::serve(Arc::new(provider::Provider::new())).await
+    });
+    // Bakes still cleaning up get a moment; the controller already cancelled them.
+    runtime.shutdown_timeout(std::time::Duration::from_secs(5));
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            tracing::error!("{e}");
+            eprintln!("{e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// A terminal Ctrl-C reaches the whole process group. Terraform answers it
+/// with StopProvider, which cancels bakes cleanly; dying here instead would
+/// lose the state of everything a create had made.
+fn ignore_sigint() {
+    use tokio::signal::unix::{SignalKind, signal};
+    match signal(SignalKind::interrupt()) {
+        Ok(mut s) => {
+            tokio::spawn(async move {
+                while s.recv().await.is_some() {
+                    tracing::debug!("SIGINT ignored; waiting for Terraform's StopProvider");
+                }
+            });
+        }
+        Err(e) => tracing::warn!(error = %e, "cannot install the SIGINT handler"),
+    }
+}

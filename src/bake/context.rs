@@ -1,0 +1,70 @@
+//! The typed journal of a bake: what exists so far, so each step's cleanup
+//! knows exactly what to remove.
+
+use super::BakeSpec;
+use super::BakeError;
+use crate::ec2::Ec2;
+use crate::ec2::images::ImageInfo;
+use crate::ec2::instances::InstanceInfo;
+use crate::ssh::{HostKeyPin, SshSession};
+use russh::keys::PrivateKey;
+use std::future::Future;
+use std::sync::Arc;
+use tokio_util::sync::CancellationToken;
+
+pub struct BakeContext<'a> {
+    pub spec: &'a BakeSpec,
+    pub ec2: &'a Ec2,
+    /// Fires on StopProvider or when the create timeout passes.
+    pub cancel: CancellationToken,
+    pub source: Option<ImageInfo>,
+    pub key: Option<Arc<PrivateKey>>,
+    pub key_pair_name: Option<String>,
+    pub security_group_id: Option<String>,
+    pub instance: Option<InstanceInfo>,
+    pub host_key: HostKeyPin,
+    pub ssh: Option<SshSession>,
+    pub image_id: Option<String>,
+    pub image: Option<ImageInfo>,
+    /// Set once the image is available: from then on it is the user's, not a leftover.
+    pub image_kept: bool,
+}
+
+impl<'a> BakeContext<'a> {
+    pub fn new(spec: &'a BakeSpec, ec2: &'a Ec2, cancel: CancellationToken) -> Self {
+        BakeContext {
+            spec,
+            ec2,
+            cancel,
+            source: None,
+            key: None,
+            key_pair_name: None,
+            security_group_id: None,
+            instance: None,
+            host_key: HostKeyPin::default(),
+            ssh: None,
+            image_id: None,
+            image: None,
+            image_kept: false,
+        }
+    }
+
+    /// Runs `fut` unless the bake is cancelled first.
+    pub async fn cancellable<T, E: Into<BakeError>>(
+        &self,
+        fut: impl Future<Output = Result<T, E>>,
+    ) -> Result<T, BakeError> {
+        tokio::select! {
+            _ = self.cancel.cancelled() => Err(BakeError::Cancelled),
+            r = fut => r.map_err(Into::into),
+        }
+    }
+
+    /// Tags for temporary resources: the user's run tags plus the build id.
+    pub fn run_tags(&self, what: &str) -> std::collections::BTreeMap<String, String> {
+        let mut t = self.spec.run_tags.clone();
+        t.entry("Name".into()).or_insert_with(|| format!("golden_ami build {} ({what})", self.spec.build_id));
+        t.insert(crate::ec2::tags::BUILD_ID_TAG.into(), self.spec.build_id.clone());
+        t
+    }
+}

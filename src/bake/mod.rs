@@ -1,0 +1,46 @@
+//! The bake pipeline. It knows nothing of Terraform: a [`BakeSpec`] in, a
+//! [`BakeOutcome`] out, through an ordered list of steps whose cleanups run
+//! in reverse whatever happens.
+
+mod context;
+mod runner;
+mod spec;
+mod steps;
+
+pub use context::BakeContext;
+pub use runner::bake;
+pub use spec::{BakeSpec, SourceSpec, SshSpec};
+
+use crate::ec2::Ec2Error;
+use crate::ec2::images::FindError;
+use crate::ec2::wait::WaitError;
+use crate::provision::ProvisionError;
+use crate::ssh::SshError;
+
+/// Why a step failed.
+#[derive(Debug, thiserror::Error)]
+pub enum BakeError {
+    #[error(transparent)]
+    Ec2(#[from] Ec2Error),
+    #[error(transparent)]
+    Find(#[from] FindError),
+    #[error(transparent)]
+    Wait(#[from] WaitError),
+    #[error(transparent)]
+    Ssh(#[from] SshError),
+    #[error("provision[{index}] ({kind}) failed: {source}")]
+    Provision {
+        index: usize,
+        kind: &'static str,
+        #[source]
+        source: ProvisionError,
+    },
+    #[error("cannot generate the temporary SSH key: {0}")]
+    Key(String),
+    #[error("{0}")]
+    Invalid(String),
+    #[error("cancelled (Terraform asked the provider to stop)")]
+    Cancelled,
+    #[error("timed out: the create timeout ({0}s) passed")]
+    TimedOut(u64),
+}

@@ -1,0 +1,94 @@
+//! Runs the steps in order; on success, failure, cancel or timeout, runs the
+//! cleanup of every step that started, in reverse, and reports each failure.
+
+use super::steps;
+use super::{BakeContext, BakeError, BakeSpec};
+use crate::ec2::Ec2;
+use crate::ec2::images::ImageInfo;
+use std::time::Duration;
+use tokio_util::sync::CancellationToken;
+
+/// How long one cleanup may take, so a stuck delete cannot wedge the plugin.
+const CLEANUP_LIMIT: Duration = Duration::from_secs(600);
+
+/// A step and what went wrong in it.
+#[derive(Debug)]
+pub struct StepError {
+    pub step: &'static str,
+    pub error: BakeError,
+}
+
+/// What a bake produced. `image` is set whenever an image exists that the
+/// caller must track, even when `error` is set too.
+#[derive(Debug, Default)]
+pub struct BakeOutcome {
+    pub image: Option<ImageInfo>,
+    pub source_ami_id: Option<String>,
+    pub error: Option<StepError>,
+    pub cleanup_errors: Vec<StepError>,
+}
+
+pub async fn bake(spec: &BakeSpec, ec2: &Ec2, stop: &CancellationToken) -> BakeOutcome {
+    let cancel = stop.child_token();
+    let timed_out = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let timer = {
+        let (cancel, timed_out, limit) = (cancel.clone(), timed_out.clone(), spec.create_timeout);
+        tokio::spawn(async move {
+            tokio::time::sleep(limit).await;
+            timed_out.store(true, std::sync::atomic::Ordering::SeqCst);
+            cancel.cancel();
+        })
+    };
+    let mut cx = BakeContext::new(spec, ec2, cancel);
+    let steps = steps::all();
+    let mut started = 0;
+    let mut error = None;
+    tracing::info!(build_id = %spec.build_id, name = %spec.image_name, "bake starting");
+    for step in &steps {
+        started += 1;
+        let t0 = tokio::time::Instant::now();
+        tracing::info!(step = step.name(), "step starting");
+        match step.run(&mut cx).await {
+            Ok(()) => tracing::info!(step = step.name(), elapsed_ms = t0.elapsed().as_millis() as u64, "step done"),
+            Err(e) => {
+                let e = match e {
+                    BakeError::Cancelled | BakeError::Wait(crate::ec2::wait::WaitError::Cancelled(_))
+                    | BakeError::Ssh(crate::ssh::SshError::Cancelled)
+                        if timed_out.load(std::sync::atomic::Ordering::SeqCst) =>
+                    {
+                        BakeError::TimedOut(spec.create_timeout.as_secs())
+                    }
+                    BakeError::Wait(crate::ec2::wait::WaitError::Cancelled(_))
+                    | BakeError::Ssh(crate::ssh::SshError::Cancelled) => BakeError::Cancelled,
+                    other => other,
+                };
+                tracing::error!(step = step.name(), error = %e, "step failed");
+                error = Some(StepError { step: step.name(), error: e });
+                break;
+            }
+        }
+    }
+    timer.abort();
+
+    let mut cleanup_errors = Vec::new();
+    for step in steps[..started].iter().rev() {
+        match tokio::time::timeout(CLEANUP_LIMIT, step.cleanup(&mut cx)).await {
+            Ok(Ok(())) => {}
+            Ok(Err(e)) => {
+                tracing::error!(step = step.name(), error = %e, "cleanup failed");
+                cleanup_errors.push(StepError { step: step.name(), error: e });
+            }
+            Err(_) => cleanup_errors.push(StepError {
+                step: step.name(),
+                error: BakeError::Invalid(format!("cleanup did not finish within {}s", CLEANUP_LIMIT.as_secs())),
+            }),
+        }
+    }
+    tracing::info!(build_id = %spec.build_id, ok = error.is_none(), "bake finished");
+    BakeOutcome {
+        image: if cx.image_kept { cx.image.take() } else { None },
+        source_ami_id: cx.source.as_ref().map(|s| s.id.clone()),
+        error,
+        cleanup_errors,
+    }
+}

@@ -1,0 +1,45 @@
+//! What to bake, as plain data built from the resource's configuration.
+
+use crate::provision::ProvisionStep;
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+#[derive(Debug, Clone)]
+pub enum SourceSpec {
+    Id(String),
+    Filter { filters: BTreeMap<String, String>, owners: Vec<String>, most_recent: bool },
+}
+
+#[derive(Debug, Clone)]
+pub struct SshSpec {
+    pub username: String,
+    /// Dial this instead of the instance's address (bastions, NAT, test beds).
+    pub host: Option<String>,
+    pub port: u16,
+    pub timeout: Duration,
+    /// Who may reach port 22 through the temporary group; empty means the VPC's CIDR.
+    pub allowed_cidrs: Vec<String>,
+    /// `public_ip`, `private_ip`, `public_dns` or `private_dns`; None picks public, then private.
+    pub interface: Option<String>,
+    pub host_key: Option<String>,
+}
+
+#[derive(Debug, Clone)]
+pub struct BakeSpec {
+    /// Tags every temporary resource, so leftovers of a killed bake can be found.
+    pub build_id: String,
+    pub image_name: String,
+    pub description: Option<String>,
+    pub instance_type: String,
+    pub source: SourceSpec,
+    pub ssh: SshSpec,
+    pub provision: Vec<ProvisionStep>,
+    pub tags: BTreeMap<String, String>,
+    pub snapshot_tags: BTreeMap<String, String>,
+    pub run_tags: BTreeMap<String, String>,
+    pub subnet_id: Option<String>,
+    pub iam_instance_profile: Option<String>,
+    pub user_data: Option<String>,
+    pub associate_public_ip: Option<bool>,
+    pub create_timeout: Duration,
+}

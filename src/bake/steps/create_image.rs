@@ -1,0 +1,62 @@
+//! Creates the AMI from the stopped instance and waits until it is
+//! available. Until then the image is a leftover to remove on failure;
+//! after, it belongs to the user (and to Terraform's state).
+
+use super::{Step, StepFuture};
+use crate::bake::{BakeContext, BakeError};
+use crate::ec2::tags::{BUILD_ID_TAG, SOURCE_AMI_TAG};
+use crate::ec2::wait::{self, Poll, WaitError};
+
+pub struct CreateImage;
+
+impl Step for CreateImage {
+    fn name(&self) -> &'static str {
+        "create_image"
+    }
+    fn run<'a, 'b: 'a>(&'a self, cx: &'a mut BakeContext<'b>) -> StepFuture<'a> {
+        Box::pin(async move {
+            let instance = cx.instance.as_ref().map(|i| i.id.clone()).ok_or_else(|| BakeError::Invalid("no build instance".into()))?;
+            let mut tags = cx.spec.tags.clone();
+            tags.insert(BUILD_ID_TAG.into(), cx.spec.build_id.clone());
+            if let Some(s) = &cx.source {
+                tags.insert(SOURCE_AMI_TAG.into(), s.id.clone());
+            }
+            let id = cx
+                .cancellable(cx.ec2.create_image(&instance, &cx.spec.image_name, cx.spec.description.as_deref(), &tags))
+                .await?;
+            tracing::info!(image = %id, "image requested");
+            cx.image_id = Some(id.clone());
+            let ec2 = cx.ec2;
+            let image = wait::until("the image to become available", cx.spec.create_timeout, &cx.cancel, || async {
+                match ec2.describe_image(&id).await? {
+                    Some(i) if i.state == "available" => Ok(Poll::Ready(i)),
+                    Some(i) if i.state == "pending" => Ok(Poll::Pending(i.state)),
+                    Some(i) => Err(WaitError::Failed(format!(
+                        "image {id} is {}: {}",
+                        i.state,
+                        i.state_reason.unwrap_or_default()
+                    ))),
+                    None => Ok(Poll::Pending("not visible yet".into())),
+                }
+            })
+            .await?;
+            cx.image = Some(image);
+            cx.image_kept = true;
+            Ok(())
+        })
+    }
+    fn cleanup<'a, 'b: 'a>(&'a self, cx: &'a mut BakeContext<'b>) -> StepFuture<'a> {
+        Box::pin(async move {
+            if cx.image_kept {
+                return Ok(());
+            }
+            if let Some(id) = cx.image_id.take() {
+                let snapshots = cx.image.as_ref().map(|i| i.snapshot_ids.clone()).unwrap_or_default();
+                let never = tokio_util::sync::CancellationToken::new();
+                cx.ec2.delete_image_and_snapshots(&id, &snapshots, &never).await?;
+                tracing::info!(image = %id, "removed unfinished image");
+            }
+            Ok(())
+        })
+    }
+}

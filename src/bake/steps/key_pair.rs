@@ -1,0 +1,37 @@
+//! A temporary ed25519 key pair: made in memory, imported, deleted after.
+
+use super::{Step, StepFuture};
+use crate::bake::{BakeContext, BakeError};
+use russh::keys::PrivateKey;
+use russh::keys::ssh_key::private::Ed25519Keypair;
+use std::sync::Arc;
+
+pub struct KeyPair;
+
+impl Step for KeyPair {
+    fn name(&self) -> &'static str {
+        "key_pair"
+    }
+    fn run<'a, 'b: 'a>(&'a self, cx: &'a mut BakeContext<'b>) -> StepFuture<'a> {
+        Box::pin(async move {
+            let seed: [u8; 32] = rand::random();
+            let key = PrivateKey::from(Ed25519Keypair::from_seed(&seed));
+            let public = key.public_key().to_openssh().map_err(|e| BakeError::Key(e.to_string()))?;
+            let name = format!("golden-{}", cx.spec.build_id);
+            let tags = cx.run_tags("key pair");
+            cx.cancellable(cx.ec2.import_key_pair(&name, &public, &tags)).await?;
+            cx.key_pair_name = Some(name);
+            cx.key = Some(Arc::new(key));
+            Ok(())
+        })
+    }
+    fn cleanup<'a, 'b: 'a>(&'a self, cx: &'a mut BakeContext<'b>) -> StepFuture<'a> {
+        Box::pin(async move {
+            if let Some(name) = cx.key_pair_name.take() {
+                cx.ec2.delete_key_pair(&name).await?;
+                tracing::info!(key_pair = %name, "deleted temporary key pair");
+            }
+            Ok(())
+        })
+    }
+}

@@ -1,0 +1,70 @@
+//! Launches the build instance and waits until it runs; cleanup terminates
+//! it and waits until it is gone.
+
+use super::{Step, StepFuture};
+use crate::bake::{BakeContext, BakeError};
+use crate::ec2::instances::LaunchSpec;
+use crate::ec2::wait::{self, Poll, WaitError};
+use std::time::Duration;
+
+pub struct Launch;
+
+impl Step for Launch {
+    fn name(&self) -> &'static str {
+        "launch"
+    }
+    fn run<'a, 'b: 'a>(&'a self, cx: &'a mut BakeContext<'b>) -> StepFuture<'a> {
+        Box::pin(async move {
+            let source = cx.source.as_ref().map(|s| s.id.clone()).unwrap_or_default();
+            let launch = LaunchSpec {
+                image_id: source,
+                instance_type: cx.spec.instance_type.clone(),
+                key_name: cx.key_pair_name.clone().unwrap_or_default(),
+                security_group_ids: cx.security_group_id.iter().cloned().collect(),
+                subnet_id: cx.spec.subnet_id.clone(),
+                iam_instance_profile: cx.spec.iam_instance_profile.clone(),
+                user_data: cx.spec.user_data.clone(),
+                associate_public_ip: cx.spec.associate_public_ip,
+                instance_tags: cx.run_tags("instance"),
+                volume_tags: cx.run_tags("volume"),
+                client_token: format!("golden-{}", cx.spec.build_id),
+            };
+            let id = cx.cancellable(cx.ec2.run_instance(&launch)).await?;
+            tracing::info!(instance = %id, "build instance launched");
+            cx.instance = Some(crate::ec2::instances::InstanceInfo { id: id.clone(), ..Default::default() });
+            let ec2 = cx.ec2;
+            let info = wait::until("the build instance to run", cx.spec.create_timeout, &cx.cancel, || async {
+                match ec2.describe_instance(&id).await? {
+                    Some(i) if i.state == "running" => Ok(Poll::Ready(i)),
+                    Some(i) if matches!(i.state.as_str(), "pending") => Ok(Poll::Pending(i.state)),
+                    Some(i) => Err(WaitError::Failed(format!("build instance {id} is {} instead of running", i.state))),
+                    // Eventual consistency: a fresh instance may not be visible yet.
+                    None => Ok(Poll::Pending("not visible yet".into())),
+                }
+            })
+            .await?;
+            cx.instance = Some(info);
+            Ok(())
+        })
+    }
+    fn cleanup<'a, 'b: 'a>(&'a self, cx: &'a mut BakeContext<'b>) -> StepFuture<'a> {
+        Box::pin(async move {
+            let Some(inst) = cx.instance.take() else { return Ok(()) };
+            let id = inst.id;
+            cx.ec2.terminate_instance(&id).await?;
+            let never = tokio_util::sync::CancellationToken::new();
+            let ec2 = cx.ec2;
+            wait::until("the build instance to terminate", Duration::from_secs(600), &never, || async {
+                match ec2.describe_instance(&id).await? {
+                    None => Ok(Poll::Ready(())),
+                    Some(i) if i.state == "terminated" => Ok(Poll::Ready(())),
+                    Some(i) => Ok(Poll::Pending(i.state)),
+                }
+            })
+            .await
+            .map_err(BakeError::from)?;
+            tracing::info!(instance = %id, "build instance terminated");
+            Ok(())
+        })
+    }
+}

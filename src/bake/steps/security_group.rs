@@ -1,0 +1,52 @@
+//! A temporary security group that lets SSH in from the allowed CIDRs only
+//! (the VPC's own range unless told otherwise; never 0.0.0.0/0 by default).
+
+use super::{Step, StepFuture};
+use crate::bake::BakeContext;
+use crate::ec2::wait::{self, Poll, WaitError};
+use std::time::Duration;
+
+pub struct SecurityGroup;
+
+impl Step for SecurityGroup {
+    fn name(&self) -> &'static str {
+        "security_group"
+    }
+    fn run<'a, 'b: 'a>(&'a self, cx: &'a mut BakeContext<'b>) -> StepFuture<'a> {
+        Box::pin(async move {
+            let (vpc_id, vpc_cidr) = cx.cancellable(cx.ec2.vpc_for(cx.spec.subnet_id.as_deref())).await?;
+            let cidrs = if cx.spec.ssh.allowed_cidrs.is_empty() {
+                vec![vpc_cidr]
+            } else {
+                cx.spec.ssh.allowed_cidrs.clone()
+            };
+            let name = format!("golden-{}", cx.spec.build_id);
+            let tags = cx.run_tags("security group");
+            let id = cx.cancellable(cx.ec2.create_security_group(&name, &vpc_id, &tags)).await?;
+            cx.security_group_id = Some(id.clone());
+            // With a host override the port given is the proxy's; the instance listens on 22.
+            let port = if cx.spec.ssh.host.is_some() { 22 } else { cx.spec.ssh.port };
+            cx.cancellable(cx.ec2.allow_ssh(&id, port, &cidrs)).await?;
+            tracing::info!(group = %id, ?cidrs, "temporary security group");
+            Ok(())
+        })
+    }
+    fn cleanup<'a, 'b: 'a>(&'a self, cx: &'a mut BakeContext<'b>) -> StepFuture<'a> {
+        Box::pin(async move {
+            let Some(id) = cx.security_group_id.take() else { return Ok(()) };
+            // EC2 refuses while the terminated instance's interface lingers.
+            let never = tokio_util::sync::CancellationToken::new();
+            let ec2 = cx.ec2;
+            wait::until("the security group to be deletable", Duration::from_secs(300), &never, || async {
+                match ec2.delete_security_group(&id).await {
+                    Ok(()) => Ok(Poll::Ready(())),
+                    Err(e) if e.code.as_deref() == Some("DependencyViolation") => Ok(Poll::Pending(e.message)),
+                    Err(e) => Err(WaitError::Api(e)),
+                }
+            })
+            .await?;
+            tracing::info!(group = %id, "deleted temporary security group");
+            Ok(())
+        })
+    }
+}

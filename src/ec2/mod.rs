@@ -1,0 +1,95 @@
+//! A thin layer over aws-sdk-ec2: one client per provider, typed errors that
+//! keep the EC2 error code, waiters, and one function per EC2 call we make.
+
+pub mod images;
+pub mod instances;
+pub mod network;
+pub mod tags;
+pub mod wait;
+
+use aws_sdk_ec2::error::{DisplayErrorContext, ProvideErrorMetadata};
+use aws_sdk_ec2::error::SdkError;
+use std::time::Duration;
+
+/// Where and how to reach EC2: resolved once from the provider block.
+#[derive(Debug, Clone, Default)]
+pub struct AwsSettings {
+    pub region: Option<String>,
+    pub profile: Option<String>,
+    pub ec2_endpoint: Option<String>,
+    pub max_retries: u32,
+}
+
+/// The EC2 client every bake of one provider shares.
+#[derive(Clone, Debug)]
+pub struct Ec2 {
+    pub client: aws_sdk_ec2::Client,
+    pub region: String,
+}
+
+/// An EC2 call that failed, with the action and EC2's error code.
+#[derive(Debug, thiserror::Error)]
+#[error("{action}: {message}")]
+pub struct Ec2Error {
+    pub action: &'static str,
+    pub code: Option<String>,
+    pub message: String,
+}
+
+impl Ec2Error {
+    /// True for the "does not exist" family of codes (already gone is fine on delete).
+    pub fn is_not_found(&self) -> bool {
+        self.code
+            .as_deref()
+            .is_some_and(|c| c.ends_with(".NotFound") || c == "InvalidAMIID.Unavailable")
+    }
+}
+
+/// Maps an SDK error to an [`Ec2Error`] that names the action.
+pub(crate) fn api_err<E, R>(action: &'static str) -> impl FnOnce(SdkError<E, R>) -> Ec2Error
+where
+    E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
+    R: std::fmt::Debug,
+{
+    move |e| {
+        let code = e.code().map(str::to_string);
+        let message = match (e.code(), e.message()) {
+            (Some(c), Some(m)) => format!("{c}: {m}"),
+            (Some(c), None) => c.to_string(),
+            _ => DisplayErrorContext(&e).to_string(),
+        };
+        Ec2Error { action, code, message }
+    }
+}
+
+impl Ec2 {
+    /// Builds the client through the standard AWS chain (env, profile, SSO,
+    /// IMDS) with adaptive retries; makes no network call.
+    pub async fn connect(s: &AwsSettings) -> Ec2 {
+        use aws_smithy_http_client::tls;
+        let http = aws_smithy_http_client::Builder::new()
+            .tls_provider(tls::Provider::Rustls(tls::rustls_provider::CryptoMode::AwsLc))
+            .build_https();
+        let mut loader = aws_config::defaults(aws_config::BehaviorVersion::latest()).http_client(http);
+        if let Some(r) = &s.region {
+            loader = loader.region(aws_config::Region::new(r.clone()));
+        }
+        if let Some(p) = &s.profile {
+            loader = loader.profile_name(p);
+        }
+        let shared = loader.load().await;
+        let retry = aws_config::retry::RetryConfig::adaptive()
+            .with_max_attempts(s.max_retries.max(1))
+            .with_initial_backoff(Duration::from_millis(200))
+            .with_max_backoff(Duration::from_secs(20));
+        let mut b = aws_sdk_ec2::config::Builder::from(&shared).retry_config(retry);
+        if let Some(url) = &s.ec2_endpoint {
+            b = b.endpoint_url(url);
+        }
+        let region = shared.region().map(|r| r.to_string()).unwrap_or_default();
+        Ec2 {
+            client: aws_sdk_ec2::Client::from_conf(b.build()),
+            region,
+        }
+    }
+}

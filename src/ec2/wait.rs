@@ -1,0 +1,99 @@
+//! Bounded, cancellable polling with growing, jittered delays: quick to see
+//! a fast state change, cheap on a slow one. Never a fixed 15 s sleep.
+
+use super::Ec2Error;
+use std::future::Future;
+use std::time::Duration;
+use tokio::time::Instant;
+use tokio_util::sync::CancellationToken;
+
+/// What one look at a resource found.
+pub enum Poll<T> {
+    Ready(T),
+    /// Still transitioning; the string is the state seen (for the timeout message).
+    Pending(String),
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum WaitError {
+    #[error("timed out after {secs}s waiting for {what} (last seen: {last})")]
+    Timeout { what: String, secs: u64, last: String },
+    #[error("cancelled while waiting for {0}")]
+    Cancelled(String),
+    #[error(transparent)]
+    Api(#[from] Ec2Error),
+    #[error("{0}")]
+    Failed(String),
+}
+
+/// Delays: 200 ms first, ×1.5 each round, capped at 4 s, ±20 % jitter.
+pub struct Backoff {
+    next: Duration,
+    cap: Duration,
+}
+
+impl Default for Backoff {
+    fn default() -> Self {
+        Backoff { next: Duration::from_millis(200), cap: Duration::from_secs(4) }
+    }
+}
+
+impl Backoff {
+    pub fn starting(first: Duration, cap: Duration) -> Backoff {
+        Backoff { next: first, cap }
+    }
+
+    pub fn next_delay(&mut self) -> Duration {
+        let base = self.next;
+        self.next = (self.next.mul_f64(1.5)).min(self.cap);
+        let jitter: f64 = rand::random_range(0.8..1.2);
+        base.mul_f64(jitter)
+    }
+}
+
+/// Sleeps unless cancelled first; false when cancelled.
+pub async fn sleep_or_cancel(d: Duration, cancel: &CancellationToken) -> bool {
+    tokio::select! {
+        _ = cancel.cancelled() => false,
+        _ = tokio::time::sleep(d) => true,
+    }
+}
+
+/// Calls `check` until it is ready, fails, the timeout passes, or `cancel` fires.
+pub async fn until<T, F, Fut>(
+    what: &str,
+    timeout: Duration,
+    cancel: &CancellationToken,
+    mut check: F,
+) -> Result<T, WaitError>
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Result<Poll<T>, WaitError>>,
+{
+    let deadline = Instant::now() + timeout;
+    let mut backoff = Backoff::default();
+    let mut last = String::from("nothing yet");
+    loop {
+        let r = tokio::select! {
+            _ = cancel.cancelled() => return Err(WaitError::Cancelled(what.to_string())),
+            r = check() => r?,
+        };
+        match r {
+            Poll::Ready(v) => return Ok(v),
+            Poll::Pending(state) => {
+                if state != last {
+                    tracing::debug!(what, state = %state, "waiting");
+                }
+                last = state;
+            }
+        }
+        let now = Instant::now();
+        if now >= deadline {
+            return Err(WaitError::Timeout { what: what.to_string(), secs: timeout.as_secs(), last });
+        }
+        let d = backoff.next_delay().min(deadline - now);
+        if !sleep_or_cancel(d, cancel).await {
+            return Err(WaitError::Cancelled(what.to_string()));
+        }
+    }
+}

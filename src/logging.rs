@@ -1,0 +1,80 @@
+//! Logs to stderr as hclog JSON lines, which go-plugin parses: Terraform
+//! then shows each line at its own level under `TF_LOG`.
+//! `GOLDEN_LOG` (EnvFilter syntax) overrides what is emitted.
+
+use std::fmt::Write as _;
+use tracing::field::{Field, Visit};
+use tracing::{Event, Level, Subscriber};
+use tracing_subscriber::fmt::format::Writer;
+use tracing_subscriber::fmt::{FmtContext, FormatEvent, FormatFields};
+use tracing_subscriber::registry::LookupSpan;
+
+pub fn init() {
+    let filter = tracing_subscriber::EnvFilter::try_from_env("GOLDEN_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,terraform_provider_golden=debug"));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .event_format(HcLog)
+        .try_init();
+}
+
+struct HcLog;
+
+impl<S, N> FormatEvent<S, N> for HcLog
+where
+    S: Subscriber + for<'a> LookupSpan<'a>,
+    N: for<'a> FormatFields<'a> + 'static,
+{
+    fn format_event(&self, ctx: &FmtContext<'_, S, N>, mut w: Writer<'_>, event: &Event<'_>) -> std::fmt::Result {
+        let mut fields = JsonFields(serde_json::Map::new());
+        if let Some(scope) = ctx.event_scope() {
+            for span in scope.from_root() {
+                fields.0.insert("span".into(), span.name().into());
+            }
+        }
+        event.record(&mut fields);
+        let mut obj = fields.0;
+        let message = obj.remove("message").unwrap_or_default();
+        obj.insert("@message".into(), message);
+        obj.insert("@level".into(), level(event.metadata().level()).into());
+        obj.insert("@module".into(), format!("golden.{}", event.metadata().target()).into());
+        let ts = time::OffsetDateTime::now_utc()
+            .format(&time::format_description::well_known::Rfc3339)
+            .unwrap_or_default();
+        obj.insert("@timestamp".into(), ts.into());
+        let mut line = String::new();
+        let _ = write!(line, "{}", serde_json::Value::Object(obj));
+        writeln!(w, "{line}")
+    }
+}
+
+fn level(l: &Level) -> &'static str {
+    match *l {
+        Level::TRACE => "trace",
+        Level::DEBUG => "debug",
+        Level::INFO => "info",
+        Level::WARN => "warn",
+        Level::ERROR => "error",
+    }
+}
+
+struct JsonFields(serde_json::Map<String, serde_json::Value>);
+
+impl Visit for JsonFields {
+    fn record_debug(&mut self, field: &Field, value: &dyn std::fmt::Debug) {
+        self.0.insert(field.name().into(), format!("{value:?}").into());
+    }
+    fn record_str(&mut self, field: &Field, value: &str) {
+        self.0.insert(field.name().into(), value.into());
+    }
+    fn record_i64(&mut self, field: &Field, value: i64) {
+        self.0.insert(field.name().into(), value.into());
+    }
+    fn record_u64(&mut self, field: &Field, value: u64) {
+        self.0.insert(field.name().into(), value.into());
+    }
+    fn record_bool(&mut self, field: &Field, value: bool) {
+        self.0.insert(field.name().into(), value.into());
+    }
+}

@@ -1,0 +1,120 @@
+//! Serving the provider as a go-plugin: handshake, AutoMTLS, health and
+//! controller services, and a listener with TCP_NODELAY.
+
+pub mod handshake;
+mod io;
+pub mod tls;
+
+use crate::protocol::goplugin::grpc_controller_server::{GrpcController, GrpcControllerServer};
+use crate::protocol::goplugin::Empty;
+use crate::protocol::server::ProviderService;
+use crate::protocol::tfplugin6::provider_server::ProviderServer;
+use crate::provider::Provider;
+use io::PluginConn;
+use std::io::Write;
+use std::sync::Arc;
+use tokio::net::TcpListener;
+use tokio::sync::mpsc;
+use tokio_util::sync::CancellationToken;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ServeError {
+    #[error(transparent)]
+    Handshake(#[from] handshake::HandshakeError),
+    #[error(transparent)]
+    Tls(#[from] tls::TlsError),
+    #[error("cannot listen on 127.0.0.1: {0}")]
+    Listen(std::io::Error),
+    #[error("cannot write the handshake to stdout: {0}")]
+    Stdout(std::io::Error),
+    #[error("gRPC server failed: {0}")]
+    Grpc(#[from] tonic::transport::Error),
+}
+
+/// Serves until Terraform asks the controller to shut down or closes stdin.
+pub async fn serve(provider: Arc<Provider>) -> Result<(), ServeError> {
+    handshake::check_env()?;
+    let mtls = match std::env::var("PLUGIN_CLIENT_CERT") {
+        Ok(pem) if !pem.trim().is_empty() => Some(tls::from_client_cert_pem(&pem)?),
+        _ => None,
+    };
+    let listener = TcpListener::bind("127.0.0.1:0").await.map_err(ServeError::Listen)?;
+    let addr = listener.local_addr().map_err(ServeError::Listen)?;
+
+    let shutdown = CancellationToken::new();
+    let (health, health_service) = tonic_health::server::health_reporter();
+    health
+        .set_service_status("plugin", tonic_health::ServingStatus::Serving)
+        .await;
+
+    let (tx, rx) = mpsc::channel::<std::io::Result<PluginConn>>(16);
+    let acceptor = mtls.as_ref().map(|m| tokio_rustls::TlsAcceptor::from(m.config.clone()));
+    tokio::spawn(accept_loop(listener, acceptor, tx, shutdown.clone()));
+
+    {
+        let line = handshake::line(addr, mtls.as_ref().map(|m| m.server_cert_der.as_slice()));
+        let mut out = std::io::stdout().lock();
+        writeln!(out, "{line}").and_then(|_| out.flush()).map_err(ServeError::Stdout)?;
+    }
+    tracing::debug!(%addr, tls = mtls.is_some(), "plugin server listening");
+
+    let stop = shutdown.clone();
+    tonic::transport::Server::builder()
+        .add_service(health_service)
+        .add_service(GrpcControllerServer::new(Controller { shutdown: shutdown.clone(), provider: provider.clone() }))
+        .add_service(ProviderServer::new(ProviderService::new(provider)).max_decoding_message_size(256 << 20))
+        .serve_with_incoming_shutdown(tokio_stream::wrappers::ReceiverStream::new(rx), stop.cancelled_owned())
+        .await?;
+    Ok(())
+}
+
+async fn accept_loop(
+    listener: TcpListener,
+    acceptor: Option<tokio_rustls::TlsAcceptor>,
+    tx: mpsc::Sender<std::io::Result<PluginConn>>,
+    shutdown: CancellationToken,
+) {
+    loop {
+        let (sock, peer) = tokio::select! {
+            _ = shutdown.cancelled() => return,
+            r = listener.accept() => match r {
+                Ok(x) => x,
+                Err(e) => { tracing::warn!(error = %e, "accept failed"); continue; }
+            },
+        };
+        // Without it, each small RPC waits ~40 ms on Nagle + delayed ACK.
+        let _ = sock.set_nodelay(true);
+        let tx = tx.clone();
+        let acceptor = acceptor.clone();
+        // Handshakes run beside the accept loop so a stalled client cannot block others.
+        tokio::spawn(async move {
+            let conn = match acceptor {
+                Some(a) => match a.accept(sock).await {
+                    Ok(s) => PluginConn::new(s),
+                    Err(e) => {
+                        tracing::warn!(%peer, error = %e, "TLS handshake with Terraform failed");
+                        return;
+                    }
+                },
+                None => PluginConn::new(sock),
+            };
+            let _ = tx.send(Ok(conn)).await;
+        });
+    }
+}
+
+/// go-plugin's controller: Terraform's polite "we are done with you".
+struct Controller {
+    shutdown: CancellationToken,
+    provider: Arc<Provider>,
+}
+
+#[tonic::async_trait]
+impl GrpcController for Controller {
+    async fn shutdown(&self, _: tonic::Request<Empty>) -> Result<tonic::Response<Empty>, tonic::Status> {
+        tracing::debug!("controller shutdown requested");
+        self.provider.stop();
+        self.shutdown.cancel();
+        Ok(tonic::Response::new(Empty {}))
+    }
+}

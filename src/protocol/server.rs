@@ -1,0 +1,238 @@
+//! The tfplugin6 gRPC service: decodes each request, hands it to the
+//! protocol-neutral provider, encodes the answer. No resource logic here.
+
+use super::diag::{Diagnostic, Diagnostics};
+use super::tfplugin6 as pb;
+use super::tfplugin6::provider_server::Provider as ProviderRpc;
+use super::value::Value;
+use super::{decode, diags_to_pb, encode, path_to_pb, schema_to_pb};
+use crate::provider::Provider;
+use std::sync::Arc;
+use tonic::{Request, Response, Status};
+
+/// The gRPC face of [`Provider`].
+pub struct ProviderService {
+    provider: Arc<Provider>,
+}
+
+impl ProviderService {
+    pub fn new(provider: Arc<Provider>) -> Self {
+        ProviderService { provider }
+    }
+}
+
+type Rpc<T> = Result<Response<T>, Status>;
+
+/// Decodes a DynamicValue or turns the failure into a diagnostic.
+fn value(dv: Option<&pb::DynamicValue>, what: &str, diags: &mut Diagnostics) -> Value {
+    decode(dv).unwrap_or_else(|e| {
+        diags.push(Diagnostic::error(format!("Cannot read the {what} sent by Terraform"), e.to_string()));
+        Value::Null
+    })
+}
+
+#[tonic::async_trait]
+impl ProviderRpc for ProviderService {
+    async fn get_metadata(&self, _: Request<pb::get_metadata::Request>) -> Rpc<pb::get_metadata::Response> {
+        Ok(Response::new(pb::get_metadata::Response {
+            server_capabilities: Some(capabilities()),
+            diagnostics: vec![],
+            data_sources: vec![],
+            resources: Provider::resource_types()
+                .into_iter()
+                .map(|t| pb::get_metadata::ResourceMetadata { type_name: t.to_string() })
+                .collect(),
+        }))
+    }
+
+    async fn get_provider_schema(
+        &self,
+        _: Request<pb::get_provider_schema::Request>,
+    ) -> Rpc<pb::get_provider_schema::Response> {
+        Ok(Response::new(pb::get_provider_schema::Response {
+            provider: Some(schema_to_pb(&Provider::schema())),
+            resource_schemas: Provider::resource_types()
+                .into_iter()
+                .filter_map(|t| Provider::resource_schema(t).map(|s| (t.to_string(), schema_to_pb(&s))))
+                .collect(),
+            data_source_schemas: Default::default(),
+            diagnostics: vec![],
+            provider_meta: None,
+            server_capabilities: Some(capabilities()),
+        }))
+    }
+
+    async fn validate_provider_config(
+        &self,
+        req: Request<pb::validate_provider_config::Request>,
+    ) -> Rpc<pb::validate_provider_config::Response> {
+        let mut diags = Diagnostics::default();
+        let cfg = value(req.get_ref().config.as_ref(), "provider configuration", &mut diags);
+        if !diags.has_errors() {
+            diags.extend(self.provider.validate_config(&cfg));
+        }
+        Ok(Response::new(pb::validate_provider_config::Response { diagnostics: diags_to_pb(&diags) }))
+    }
+
+    async fn validate_resource_config(
+        &self,
+        req: Request<pb::validate_resource_config::Request>,
+    ) -> Rpc<pb::validate_resource_config::Response> {
+        let req = req.into_inner();
+        let mut diags = Diagnostics::default();
+        let cfg = value(req.config.as_ref(), "resource configuration", &mut diags);
+        if !diags.has_errors() {
+            diags.extend(self.provider.validate_resource(&req.type_name, &cfg));
+        }
+        Ok(Response::new(pb::validate_resource_config::Response { diagnostics: diags_to_pb(&diags) }))
+    }
+
+    async fn validate_data_resource_config(
+        &self,
+        req: Request<pb::validate_data_resource_config::Request>,
+    ) -> Rpc<pb::validate_data_resource_config::Response> {
+        let d = Diagnostic::error("Unknown data source", format!("This provider has no data source {:?}.", req.get_ref().type_name));
+        Ok(Response::new(pb::validate_data_resource_config::Response { diagnostics: diags_to_pb(&d.into()) }))
+    }
+
+    async fn upgrade_resource_state(
+        &self,
+        req: Request<pb::upgrade_resource_state::Request>,
+    ) -> Rpc<pb::upgrade_resource_state::Response> {
+        let req = req.into_inner();
+        let raw = req.raw_state.map(|r| r.json).unwrap_or_default();
+        let (state, diags) = self.provider.upgrade_state(&req.type_name, req.version, &raw);
+        Ok(Response::new(pb::upgrade_resource_state::Response {
+            upgraded_state: Some(encode(&state)),
+            diagnostics: diags_to_pb(&diags),
+        }))
+    }
+
+    async fn configure_provider(
+        &self,
+        req: Request<pb::configure_provider::Request>,
+    ) -> Rpc<pb::configure_provider::Response> {
+        let req = req.into_inner();
+        let mut diags = Diagnostics::default();
+        let cfg = value(req.config.as_ref(), "provider configuration", &mut diags);
+        if !diags.has_errors() {
+            diags.extend(self.provider.configure(&cfg, &req.terraform_version).await);
+        }
+        Ok(Response::new(pb::configure_provider::Response { diagnostics: diags_to_pb(&diags) }))
+    }
+
+    async fn read_resource(&self, req: Request<pb::read_resource::Request>) -> Rpc<pb::read_resource::Response> {
+        let req = req.into_inner();
+        let mut diags = Diagnostics::default();
+        let state = value(req.current_state.as_ref(), "current state", &mut diags);
+        if diags.has_errors() {
+            return Ok(Response::new(pb::read_resource::Response {
+                new_state: req.current_state,
+                diagnostics: diags_to_pb(&diags),
+                private: req.private,
+            }));
+        }
+        let out = self.provider.read(&req.type_name, state, req.private).await;
+        Ok(Response::new(pb::read_resource::Response {
+            new_state: Some(encode(&out.state)),
+            diagnostics: diags_to_pb(&out.diags),
+            private: out.private,
+        }))
+    }
+
+    async fn plan_resource_change(
+        &self,
+        req: Request<pb::plan_resource_change::Request>,
+    ) -> Rpc<pb::plan_resource_change::Response> {
+        let req = req.into_inner();
+        let mut diags = Diagnostics::default();
+        let prior = value(req.prior_state.as_ref(), "prior state", &mut diags);
+        let proposed = value(req.proposed_new_state.as_ref(), "proposed state", &mut diags);
+        let config = value(req.config.as_ref(), "configuration", &mut diags);
+        if diags.has_errors() {
+            return Ok(Response::new(pb::plan_resource_change::Response {
+                diagnostics: diags_to_pb(&diags),
+                ..Default::default()
+            }));
+        }
+        let plan = self
+            .provider
+            .plan(&req.type_name, prior, proposed, config, req.prior_private)
+            .await;
+        Ok(Response::new(pb::plan_resource_change::Response {
+            planned_state: Some(encode(&plan.planned)),
+            requires_replace: plan.requires_replace.iter().map(path_to_pb).collect(),
+            planned_private: plan.private,
+            diagnostics: diags_to_pb(&plan.diags),
+        }))
+    }
+
+    async fn apply_resource_change(
+        &self,
+        req: Request<pb::apply_resource_change::Request>,
+    ) -> Rpc<pb::apply_resource_change::Response> {
+        let req = req.into_inner();
+        let mut diags = Diagnostics::default();
+        let prior = value(req.prior_state.as_ref(), "prior state", &mut diags);
+        let planned = value(req.planned_state.as_ref(), "planned state", &mut diags);
+        let config = value(req.config.as_ref(), "configuration", &mut diags);
+        if diags.has_errors() {
+            return Ok(Response::new(pb::apply_resource_change::Response {
+                new_state: req.prior_state,
+                private: req.planned_private,
+                diagnostics: diags_to_pb(&diags),
+            }));
+        }
+        let out = self
+            .provider
+            .apply(&req.type_name, prior, planned, config, req.planned_private)
+            .await;
+        Ok(Response::new(pb::apply_resource_change::Response {
+            new_state: Some(encode(&out.state)),
+            private: out.private,
+            diagnostics: diags_to_pb(&out.diags),
+        }))
+    }
+
+    async fn import_resource_state(
+        &self,
+        req: Request<pb::import_resource_state::Request>,
+    ) -> Rpc<pb::import_resource_state::Response> {
+        let req = req.into_inner();
+        let out = self.provider.import(&req.type_name, &req.id).await;
+        let imported = if out.diags.has_errors() {
+            vec![]
+        } else {
+            vec![pb::import_resource_state::ImportedResource {
+                type_name: req.type_name.clone(),
+                state: Some(encode(&out.state)),
+                private: out.private,
+            }]
+        };
+        Ok(Response::new(pb::import_resource_state::Response {
+            imported_resources: imported,
+            diagnostics: diags_to_pb(&out.diags),
+        }))
+    }
+
+    async fn read_data_source(
+        &self,
+        req: Request<pb::read_data_source::Request>,
+    ) -> Rpc<pb::read_data_source::Response> {
+        let d = Diagnostic::error("Unknown data source", format!("This provider has no data source {:?}.", req.get_ref().type_name));
+        Ok(Response::new(pb::read_data_source::Response { state: None, diagnostics: diags_to_pb(&d.into()) }))
+    }
+
+    async fn stop_provider(&self, _: Request<pb::stop_provider::Request>) -> Rpc<pb::stop_provider::Response> {
+        self.provider.stop();
+        Ok(Response::new(pb::stop_provider::Response { error: String::new() }))
+    }
+}
+
+fn capabilities() -> pb::ServerCapabilities {
+    pb::ServerCapabilities {
+        plan_destroy: false,
+        get_provider_schema_optional: false,
+        move_resource_state: false,
+    }
+}

@@ -1,0 +1,47 @@
+//! Durations as Terraform users write them: "90s", "5m", "1h30m", "250ms".
+
+use std::time::Duration;
+
+pub fn parse(s: &str) -> Result<Duration, String> {
+    let bad = || format!("{s:?} is not a duration; write it like \"30s\", \"5m\" or \"1h30m\"");
+    let s = s.trim();
+    if s.is_empty() {
+        return Err(bad());
+    }
+    let mut total = Duration::ZERO;
+    let mut rest = s;
+    while !rest.is_empty() {
+        let digits = rest.find(|c: char| !c.is_ascii_digit() && c != '.').unwrap_or(rest.len());
+        if digits == 0 {
+            return Err(bad());
+        }
+        let n: f64 = rest[..digits].parse().map_err(|_| bad())?;
+        rest = &rest[digits..];
+        let unit_len = rest.find(|c: char| c.is_ascii_digit()).unwrap_or(rest.len());
+        let secs = match &rest[..unit_len] {
+            "h" => 3600.0,
+            "m" => 60.0,
+            "s" => 1.0,
+            "ms" => 0.001,
+            _ => return Err(bad()),
+        };
+        rest = &rest[unit_len..];
+        total += Duration::from_secs_f64(n * secs);
+    }
+    Ok(total)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_go_style_durations() {
+        assert_eq!(parse("5m").unwrap(), Duration::from_secs(300));
+        assert_eq!(parse("1h30m").unwrap(), Duration::from_secs(5400));
+        assert_eq!(parse("250ms").unwrap(), Duration::from_millis(250));
+        assert!(parse("5 minutes").is_err());
+        assert!(parse("m").is_err());
+        assert!(parse("").is_err());
+    }
+}

@@ -1,0 +1,114 @@
+//! Apply: create runs a bake; update changes tags and description in place;
+//! delete deregisters the AMI and deletes its snapshots.
+
+use super::model::{bake_spec, delete_timeout, generated_name};
+use super::new_build_id;
+use crate::bake::{self, BakeError};
+use crate::ec2::Ec2;
+use crate::protocol::diag::{AttrPath, Diagnostic, Diagnostics};
+use crate::protocol::value::Value;
+use crate::provider::{Configured, StateOutcome};
+use tokio_util::sync::CancellationToken;
+
+pub async fn apply(
+    c: &Configured,
+    stop: &CancellationToken,
+    prior: Value,
+    planned: Value,
+    _config: Value,
+    private: Vec<u8>,
+) -> StateOutcome {
+    if planned.is_null() {
+        return delete(&c.ec2, prior).await;
+    }
+    if prior.is_null() {
+        return create(c, stop, planned).await;
+    }
+    update(&c.ec2, prior, planned, private).await
+}
+
+async fn create(c: &Configured, stop: &CancellationToken, planned: Value) -> StateOutcome {
+    let name = match planned.get("name").as_str() {
+        Some(n) => n.to_string(),
+        None => generated_name(planned.get("name_prefix").as_str().unwrap_or("golden-")),
+    };
+    let build_id = new_build_id();
+    let spec = bake_spec(&planned, name.clone(), build_id.clone());
+    let outcome = bake::bake(&spec, &c.ec2, stop).await;
+
+    let mut diags = Diagnostics::default();
+    if let Some(e) = &outcome.error {
+        let mut d = Diagnostic::error(format!("golden_ami bake failed at step \"{}\"", e.step), e.error.to_string());
+        if let BakeError::Provision { index, .. } = &e.error {
+            d = d.at(AttrPath::root("provision").index(*index));
+        }
+        diags.push(d);
+    }
+    for e in &outcome.cleanup_errors {
+        diags.push(Diagnostic::error(
+            format!("Cleanup of step \"{}\" failed", e.step),
+            format!("{}\nA temporary resource may be left behind; it carries the tag golden:build-id = {build_id}.", e.error),
+        ));
+    }
+    let Some(image) = outcome.image else {
+        return StateOutcome { state: Value::Null, private: vec![], diags };
+    };
+    let mut state = planned;
+    state.set("id", Value::string(&image.id));
+    state.set("name", Value::string(&image.name));
+    state.set("build_id", Value::string(&build_id));
+    state.set("region", Value::string(&c.ec2.region));
+    state.set("creation_date", Value::string(&image.creation_date));
+    state.set("snapshot_ids", Value::string_list(image.snapshot_ids.clone()));
+    state.set("source_ami_id", Value::opt_string(outcome.source_ami_id));
+    tracing::info!(image = %image.id, name = %image.name, "golden_ami created");
+    StateOutcome { state, private: vec![], diags }
+}
+
+async fn update(ec2: &Ec2, prior: Value, planned: Value, private: Vec<u8>) -> StateOutcome {
+    let id = prior.get("id").as_str().unwrap_or_default().to_string();
+    let mut diags = Diagnostics::default();
+    let image_ids = vec![id.clone()];
+    let snapshots = prior.get("snapshot_ids").as_string_list();
+    let steps = [
+        ("tags", ec2.sync_tags(&image_ids, &prior.get("tags").as_string_map(), &planned.get("tags").as_string_map()).await),
+        (
+            "snapshot_tags",
+            ec2.sync_tags(&snapshots, &prior.get("snapshot_tags").as_string_map(), &planned.get("snapshot_tags").as_string_map())
+                .await,
+        ),
+    ];
+    for (attr, r) in steps {
+        if let Err(e) = r {
+            diags.push(Diagnostic::error(format!("Cannot update {attr}"), e.to_string()).at(AttrPath::root(attr)));
+        }
+    }
+    if prior.get("description") != planned.get("description") {
+        let desc = planned.get("description").as_str().unwrap_or_default();
+        if let Err(e) = ec2.set_image_description(&id, desc).await {
+            diags.push(Diagnostic::error("Cannot update description", e.to_string()).at(AttrPath::root("description")));
+        }
+    }
+    // On failure keep the prior values so the next plan retries the change.
+    let state = if diags.has_errors() { prior } else { planned };
+    StateOutcome { state, private, diags }
+}
+
+async fn delete(ec2: &Ec2, prior: Value) -> StateOutcome {
+    let Some(id) = prior.get("id").as_str().map(str::to_string) else {
+        return StateOutcome { state: Value::Null, private: vec![], diags: Diagnostics::default() };
+    };
+    let limit = delete_timeout(&prior);
+    let snapshots = prior.get("snapshot_ids").as_string_list();
+    let never = CancellationToken::new();
+    let r = tokio::time::timeout(limit, ec2.delete_image_and_snapshots(&id, &snapshots, &never)).await;
+    let err = match r {
+        Ok(Ok(())) => {
+            tracing::info!(image = %id, "golden_ami deleted");
+            return StateOutcome { state: Value::Null, private: vec![], diags: Diagnostics::default() };
+        }
+        Ok(Err(e)) => e.to_string(),
+        Err(_) => format!("timed out after {}s (timeouts.delete)", limit.as_secs()),
+    };
+    StateOutcome::err(prior, Diagnostic::error(format!("Cannot delete AMI {id}"), err))
+}

@@ -1,0 +1,84 @@
+//! The golden_ami schema: each attribute defined once, with its help text.
+
+use crate::protocol::schema::{Attr, Block, Nesting, Schema, Ty};
+
+/// Bumped when the state layout changes; `upgrade_state` maps old versions.
+pub const SCHEMA_VERSION: i64 = 0;
+
+pub fn schema() -> Schema {
+    Schema { version: SCHEMA_VERSION, block: resource_block() }
+}
+
+fn resource_block() -> Block {
+    Block::new("Bakes an AMI: launches a build instance from a source AMI, provisions it over SSH, stops it, creates the image, and removes every temporary resource. Destroy deregisters the AMI and deletes its snapshots.")
+        .attr(Attr::computed("id", Ty::String, "The AMI id; use it as `aws_instance.ami`."))
+        .attr(Attr::optional_computed("name", Ty::String, "AMI name (3–128 characters: letters, digits, spaces and `( ) [ ] . / - ' @ _`). Conflicts with `name_prefix`; one of the two is required."))
+        .attr(Attr::optional("name_prefix", Ty::String, "Makes a unique AMI name starting with this prefix, followed by the UTC time and a random suffix; lets `create_before_destroy` replace an image without a name clash."))
+        .attr(Attr::optional("description", Ty::String, "AMI description. Changed in place.").in_place())
+        .attr(Attr::required("instance_type", Ty::String, "Instance type of the build instance, e.g. `t3.micro`."))
+        .attr(Attr::optional("source_ami", Ty::String, "Id of the AMI to start from. Conflicts with `source_ami_filter`; one of the two is required."))
+        .attr(Attr::optional("subnet_id", Ty::String, "Subnet for the build instance; default: the default VPC."))
+        .attr(Attr::optional("associate_public_ip_address", Ty::Bool, "Give the build instance a public IP address (default: the subnet's setting)."))
+        .attr(Attr::optional("iam_instance_profile", Ty::String, "Instance profile name for the build instance."))
+        .attr(Attr::optional("user_data", Ty::String, "User data for the build instance."))
+        .attr(Attr::optional("tags", Ty::map_of_strings(), "Tags on the AMI. Changed in place.").in_place())
+        .attr(Attr::optional("snapshot_tags", Ty::map_of_strings(), "Tags on the AMI's snapshots. Changed in place.").in_place())
+        .attr(Attr::optional("run_tags", Ty::map_of_strings(), "Tags on the build instance, its volumes, the temporary key pair and security group.").in_place())
+        .attr(Attr::computed("source_ami_id", Ty::String, "The AMI the image was baked from (resolved from `source_ami_filter` at plan time)."))
+        .attr(Attr::computed("snapshot_ids", Ty::list_of_strings(), "EBS snapshots backing the AMI."))
+        .attr(Attr::computed("region", Ty::String, "Region the AMI lives in."))
+        .attr(Attr::computed("creation_date", Ty::String, "When EC2 created the AMI."))
+        .attr(Attr::computed("build_id", Ty::String, "Id of the bake; every temporary resource and the AMI carry it in the `golden:build-id` tag."))
+        .block(
+            "source_ami_filter",
+            Nesting::Single,
+            Block::new("Finds the source AMI as Packer's `source_ami_filter` does, at plan time.")
+                .attr(Attr::required("filters", Ty::map_of_strings(), "DescribeImages filters, e.g. `{ name = \"amzn2-ami-hvm-*\", architecture = \"x86_64\" }`."))
+                .attr(Attr::optional("owners", Ty::list_of_strings(), "Owner account ids or aliases (`amazon`, `self`, ...). Strongly recommended."))
+                .attr(Attr::optional("most_recent", Ty::Bool, "Take the newest match when several match; without it several matches are an error.")),
+        )
+        .block_in_place(
+            "ssh",
+            Nesting::Single,
+            Block::new("How to reach the build instance. Required.")
+                .attr(Attr::required("username", Ty::String, "User to log in as, e.g. `ec2-user`."))
+                .attr(Attr::optional("host", Ty::String, "Dial this address instead of the instance's (a NAT, a tunnel, a local test bed)."))
+                .attr(Attr::optional("port", Ty::Number, "SSH port. Default 22."))
+                .attr(Attr::optional("timeout", Ty::String, "How long to keep trying to connect, e.g. `5m`. Default `5m`."))
+                .attr(Attr::optional("interface", Ty::String, "Which instance address to dial without `host`: `public_ip`, `private_ip`, `public_dns` or `private_dns`. Default: public IP if any, else private IP."))
+                .attr(Attr::optional("allowed_cidrs", Ty::list_of_strings(), "Who the temporary security group lets reach SSH. Default: the VPC's CIDR. `0.0.0.0/0` only when written here."))
+                .attr(Attr::optional("host_key", Ty::String, "The build instance's SSH host public key (`ssh-ed25519 AAAA...`) to demand. Without it the first key seen is trusted for the rest of the bake.")),
+        )
+        .block(
+            "provision",
+            Nesting::List,
+            Block::new("A provisioning step; the blocks run in order. Each holds exactly one of `shell` or `file`.")
+                .block(
+                    "shell",
+                    Nesting::Single,
+                    Block::new("Runs commands on the build instance, like Packer's `shell` provisioner.")
+                        .attr(Attr::optional("inline", Ty::list_of_strings(), "Commands run as one script with `inline_shebang` (default `/bin/sh -e`: the first failing command fails the step)."))
+                        .attr(Attr::optional("script", Ty::String, "A local script to upload and run."))
+                        .attr(Attr::optional("scripts", Ty::list_of_strings(), "Local scripts to upload and run, in order."))
+                        .attr(Attr::optional("environment", Ty::map_of_strings(), "Environment variables for the commands. Passed through a file that is sourced and deleted, never on a command line or in logs.").sensitive())
+                        .attr(Attr::optional("valid_exit_codes", Ty::List(Box::new(Ty::Number)), "Exit codes that count as success. Default `[0]`."))
+                        .attr(Attr::optional("inline_shebang", Ty::String, "Interpreter line for `inline`. Default `/bin/sh -e`."))
+                        .attr(Attr::optional("remote_folder", Ty::String, "Where scripts are uploaded on the instance. Default `/tmp`.")),
+                )
+                .block(
+                    "file",
+                    Nesting::Single,
+                    Block::new("Uploads a file, a directory or inline content, like Packer's `file` provisioner.")
+                        .attr(Attr::optional("source", Ty::String, "Local file or directory. A directory with a trailing slash uploads its contents; without, the directory itself."))
+                        .attr(Attr::optional("content", Ty::String, "Inline content to write to `destination`."))
+                        .attr(Attr::required("destination", Ty::String, "Absolute path on the build instance. Ending in `/` puts a file inside that directory.")),
+                ),
+        )
+        .block_in_place(
+            "timeouts",
+            Nesting::Single,
+            Block::new("Bounds on the whole operation.")
+                .attr(Attr::optional("create", Ty::String, "Default `60m`."))
+                .attr(Attr::optional("delete", Ty::String, "Default `20m`.")),
+        )
+}

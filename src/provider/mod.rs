@@ -1,0 +1,157 @@
+//! The Terraform face, protocol-neutral: provider configuration and the
+//! resource types, working on [`Value`]s and returning [`Diagnostics`].
+
+mod config;
+mod duration;
+pub mod golden_ami;
+
+use crate::protocol::diag::{AttrPath, Diagnostic, Diagnostics};
+use crate::protocol::schema::Schema;
+use crate::protocol::value::Value;
+use config::ProviderConfig;
+use std::sync::Arc;
+use tokio::sync::RwLock;
+use tokio_util::sync::CancellationToken;
+
+/// The outcome of a plan.
+pub struct PlanOutcome {
+    pub planned: Value,
+    pub requires_replace: Vec<AttrPath>,
+    pub private: Vec<u8>,
+    pub diags: Diagnostics,
+}
+
+/// New state (or null), private data, diagnostics.
+pub struct StateOutcome {
+    pub state: Value,
+    pub private: Vec<u8>,
+    pub diags: Diagnostics,
+}
+
+impl StateOutcome {
+    fn err(state: Value, d: Diagnostic) -> StateOutcome {
+        StateOutcome { state, private: vec![], diags: d.into() }
+    }
+}
+
+/// What a configured provider holds: the shared EC2 client and settings.
+pub struct Configured {
+    pub ec2: crate::ec2::Ec2,
+}
+
+pub struct Provider {
+    configured: RwLock<Option<Arc<Configured>>>,
+    /// Cancelled by StopProvider: every in-flight bake cleans up and returns.
+    stop: CancellationToken,
+}
+
+impl Default for Provider {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Provider {
+    pub fn new() -> Provider {
+        Provider { configured: RwLock::new(None), stop: CancellationToken::new() }
+    }
+
+    pub fn schema() -> Schema {
+        config::schema()
+    }
+
+    pub fn resource_types() -> Vec<&'static str> {
+        vec![golden_ami::TYPE_NAME]
+    }
+
+    pub fn resource_schema(type_name: &str) -> Option<Schema> {
+        (type_name == golden_ami::TYPE_NAME).then(golden_ami::schema)
+    }
+
+    pub fn stop(&self) {
+        tracing::info!("stop requested: cancelling in-flight bakes");
+        self.stop.cancel();
+    }
+
+    pub fn validate_config(&self, cfg: &Value) -> Diagnostics {
+        ProviderConfig::from_value(cfg).1
+    }
+
+    pub async fn configure(&self, cfg: &Value, terraform_version: &str) -> Diagnostics {
+        let (pc, mut diags) = ProviderConfig::from_value(cfg);
+        if diags.has_errors() {
+            return diags;
+        }
+        tracing::debug!(terraform_version, "configuring");
+        match pc.connect().await {
+            Ok(c) => *self.configured.write().await = Some(Arc::new(c)),
+            Err(d) => diags.push(d),
+        }
+        diags
+    }
+
+    async fn client(&self) -> Result<Arc<Configured>, Diagnostic> {
+        self.configured.read().await.clone().ok_or_else(|| {
+            Diagnostic::error(
+                "Provider not configured",
+                "The golden provider was used before Terraform configured it; this is a bug in Terraform or the provider.",
+            )
+        })
+    }
+
+    fn unknown_type(type_name: &str) -> Diagnostic {
+        Diagnostic::error("Unknown resource type", format!("This provider has no resource type {type_name:?}."))
+    }
+
+    pub fn validate_resource(&self, type_name: &str, cfg: &Value) -> Diagnostics {
+        if type_name != golden_ami::TYPE_NAME {
+            return Self::unknown_type(type_name).into();
+        }
+        golden_ami::validate(cfg)
+    }
+
+    pub fn upgrade_state(&self, type_name: &str, version: i64, raw_json: &[u8]) -> (Value, Diagnostics) {
+        if type_name != golden_ami::TYPE_NAME {
+            return (Value::Null, Self::unknown_type(type_name).into());
+        }
+        golden_ami::upgrade_state(version, raw_json)
+    }
+
+    pub async fn read(&self, type_name: &str, state: Value, private: Vec<u8>) -> StateOutcome {
+        if type_name != golden_ami::TYPE_NAME {
+            return StateOutcome::err(state, Self::unknown_type(type_name));
+        }
+        match self.client().await {
+            Ok(c) => golden_ami::read(&c, state, private).await,
+            Err(d) => StateOutcome::err(state, d),
+        }
+    }
+
+    pub async fn plan(&self, type_name: &str, prior: Value, proposed: Value, config: Value, private: Vec<u8>) -> PlanOutcome {
+        if type_name != golden_ami::TYPE_NAME {
+            return PlanOutcome { planned: proposed, requires_replace: vec![], private, diags: Self::unknown_type(type_name).into() };
+        }
+        let client = self.client().await.ok();
+        golden_ami::plan(client.as_deref(), prior, proposed, config, private).await
+    }
+
+    pub async fn apply(&self, type_name: &str, prior: Value, planned: Value, config: Value, private: Vec<u8>) -> StateOutcome {
+        if type_name != golden_ami::TYPE_NAME {
+            return StateOutcome::err(prior, Self::unknown_type(type_name));
+        }
+        match self.client().await {
+            Ok(c) => golden_ami::apply(&c, &self.stop, prior, planned, config, private).await,
+            Err(d) => StateOutcome::err(prior, d),
+        }
+    }
+
+    pub async fn import(&self, type_name: &str, id: &str) -> StateOutcome {
+        if type_name != golden_ami::TYPE_NAME {
+            return StateOutcome::err(Value::Null, Self::unknown_type(type_name));
+        }
+        match self.client().await {
+            Ok(c) => golden_ami::import(&c, id).await,
+            Err(d) => StateOutcome::err(Value::Null, d),
+        }
+    }
+}

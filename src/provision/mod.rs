@@ -1,0 +1,58 @@
+//! Provisioning steps run over the build instance's SSH connection, in order.
+
+mod file;
+mod shell;
+
+pub use file::FileStep;
+pub use shell::ShellStep;
+
+use crate::ssh::{SshError, SshSession};
+use tokio_util::sync::CancellationToken;
+
+/// One `provision` block.
+#[derive(Debug, Clone)]
+pub enum ProvisionStep {
+    Shell(ShellStep),
+    File(FileStep),
+}
+
+impl ProvisionStep {
+    pub fn kind(&self) -> &'static str {
+        match self {
+            ProvisionStep::Shell(_) => "shell",
+            ProvisionStep::File(_) => "file",
+        }
+    }
+}
+
+/// A provisioning step that failed, with what the user needs to fix it.
+#[derive(Debug, thiserror::Error)]
+pub enum ProvisionError {
+    #[error("exited with status {status}; allowed: {allowed:?}\n--- last output lines ---\n{tail}")]
+    ExitStatus { status: u32, allowed: Vec<u32>, tail: String },
+    #[error("killed by signal {signal}\n--- last output lines ---\n{tail}")]
+    Signal { signal: String, tail: String },
+    #[error("cannot read {path}: {source}")]
+    Local { path: String, source: std::io::Error },
+    #[error(transparent)]
+    Ssh(#[from] SshError),
+}
+
+/// Runs one step; `index` is its position among the `provision` blocks.
+pub async fn run(
+    step: &ProvisionStep,
+    index: usize,
+    ssh: &SshSession,
+    cancel: &CancellationToken,
+) -> Result<(), ProvisionError> {
+    tracing::info!(step = index, kind = step.kind(), "provisioning");
+    match step {
+        ProvisionStep::Shell(s) => s.run(index, ssh, cancel).await,
+        ProvisionStep::File(f) => f.run(ssh).await,
+    }
+}
+
+/// A short random suffix for remote temporary names.
+fn unique_suffix() -> String {
+    format!("{:08x}", rand::random::<u32>())
+}

@@ -1,0 +1,112 @@
+//! Shell steps: inline commands or local scripts, uploaded and run, with the
+//! environment passed through a file that is sourced and removed, never on
+//! the command line.
+
+use super::{ProvisionError, unique_suffix};
+use crate::ssh::{OutputLine, SshSession};
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use tokio_util::sync::CancellationToken;
+
+#[derive(Debug, Clone)]
+pub struct ShellStep {
+    pub inline: Vec<String>,
+    pub scripts: Vec<PathBuf>,
+    pub environment: BTreeMap<String, String>,
+    pub valid_exit_codes: Vec<u32>,
+    pub inline_shebang: String,
+    pub remote_folder: String,
+}
+
+impl Default for ShellStep {
+    fn default() -> Self {
+        ShellStep {
+            inline: vec![],
+            scripts: vec![],
+            environment: BTreeMap::new(),
+            valid_exit_codes: vec![0],
+            inline_shebang: "/bin/sh -e".into(),
+            remote_folder: "/tmp".into(),
+        }
+    }
+}
+
+/// Single-quotes a value for POSIX sh.
+fn sh_quote(s: &str) -> String {
+    format!("'{}'", s.replace('\'', r"'\''"))
+}
+
+impl ShellStep {
+    /// The scripts to run, in order: the inline commands as one script, then the files.
+    async fn bodies(&self) -> Result<Vec<(String, Vec<u8>)>, ProvisionError> {
+        let mut out = Vec::new();
+        if !self.inline.is_empty() {
+            let mut s = format!("#!{}\n", self.inline_shebang);
+            for line in &self.inline {
+                s.push_str(line);
+                s.push('\n');
+            }
+            out.push(("inline commands".to_string(), s.into_bytes()));
+        }
+        for p in &self.scripts {
+            let body = tokio::fs::read(p)
+                .await
+                .map_err(|source| ProvisionError::Local { path: p.display().to_string(), source })?;
+            out.push((p.display().to_string(), body));
+        }
+        Ok(out)
+    }
+
+    pub async fn run(&self, index: usize, ssh: &SshSession, cancel: &CancellationToken) -> Result<(), ProvisionError> {
+        let sftp = ssh.sftp().await?;
+        let folder = self.remote_folder.trim_end_matches('/');
+        for (what, body) in self.bodies().await? {
+            let script = format!("{folder}/golden-script-{}.sh", unique_suffix());
+            sftp.write_bytes(&body, &script, 0o755).await?;
+            let mut command = String::new();
+            if !self.environment.is_empty() {
+                let env_file = format!("{folder}/golden-env-{}.sh", unique_suffix());
+                let exports: String = self
+                    .environment
+                    .iter()
+                    .map(|(k, v)| format!("export {k}={}\n", sh_quote(v)))
+                    .collect();
+                sftp.write_bytes(exports.as_bytes(), &env_file, 0o600).await?;
+                command.push_str(&format!(". {0} && rm -f {0} && ", sh_quote(&env_file)));
+            }
+            command.push_str(&sh_quote(&script));
+            tracing::info!(step = index, script = %what, "running");
+            let result = ssh
+                .exec(&command, cancel, |line| match line {
+                    OutputLine::Stdout(l) => tracing::info!(step = index, "{l}"),
+                    OutputLine::Stderr(l) => tracing::info!(step = index, stream = "stderr", "{l}"),
+                })
+                .await;
+            let _ = sftp.remove_file(&script).await;
+            let result = result?;
+            let tail = result.tail.join("\n");
+            match (result.exit_status, result.exit_signal) {
+                (Some(s), _) if self.valid_exit_codes.contains(&s) => {}
+                (Some(status), _) => {
+                    return Err(ProvisionError::ExitStatus { status, allowed: self.valid_exit_codes.clone(), tail });
+                }
+                (None, Some(signal)) => return Err(ProvisionError::Signal { signal, tail }),
+                (None, None) => {
+                    return Err(ProvisionError::Signal { signal: "none (the connection closed without an exit status)".into(), tail });
+                }
+            }
+        }
+        sftp.close().await;
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::sh_quote;
+
+    #[test]
+    fn quoting_survives_single_quotes() {
+        assert_eq!(sh_quote("it's"), r"'it'\''s'");
+    }
+}

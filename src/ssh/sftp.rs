@@ -1,0 +1,120 @@
+//! SFTP uploads: streamed (never whole in memory), many writes in flight,
+//! file modes kept, directories recursive.
+
+use super::{SshError, SshSession};
+use russh_sftp::client::SftpSession;
+use russh_sftp::protocol::FileAttributes;
+use std::path::Path;
+use tokio::io::AsyncWriteExt;
+
+fn local(path: &Path) -> impl FnOnce(std::io::Error) -> SshError + '_ {
+    move |source| SshError::Local { path: path.display().to_string(), source }
+}
+
+impl SshSession {
+    /// Opens an SFTP session on a new channel of this connection.
+    pub async fn sftp(&self) -> Result<Sftp, SshError> {
+        let channel = self.handle.channel_open_session().await?;
+        channel.request_subsystem(true, "sftp").await?;
+        let cfg = russh_sftp::client::Config {
+            // Enough writes in flight to fill the server's window on slow links.
+            max_concurrent_writes: 64,
+            request_timeout_secs: 120,
+            ..Default::default()
+        };
+        let session = SftpSession::new_with_config(channel.into_stream(), cfg).await?;
+        Ok(Sftp { session })
+    }
+}
+
+pub struct Sftp {
+    session: SftpSession,
+}
+
+impl Sftp {
+    /// Writes `data` to `remote` with `mode`.
+    pub async fn write_bytes(&self, data: &[u8], remote: &str, mode: u32) -> Result<(), SshError> {
+        let mut f = self.session.create(remote).await?;
+        f.write_all(data).await.map_err(|e| SshError::Other(format!("{remote}: {e}")))?;
+        f.shutdown().await.map_err(|e| SshError::Other(format!("{remote}: {e}")))?;
+        self.chmod(remote, mode).await
+    }
+
+    /// Uploads a file or, recursively, a directory. A directory source with a
+    /// trailing slash uploads its contents into `remote` (Packer's rule);
+    /// without one, the directory itself lands inside `remote`.
+    pub async fn upload(&self, source: &Path, remote: &str, contents_only: bool) -> Result<u64, SshError> {
+        let meta = tokio::fs::metadata(source).await.map_err(local(source))?;
+        if !meta.is_dir() {
+            return self.upload_file(source, remote, &meta).await;
+        }
+        let target = if contents_only {
+            remote.trim_end_matches('/').to_string()
+        } else {
+            let name = source.file_name().map(|n| n.to_string_lossy().to_string()).unwrap_or_default();
+            format!("{}/{}", remote.trim_end_matches('/'), name)
+        };
+        Box::pin(self.upload_dir(source, &target)).await
+    }
+
+    async fn upload_dir(&self, dir: &Path, remote: &str) -> Result<u64, SshError> {
+        self.mkdir_p(remote).await?;
+        let mut total = 0;
+        let mut entries = tokio::fs::read_dir(dir).await.map_err(local(dir))?;
+        while let Some(e) = entries.next_entry().await.map_err(local(dir))? {
+            let path = e.path();
+            let name = e.file_name().to_string_lossy().to_string();
+            let meta = tokio::fs::metadata(&path).await.map_err(local(&path))?;
+            let dest = format!("{remote}/{name}");
+            total += if meta.is_dir() {
+                Box::pin(self.upload_dir(&path, &dest)).await?
+            } else {
+                self.upload_file(&path, &dest, &meta).await?
+            };
+        }
+        Ok(total)
+    }
+
+    async fn upload_file(&self, source: &Path, remote: &str, meta: &std::fs::Metadata) -> Result<u64, SshError> {
+        use std::os::unix::fs::PermissionsExt;
+        let file = tokio::fs::File::open(source).await.map_err(local(source))?;
+        let mut reader = tokio::io::BufReader::with_capacity(256 * 1024, file);
+        let mut remote_file = self.session.create(remote).await.map_err(|e| SshError::Other(format!("cannot create {remote}: {e}")))?;
+        let n = tokio::io::copy_buf(&mut reader, &mut remote_file)
+            .await
+            .map_err(|e| SshError::Other(format!("uploading {} to {remote}: {e}", source.display())))?;
+        remote_file.shutdown().await.map_err(|e| SshError::Other(format!("{remote}: {e}")))?;
+        self.chmod(remote, meta.permissions().mode() & 0o7777).await?;
+        tracing::debug!(source = %source.display(), remote, bytes = n, "uploaded");
+        Ok(n)
+    }
+
+    async fn chmod(&self, remote: &str, mode: u32) -> Result<(), SshError> {
+        let mut attrs = FileAttributes::empty();
+        attrs.permissions = Some(mode);
+        self.session.set_metadata(remote, attrs).await?;
+        Ok(())
+    }
+
+    /// Creates `remote` and its parents, like `mkdir -p`.
+    pub async fn mkdir_p(&self, remote: &str) -> Result<(), SshError> {
+        let mut path = String::new();
+        for part in remote.split('/').filter(|p| !p.is_empty()) {
+            path.push('/');
+            path.push_str(part);
+            if self.session.metadata(path.clone()).await.is_err() {
+                self.session.create_dir(path.clone()).await?;
+            }
+        }
+        Ok(())
+    }
+
+    pub async fn remove_file(&self, remote: &str) -> Result<(), SshError> {
+        self.session.remove_file(remote).await?;
+        Ok(())
+    }
+
+    pub async fn close(&self) {
+        let _ = self.session.close().await;
+    }
+}

@@ -1,0 +1,185 @@
+#!/usr/bin/env python3
+"""moto 5.2.1 in server mode as a local EC2 API for the golden provider's tests.
+
+    python3 testbed/moto_ec2.py --port 0 [--hold-run S --hold-stop S --hold-image S --hold-terminate S]
+
+Prints exactly one line `READY http://127.0.0.1:PORT` on stdout once the socket listens,
+then serves until SIGTERM/SIGINT. Only ever binds 127.0.0.1.
+
+What it changes in stock moto, and why:
+  * AMI catalogue: testbed/amis.json (7 images with distinct creation dates) instead of
+    moto's ~1170 that all share one date, so DescribeImages is fast and `most_recent` means
+    something. moto parses the list *in place* when a region loads it, so a second region or
+    /moto-api/reset crashed (HTTP 500); we hand it a fresh deep copy on every load.
+  * DescribeImages filter `block-device-mapping.*` (HTTP 500 in stock moto) and a per-image
+    root volume type (stock moto reports "standard" for every AMI, so a gp2 filter would lie).
+  * Optional holds: instances stay pending/stopping/shutting-down and new images pending for
+    N seconds after the transition, so waiters and poll intervals can be exercised.
+    Stock moto flips every state instantly.
+"""
+import argparse
+import copy
+import json
+import logging
+import os
+import signal
+import sys
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+
+# Must be set before moto.ec2 is imported: moto reads the catalogue at import time and
+# skips its built-in per-region "latest_amis" lists only while this variable is set.
+os.environ.setdefault("MOTO_AMIS_PATH", os.path.join(HERE, "amis.json"))
+os.environ.setdefault("AWS_EC2_METADATA_DISABLED", "true")
+
+from moto.ec2.models import amis as moto_amis  # noqa: E402
+from moto.ec2.models import instances as moto_instances  # noqa: E402
+from moto.moto_server.werkzeug_app import (  # noqa: E402
+    DomainDispatcherApplication,
+    create_backend_app,
+)
+from werkzeug.serving import make_server  # noqa: E402
+
+HOLD = {"run": 0.0, "stop": 0.0, "image": 0.0, "terminate": 0.0}
+
+
+# --- AMI catalogue ------------------------------------------------------------------------
+class FreshCopies(list):
+    """A list that yields deep copies, so moto's in-place parsing never sees its own output."""
+
+    def __iter__(self):
+        return iter(copy.deepcopy(self[:]))  # slicing gives a plain list: no recursion
+
+
+with open(os.environ["MOTO_AMIS_PATH"], encoding="utf-8") as f:
+    moto_amis.AMIS = FreshCopies(json.load(f))
+
+_orig_ami_init = moto_amis.Ami.__init__
+
+
+def _ami_init(self, *args, root_volume_type="gp2", **kwargs):
+    # `root_volume_type` is our catalogue's own key; images made by CreateImage/CopyImage
+    # default to gp2, which is what EC2 gives for an instance launched with defaults.
+    self.root_volume_type = root_volume_type
+    _orig_ami_init(self, *args, **kwargs)
+    if kwargs.get("instance") is not None or kwargs.get("source_ami") is not None:
+        self._hold_until = time.monotonic() + HOLD["image"]
+
+
+def _ami_bdm(self):
+    return [{
+        "DeviceName": self.root_device_name,
+        "Ebs": {"SnapshotId": self.ebs_snapshot.id, "VolumeSize": 15,
+                "DeleteOnTermination": False, "VolumeType": self.root_volume_type},
+    }]
+
+
+def _ami_state_get(self):
+    if time.monotonic() < self.__dict__.get("_hold_until", 0.0):
+        return "pending"
+    return self.__dict__["_real_state"]
+
+
+def _ami_state_set(self, value):
+    self.__dict__["_real_state"] = value
+
+
+_orig_ami_filter = moto_amis.Ami.get_filter_value
+_BDM_FILTERS = {"block-device-mapping.volume-type": "VolumeType",
+                "block-device-mapping.snapshot-id": "SnapshotId",
+                "block-device-mapping.volume-size": "VolumeSize"}
+
+
+def _ami_filter(self, filter_name, method_name=None):
+    if filter_name == "block-device-mapping.device-name":
+        return [m["DeviceName"] for m in self.block_device_mappings]
+    if filter_name in _BDM_FILTERS:
+        return [str(m["Ebs"][_BDM_FILTERS[filter_name]]) for m in self.block_device_mappings]
+    return _orig_ami_filter(self, filter_name, method_name)
+
+
+moto_amis.Ami.__init__ = _ami_init
+moto_amis.Ami.block_device_mappings = property(_ami_bdm)
+moto_amis.Ami.state = property(_ami_state_get, _ami_state_set)
+moto_amis.Ami.get_filter_value = _ami_filter
+
+
+# --- Instance state holds -----------------------------------------------------------------
+class HeldState(moto_instances.InstanceState):
+    """moto's InstanceState, but a new target state shows as its transitional state for a while.
+
+    moto builds one of these per instance and then assigns `.name`/`.code` on every
+    start/stop/terminate; everything that reads the state (responses, filters) goes
+    through these properties, so the hold is seen consistently.
+    """
+
+    TRANSIT = {"running": ("pending", 0, "run"),
+               "stopped": ("stopping", 64, "stop"),
+               "terminated": ("shutting-down", 32, "terminate")}
+    _name, _code, _until, _transit = "pending", 0, 0.0, None
+
+    def _held(self):
+        return self._transit is not None and time.monotonic() < self._until
+
+    @property
+    def name(self):
+        return self._transit[0] if self._held() else self._name
+
+    @name.setter
+    def name(self, value):
+        if value != self._name:  # a reboot (running -> running) is no transition
+            t = self.TRANSIT.get(value)
+            self._transit = t if t and HOLD[t[2]] > 0 else None
+            self._until = time.monotonic() + (HOLD[t[2]] if self._transit else 0)
+        self._name = value
+
+    @property
+    def code(self):
+        return self._transit[1] if self._held() else self._code
+
+    @code.setter
+    def code(self, value):
+        self._code = value
+
+
+# Instance.__init__ looks the class up in its module at call time.
+moto_instances.InstanceState = HeldState
+
+
+# --- server -------------------------------------------------------------------------------
+def main():
+    env = lambda k: float(os.environ.get(k, "0"))  # noqa: E731
+    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    p.add_argument("--port", type=int, default=0, help="0 picks a free port")
+    p.add_argument("--hold-run", type=float, default=env("TESTBED_HOLD_RUN"))
+    p.add_argument("--hold-stop", type=float, default=env("TESTBED_HOLD_STOP"))
+    p.add_argument("--hold-image", type=float, default=env("TESTBED_HOLD_IMAGE"))
+    p.add_argument("--hold-terminate", type=float, default=env("TESTBED_HOLD_TERMINATE"))
+    p.add_argument("--verbose", action="store_true", help="log every request to stderr")
+    a = p.parse_args()
+    HOLD.update(run=a.hold_run, stop=a.hold_stop, image=a.hold_image, terminate=a.hold_terminate)
+
+    if not a.verbose:
+        logging.getLogger("werkzeug").setLevel(logging.WARNING)
+    app = DomainDispatcherApplication(create_backend_app)
+    app.debug = True  # as moto_server does: tracebacks of 500s go to stderr
+    server = make_server("127.0.0.1", a.port, app, threaded=True)
+    port = server.server_port
+    os.environ["MOTO_PORT"] = str(port)  # moto builds some self-referencing URLs from it
+
+    def stop(signum, frame):
+        raise SystemExit(0)  # unwinds serve_forever in the main thread
+
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)
+    # The socket is already listening (backlog), so requests sent now are served.
+    print(f"READY http://127.0.0.1:{port}", flush=True)
+    try:
+        server.serve_forever()
+    finally:
+        server.server_close()
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,136 @@
+#!/usr/bin/env python3
+"""A per-test OpenSSH sshd standing in for the build instance.
+
+    python3 testbed/sshd.py --ec2 http://127.0.0.1:MOTOPORT [--dir DIR] [--port 0]
+
+Writes a host key and sshd_config into DIR (a fresh temp dir by default), starts
+`/usr/sbin/sshd -D -e` on 127.0.0.1, prints `READY PORT USER HOSTKEY_PUB_PATH` on stdout once
+the port accepts TCP, relays sshd's log to stderr, and stops sshd on SIGTERM/SIGINT.
+
+It logs in the user running it (sshd can only switch to other users as root), and accepts
+exactly the public keys imported into moto, via testbed/authorized_keys.py, as cloud-init
+would install the launch key pair on EC2.
+"""
+import argparse
+import getpass
+import os
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+SSHD = "/usr/sbin/sshd"
+
+
+def free_port():
+    # Racy by nature (sshd binds later), but sshd fails loudly if someone took it meanwhile.
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def listening(pidfile, pid, port):
+    try:
+        with open(pidfile) as f:
+            if f.read().strip() != str(pid):
+                return False
+        with socket.create_connection(("127.0.0.1", port), timeout=1) as s:
+            return s.recv(8).startswith(b"SSH-2.0-")
+    except OSError:
+        return False
+
+
+def main():
+    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    p.add_argument("--ec2", required=True, help="moto endpoint, e.g. http://127.0.0.1:5000")
+    p.add_argument("--dir", help="state directory (created); default: a fresh temp dir")
+    p.add_argument("--port", type=int, default=0, help="0 picks a free port")
+    a = p.parse_args()
+
+    d = os.path.abspath(a.dir or tempfile.mkdtemp(prefix="golden-sshd-"))
+    os.makedirs(d, exist_ok=True)
+    port = a.port or free_port()
+    user = getpass.getuser()
+    hostkey = os.path.join(d, "ssh_host_ed25519_key")
+    if not os.path.exists(hostkey):
+        subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", "golden-testbed",
+                        "-f", hostkey], check=True)
+    keys_cmd = os.path.join(HERE, "authorized_keys.py")
+    os.chmod(keys_cmd, 0o755)  # sshd refuses group/world-writable commands
+    root = os.geteuid() == 0
+    config = os.path.join(d, "sshd_config")
+    with open(config, "w") as f:
+        f.write(f"""\
+ListenAddress 127.0.0.1
+Port {port}
+HostKey {hostkey}
+PidFile {os.path.join(d, "sshd.pid")}
+AuthorizedKeysFile none
+AuthorizedKeysCommand {keys_cmd} {a.ec2}
+AuthorizedKeysCommandUser {user}
+PubkeyAuthentication yes
+PasswordAuthentication no
+KbdInteractiveAuthentication no
+UsePAM no
+StrictModes no
+PermitRootLogin {"prohibit-password" if root else "no"}
+Subsystem sftp internal-sftp
+# Parallel tests and provisioners open many connections/sessions at once.
+MaxStartups 100
+MaxSessions 100
+LogLevel VERBOSE
+""")
+    if root:
+        # Privilege-separation directory; it is missing until the sshd service has run once.
+        os.makedirs("/run/sshd", mode=0o755, exist_ok=True)
+
+    # -D: stay in the foreground (our child); -e: log to stderr, which we relay.
+    proc = subprocess.Popen([SSHD, "-D", "-e", "-f", config], stdin=subprocess.DEVNULL,
+                            stderr=subprocess.PIPE)
+
+    def relay():
+        for line in proc.stderr:
+            sys.stderr.buffer.write(line)
+            sys.stderr.buffer.flush()
+
+    relayer = threading.Thread(target=relay, daemon=True)
+    relayer.start()
+
+    stopping = []
+
+    def stop(signum, frame):
+        stopping.append(signum)
+        proc.terminate()
+
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)
+
+    # Ready = sshd wrote its PidFile (it does so only after binding) and sends its banner.
+    # A bare TCP accept is not enough: if someone else holds the port, connect() succeeds
+    # while our sshd is failing to bind.
+    pidfile = os.path.join(d, "sshd.pid")
+    deadline = time.monotonic() + 10
+    while not listening(pidfile, proc.pid, port):
+        if proc.poll() is not None:
+            relayer.join(1)  # let sshd's own complaint reach stderr first
+            if stopping:
+                return 0
+            print(f"sshd exited with {proc.returncode} before listening", file=sys.stderr)
+            return 1
+        if time.monotonic() > deadline:
+            proc.terminate()
+            print("sshd did not listen within 10 s", file=sys.stderr)
+            return 1
+        time.sleep(0.05)
+    print(f"READY {port} {user} {hostkey}.pub", flush=True)
+    code = proc.wait()
+    relayer.join(1)
+    return 0 if stopping else (code or 1)  # sshd dying on its own is an error
+
+
+if __name__ == "__main__":
+    sys.exit(main())
