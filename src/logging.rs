@@ -39,8 +39,12 @@ where
         obj.insert("@message".into(), message);
         obj.insert("@level".into(), level(event.metadata().level()).into());
         obj.insert("@module".into(), format!("golden.{}", event.metadata().target()).into());
+        // go-plugin parses exactly hclog's layout (microseconds); anything
+        // else and the line is shown raw at DEBUG whatever its level.
         let ts = time::OffsetDateTime::now_utc()
-            .format(&time::format_description::well_known::Rfc3339)
+            .format(time::macros::format_description!(
+                "[year]-[month]-[day]T[hour]:[minute]:[second].[subsecond digits:6]Z"
+            ))
             .unwrap_or_default();
         obj.insert("@timestamp".into(), ts.into());
         let mut line = String::new();
