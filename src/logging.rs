@@ -10,8 +10,9 @@ use tracing_subscriber::fmt::{FmtContext, FormatEvent, FormatFields};
 use tracing_subscriber::registry::LookupSpan;
 
 pub fn init() {
-    let filter = tracing_subscriber::EnvFilter::try_from_env("GOLDEN_LOG")
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,terraform_provider_golden=debug"));
+    let filter = tracing_subscriber::EnvFilter::try_from_env("GOLDEN_LOG").unwrap_or_else(|_| {
+        tracing_subscriber::EnvFilter::new("info,terraform_provider_golden=debug")
+    });
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
@@ -26,7 +27,12 @@ where
     S: Subscriber + for<'a> LookupSpan<'a>,
     N: for<'a> FormatFields<'a> + 'static,
 {
-    fn format_event(&self, ctx: &FmtContext<'_, S, N>, mut w: Writer<'_>, event: &Event<'_>) -> std::fmt::Result {
+    fn format_event(
+        &self,
+        ctx: &FmtContext<'_, S, N>,
+        mut w: Writer<'_>,
+        event: &Event<'_>,
+    ) -> std::fmt::Result {
         let mut fields = JsonFields(serde_json::Map::new());
         if let Some(scope) = ctx.event_scope() {
             for span in scope.from_root() {
@@ -38,7 +44,10 @@ where
         let message = obj.remove("message").unwrap_or_default();
         obj.insert("@message".into(), message);
         obj.insert("@level".into(), level(event.metadata().level()).into());
-        obj.insert("@module".into(), format!("golden.{}", event.metadata().target()).into());
+        obj.insert(
+            "@module".into(),
+            format!("golden.{}", event.metadata().target()).into(),
+        );
         // go-plugin parses exactly hclog's layout (microseconds); anything
         // else and the line is shown raw at DEBUG whatever its level.
         let ts = time::OffsetDateTime::now_utc()
@@ -67,7 +76,8 @@ struct JsonFields(serde_json::Map<String, serde_json::Value>);
 
 impl Visit for JsonFields {
     fn record_debug(&mut self, field: &Field, value: &dyn std::fmt::Debug) {
-        self.0.insert(field.name().into(), format!("{value:?}").into());
+        self.0
+            .insert(field.name().into(), format!("{value:?}").into());
     }
     fn record_str(&mut self, field: &Field, value: &str) {
         self.0.insert(field.name().into(), value.into());

@@ -1,8 +1,8 @@
 //! The typed journal of a bake: what exists so far, so each step's cleanup
 //! knows exactly what to remove.
 
-use super::BakeSpec;
 use super::BakeError;
+use super::BakeSpec;
 use crate::ec2::Ec2;
 use crate::ec2::images::ImageInfo;
 use crate::ec2::instances::InstanceInfo;
@@ -63,8 +63,12 @@ impl<'a> BakeContext<'a> {
     /// Tags for temporary resources: the user's run tags plus the build id.
     pub fn run_tags(&self, what: &str) -> std::collections::BTreeMap<String, String> {
         let mut t = self.spec.run_tags.clone();
-        t.entry("Name".into()).or_insert_with(|| format!("golden_ami build {} ({what})", self.spec.build_id));
-        t.insert(crate::ec2::tags::BUILD_ID_TAG.into(), self.spec.build_id.clone());
+        t.entry("Name".into())
+            .or_insert_with(|| format!("golden_ami build {} ({what})", self.spec.build_id));
+        t.insert(
+            crate::ec2::tags::BUILD_ID_TAG.into(),
+            self.spec.build_id.clone(),
+        );
         t
     }
 }

@@ -49,10 +49,15 @@ pub async fn bake(spec: &BakeSpec, ec2: &Ec2, stop: &CancellationToken) -> BakeO
         let t0 = tokio::time::Instant::now();
         tracing::info!(step = step.name(), "step starting");
         match step.run(&mut cx).await {
-            Ok(()) => tracing::info!(step = step.name(), elapsed_ms = t0.elapsed().as_millis() as u64, "step done"),
+            Ok(()) => tracing::info!(
+                step = step.name(),
+                elapsed_ms = t0.elapsed().as_millis() as u64,
+                "step done"
+            ),
             Err(e) => {
                 let e = match e {
-                    BakeError::Cancelled | BakeError::Wait(crate::ec2::wait::WaitError::Cancelled(_))
+                    BakeError::Cancelled
+                    | BakeError::Wait(crate::ec2::wait::WaitError::Cancelled(_))
                     | BakeError::Ssh(crate::ssh::SshError::Cancelled)
                         if timed_out.load(std::sync::atomic::Ordering::SeqCst) =>
                     {
@@ -63,7 +68,10 @@ pub async fn bake(spec: &BakeSpec, ec2: &Ec2, stop: &CancellationToken) -> BakeO
                     other => other,
                 };
                 tracing::error!(step = step.name(), error = %e, "step failed");
-                error = Some(StepError { step: step.name(), error: e });
+                error = Some(StepError {
+                    step: step.name(),
+                    error: e,
+                });
                 break;
             }
         }
@@ -76,11 +84,17 @@ pub async fn bake(spec: &BakeSpec, ec2: &Ec2, stop: &CancellationToken) -> BakeO
             Ok(Ok(())) => {}
             Ok(Err(e)) => {
                 tracing::error!(step = step.name(), error = %e, "cleanup failed");
-                cleanup_errors.push(StepError { step: step.name(), error: e });
+                cleanup_errors.push(StepError {
+                    step: step.name(),
+                    error: e,
+                });
             }
             Err(_) => cleanup_errors.push(StepError {
                 step: step.name(),
-                error: BakeError::Invalid(format!("cleanup did not finish within {}s", CLEANUP_LIMIT.as_secs())),
+                error: BakeError::Invalid(format!(
+                    "cleanup did not finish within {}s",
+                    CLEANUP_LIMIT.as_secs()
+                )),
             }),
         }
     }

@@ -7,7 +7,11 @@ use std::time::Duration;
 #[derive(Debug, Clone)]
 pub enum SourceSpec {
     Id(String),
-    Filter { filters: BTreeMap<String, String>, owners: Vec<String>, most_recent: bool },
+    Filter {
+        filters: BTreeMap<String, String>,
+        owners: Vec<String>,
+        most_recent: bool,
+    },
 }
 
 #[derive(Debug, Clone)]

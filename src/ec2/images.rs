@@ -3,9 +3,9 @@
 use super::tags::{from_sdk, spec};
 use super::wait::{self, Poll, WaitError};
 use super::{Ec2, Ec2Error, api_err};
-use std::time::Duration;
 use aws_sdk_ec2::types::{Filter, Image, ResourceType};
 use std::collections::BTreeMap;
+use std::time::Duration;
 
 /// What we need to know of an AMI.
 #[derive(Debug, Clone, Default)]
@@ -26,8 +26,14 @@ impl From<&Image> for ImageInfo {
             id: i.image_id().unwrap_or_default().to_string(),
             name: i.name().unwrap_or_default().to_string(),
             description: i.description().map(str::to_string),
-            state: i.state().map(|s| s.as_str().to_string()).unwrap_or_default(),
-            state_reason: i.state_reason().and_then(|r| r.message()).map(str::to_string),
+            state: i
+                .state()
+                .map(|s| s.as_str().to_string())
+                .unwrap_or_default(),
+            state_reason: i
+                .state_reason()
+                .and_then(|r| r.message())
+                .map(str::to_string),
             creation_date: i.creation_date().unwrap_or_default().to_string(),
             snapshot_ids: i
                 .block_device_mappings()
@@ -46,9 +52,17 @@ pub enum FindError {
     #[error(transparent)]
     Api(#[from] Ec2Error),
     #[error("no AMI matches filters {filters:?} with owners {owners:?}")]
-    NoMatch { filters: BTreeMap<String, String>, owners: Vec<String> },
-    #[error("{count} AMIs match filters {filters:?}; make the filter more specific or set most_recent = true")]
-    Ambiguous { count: usize, filters: BTreeMap<String, String> },
+    NoMatch {
+        filters: BTreeMap<String, String>,
+        owners: Vec<String>,
+    },
+    #[error(
+        "{count} AMIs match filters {filters:?}; make the filter more specific or set most_recent = true"
+    )]
+    Ambiguous {
+        count: usize,
+        filters: BTreeMap<String, String>,
+    },
 }
 
 impl Ec2 {
@@ -74,9 +88,15 @@ impl Ec2 {
             .map_err(api_err("DescribeImages"))?;
         let mut images: Vec<ImageInfo> = out.images().iter().map(ImageInfo::from).collect();
         match images.len() {
-            0 => Err(FindError::NoMatch { filters: filters.clone(), owners: owners.to_vec() }),
+            0 => Err(FindError::NoMatch {
+                filters: filters.clone(),
+                owners: owners.to_vec(),
+            }),
             1 => Ok(images.remove(0)),
-            n if !most_recent => Err(FindError::Ambiguous { count: n, filters: filters.clone() }),
+            n if !most_recent => Err(FindError::Ambiguous {
+                count: n,
+                filters: filters.clone(),
+            }),
             _ => {
                 // ISO 8601 dates sort as strings; the id breaks ties so the choice is stable.
                 images.sort_by(|a, b| (&a.creation_date, &a.id).cmp(&(&b.creation_date, &b.id)));
@@ -127,7 +147,11 @@ impl Ec2 {
         self.client
             .modify_image_attribute()
             .image_id(id)
-            .description(aws_sdk_ec2::types::AttributeValue::builder().value(description).build())
+            .description(
+                aws_sdk_ec2::types::AttributeValue::builder()
+                    .value(description)
+                    .build(),
+            )
             .send()
             .await
             .map_err(api_err("ModifyImageAttribute"))?;
@@ -136,7 +160,14 @@ impl Ec2 {
 
     /// Deregisters the image; already gone is success.
     pub async fn deregister_image(&self, id: &str) -> Result<(), Ec2Error> {
-        match self.client.deregister_image().image_id(id).send().await.map_err(api_err("DeregisterImage")) {
+        match self
+            .client
+            .deregister_image()
+            .image_id(id)
+            .send()
+            .await
+            .map_err(api_err("DeregisterImage"))
+        {
             Ok(_) => Ok(()),
             Err(e) if e.is_not_found() => Ok(()),
             Err(e) => Err(e),
@@ -145,7 +176,14 @@ impl Ec2 {
 
     /// Deletes a snapshot; already gone is success.
     pub async fn delete_snapshot(&self, id: &str) -> Result<(), Ec2Error> {
-        match self.client.delete_snapshot().snapshot_id(id).send().await.map_err(api_err("DeleteSnapshot")) {
+        match self
+            .client
+            .delete_snapshot()
+            .snapshot_id(id)
+            .send()
+            .await
+            .map_err(api_err("DeleteSnapshot"))
+        {
             Ok(_) => Ok(()),
             Err(e) if e.is_not_found() => Ok(()),
             Err(e) => Err(e),
@@ -170,13 +208,20 @@ impl Ec2 {
         }
         self.deregister_image(id).await?;
         for s in &snapshots {
-            wait::until(&format!("snapshot {s} to be deletable"), Duration::from_secs(600), cancel, || async {
-                match self.delete_snapshot(s).await {
-                    Ok(()) => Ok(Poll::Ready(())),
-                    Err(e) if e.code.as_deref() == Some("InvalidSnapshot.InUse") => Ok(Poll::Pending(e.message)),
-                    Err(e) => Err(WaitError::Api(e)),
-                }
-            })
+            wait::until(
+                &format!("snapshot {s} to be deletable"),
+                Duration::from_secs(600),
+                cancel,
+                || async {
+                    match self.delete_snapshot(s).await {
+                        Ok(()) => Ok(Poll::Ready(())),
+                        Err(e) if e.code.as_deref() == Some("InvalidSnapshot.InUse") => {
+                            Ok(Poll::Pending(e.message))
+                        }
+                        Err(e) => Err(WaitError::Api(e)),
+                    }
+                },
+            )
             .await?;
         }
         Ok(())

@@ -3,8 +3,8 @@
 use super::tags::spec;
 use super::{Ec2, Ec2Error, api_err};
 use aws_sdk_ec2::types::{
-    HttpTokensState, InstanceMetadataEndpointState, InstanceMetadataOptionsRequest, InstanceType, ResourceType,
-    ShutdownBehavior,
+    HttpTokensState, InstanceMetadataEndpointState, InstanceMetadataOptionsRequest, InstanceType,
+    ResourceType, ShutdownBehavior,
 };
 use std::collections::BTreeMap;
 
@@ -62,7 +62,11 @@ impl Ec2 {
             req = req.user_data(base64::engine::general_purpose::STANDARD.encode(ud));
         }
         if let Some(p) = &s.iam_instance_profile {
-            req = req.iam_instance_profile(aws_sdk_ec2::types::IamInstanceProfileSpecification::builder().name(p).build());
+            req = req.iam_instance_profile(
+                aws_sdk_ec2::types::IamInstanceProfileSpecification::builder()
+                    .name(p)
+                    .build(),
+            );
         }
         req = match (&s.subnet_id, s.associate_public_ip) {
             (subnet, Some(public)) => req.network_interfaces(
@@ -82,35 +86,72 @@ impl Ec2 {
             .first()
             .and_then(|i| i.instance_id())
             .map(str::to_string)
-            .ok_or_else(|| Ec2Error { action: "RunInstances", code: None, message: "EC2 returned no instance".into() })
+            .ok_or_else(|| Ec2Error {
+                action: "RunInstances",
+                code: None,
+                message: "EC2 returned no instance".into(),
+            })
     }
 
     /// The instance, or None when EC2 does not (yet, or any more) know it.
     pub async fn describe_instance(&self, id: &str) -> Result<Option<InstanceInfo>, Ec2Error> {
-        let r = self.client.describe_instances().instance_ids(id).send().await.map_err(api_err("DescribeInstances"));
+        let r = self
+            .client
+            .describe_instances()
+            .instance_ids(id)
+            .send()
+            .await
+            .map_err(api_err("DescribeInstances"));
         let out = match r {
             Ok(o) => o,
             Err(e) if e.is_not_found() => return Ok(None),
             Err(e) => return Err(e),
         };
-        Ok(out.reservations().iter().flat_map(|r| r.instances()).next().map(|i| InstanceInfo {
-            id: i.instance_id().unwrap_or_default().to_string(),
-            state: i.state().and_then(|s| s.name()).map(|n| n.as_str().to_string()).unwrap_or_default(),
-            public_ip: i.public_ip_address().map(str::to_string),
-            private_ip: i.private_ip_address().map(str::to_string),
-            public_dns: i.public_dns_name().filter(|s| !s.is_empty()).map(str::to_string),
-            private_dns: i.private_dns_name().filter(|s| !s.is_empty()).map(str::to_string),
-        }))
+        Ok(out
+            .reservations()
+            .iter()
+            .flat_map(|r| r.instances())
+            .next()
+            .map(|i| InstanceInfo {
+                id: i.instance_id().unwrap_or_default().to_string(),
+                state: i
+                    .state()
+                    .and_then(|s| s.name())
+                    .map(|n| n.as_str().to_string())
+                    .unwrap_or_default(),
+                public_ip: i.public_ip_address().map(str::to_string),
+                private_ip: i.private_ip_address().map(str::to_string),
+                public_dns: i
+                    .public_dns_name()
+                    .filter(|s| !s.is_empty())
+                    .map(str::to_string),
+                private_dns: i
+                    .private_dns_name()
+                    .filter(|s| !s.is_empty())
+                    .map(str::to_string),
+            }))
     }
 
     pub async fn stop_instance(&self, id: &str) -> Result<(), Ec2Error> {
-        self.client.stop_instances().instance_ids(id).send().await.map_err(api_err("StopInstances"))?;
+        self.client
+            .stop_instances()
+            .instance_ids(id)
+            .send()
+            .await
+            .map_err(api_err("StopInstances"))?;
         Ok(())
     }
 
     /// Terminates; already gone is success.
     pub async fn terminate_instance(&self, id: &str) -> Result<(), Ec2Error> {
-        match self.client.terminate_instances().instance_ids(id).send().await.map_err(api_err("TerminateInstances")) {
+        match self
+            .client
+            .terminate_instances()
+            .instance_ids(id)
+            .send()
+            .await
+            .map_err(api_err("TerminateInstances"))
+        {
             Ok(_) => Ok(()),
             Err(e) if e.is_not_found() => Ok(()),
             Err(e) => Err(e),

@@ -7,8 +7,8 @@ pub mod network;
 pub mod tags;
 pub mod wait;
 
-use aws_sdk_ec2::error::{DisplayErrorContext, ProvideErrorMetadata};
 use aws_sdk_ec2::error::SdkError;
+use aws_sdk_ec2::error::{DisplayErrorContext, ProvideErrorMetadata};
 use std::time::Duration;
 
 /// Where and how to reach EC2: resolved once from the provider block.
@@ -58,7 +58,11 @@ where
             (Some(c), None) => c.to_string(),
             _ => DisplayErrorContext(&e).to_string(),
         };
-        Ec2Error { action, code, message }
+        Ec2Error {
+            action,
+            code,
+            message,
+        }
     }
 }
 
@@ -68,9 +72,12 @@ impl Ec2 {
     pub async fn connect(s: &AwsSettings) -> Ec2 {
         use aws_smithy_http_client::tls;
         let http = aws_smithy_http_client::Builder::new()
-            .tls_provider(tls::Provider::Rustls(tls::rustls_provider::CryptoMode::AwsLc))
+            .tls_provider(tls::Provider::Rustls(
+                tls::rustls_provider::CryptoMode::AwsLc,
+            ))
             .build_https();
-        let mut loader = aws_config::defaults(aws_config::BehaviorVersion::latest()).http_client(http);
+        let mut loader =
+            aws_config::defaults(aws_config::BehaviorVersion::latest()).http_client(http);
         if let Some(r) = &s.region {
             loader = loader.region(aws_config::Region::new(r.clone()));
         }

@@ -25,7 +25,14 @@ impl Ec2 {
 
     /// Deletes a key pair; already gone is success (EC2 itself says so).
     pub async fn delete_key_pair(&self, name: &str) -> Result<(), Ec2Error> {
-        match self.client.delete_key_pair().key_name(name).send().await.map_err(api_err("DeleteKeyPair")) {
+        match self
+            .client
+            .delete_key_pair()
+            .key_name(name)
+            .send()
+            .await
+            .map_err(api_err("DeleteKeyPair"))
+        {
             Ok(_) => Ok(()),
             Err(e) if e.is_not_found() => Ok(()),
             Err(e) => Err(e),
@@ -36,8 +43,17 @@ impl Ec2 {
     pub async fn vpc_for(&self, subnet_id: Option<&str>) -> Result<(String, String), Ec2Error> {
         let vpc_id = match subnet_id {
             Some(s) => {
-                let out = self.client.describe_subnets().subnet_ids(s).send().await.map_err(api_err("DescribeSubnets"))?;
-                out.subnets().first().and_then(|s| s.vpc_id()).map(str::to_string)
+                let out = self
+                    .client
+                    .describe_subnets()
+                    .subnet_ids(s)
+                    .send()
+                    .await
+                    .map_err(api_err("DescribeSubnets"))?;
+                out.subnets()
+                    .first()
+                    .and_then(|s| s.vpc_id())
+                    .map(str::to_string)
             }
             None => None,
         };
@@ -82,8 +98,16 @@ impl Ec2 {
     }
 
     /// Lets SSH in from `cidrs` only.
-    pub async fn allow_ssh(&self, group_id: &str, port: u16, cidrs: &[String]) -> Result<(), Ec2Error> {
-        let ranges = cidrs.iter().map(|c| IpRange::builder().cidr_ip(c).build()).collect();
+    pub async fn allow_ssh(
+        &self,
+        group_id: &str,
+        port: u16,
+        cidrs: &[String],
+    ) -> Result<(), Ec2Error> {
+        let ranges = cidrs
+            .iter()
+            .map(|c| IpRange::builder().cidr_ip(c).build())
+            .collect();
         self.client
             .authorize_security_group_ingress()
             .group_id(group_id)
@@ -103,7 +127,14 @@ impl Ec2 {
 
     /// Deletes a group; already gone is success.
     pub async fn delete_security_group(&self, id: &str) -> Result<(), Ec2Error> {
-        match self.client.delete_security_group().group_id(id).send().await.map_err(api_err("DeleteSecurityGroup")) {
+        match self
+            .client
+            .delete_security_group()
+            .group_id(id)
+            .send()
+            .await
+            .map_err(api_err("DeleteSecurityGroup"))
+        {
             Ok(_) => Ok(()),
             Err(e) if e.is_not_found() => Ok(()),
             Err(e) => Err(e),

@@ -11,21 +11,35 @@ pub const BUILD_ID_TAG: &str = "golden:build-id";
 pub const SOURCE_AMI_TAG: &str = "golden:source-ami";
 
 pub fn to_sdk(tags: &BTreeMap<String, String>) -> Vec<Tag> {
-    tags.iter().map(|(k, v)| Tag::builder().key(k).value(v).build()).collect()
+    tags.iter()
+        .map(|(k, v)| Tag::builder().key(k).value(v).build())
+        .collect()
 }
 
 pub fn from_sdk(tags: &[Tag]) -> BTreeMap<String, String> {
     tags.iter()
-        .filter_map(|t| Some((t.key()?.to_string(), t.value().unwrap_or_default().to_string())))
+        .filter_map(|t| {
+            Some((
+                t.key()?.to_string(),
+                t.value().unwrap_or_default().to_string(),
+            ))
+        })
         .collect()
 }
 
 pub fn spec(kind: ResourceType, tags: &BTreeMap<String, String>) -> TagSpecification {
-    TagSpecification::builder().resource_type(kind).set_tags(Some(to_sdk(tags))).build()
+    TagSpecification::builder()
+        .resource_type(kind)
+        .set_tags(Some(to_sdk(tags)))
+        .build()
 }
 
 impl Ec2 {
-    pub async fn create_tags(&self, ids: &[String], tags: &BTreeMap<String, String>) -> Result<(), Ec2Error> {
+    pub async fn create_tags(
+        &self,
+        ids: &[String],
+        tags: &BTreeMap<String, String>,
+    ) -> Result<(), Ec2Error> {
         if ids.is_empty() || tags.is_empty() {
             return Ok(());
         }
@@ -62,10 +76,17 @@ impl Ec2 {
         old: &BTreeMap<String, String>,
         new: &BTreeMap<String, String>,
     ) -> Result<(), Ec2Error> {
-        let removed: Vec<String> = old.keys().filter(|k| !new.contains_key(*k)).cloned().collect();
+        let removed: Vec<String> = old
+            .keys()
+            .filter(|k| !new.contains_key(*k))
+            .cloned()
+            .collect();
         self.delete_tags(ids, &removed).await?;
-        let changed: BTreeMap<String, String> =
-            new.iter().filter(|(k, v)| old.get(*k) != Some(*v)).map(|(k, v)| (k.clone(), v.clone())).collect();
+        let changed: BTreeMap<String, String> = new
+            .iter()
+            .filter(|(k, v)| old.get(*k) != Some(*v))
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect();
         self.create_tags(ids, &changed).await
     }
 }

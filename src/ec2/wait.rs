@@ -17,7 +17,11 @@ pub enum Poll<T> {
 #[derive(Debug, thiserror::Error)]
 pub enum WaitError {
     #[error("timed out after {secs}s waiting for {what} (last seen: {last})")]
-    Timeout { what: String, secs: u64, last: String },
+    Timeout {
+        what: String,
+        secs: u64,
+        last: String,
+    },
     #[error("cancelled while waiting for {0}")]
     Cancelled(String),
     #[error(transparent)]
@@ -34,7 +38,10 @@ pub struct Backoff {
 
 impl Default for Backoff {
     fn default() -> Self {
-        Backoff { next: Duration::from_millis(200), cap: Duration::from_secs(4) }
+        Backoff {
+            next: Duration::from_millis(200),
+            cap: Duration::from_secs(4),
+        }
     }
 }
 
@@ -89,7 +96,11 @@ where
         }
         let now = Instant::now();
         if now >= deadline {
-            return Err(WaitError::Timeout { what: what.to_string(), secs: timeout.as_secs(), last });
+            return Err(WaitError::Timeout {
+                what: what.to_string(),
+                secs: timeout.as_secs(),
+                last,
+            });
         }
         let d = backoff.next_delay().min(deadline - now);
         if !sleep_or_cancel(d, cancel).await {

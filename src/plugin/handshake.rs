@@ -18,7 +18,9 @@ pub enum HandshakeError {
          load any plugins automatically."
     )]
     NoCookie,
-    #[error("Terraform offers plugin protocol versions {0:?}; this provider needs version 6 (Terraform 1.0 or later)")]
+    #[error(
+        "Terraform offers plugin protocol versions {0:?}; this provider needs version 6 (Terraform 1.0 or later)"
+    )]
     Version(String),
 }
 

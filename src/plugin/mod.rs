@@ -5,8 +5,8 @@ pub mod handshake;
 mod io;
 pub mod tls;
 
-use crate::protocol::goplugin::grpc_controller_server::{GrpcController, GrpcControllerServer};
 use crate::protocol::goplugin::Empty;
+use crate::protocol::goplugin::grpc_controller_server::{GrpcController, GrpcControllerServer};
 use crate::protocol::server::ProviderService;
 use crate::protocol::tfplugin6::provider_server::ProviderServer;
 use crate::provider::Provider;
@@ -38,7 +38,9 @@ pub async fn serve(provider: Arc<Provider>) -> Result<(), ServeError> {
         Ok(pem) if !pem.trim().is_empty() => Some(tls::from_client_cert_pem(&pem)?),
         _ => None,
     };
-    let listener = TcpListener::bind("127.0.0.1:0").await.map_err(ServeError::Listen)?;
+    let listener = TcpListener::bind("127.0.0.1:0")
+        .await
+        .map_err(ServeError::Listen)?;
     let addr = listener.local_addr().map_err(ServeError::Listen)?;
 
     let shutdown = CancellationToken::new();
@@ -48,22 +50,35 @@ pub async fn serve(provider: Arc<Provider>) -> Result<(), ServeError> {
         .await;
 
     let (tx, rx) = mpsc::channel::<std::io::Result<PluginConn>>(16);
-    let acceptor = mtls.as_ref().map(|m| tokio_rustls::TlsAcceptor::from(m.config.clone()));
+    let acceptor = mtls
+        .as_ref()
+        .map(|m| tokio_rustls::TlsAcceptor::from(m.config.clone()));
     tokio::spawn(accept_loop(listener, acceptor, tx, shutdown.clone()));
 
     {
         let line = handshake::line(addr, mtls.as_ref().map(|m| m.server_cert_der.as_slice()));
         let mut out = std::io::stdout().lock();
-        writeln!(out, "{line}").and_then(|_| out.flush()).map_err(ServeError::Stdout)?;
+        writeln!(out, "{line}")
+            .and_then(|_| out.flush())
+            .map_err(ServeError::Stdout)?;
     }
     tracing::debug!(%addr, tls = mtls.is_some(), "plugin server listening");
 
     let stop = shutdown.clone();
     tonic::transport::Server::builder()
         .add_service(health_service)
-        .add_service(GrpcControllerServer::new(Controller { shutdown: shutdown.clone(), provider: provider.clone() }))
-        .add_service(ProviderServer::new(ProviderService::new(provider)).max_decoding_message_size(256 << 20))
-        .serve_with_incoming_shutdown(tokio_stream::wrappers::ReceiverStream::new(rx), stop.cancelled_owned())
+        .add_service(GrpcControllerServer::new(Controller {
+            shutdown: shutdown.clone(),
+            provider: provider.clone(),
+        }))
+        .add_service(
+            ProviderServer::new(ProviderService::new(provider))
+                .max_decoding_message_size(256 << 20),
+        )
+        .serve_with_incoming_shutdown(
+            tokio_stream::wrappers::ReceiverStream::new(rx),
+            stop.cancelled_owned(),
+        )
         .await?;
     Ok(())
 }
@@ -111,7 +126,10 @@ struct Controller {
 
 #[tonic::async_trait]
 impl GrpcController for Controller {
-    async fn shutdown(&self, _: tonic::Request<Empty>) -> Result<tonic::Response<Empty>, tonic::Status> {
+    async fn shutdown(
+        &self,
+        _: tonic::Request<Empty>,
+    ) -> Result<tonic::Response<Empty>, tonic::Status> {
         tracing::debug!("controller shutdown requested");
         self.provider.stop();
         self.shutdown.cancel();

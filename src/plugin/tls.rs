@@ -33,13 +33,18 @@ pub struct AutoMtls {
 }
 
 pub fn from_client_cert_pem(pem: &str) -> Result<AutoMtls, TlsError> {
-    let client = CertificateDer::from_pem_slice(pem.as_bytes()).map_err(|e| TlsError::ClientCert(e.to_string()))?;
+    let client = CertificateDer::from_pem_slice(pem.as_bytes())
+        .map_err(|e| TlsError::ClientCert(e.to_string()))?;
     let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
 
     let key = rcgen::KeyPair::generate()?;
     let mut params = rcgen::CertificateParams::new(vec!["localhost".to_string()])?;
-    params.distinguished_name.push(rcgen::DnType::CommonName, "localhost");
-    params.distinguished_name.push(rcgen::DnType::OrganizationName, "terraform-provider-golden");
+    params
+        .distinguished_name
+        .push(rcgen::DnType::CommonName, "localhost");
+    params
+        .distinguished_name
+        .push(rcgen::DnType::OrganizationName, "terraform-provider-golden");
     params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
     params.key_usages = vec![
         rcgen::KeyUsagePurpose::DigitalSignature,
@@ -122,4 +127,3 @@ impl ClientCertVerifier for PinnedClient {
         self.algs.supported_schemes()
     }
 }
-

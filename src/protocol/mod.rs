@@ -82,8 +82,14 @@ fn block_to_pb(b: &Block, version: i64) -> pb::schema::Block {
                 r#type: a.ty.to_json().to_string().into_bytes(),
                 description: a.description.to_string(),
                 required: a.mode == schema::Mode::Required,
-                optional: matches!(a.mode, schema::Mode::Optional | schema::Mode::OptionalComputed),
-                computed: matches!(a.mode, schema::Mode::Computed | schema::Mode::OptionalComputed),
+                optional: matches!(
+                    a.mode,
+                    schema::Mode::Optional | schema::Mode::OptionalComputed
+                ),
+                computed: matches!(
+                    a.mode,
+                    schema::Mode::Computed | schema::Mode::OptionalComputed
+                ),
                 sensitive: a.sensitive,
                 description_kind: pb::StringKind::Markdown as i32,
                 deprecated: false,

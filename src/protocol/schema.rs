@@ -167,7 +167,9 @@ impl Block {
                 },
                 Nesting::List => match inner {
                     Value::Unknown => Value::Unknown,
-                    other => Value::List(other.as_list().iter().map(|i| b.block.conform(i)).collect()),
+                    other => {
+                        Value::List(other.as_list().iter().map(|i| b.block.conform(i)).collect())
+                    }
                 },
             };
             out.insert(b.name.to_string(), shaped);

@@ -26,21 +26,29 @@ type Rpc<T> = Result<Response<T>, Status>;
 /// Decodes a DynamicValue or turns the failure into a diagnostic.
 fn value(dv: Option<&pb::DynamicValue>, what: &str, diags: &mut Diagnostics) -> Value {
     decode(dv).unwrap_or_else(|e| {
-        diags.push(Diagnostic::error(format!("Cannot read the {what} sent by Terraform"), e.to_string()));
+        diags.push(Diagnostic::error(
+            format!("Cannot read the {what} sent by Terraform"),
+            e.to_string(),
+        ));
         Value::Null
     })
 }
 
 #[tonic::async_trait]
 impl ProviderRpc for ProviderService {
-    async fn get_metadata(&self, _: Request<pb::get_metadata::Request>) -> Rpc<pb::get_metadata::Response> {
+    async fn get_metadata(
+        &self,
+        _: Request<pb::get_metadata::Request>,
+    ) -> Rpc<pb::get_metadata::Response> {
         Ok(Response::new(pb::get_metadata::Response {
             server_capabilities: Some(capabilities()),
             diagnostics: vec![],
             data_sources: vec![],
             resources: Provider::resource_types()
                 .into_iter()
-                .map(|t| pb::get_metadata::ResourceMetadata { type_name: t.to_string() })
+                .map(|t| pb::get_metadata::ResourceMetadata {
+                    type_name: t.to_string(),
+                })
                 .collect(),
         }))
     }
@@ -53,7 +61,9 @@ impl ProviderRpc for ProviderService {
             provider: Some(schema_to_pb(&Provider::schema())),
             resource_schemas: Provider::resource_types()
                 .into_iter()
-                .filter_map(|t| Provider::resource_schema(t).map(|s| (t.to_string(), schema_to_pb(&s))))
+                .filter_map(|t| {
+                    Provider::resource_schema(t).map(|s| (t.to_string(), schema_to_pb(&s)))
+                })
                 .collect(),
             data_source_schemas: Default::default(),
             diagnostics: vec![],
@@ -67,11 +77,17 @@ impl ProviderRpc for ProviderService {
         req: Request<pb::validate_provider_config::Request>,
     ) -> Rpc<pb::validate_provider_config::Response> {
         let mut diags = Diagnostics::default();
-        let cfg = value(req.get_ref().config.as_ref(), "provider configuration", &mut diags);
+        let cfg = value(
+            req.get_ref().config.as_ref(),
+            "provider configuration",
+            &mut diags,
+        );
         if !diags.has_errors() {
             diags.extend(self.provider.validate_config(&cfg));
         }
-        Ok(Response::new(pb::validate_provider_config::Response { diagnostics: diags_to_pb(&diags) }))
+        Ok(Response::new(pb::validate_provider_config::Response {
+            diagnostics: diags_to_pb(&diags),
+        }))
     }
 
     async fn validate_resource_config(
@@ -84,15 +100,25 @@ impl ProviderRpc for ProviderService {
         if !diags.has_errors() {
             diags.extend(self.provider.validate_resource(&req.type_name, &cfg));
         }
-        Ok(Response::new(pb::validate_resource_config::Response { diagnostics: diags_to_pb(&diags) }))
+        Ok(Response::new(pb::validate_resource_config::Response {
+            diagnostics: diags_to_pb(&diags),
+        }))
     }
 
     async fn validate_data_resource_config(
         &self,
         req: Request<pb::validate_data_resource_config::Request>,
     ) -> Rpc<pb::validate_data_resource_config::Response> {
-        let d = Diagnostic::error("Unknown data source", format!("This provider has no data source {:?}.", req.get_ref().type_name));
-        Ok(Response::new(pb::validate_data_resource_config::Response { diagnostics: diags_to_pb(&d.into()) }))
+        let d = Diagnostic::error(
+            "Unknown data source",
+            format!(
+                "This provider has no data source {:?}.",
+                req.get_ref().type_name
+            ),
+        );
+        Ok(Response::new(pb::validate_data_resource_config::Response {
+            diagnostics: diags_to_pb(&d.into()),
+        }))
     }
 
     async fn upgrade_resource_state(
@@ -101,7 +127,9 @@ impl ProviderRpc for ProviderService {
     ) -> Rpc<pb::upgrade_resource_state::Response> {
         let req = req.into_inner();
         let raw = req.raw_state.map(|r| r.json).unwrap_or_default();
-        let (state, diags) = self.provider.upgrade_state(&req.type_name, req.version, &raw);
+        let (state, diags) = self
+            .provider
+            .upgrade_state(&req.type_name, req.version, &raw);
         Ok(Response::new(pb::upgrade_resource_state::Response {
             upgraded_state: Some(encode(&state)),
             diagnostics: diags_to_pb(&diags),
@@ -118,10 +146,15 @@ impl ProviderRpc for ProviderService {
         if !diags.has_errors() {
             diags.extend(self.provider.configure(&cfg, &req.terraform_version).await);
         }
-        Ok(Response::new(pb::configure_provider::Response { diagnostics: diags_to_pb(&diags) }))
+        Ok(Response::new(pb::configure_provider::Response {
+            diagnostics: diags_to_pb(&diags),
+        }))
     }
 
-    async fn read_resource(&self, req: Request<pb::read_resource::Request>) -> Rpc<pb::read_resource::Response> {
+    async fn read_resource(
+        &self,
+        req: Request<pb::read_resource::Request>,
+    ) -> Rpc<pb::read_resource::Response> {
         let req = req.into_inner();
         let mut diags = Diagnostics::default();
         let state = value(req.current_state.as_ref(), "current state", &mut diags);
@@ -147,7 +180,11 @@ impl ProviderRpc for ProviderService {
         let req = req.into_inner();
         let mut diags = Diagnostics::default();
         let prior = value(req.prior_state.as_ref(), "prior state", &mut diags);
-        let proposed = value(req.proposed_new_state.as_ref(), "proposed state", &mut diags);
+        let proposed = value(
+            req.proposed_new_state.as_ref(),
+            "proposed state",
+            &mut diags,
+        );
         let config = value(req.config.as_ref(), "configuration", &mut diags);
         if diags.has_errors() {
             return Ok(Response::new(pb::plan_resource_change::Response {
@@ -219,13 +256,27 @@ impl ProviderRpc for ProviderService {
         &self,
         req: Request<pb::read_data_source::Request>,
     ) -> Rpc<pb::read_data_source::Response> {
-        let d = Diagnostic::error("Unknown data source", format!("This provider has no data source {:?}.", req.get_ref().type_name));
-        Ok(Response::new(pb::read_data_source::Response { state: None, diagnostics: diags_to_pb(&d.into()) }))
+        let d = Diagnostic::error(
+            "Unknown data source",
+            format!(
+                "This provider has no data source {:?}.",
+                req.get_ref().type_name
+            ),
+        );
+        Ok(Response::new(pb::read_data_source::Response {
+            state: None,
+            diagnostics: diags_to_pb(&d.into()),
+        }))
     }
 
-    async fn stop_provider(&self, _: Request<pb::stop_provider::Request>) -> Rpc<pb::stop_provider::Response> {
+    async fn stop_provider(
+        &self,
+        _: Request<pb::stop_provider::Request>,
+    ) -> Rpc<pb::stop_provider::Response> {
         self.provider.stop();
-        Ok(Response::new(pb::stop_provider::Response { error: String::new() }))
+        Ok(Response::new(pb::stop_provider::Response {
+            error: String::new(),
+        }))
     }
 }
 

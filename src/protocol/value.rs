@@ -136,7 +136,8 @@ impl Value {
             return Ok(Value::Null);
         }
         let mut rd = bytes;
-        let v = rmpv::decode::read_value(&mut rd).map_err(|e| DecodeError::Msgpack(e.to_string()))?;
+        let v =
+            rmpv::decode::read_value(&mut rd).map_err(|e| DecodeError::Msgpack(e.to_string()))?;
         from_rmpv(v)
     }
 
@@ -181,8 +182,9 @@ fn from_rmpv(v: rmpv::Value) -> Result<Value, DecodeError> {
             }
             Value::Map(m)
         }
-        // Extension 0 is cty's unknown value (with or without refinements).
-        R::Ext(0, _) => Value::Unknown,
+        // cty's unknown value: extension 0, or 12 when it carries refinements
+        // (such as a known string prefix); we keep no refinements.
+        R::Ext(0 | 12, _) => Value::Unknown,
         other => return Err(DecodeError::Unsupported(format!("{other}"))),
     })
 }
@@ -242,8 +244,10 @@ mod tests {
 
     #[test]
     fn refined_unknowns_decode_as_unknown() {
-        // cty encodes a refined unknown as ext 0 carrying a msgpack map.
-        let bytes = [0xc7, 0x03, 0x00, 0x81, 0x01, 0xc3];
+        // A refined unknown ("not null, starts with \"sudo\""), as Terraform 1.11 sends it.
+        let bytes = [
+            0xc7, 0x09, 0x0c, 0x82, 0x01, 0xc2, 0x02, 0xa4, b's', b'u', b'd', b'o',
+        ];
         assert_eq!(Value::decode_msgpack(&bytes).unwrap(), Value::Unknown);
     }
 }

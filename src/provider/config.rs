@@ -37,7 +37,13 @@ impl ProviderConfig {
         };
         if let Some(n) = v.get("max_retries").as_f64() {
             if !(1.0..=100.0).contains(&n) || n.fract() != 0.0 {
-                diags.push(Diagnostic::error("Invalid max_retries", "max_retries must be a whole number from 1 to 100.").at(AttrPath::root("max_retries")));
+                diags.push(
+                    Diagnostic::error(
+                        "Invalid max_retries",
+                        "max_retries must be a whole number from 1 to 100.",
+                    )
+                    .at(AttrPath::root("max_retries")),
+                );
             } else {
                 settings.max_retries = n as u32;
             }
@@ -46,8 +52,11 @@ impl ProviderConfig {
             && !(url.starts_with("http://") || url.starts_with("https://"))
         {
             diags.push(
-                Diagnostic::error("Invalid endpoint", format!("endpoints.ec2 must be an http:// or https:// URL, got {url:?}."))
-                    .at(AttrPath::root("endpoints").attr("ec2")),
+                Diagnostic::error(
+                    "Invalid endpoint",
+                    format!("endpoints.ec2 must be an http:// or https:// URL, got {url:?}."),
+                )
+                .at(AttrPath::root("endpoints").attr("ec2")),
             );
         }
         (ProviderConfig { settings }, diags)

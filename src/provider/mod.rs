@@ -30,7 +30,11 @@ pub struct StateOutcome {
 
 impl StateOutcome {
     fn err(state: Value, d: Diagnostic) -> StateOutcome {
-        StateOutcome { state, private: vec![], diags: d.into() }
+        StateOutcome {
+            state,
+            private: vec![],
+            diags: d.into(),
+        }
     }
 }
 
@@ -53,7 +57,10 @@ impl Default for Provider {
 
 impl Provider {
     pub fn new() -> Provider {
-        Provider { configured: RwLock::new(None), stop: CancellationToken::new() }
+        Provider {
+            configured: RwLock::new(None),
+            stop: CancellationToken::new(),
+        }
     }
 
     pub fn schema() -> Schema {
@@ -100,7 +107,10 @@ impl Provider {
     }
 
     fn unknown_type(type_name: &str) -> Diagnostic {
-        Diagnostic::error("Unknown resource type", format!("This provider has no resource type {type_name:?}."))
+        Diagnostic::error(
+            "Unknown resource type",
+            format!("This provider has no resource type {type_name:?}."),
+        )
     }
 
     pub fn validate_resource(&self, type_name: &str, cfg: &Value) -> Diagnostics {
@@ -110,7 +120,12 @@ impl Provider {
         golden_ami::validate(cfg)
     }
 
-    pub fn upgrade_state(&self, type_name: &str, version: i64, raw_json: &[u8]) -> (Value, Diagnostics) {
+    pub fn upgrade_state(
+        &self,
+        type_name: &str,
+        version: i64,
+        raw_json: &[u8],
+    ) -> (Value, Diagnostics) {
         if type_name != golden_ami::TYPE_NAME {
             return (Value::Null, Self::unknown_type(type_name).into());
         }
@@ -127,15 +142,34 @@ impl Provider {
         }
     }
 
-    pub async fn plan(&self, type_name: &str, prior: Value, proposed: Value, config: Value, private: Vec<u8>) -> PlanOutcome {
+    pub async fn plan(
+        &self,
+        type_name: &str,
+        prior: Value,
+        proposed: Value,
+        config: Value,
+        private: Vec<u8>,
+    ) -> PlanOutcome {
         if type_name != golden_ami::TYPE_NAME {
-            return PlanOutcome { planned: proposed, requires_replace: vec![], private, diags: Self::unknown_type(type_name).into() };
+            return PlanOutcome {
+                planned: proposed,
+                requires_replace: vec![],
+                private,
+                diags: Self::unknown_type(type_name).into(),
+            };
         }
         let client = self.client().await.ok();
         golden_ami::plan(client.as_deref(), prior, proposed, config, private).await
     }
 
-    pub async fn apply(&self, type_name: &str, prior: Value, planned: Value, config: Value, private: Vec<u8>) -> StateOutcome {
+    pub async fn apply(
+        &self,
+        type_name: &str,
+        prior: Value,
+        planned: Value,
+        config: Value,
+        private: Vec<u8>,
+    ) -> StateOutcome {
         if type_name != golden_ami::TYPE_NAME {
             return StateOutcome::err(prior, Self::unknown_type(type_name));
         }

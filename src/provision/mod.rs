@@ -29,11 +29,18 @@ impl ProvisionStep {
 #[derive(Debug, thiserror::Error)]
 pub enum ProvisionError {
     #[error("exited with status {status}; allowed: {allowed:?}\n--- last output lines ---\n{tail}")]
-    ExitStatus { status: u32, allowed: Vec<u32>, tail: String },
+    ExitStatus {
+        status: u32,
+        allowed: Vec<u32>,
+        tail: String,
+    },
     #[error("killed by signal {signal}\n--- last output lines ---\n{tail}")]
     Signal { signal: String, tail: String },
     #[error("cannot read {path}: {source}")]
-    Local { path: String, source: std::io::Error },
+    Local {
+        path: String,
+        source: std::io::Error,
+    },
     #[error(transparent)]
     Ssh(#[from] SshError),
 }

@@ -51,13 +51,21 @@ impl ShellStep {
         for p in &self.scripts {
             let body = tokio::fs::read(p)
                 .await
-                .map_err(|source| ProvisionError::Local { path: p.display().to_string(), source })?;
+                .map_err(|source| ProvisionError::Local {
+                    path: p.display().to_string(),
+                    source,
+                })?;
             out.push((p.display().to_string(), body));
         }
         Ok(out)
     }
 
-    pub async fn run(&self, index: usize, ssh: &SshSession, cancel: &CancellationToken) -> Result<(), ProvisionError> {
+    pub async fn run(
+        &self,
+        index: usize,
+        ssh: &SshSession,
+        cancel: &CancellationToken,
+    ) -> Result<(), ProvisionError> {
         let sftp = ssh.sftp().await?;
         let folder = self.remote_folder.trim_end_matches('/');
         for (what, body) in self.bodies().await? {
@@ -71,7 +79,8 @@ impl ShellStep {
                     .iter()
                     .map(|(k, v)| format!("export {k}={}\n", sh_quote(v)))
                     .collect();
-                sftp.write_bytes(exports.as_bytes(), &env_file, 0o600).await?;
+                sftp.write_bytes(exports.as_bytes(), &env_file, 0o600)
+                    .await?;
                 command.push_str(&format!(". {0} && rm -f {0} && ", sh_quote(&env_file)));
             }
             command.push_str(&sh_quote(&script));
@@ -88,11 +97,18 @@ impl ShellStep {
             match (result.exit_status, result.exit_signal) {
                 (Some(s), _) if self.valid_exit_codes.contains(&s) => {}
                 (Some(status), _) => {
-                    return Err(ProvisionError::ExitStatus { status, allowed: self.valid_exit_codes.clone(), tail });
+                    return Err(ProvisionError::ExitStatus {
+                        status,
+                        allowed: self.valid_exit_codes.clone(),
+                        tail,
+                    });
                 }
                 (None, Some(signal)) => return Err(ProvisionError::Signal { signal, tail }),
                 (None, None) => {
-                    return Err(ProvisionError::Signal { signal: "none (the connection closed without an exit status)".into(), tail });
+                    return Err(ProvisionError::Signal {
+                        signal: "none (the connection closed without an exit status)".into(),
+                        tail,
+                    });
                 }
             }
         }

@@ -56,8 +56,12 @@ impl SshSession {
     ) -> Result<ExecResult, SshError> {
         let mut channel = self.handle.channel_open_session().await?;
         channel.exec(true, command).await?;
-        let mut out = Lines { partial: Vec::new() };
-        let mut err = Lines { partial: Vec::new() };
+        let mut out = Lines {
+            partial: Vec::new(),
+        };
+        let mut err = Lines {
+            partial: Vec::new(),
+        };
         let mut tail: VecDeque<String> = VecDeque::with_capacity(TAIL_LINES + 1);
         let mut result = ExecResult::default();
         let keep = |line: &str, tail: &mut VecDeque<String>| {
@@ -84,7 +88,9 @@ impl SshSession {
                     on_line(OutputLine::Stderr(l));
                     keep(l, &mut tail);
                 }),
-                Some(ChannelMsg::ExitStatus { exit_status }) => result.exit_status = Some(exit_status),
+                Some(ChannelMsg::ExitStatus { exit_status }) => {
+                    result.exit_status = Some(exit_status)
+                }
                 Some(ChannelMsg::ExitSignal { signal_name, .. }) => {
                     result.exit_signal = Some(format!("{signal_name:?}"))
                 }

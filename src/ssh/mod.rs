@@ -26,7 +26,11 @@ pub struct SshTarget {
 #[derive(Debug, thiserror::Error)]
 pub enum SshError {
     #[error("could not connect to {addr} within {secs}s; last error: {last}")]
-    ConnectTimeout { addr: String, secs: u64, last: String },
+    ConnectTimeout {
+        addr: String,
+        secs: u64,
+        last: String,
+    },
     #[error("cancelled")]
     Cancelled,
     #[error("SSH: {0}")]
@@ -34,7 +38,10 @@ pub enum SshError {
     #[error("SFTP: {0}")]
     Sftp(#[from] russh_sftp::client::error::Error),
     #[error("{path}: {source}")]
-    Local { path: String, source: std::io::Error },
+    Local {
+        path: String,
+        source: std::io::Error,
+    },
     #[error("{0}")]
     Other(String),
 }
@@ -48,12 +55,16 @@ struct HostKeyCheck {
 impl client::Handler for HostKeyCheck {
     type Error = russh::Error;
 
-    async fn check_server_key(&mut self, offered: &PublicKeyOrCertificate) -> Result<bool, Self::Error> {
+    async fn check_server_key(
+        &mut self,
+        offered: &PublicKeyOrCertificate,
+    ) -> Result<bool, Self::Error> {
         let key = match offered {
             PublicKeyOrCertificate::PublicKey { key, .. } => key,
             PublicKeyOrCertificate::Certificate(_) => {
-                *self.mismatch.lock().unwrap_or_else(|p| p.into_inner()) =
-                    Some("the server offered a host certificate; pin its key with ssh.host_key".into());
+                *self.mismatch.lock().unwrap_or_else(|p| p.into_inner()) = Some(
+                    "the server offered a host certificate; pin its key with ssh.host_key".into(),
+                );
                 return Ok(false);
             }
         };
@@ -63,8 +74,9 @@ impl client::Handler for HostKeyCheck {
             Some(p) if p.key_data() == key.key_data() => Ok(true),
             Some(p) => {
                 let want = p.fingerprint(HashAlg::Sha256).to_string();
-                *self.mismatch.lock().unwrap_or_else(|p| p.into_inner()) =
-                    Some(format!("host key mismatch: expected {want}, server offered {seen}"));
+                *self.mismatch.lock().unwrap_or_else(|p| p.into_inner()) = Some(format!(
+                    "host key mismatch: expected {want}, server offered {seen}"
+                ));
                 Ok(false)
             }
             None => {
@@ -105,7 +117,11 @@ impl HostKeyPin {
 
 impl SshSession {
     /// Connects and logs in, retrying with backoff until the target's timeout.
-    pub async fn connect(target: &SshTarget, pin: &HostKeyPin, cancel: &CancellationToken) -> Result<SshSession, SshError> {
+    pub async fn connect(
+        target: &SshTarget,
+        pin: &HostKeyPin,
+        cancel: &CancellationToken,
+    ) -> Result<SshSession, SshError> {
         use crate::ec2::wait::{Backoff, sleep_or_cancel};
         let addr = format!("{}:{}", target.host, target.port);
         let deadline = tokio::time::Instant::now() + target.timeout;
@@ -127,7 +143,11 @@ impl SshSession {
             tracing::debug!(%addr, attempt, error = %last, "SSH not ready yet");
             let now = tokio::time::Instant::now();
             if now >= deadline {
-                return Err(SshError::ConnectTimeout { addr, secs: target.timeout.as_secs(), last });
+                return Err(SshError::ConnectTimeout {
+                    addr,
+                    secs: target.timeout.as_secs(),
+                    last,
+                });
             }
             if !sleep_or_cancel(backoff.next_delay().min(deadline - now), cancel).await {
                 return Err(SshError::Cancelled);
@@ -137,7 +157,10 @@ impl SshSession {
 
     async fn try_once(target: &SshTarget, pin: &HostKeyPin) -> Result<SshSession, String> {
         let mismatch = Arc::new(Mutex::new(None));
-        let handler = HostKeyCheck { pinned: pin.0.clone(), mismatch: mismatch.clone() };
+        let handler = HostKeyCheck {
+            pinned: pin.0.clone(),
+            mismatch: mismatch.clone(),
+        };
         let addr = (target.host.as_str(), target.port);
         let mut handle = match client::connect(config(), addr, handler).await {
             Ok(h) => h,
@@ -146,19 +169,29 @@ impl SshSession {
                 return Err(why.unwrap_or_else(|| e.to_string()));
             }
         };
-        let hash = handle.best_supported_rsa_hash().await.map_err(|e| e.to_string())?.flatten();
+        let hash = handle
+            .best_supported_rsa_hash()
+            .await
+            .map_err(|e| e.to_string())?
+            .flatten();
         let key = PrivateKeyWithHashAlg::new(target.key.clone(), hash);
         let auth = handle
             .authenticate_publickey(target.username.clone(), key)
             .await
             .map_err(|e| e.to_string())?;
         if !auth.success() {
-            return Err(format!("authentication as {:?} rejected (the key is not authorized yet)", target.username));
+            return Err(format!(
+                "authentication as {:?} rejected (the key is not authorized yet)",
+                target.username
+            ));
         }
         Ok(SshSession { handle })
     }
 
     pub async fn close(&self) {
-        let _ = self.handle.disconnect(russh::Disconnect::ByApplication, "bake done", "en").await;
+        let _ = self
+            .handle
+            .disconnect(russh::Disconnect::ByApplication, "bake done", "en")
+            .await;
     }
 }

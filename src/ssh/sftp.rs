@@ -8,7 +8,10 @@ use std::path::Path;
 use tokio::io::AsyncWriteExt;
 
 fn local(path: &Path) -> impl FnOnce(std::io::Error) -> SshError + '_ {
-    move |source| SshError::Local { path: path.display().to_string(), source }
+    move |source| SshError::Local {
+        path: path.display().to_string(),
+        source,
+    }
 }
 
 impl SshSession {
@@ -35,15 +38,24 @@ impl Sftp {
     /// Writes `data` to `remote` with `mode`.
     pub async fn write_bytes(&self, data: &[u8], remote: &str, mode: u32) -> Result<(), SshError> {
         let mut f = self.session.create(remote).await?;
-        f.write_all(data).await.map_err(|e| SshError::Other(format!("{remote}: {e}")))?;
-        f.shutdown().await.map_err(|e| SshError::Other(format!("{remote}: {e}")))?;
+        f.write_all(data)
+            .await
+            .map_err(|e| SshError::Other(format!("{remote}: {e}")))?;
+        f.shutdown()
+            .await
+            .map_err(|e| SshError::Other(format!("{remote}: {e}")))?;
         self.chmod(remote, mode).await
     }
 
     /// Uploads a file or, recursively, a directory. A directory source with a
     /// trailing slash uploads its contents into `remote` (Packer's rule);
     /// without one, the directory itself lands inside `remote`.
-    pub async fn upload(&self, source: &Path, remote: &str, contents_only: bool) -> Result<u64, SshError> {
+    pub async fn upload(
+        &self,
+        source: &Path,
+        remote: &str,
+        contents_only: bool,
+    ) -> Result<u64, SshError> {
         let meta = tokio::fs::metadata(source).await.map_err(local(source))?;
         if !meta.is_dir() {
             return self.upload_file(source, remote, &meta).await;
@@ -51,7 +63,10 @@ impl Sftp {
         let target = if contents_only {
             remote.trim_end_matches('/').to_string()
         } else {
-            let name = source.file_name().map(|n| n.to_string_lossy().to_string()).unwrap_or_default();
+            let name = source
+                .file_name()
+                .map(|n| n.to_string_lossy().to_string())
+                .unwrap_or_default();
             format!("{}/{}", remote.trim_end_matches('/'), name)
         };
         Box::pin(self.upload_dir(source, &target)).await
@@ -75,16 +90,31 @@ impl Sftp {
         Ok(total)
     }
 
-    async fn upload_file(&self, source: &Path, remote: &str, meta: &std::fs::Metadata) -> Result<u64, SshError> {
+    async fn upload_file(
+        &self,
+        source: &Path,
+        remote: &str,
+        meta: &std::fs::Metadata,
+    ) -> Result<u64, SshError> {
         use std::os::unix::fs::PermissionsExt;
         let file = tokio::fs::File::open(source).await.map_err(local(source))?;
         let mut reader = tokio::io::BufReader::with_capacity(256 * 1024, file);
-        let mut remote_file = self.session.create(remote).await.map_err(|e| SshError::Other(format!("cannot create {remote}: {e}")))?;
+        let mut remote_file = self
+            .session
+            .create(remote)
+            .await
+            .map_err(|e| SshError::Other(format!("cannot create {remote}: {e}")))?;
         let n = tokio::io::copy_buf(&mut reader, &mut remote_file)
             .await
-            .map_err(|e| SshError::Other(format!("uploading {} to {remote}: {e}", source.display())))?;
-        remote_file.shutdown().await.map_err(|e| SshError::Other(format!("{remote}: {e}")))?;
-        self.chmod(remote, meta.permissions().mode() & 0o7777).await?;
+            .map_err(|e| {
+                SshError::Other(format!("uploading {} to {remote}: {e}", source.display()))
+            })?;
+        remote_file
+            .shutdown()
+            .await
+            .map_err(|e| SshError::Other(format!("{remote}: {e}")))?;
+        self.chmod(remote, meta.permissions().mode() & 0o7777)
+            .await?;
         tracing::debug!(source = %source.display(), remote, bytes = n, "uploaded");
         Ok(n)
     }

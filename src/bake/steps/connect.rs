@@ -11,7 +11,10 @@ fn address(cx: &BakeContext<'_>) -> Result<String, BakeError> {
     if let Some(h) = &cx.spec.ssh.host {
         return Ok(h.clone());
     }
-    let i = cx.instance.as_ref().ok_or_else(|| BakeError::Invalid("no build instance".into()))?;
+    let i = cx
+        .instance
+        .as_ref()
+        .ok_or_else(|| BakeError::Invalid("no build instance".into()))?;
     let pick = match cx.spec.ssh.interface.as_deref() {
         Some("public_ip") => i.public_ip.clone(),
         Some("private_ip") => i.private_ip.clone(),
@@ -19,7 +22,12 @@ fn address(cx: &BakeContext<'_>) -> Result<String, BakeError> {
         Some("private_dns") => i.private_dns.clone(),
         _ => i.public_ip.clone().or_else(|| i.private_ip.clone()),
     };
-    pick.ok_or_else(|| BakeError::Invalid(format!("build instance {} has no address for ssh.interface", i.id)))
+    pick.ok_or_else(|| {
+        BakeError::Invalid(format!(
+            "build instance {} has no address for ssh.interface",
+            i.id
+        ))
+    })
 }
 
 impl Step for Connect {
@@ -28,7 +36,10 @@ impl Step for Connect {
     }
     fn run<'a, 'b: 'a>(&'a self, cx: &'a mut BakeContext<'b>) -> StepFuture<'a> {
         Box::pin(async move {
-            let key = cx.key.clone().ok_or_else(|| BakeError::Invalid("no temporary key".into()))?;
+            let key = cx
+                .key
+                .clone()
+                .ok_or_else(|| BakeError::Invalid("no temporary key".into()))?;
             if let Some(k) = &cx.spec.ssh.host_key {
                 let pinned = russh::keys::PublicKey::from_openssh(k)
                     .map_err(|e| BakeError::Invalid(format!("ssh.host_key: {e}")))?;

@@ -15,30 +15,44 @@ impl Step for CreateImage {
     }
     fn run<'a, 'b: 'a>(&'a self, cx: &'a mut BakeContext<'b>) -> StepFuture<'a> {
         Box::pin(async move {
-            let instance = cx.instance.as_ref().map(|i| i.id.clone()).ok_or_else(|| BakeError::Invalid("no build instance".into()))?;
+            let instance = cx
+                .instance
+                .as_ref()
+                .map(|i| i.id.clone())
+                .ok_or_else(|| BakeError::Invalid("no build instance".into()))?;
             let mut tags = cx.spec.tags.clone();
             tags.insert(BUILD_ID_TAG.into(), cx.spec.build_id.clone());
             if let Some(s) = &cx.source {
                 tags.insert(SOURCE_AMI_TAG.into(), s.id.clone());
             }
             let id = cx
-                .cancellable(cx.ec2.create_image(&instance, &cx.spec.image_name, cx.spec.description.as_deref(), &tags))
+                .cancellable(cx.ec2.create_image(
+                    &instance,
+                    &cx.spec.image_name,
+                    cx.spec.description.as_deref(),
+                    &tags,
+                ))
                 .await?;
             tracing::info!(image = %id, "image requested");
             cx.image_id = Some(id.clone());
             let ec2 = cx.ec2;
-            let image = wait::until("the image to become available", cx.spec.create_timeout, &cx.cancel, || async {
-                match ec2.describe_image(&id).await? {
-                    Some(i) if i.state == "available" => Ok(Poll::Ready(i)),
-                    Some(i) if i.state == "pending" => Ok(Poll::Pending(i.state)),
-                    Some(i) => Err(WaitError::Failed(format!(
-                        "image {id} is {}: {}",
-                        i.state,
-                        i.state_reason.unwrap_or_default()
-                    ))),
-                    None => Ok(Poll::Pending("not visible yet".into())),
-                }
-            })
+            let image = wait::until(
+                "the image to become available",
+                cx.spec.create_timeout,
+                &cx.cancel,
+                || async {
+                    match ec2.describe_image(&id).await? {
+                        Some(i) if i.state == "available" => Ok(Poll::Ready(i)),
+                        Some(i) if i.state == "pending" => Ok(Poll::Pending(i.state)),
+                        Some(i) => Err(WaitError::Failed(format!(
+                            "image {id} is {}: {}",
+                            i.state,
+                            i.state_reason.unwrap_or_default()
+                        ))),
+                        None => Ok(Poll::Pending("not visible yet".into())),
+                    }
+                },
+            )
             .await?;
             cx.image = Some(image);
             cx.image_kept = true;
@@ -51,9 +65,15 @@ impl Step for CreateImage {
                 return Ok(());
             }
             if let Some(id) = cx.image_id.take() {
-                let snapshots = cx.image.as_ref().map(|i| i.snapshot_ids.clone()).unwrap_or_default();
+                let snapshots = cx
+                    .image
+                    .as_ref()
+                    .map(|i| i.snapshot_ids.clone())
+                    .unwrap_or_default();
                 let never = tokio_util::sync::CancellationToken::new();
-                cx.ec2.delete_image_and_snapshots(&id, &snapshots, &never).await?;
+                cx.ec2
+                    .delete_image_and_snapshots(&id, &snapshots, &never)
+                    .await?;
                 tracing::info!(image = %id, "removed unfinished image");
             }
             Ok(())

@@ -16,10 +16,14 @@ impl Step for KeyPair {
         Box::pin(async move {
             let seed: [u8; 32] = rand::random();
             let key = PrivateKey::from(Ed25519Keypair::from_seed(&seed));
-            let public = key.public_key().to_openssh().map_err(|e| BakeError::Key(e.to_string()))?;
+            let public = key
+                .public_key()
+                .to_openssh()
+                .map_err(|e| BakeError::Key(e.to_string()))?;
             let name = format!("golden-{}", cx.spec.build_id);
             let tags = cx.run_tags("key pair");
-            cx.cancellable(cx.ec2.import_key_pair(&name, &public, &tags)).await?;
+            cx.cancellable(cx.ec2.import_key_pair(&name, &public, &tags))
+                .await?;
             cx.key_pair_name = Some(name);
             cx.key = Some(Arc::new(key));
             Ok(())

@@ -31,17 +31,30 @@ impl Step for Launch {
             };
             let id = cx.cancellable(cx.ec2.run_instance(&launch)).await?;
             tracing::info!(instance = %id, "build instance launched");
-            cx.instance = Some(crate::ec2::instances::InstanceInfo { id: id.clone(), ..Default::default() });
+            cx.instance = Some(crate::ec2::instances::InstanceInfo {
+                id: id.clone(),
+                ..Default::default()
+            });
             let ec2 = cx.ec2;
-            let info = wait::until("the build instance to run", cx.spec.create_timeout, &cx.cancel, || async {
-                match ec2.describe_instance(&id).await? {
-                    Some(i) if i.state == "running" => Ok(Poll::Ready(i)),
-                    Some(i) if matches!(i.state.as_str(), "pending") => Ok(Poll::Pending(i.state)),
-                    Some(i) => Err(WaitError::Failed(format!("build instance {id} is {} instead of running", i.state))),
-                    // Eventual consistency: a fresh instance may not be visible yet.
-                    None => Ok(Poll::Pending("not visible yet".into())),
-                }
-            })
+            let info = wait::until(
+                "the build instance to run",
+                cx.spec.create_timeout,
+                &cx.cancel,
+                || async {
+                    match ec2.describe_instance(&id).await? {
+                        Some(i) if i.state == "running" => Ok(Poll::Ready(i)),
+                        Some(i) if matches!(i.state.as_str(), "pending") => {
+                            Ok(Poll::Pending(i.state))
+                        }
+                        Some(i) => Err(WaitError::Failed(format!(
+                            "build instance {id} is {} instead of running",
+                            i.state
+                        ))),
+                        // Eventual consistency: a fresh instance may not be visible yet.
+                        None => Ok(Poll::Pending("not visible yet".into())),
+                    }
+                },
+            )
             .await?;
             cx.instance = Some(info);
             Ok(())
@@ -49,18 +62,25 @@ impl Step for Launch {
     }
     fn cleanup<'a, 'b: 'a>(&'a self, cx: &'a mut BakeContext<'b>) -> StepFuture<'a> {
         Box::pin(async move {
-            let Some(inst) = cx.instance.take() else { return Ok(()) };
+            let Some(inst) = cx.instance.take() else {
+                return Ok(());
+            };
             let id = inst.id;
             cx.ec2.terminate_instance(&id).await?;
             let never = tokio_util::sync::CancellationToken::new();
             let ec2 = cx.ec2;
-            wait::until("the build instance to terminate", Duration::from_secs(600), &never, || async {
-                match ec2.describe_instance(&id).await? {
-                    None => Ok(Poll::Ready(())),
-                    Some(i) if i.state == "terminated" => Ok(Poll::Ready(())),
-                    Some(i) => Ok(Poll::Pending(i.state)),
-                }
-            })
+            wait::until(
+                "the build instance to terminate",
+                Duration::from_secs(600),
+                &never,
+                || async {
+                    match ec2.describe_instance(&id).await? {
+                        None => Ok(Poll::Ready(())),
+                        Some(i) if i.state == "terminated" => Ok(Poll::Ready(())),
+                        Some(i) => Ok(Poll::Pending(i.state)),
+                    }
+                },
+            )
             .await
             .map_err(BakeError::from)?;
             tracing::info!(instance = %id, "build instance terminated");

@@ -11,7 +11,10 @@ impl Step for Provision {
     }
     fn run<'a, 'b: 'a>(&'a self, cx: &'a mut BakeContext<'b>) -> StepFuture<'a> {
         Box::pin(async move {
-            let ssh = cx.ssh.as_ref().ok_or_else(|| BakeError::Invalid("not connected".into()))?;
+            let ssh = cx
+                .ssh
+                .as_ref()
+                .ok_or_else(|| BakeError::Invalid("not connected".into()))?;
             for (index, step) in cx.spec.provision.iter().enumerate() {
                 if cx.cancel.is_cancelled() {
                     return Err(BakeError::Cancelled);
@@ -19,8 +22,14 @@ impl Step for Provision {
                 crate::provision::run(step, index, ssh, &cx.cancel)
                     .await
                     .map_err(|source| match source {
-                        crate::provision::ProvisionError::Ssh(crate::ssh::SshError::Cancelled) => BakeError::Cancelled,
-                        source => BakeError::Provision { index, kind: step.kind(), source },
+                        crate::provision::ProvisionError::Ssh(crate::ssh::SshError::Cancelled) => {
+                            BakeError::Cancelled
+                        }
+                        source => BakeError::Provision {
+                            index,
+                            kind: step.kind(),
+                            source,
+                        },
                     })?;
             }
             Ok(())

@@ -14,7 +14,9 @@ impl Step for SecurityGroup {
     }
     fn run<'a, 'b: 'a>(&'a self, cx: &'a mut BakeContext<'b>) -> StepFuture<'a> {
         Box::pin(async move {
-            let (vpc_id, vpc_cidr) = cx.cancellable(cx.ec2.vpc_for(cx.spec.subnet_id.as_deref())).await?;
+            let (vpc_id, vpc_cidr) = cx
+                .cancellable(cx.ec2.vpc_for(cx.spec.subnet_id.as_deref()))
+                .await?;
             let cidrs = if cx.spec.ssh.allowed_cidrs.is_empty() {
                 vec![vpc_cidr]
             } else {
@@ -22,10 +24,16 @@ impl Step for SecurityGroup {
             };
             let name = format!("golden-{}", cx.spec.build_id);
             let tags = cx.run_tags("security group");
-            let id = cx.cancellable(cx.ec2.create_security_group(&name, &vpc_id, &tags)).await?;
+            let id = cx
+                .cancellable(cx.ec2.create_security_group(&name, &vpc_id, &tags))
+                .await?;
             cx.security_group_id = Some(id.clone());
             // With a host override the port given is the proxy's; the instance listens on 22.
-            let port = if cx.spec.ssh.host.is_some() { 22 } else { cx.spec.ssh.port };
+            let port = if cx.spec.ssh.host.is_some() {
+                22
+            } else {
+                cx.spec.ssh.port
+            };
             cx.cancellable(cx.ec2.allow_ssh(&id, port, &cidrs)).await?;
             tracing::info!(group = %id, ?cidrs, "temporary security group");
             Ok(())
@@ -33,17 +41,26 @@ impl Step for SecurityGroup {
     }
     fn cleanup<'a, 'b: 'a>(&'a self, cx: &'a mut BakeContext<'b>) -> StepFuture<'a> {
         Box::pin(async move {
-            let Some(id) = cx.security_group_id.take() else { return Ok(()) };
+            let Some(id) = cx.security_group_id.take() else {
+                return Ok(());
+            };
             // EC2 refuses while the terminated instance's interface lingers.
             let never = tokio_util::sync::CancellationToken::new();
             let ec2 = cx.ec2;
-            wait::until("the security group to be deletable", Duration::from_secs(300), &never, || async {
-                match ec2.delete_security_group(&id).await {
-                    Ok(()) => Ok(Poll::Ready(())),
-                    Err(e) if e.code.as_deref() == Some("DependencyViolation") => Ok(Poll::Pending(e.message)),
-                    Err(e) => Err(WaitError::Api(e)),
-                }
-            })
+            wait::until(
+                "the security group to be deletable",
+                Duration::from_secs(300),
+                &never,
+                || async {
+                    match ec2.delete_security_group(&id).await {
+                        Ok(()) => Ok(Poll::Ready(())),
+                        Err(e) if e.code.as_deref() == Some("DependencyViolation") => {
+                            Ok(Poll::Pending(e.message))
+                        }
+                        Err(e) => Err(WaitError::Api(e)),
+                    }
+                },
+            )
             .await?;
             tracing::info!(group = %id, "deleted temporary security group");
             Ok(())

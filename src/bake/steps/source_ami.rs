@@ -15,13 +15,25 @@ impl Step for SourceAmi {
                 SourceSpec::Id(id) => cx
                     .cancellable(cx.ec2.describe_image(id))
                     .await?
-                    .ok_or_else(|| BakeError::Invalid(format!("source AMI {id} does not exist or is not visible")))?,
-                SourceSpec::Filter { filters, owners, most_recent } => {
-                    cx.cancellable(cx.ec2.find_image(filters, owners, *most_recent)).await?
+                    .ok_or_else(|| {
+                        BakeError::Invalid(format!(
+                            "source AMI {id} does not exist or is not visible"
+                        ))
+                    })?,
+                SourceSpec::Filter {
+                    filters,
+                    owners,
+                    most_recent,
+                } => {
+                    cx.cancellable(cx.ec2.find_image(filters, owners, *most_recent))
+                        .await?
                 }
             };
             if image.state != "available" {
-                return Err(BakeError::Invalid(format!("source AMI {} is {}, not available", image.id, image.state)));
+                return Err(BakeError::Invalid(format!(
+                    "source AMI {} is {}, not available",
+                    image.id, image.state
+                )));
             }
             tracing::info!(source_ami = %image.id, name = %image.name, "source AMI");
             cx.source = Some(image);

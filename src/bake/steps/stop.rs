@@ -15,17 +15,35 @@ impl Step for Stop {
             if let Some(s) = cx.ssh.take() {
                 s.close().await;
             }
-            let id = cx.instance.as_ref().map(|i| i.id.clone()).ok_or_else(|| BakeError::Invalid("no build instance".into()))?;
+            let id = cx
+                .instance
+                .as_ref()
+                .map(|i| i.id.clone())
+                .ok_or_else(|| BakeError::Invalid("no build instance".into()))?;
             cx.cancellable(cx.ec2.stop_instance(&id)).await?;
             let ec2 = cx.ec2;
-            wait::until("the build instance to stop", cx.spec.create_timeout, &cx.cancel, || async {
-                match ec2.describe_instance(&id).await? {
-                    Some(i) if i.state == "stopped" => Ok(Poll::Ready(())),
-                    Some(i) if matches!(i.state.as_str(), "stopping" | "running" | "pending") => Ok(Poll::Pending(i.state)),
-                    Some(i) => Err(WaitError::Failed(format!("build instance {id} is {} instead of stopping", i.state))),
-                    None => Err(WaitError::Failed(format!("build instance {id} disappeared"))),
-                }
-            })
+            wait::until(
+                "the build instance to stop",
+                cx.spec.create_timeout,
+                &cx.cancel,
+                || async {
+                    match ec2.describe_instance(&id).await? {
+                        Some(i) if i.state == "stopped" => Ok(Poll::Ready(())),
+                        Some(i)
+                            if matches!(i.state.as_str(), "stopping" | "running" | "pending") =>
+                        {
+                            Ok(Poll::Pending(i.state))
+                        }
+                        Some(i) => Err(WaitError::Failed(format!(
+                            "build instance {id} is {} instead of stopping",
+                            i.state
+                        ))),
+                        None => Err(WaitError::Failed(format!(
+                            "build instance {id} disappeared"
+                        ))),
+                    }
+                },
+            )
             .await?;
             Ok(())
         })

@@ -38,7 +38,10 @@ async fn create(c: &Configured, stop: &CancellationToken, planned: Value) -> Sta
 
     let mut diags = Diagnostics::default();
     if let Some(e) = &outcome.error {
-        let mut d = Diagnostic::error(format!("golden_ami bake failed at step \"{}\"", e.step), e.error.to_string());
+        let mut d = Diagnostic::error(
+            format!("golden_ami bake failed at step \"{}\"", e.step),
+            e.error.to_string(),
+        );
         if let BakeError::Provision { index, .. } = &e.error {
             d = d.at(AttrPath::root("provision").index(*index));
         }
@@ -51,7 +54,11 @@ async fn create(c: &Configured, stop: &CancellationToken, planned: Value) -> Sta
         ));
     }
     let Some(image) = outcome.image else {
-        return StateOutcome { state: Value::Null, private: vec![], diags };
+        return StateOutcome {
+            state: Value::Null,
+            private: vec![],
+            diags,
+        };
     };
     let mut state = planned;
     state.set("id", Value::string(&image.id));
@@ -59,10 +66,17 @@ async fn create(c: &Configured, stop: &CancellationToken, planned: Value) -> Sta
     state.set("build_id", Value::string(&build_id));
     state.set("region", Value::string(&c.ec2.region));
     state.set("creation_date", Value::string(&image.creation_date));
-    state.set("snapshot_ids", Value::string_list(image.snapshot_ids.clone()));
+    state.set(
+        "snapshot_ids",
+        Value::string_list(image.snapshot_ids.clone()),
+    );
     state.set("source_ami_id", Value::opt_string(outcome.source_ami_id));
     tracing::info!(image = %image.id, name = %image.name, "golden_ami created");
-    StateOutcome { state, private: vec![], diags }
+    StateOutcome {
+        state,
+        private: vec![],
+        diags,
+    }
 }
 
 async fn update(ec2: &Ec2, prior: Value, planned: Value, private: Vec<u8>) -> StateOutcome {
@@ -71,44 +85,81 @@ async fn update(ec2: &Ec2, prior: Value, planned: Value, private: Vec<u8>) -> St
     let image_ids = vec![id.clone()];
     let snapshots = prior.get("snapshot_ids").as_string_list();
     let steps = [
-        ("tags", ec2.sync_tags(&image_ids, &prior.get("tags").as_string_map(), &planned.get("tags").as_string_map()).await),
+        (
+            "tags",
+            ec2.sync_tags(
+                &image_ids,
+                &prior.get("tags").as_string_map(),
+                &planned.get("tags").as_string_map(),
+            )
+            .await,
+        ),
         (
             "snapshot_tags",
-            ec2.sync_tags(&snapshots, &prior.get("snapshot_tags").as_string_map(), &planned.get("snapshot_tags").as_string_map())
-                .await,
+            ec2.sync_tags(
+                &snapshots,
+                &prior.get("snapshot_tags").as_string_map(),
+                &planned.get("snapshot_tags").as_string_map(),
+            )
+            .await,
         ),
     ];
     for (attr, r) in steps {
         if let Err(e) = r {
-            diags.push(Diagnostic::error(format!("Cannot update {attr}"), e.to_string()).at(AttrPath::root(attr)));
+            diags.push(
+                Diagnostic::error(format!("Cannot update {attr}"), e.to_string())
+                    .at(AttrPath::root(attr)),
+            );
         }
     }
     if prior.get("description") != planned.get("description") {
         let desc = planned.get("description").as_str().unwrap_or_default();
         if let Err(e) = ec2.set_image_description(&id, desc).await {
-            diags.push(Diagnostic::error("Cannot update description", e.to_string()).at(AttrPath::root("description")));
+            diags.push(
+                Diagnostic::error("Cannot update description", e.to_string())
+                    .at(AttrPath::root("description")),
+            );
         }
     }
     // On failure keep the prior values so the next plan retries the change.
     let state = if diags.has_errors() { prior } else { planned };
-    StateOutcome { state, private, diags }
+    StateOutcome {
+        state,
+        private,
+        diags,
+    }
 }
 
 async fn delete(ec2: &Ec2, prior: Value) -> StateOutcome {
     let Some(id) = prior.get("id").as_str().map(str::to_string) else {
-        return StateOutcome { state: Value::Null, private: vec![], diags: Diagnostics::default() };
+        return StateOutcome {
+            state: Value::Null,
+            private: vec![],
+            diags: Diagnostics::default(),
+        };
     };
     let limit = delete_timeout(&prior);
     let snapshots = prior.get("snapshot_ids").as_string_list();
     let never = CancellationToken::new();
-    let r = tokio::time::timeout(limit, ec2.delete_image_and_snapshots(&id, &snapshots, &never)).await;
+    let r = tokio::time::timeout(
+        limit,
+        ec2.delete_image_and_snapshots(&id, &snapshots, &never),
+    )
+    .await;
     let err = match r {
         Ok(Ok(())) => {
             tracing::info!(image = %id, "golden_ami deleted");
-            return StateOutcome { state: Value::Null, private: vec![], diags: Diagnostics::default() };
+            return StateOutcome {
+                state: Value::Null,
+                private: vec![],
+                diags: Diagnostics::default(),
+            };
         }
         Ok(Err(e)) => e.to_string(),
         Err(_) => format!("timed out after {}s (timeouts.delete)", limit.as_secs()),
     };
-    StateOutcome::err(prior, Diagnostic::error(format!("Cannot delete AMI {id}"), err))
+    StateOutcome::err(
+        prior,
+        Diagnostic::error(format!("Cannot delete AMI {id}"), err),
+    )
 }

@@ -16,7 +16,9 @@ fn opt_string(v: &Value) -> Option<String> {
 }
 
 fn duration_or(v: &Value, default: Duration) -> Duration {
-    v.as_str().and_then(|s| duration::parse(s).ok()).unwrap_or(default)
+    v.as_str()
+        .and_then(|s| duration::parse(s).ok())
+        .unwrap_or(default)
 }
 
 pub fn create_timeout(v: &Value) -> Duration {
@@ -29,7 +31,11 @@ pub fn delete_timeout(v: &Value) -> Duration {
 
 /// The source to bake from: the id resolved at plan time when there is one.
 pub fn source(v: &Value) -> SourceSpec {
-    if let Some(id) = v.get("source_ami_id").as_str().or(v.get("source_ami").as_str()) {
+    if let Some(id) = v
+        .get("source_ami_id")
+        .as_str()
+        .or(v.get("source_ami").as_str())
+    {
         return SourceSpec::Id(id.to_string());
     }
     let f = v.get("source_ami_filter");
@@ -55,12 +61,30 @@ fn ssh(v: &Value) -> SshSpec {
 fn provision_step(p: &Value) -> Option<ProvisionStep> {
     let shell = p.get("shell");
     if !shell.is_null() {
-        let mut s = ShellStep { inline: shell.get("inline").as_string_list(), ..ShellStep::default() };
-        s.scripts = shell.get("script").as_str().into_iter().map(PathBuf::from).collect();
-        s.scripts.extend(shell.get("scripts").as_string_list().into_iter().map(PathBuf::from));
+        let mut s = ShellStep {
+            inline: shell.get("inline").as_string_list(),
+            ..ShellStep::default()
+        };
+        s.scripts = shell
+            .get("script")
+            .as_str()
+            .into_iter()
+            .map(PathBuf::from)
+            .collect();
+        s.scripts.extend(
+            shell
+                .get("scripts")
+                .as_string_list()
+                .into_iter()
+                .map(PathBuf::from),
+        );
         s.environment = shell.get("environment").as_string_map();
         if let Value::List(codes) = shell.get("valid_exit_codes") {
-            s.valid_exit_codes = codes.iter().filter_map(|c| c.as_f64()).map(|c| c as u32).collect();
+            s.valid_exit_codes = codes
+                .iter()
+                .filter_map(|c| c.as_f64())
+                .map(|c| c as u32)
+                .collect();
         }
         if let Some(x) = shell.get("inline_shebang").as_str() {
             s.inline_shebang = x.to_string();
@@ -75,7 +99,11 @@ fn provision_step(p: &Value) -> Option<ProvisionStep> {
         ProvisionStep::File(FileStep {
             source: file.get("source").as_str().map(PathBuf::from),
             content: opt_string(file.get("content")),
-            destination: file.get("destination").as_str().unwrap_or_default().to_string(),
+            destination: file
+                .get("destination")
+                .as_str()
+                .unwrap_or_default()
+                .to_string(),
         })
     })
 }
@@ -101,10 +129,19 @@ pub fn bake_spec(v: &Value, name: String, build_id: String) -> BakeSpec {
         build_id,
         image_name: name,
         description: opt_string(v.get("description")),
-        instance_type: v.get("instance_type").as_str().unwrap_or_default().to_string(),
+        instance_type: v
+            .get("instance_type")
+            .as_str()
+            .unwrap_or_default()
+            .to_string(),
         source: source(v),
         ssh: ssh(v.get("ssh")),
-        provision: v.get("provision").as_list().iter().filter_map(provision_step).collect(),
+        provision: v
+            .get("provision")
+            .as_list()
+            .iter()
+            .filter_map(provision_step)
+            .collect(),
         tags: v.get("tags").as_string_map(),
         snapshot_tags: v.get("snapshot_tags").as_string_map(),
         run_tags: v.get("run_tags").as_string_map(),

@@ -10,17 +10,38 @@ use crate::provider::{Configured, PlanOutcome};
 /// Computed attributes only a bake can tell.
 const BAKE_COMPUTED: [&str; 4] = ["id", "snapshot_ids", "creation_date", "build_id"];
 
-pub async fn plan(client: Option<&Configured>, prior: Value, proposed: Value, config: Value, private: Vec<u8>) -> PlanOutcome {
+pub async fn plan(
+    client: Option<&Configured>,
+    prior: Value,
+    proposed: Value,
+    config: Value,
+    private: Vec<u8>,
+) -> PlanOutcome {
     if proposed.is_null() {
-        return PlanOutcome { planned: Value::Null, requires_replace: vec![], private, diags: Diagnostics::default() };
+        return PlanOutcome {
+            planned: Value::Null,
+            requires_replace: vec![],
+            private,
+            diags: Diagnostics::default(),
+        };
     }
     let mut diags = validate(&config);
     if diags.has_errors() {
-        return PlanOutcome { planned: proposed, requires_replace: vec![], private, diags };
+        return PlanOutcome {
+            planned: proposed,
+            requires_replace: vec![],
+            private,
+            diags,
+        };
     }
     if !prior.is_null() {
         let requires_replace = replaced_paths(&prior, &proposed, &config);
-        return PlanOutcome { planned: proposed, requires_replace, private, diags };
+        return PlanOutcome {
+            planned: proposed,
+            requires_replace,
+            private,
+            diags,
+        };
     }
 
     let mut planned = proposed;
@@ -40,7 +61,12 @@ pub async fn plan(client: Option<&Configured>, prior: Value, proposed: Value, co
         None => Value::Unknown,
     };
     planned.set("source_ami_id", source_id);
-    PlanOutcome { planned, requires_replace: vec![], private, diags }
+    PlanOutcome {
+        planned,
+        requires_replace: vec![],
+        private,
+        diags,
+    }
 }
 
 /// Resolves the source AMI now, so a bad filter fails the plan (creating
@@ -50,11 +76,23 @@ async fn resolve_source(c: &Configured, config: &Value, diags: &mut Diagnostics)
         return match c.ec2.describe_image(id).await {
             Ok(Some(_)) => Value::string(id),
             Ok(None) => {
-                diags.push(Diagnostic::error("Source AMI not found", format!("{id} does not exist or is not visible to this account in {}.", c.ec2.region)).at(AttrPath::root("source_ami")));
+                diags.push(
+                    Diagnostic::error(
+                        "Source AMI not found",
+                        format!(
+                            "{id} does not exist or is not visible to this account in {}.",
+                            c.ec2.region
+                        ),
+                    )
+                    .at(AttrPath::root("source_ami")),
+                );
                 Value::Unknown
             }
             Err(e) => {
-                diags.push(Diagnostic::error("Cannot look up the source AMI", e.to_string()).at(AttrPath::root("source_ami")));
+                diags.push(
+                    Diagnostic::error("Cannot look up the source AMI", e.to_string())
+                        .at(AttrPath::root("source_ami")),
+                );
                 Value::Unknown
             }
         };
@@ -72,7 +110,10 @@ async fn resolve_source(c: &Configured, config: &Value, diags: &mut Diagnostics)
             Value::string(img.id)
         }
         Err(e) => {
-            diags.push(Diagnostic::error("source_ami_filter selects no single AMI", e.to_string()).at(AttrPath::root("source_ami_filter")));
+            diags.push(
+                Diagnostic::error("source_ami_filter selects no single AMI", e.to_string())
+                    .at(AttrPath::root("source_ami_filter")),
+            );
             Value::Unknown
         }
     }

@@ -20,26 +20,43 @@ fn refresh(state: &mut Value, img: &ImageInfo, region: &str) {
     if !(tags.is_empty() && state.get("tags").is_null()) {
         state.set("tags", Value::string_map(tags));
     }
-    if !state.get("description").is_null() || img.description.as_deref().is_some_and(|d| !d.is_empty()) {
+    if !state.get("description").is_null()
+        || img.description.as_deref().is_some_and(|d| !d.is_empty())
+    {
         state.set("description", Value::opt_string(img.description.clone()));
     }
 }
 
 pub async fn read(c: &Configured, state: Value, private: Vec<u8>) -> StateOutcome {
     let Some(id) = state.get("id").as_str().map(str::to_string) else {
-        return StateOutcome { state, private, diags: Diagnostics::default() };
+        return StateOutcome {
+            state,
+            private,
+            diags: Diagnostics::default(),
+        };
     };
     match c.ec2.describe_image(&id).await {
         Ok(Some(img)) => {
             let mut state = state;
             refresh(&mut state, &img, &c.ec2.region);
-            StateOutcome { state, private, diags: Diagnostics::default() }
+            StateOutcome {
+                state,
+                private,
+                diags: Diagnostics::default(),
+            }
         }
         Ok(None) => {
             tracing::info!(image = %id, "AMI is gone; removing it from state");
-            StateOutcome { state: Value::Null, private, diags: Diagnostics::default() }
+            StateOutcome {
+                state: Value::Null,
+                private,
+                diags: Diagnostics::default(),
+            }
         }
-        Err(e) => StateOutcome::err(state, Diagnostic::error(format!("Cannot read AMI {id}"), e.to_string())),
+        Err(e) => StateOutcome::err(
+            state,
+            Diagnostic::error(format!("Cannot read AMI {id}"), e.to_string()),
+        ),
     }
 }
 
@@ -49,16 +66,34 @@ pub async fn import(c: &Configured, id: &str) -> StateOutcome {
         Ok(None) => {
             return StateOutcome::err(
                 Value::Null,
-                Diagnostic::error("Cannot import", format!("AMI {id} does not exist in {}.", c.ec2.region)),
+                Diagnostic::error(
+                    "Cannot import",
+                    format!("AMI {id} does not exist in {}.", c.ec2.region),
+                ),
             );
         }
-        Err(e) => return StateOutcome::err(Value::Null, Diagnostic::error("Cannot import", e.to_string())),
+        Err(e) => {
+            return StateOutcome::err(
+                Value::Null,
+                Diagnostic::error("Cannot import", e.to_string()),
+            );
+        }
     };
     let mut state = schema().block.conform(&Value::Map(Default::default()));
     refresh(&mut state, &img, &c.ec2.region);
-    state.set("source_ami_id", Value::opt_string(img.tags.get(SOURCE_AMI_TAG).cloned()));
-    state.set("build_id", Value::opt_string(img.tags.get(BUILD_ID_TAG).cloned()));
-    StateOutcome { state, private: vec![], diags: Diagnostics::default() }
+    state.set(
+        "source_ami_id",
+        Value::opt_string(img.tags.get(SOURCE_AMI_TAG).cloned()),
+    );
+    state.set(
+        "build_id",
+        Value::opt_string(img.tags.get(BUILD_ID_TAG).cloned()),
+    );
+    StateOutcome {
+        state,
+        private: vec![],
+        diags: Diagnostics::default(),
+    }
 }
 
 /// Maps stored state of any known schema version to the current one.
@@ -75,6 +110,9 @@ pub fn upgrade_state(version: i64, raw_json: &[u8]) -> (Value, Diagnostics) {
     }
     match Value::decode_json(raw_json) {
         Ok(v) => (schema().block.conform(&v), Diagnostics::default()),
-        Err(e) => (Value::Null, Diagnostic::error("Cannot read stored state", e.to_string()).into()),
+        Err(e) => (
+            Value::Null,
+            Diagnostic::error("Cannot read stored state", e.to_string()).into(),
+        ),
     }
 }

@@ -6,7 +6,10 @@ use crate::protocol::schema::{Attr, Block, Nesting, Schema, Ty};
 pub const SCHEMA_VERSION: i64 = 0;
 
 pub fn schema() -> Schema {
-    Schema { version: SCHEMA_VERSION, block: resource_block() }
+    Schema {
+        version: SCHEMA_VERSION,
+        block: resource_block(),
+    }
 }
 
 fn resource_block() -> Block {

@@ -22,51 +22,116 @@ pub fn validate(cfg: &Value) -> Diagnostics {
     let mut d = Diagnostics::default();
     let (name, prefix) = (cfg.get("name"), cfg.get("name_prefix"));
     match (present(name), present(prefix)) {
-        (true, true) => err(&mut d, AttrPath::root("name_prefix"), "Conflicting AMI names", "Set either `name` or `name_prefix`, not both."),
-        (false, false) => err(&mut d, AttrPath::root("name"), "Missing AMI name", "Set `name`, or `name_prefix` for a generated unique name."),
+        (true, true) => err(
+            &mut d,
+            AttrPath::root("name_prefix"),
+            "Conflicting AMI names",
+            "Set either `name` or `name_prefix`, not both.",
+        ),
+        (false, false) => err(
+            &mut d,
+            AttrPath::root("name"),
+            "Missing AMI name",
+            "Set `name`, or `name_prefix` for a generated unique name.",
+        ),
         _ => {}
     }
     for (attr, v, max) in [("name", name, 128usize), ("name_prefix", prefix, 100)] {
         if let Some(s) = v.as_str() {
             if let Some(bad) = s.chars().find(|c| !ami_name_ok(*c)) {
-                err(&mut d, AttrPath::root(attr), "Invalid AMI name", format!("{s:?} contains {bad:?}; EC2 accepts letters, digits, spaces and ( ) [ ] . / - ' @ _"));
+                err(
+                    &mut d,
+                    AttrPath::root(attr),
+                    "Invalid AMI name",
+                    format!(
+                        "{s:?} contains {bad:?}; EC2 accepts letters, digits, spaces and ( ) [ ] . / - ' @ _"
+                    ),
+                );
             }
             let min = if attr == "name" { 3 } else { 1 };
             if s.len() < min || s.len() > max {
-                err(&mut d, AttrPath::root(attr), "Invalid AMI name length", format!("{attr} must be {min} to {max} characters; {s:?} has {}.", s.len()));
+                err(
+                    &mut d,
+                    AttrPath::root(attr),
+                    "Invalid AMI name length",
+                    format!(
+                        "{attr} must be {min} to {max} characters; {s:?} has {}.",
+                        s.len()
+                    ),
+                );
             }
         }
     }
-    match (present(cfg.get("source_ami")), present(cfg.get("source_ami_filter"))) {
-        (true, true) => err(&mut d, AttrPath::root("source_ami_filter"), "Conflicting sources", "Set either `source_ami` or a `source_ami_filter` block, not both."),
-        (false, false) => err(&mut d, AttrPath::root("source_ami"), "Missing source AMI", "Set `source_ami`, or a `source_ami_filter` block."),
+    match (
+        present(cfg.get("source_ami")),
+        present(cfg.get("source_ami_filter")),
+    ) {
+        (true, true) => err(
+            &mut d,
+            AttrPath::root("source_ami_filter"),
+            "Conflicting sources",
+            "Set either `source_ami` or a `source_ami_filter` block, not both.",
+        ),
+        (false, false) => err(
+            &mut d,
+            AttrPath::root("source_ami"),
+            "Missing source AMI",
+            "Set `source_ami`, or a `source_ami_filter` block.",
+        ),
         _ => {}
     }
     if let Some(s) = cfg.get("source_ami").as_str()
         && !(s.starts_with("ami-") && s.len() > 4 && s[4..].chars().all(|c| c.is_ascii_hexdigit()))
     {
-        err(&mut d, AttrPath::root("source_ami"), "Invalid AMI id", format!("{s:?} is not an AMI id (ami- followed by hex digits)."));
+        err(
+            &mut d,
+            AttrPath::root("source_ami"),
+            "Invalid AMI id",
+            format!("{s:?} is not an AMI id (ami- followed by hex digits)."),
+        );
     }
     if let Value::Map(f) = cfg.get("source_ami_filter").get("filters")
         && f.is_empty()
     {
-        err(&mut d, AttrPath::root("source_ami_filter").attr("filters"), "Empty filter", "A filter with no conditions would pick from every AMI visible to the account.");
+        err(
+            &mut d,
+            AttrPath::root("source_ami_filter").attr("filters"),
+            "Empty filter",
+            "A filter with no conditions would pick from every AMI visible to the account.",
+        );
     }
     if let Some(t) = cfg.get("instance_type").as_str() {
         let ok = t.split_once('.').is_some_and(|(family, size)| {
             !family.is_empty()
                 && !size.is_empty()
-                && family.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
-                && size.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit())
+                && family
+                    .chars()
+                    .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
+                && size
+                    .chars()
+                    .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit())
         });
         if !ok {
-            err(&mut d, AttrPath::root("instance_type"), "Invalid instance type", format!("{t:?} is not an instance type like \"t3.micro\"."));
+            err(
+                &mut d,
+                AttrPath::root("instance_type"),
+                "Invalid instance type",
+                format!("{t:?} is not an instance type like \"t3.micro\"."),
+            );
         }
     }
     for attr in ["tags", "snapshot_tags", "run_tags"] {
         if let Value::Map(m) = cfg.get(attr) {
-            for k in m.keys().filter(|k| k.to_ascii_lowercase().starts_with("aws:")) {
-                err(&mut d, AttrPath::root(attr).key(k), "Reserved tag key", format!("Tag keys starting with \"aws:\" are reserved by AWS ({k:?})."));
+            for k in m
+                .keys()
+                .filter(|k| k.to_ascii_lowercase().starts_with("aws:"))
+            {
+                err(
+                    &mut d,
+                    AttrPath::root(attr).key(k),
+                    "Reserved tag key",
+                    format!("Tag keys starting with \"aws:\" are reserved by AWS ({k:?})."),
+                );
             }
         }
     }
@@ -78,7 +143,12 @@ pub fn validate(cfg: &Value) -> Diagnostics {
         if let Some(s) = cfg.get("timeouts").get(attr).as_str()
             && let Err(e) = duration::parse(s)
         {
-            err(&mut d, AttrPath::root("timeouts").attr(attr), "Invalid duration", e);
+            err(
+                &mut d,
+                AttrPath::root("timeouts").attr(attr),
+                "Invalid duration",
+                e,
+            );
         }
     }
     d
@@ -87,13 +157,23 @@ pub fn validate(cfg: &Value) -> Diagnostics {
 fn validate_ssh(ssh: &Value, d: &mut Diagnostics) {
     let path = AttrPath::root("ssh");
     if ssh.is_null() {
-        err(d, path, "Missing ssh block", "Add an `ssh { username = \"...\" }` block: the bake needs to log in to the build instance.");
+        err(
+            d,
+            path,
+            "Missing ssh block",
+            "Add an `ssh { username = \"...\" }` block: the bake needs to log in to the build instance.",
+        );
         return;
     }
     if let Some(p) = ssh.get("port").as_f64()
         && (!(1.0..=65535.0).contains(&p) || p.fract() != 0.0)
     {
-        err(d, path.clone().attr("port"), "Invalid port", format!("{p} is not a TCP port (1-65535)."));
+        err(
+            d,
+            path.clone().attr("port"),
+            "Invalid port",
+            format!("{p} is not a TCP port (1-65535)."),
+        );
     }
     if let Some(t) = ssh.get("timeout").as_str()
         && let Err(e) = duration::parse(t)
@@ -103,19 +183,34 @@ fn validate_ssh(ssh: &Value, d: &mut Diagnostics) {
     if let Some(i) = ssh.get("interface").as_str()
         && !["public_ip", "private_ip", "public_dns", "private_dns"].contains(&i)
     {
-        err(d, path.clone().attr("interface"), "Invalid interface", format!("{i:?}: use public_ip, private_ip, public_dns or private_dns."));
+        err(
+            d,
+            path.clone().attr("interface"),
+            "Invalid interface",
+            format!("{i:?}: use public_ip, private_ip, public_dns or private_dns."),
+        );
     }
     for (i, c) in ssh.get("allowed_cidrs").as_list().iter().enumerate() {
         if let Some(c) = c.as_str()
             && !cidr_ok(c)
         {
-            err(d, path.clone().attr("allowed_cidrs").index(i), "Invalid CIDR", format!("{c:?} is not an IPv4 CIDR like 10.0.0.0/16."));
+            err(
+                d,
+                path.clone().attr("allowed_cidrs").index(i),
+                "Invalid CIDR",
+                format!("{c:?} is not an IPv4 CIDR like 10.0.0.0/16."),
+            );
         }
     }
     if let Some(k) = ssh.get("host_key").as_str()
         && russh::keys::PublicKey::from_openssh(k).is_err()
     {
-        err(d, path.attr("host_key"), "Invalid host key", "Give the key as in known_hosts or a .pub file: \"ssh-ed25519 AAAA...\".");
+        err(
+            d,
+            path.attr("host_key"),
+            "Invalid host key",
+            "Give the key as in known_hosts or a .pub file: \"ssh-ed25519 AAAA...\".",
+        );
     }
 }
 
@@ -129,11 +224,21 @@ fn validate_provision(p: &Value, path: AttrPath, d: &mut Diagnostics) {
     let (shell, file) = (p.get("shell"), p.get("file"));
     match (present(shell), present(file)) {
         (true, true) => {
-            err(d, path, "Two step kinds in one provision block", "A `provision` block holds exactly one of `shell` or `file`; split it into two blocks (order is kept).");
+            err(
+                d,
+                path,
+                "Two step kinds in one provision block",
+                "A `provision` block holds exactly one of `shell` or `file`; split it into two blocks (order is kept).",
+            );
             return;
         }
         (false, false) => {
-            err(d, path, "Empty provision block", "A `provision` block holds exactly one of `shell { ... }` or `file { ... }`.");
+            err(
+                d,
+                path,
+                "Empty provision block",
+                "A `provision` block holds exactly one of `shell { ... }` or `file { ... }`.",
+            );
             return;
         }
         _ => {}
@@ -144,10 +249,23 @@ fn validate_provision(p: &Value, path: AttrPath, d: &mut Diagnostics) {
         if let Value::List(l) = inline
             && l.is_empty()
         {
-            err(d, sp.clone().attr("inline"), "Empty inline list", "`inline` needs at least one command.");
+            err(
+                d,
+                sp.clone().attr("inline"),
+                "Empty inline list",
+                "`inline` needs at least one command.",
+            );
         }
-        if [inline, shell.get("script"), shell.get("scripts")].iter().all(|v| v.is_null()) {
-            err(d, sp.clone(), "Nothing to run", "Set one of `inline`, `script` or `scripts`.");
+        if [inline, shell.get("script"), shell.get("scripts")]
+            .iter()
+            .all(|v| v.is_null())
+        {
+            err(
+                d,
+                sp.clone(),
+                "Nothing to run",
+                "Set one of `inline`, `script` or `scripts`.",
+            );
         }
         let mut files: Vec<(AttrPath, &str)> = Vec::new();
         if let Some(s) = shell.get("script").as_str() {
@@ -160,37 +278,76 @@ fn validate_provision(p: &Value, path: AttrPath, d: &mut Diagnostics) {
         }
         for (fp, f) in files {
             if !std::path::Path::new(f).is_file() {
-                err(d, fp, "Script not found", format!("{f:?} is not a readable file (relative paths start from Terraform's working directory; use path.module)."));
+                err(
+                    d,
+                    fp,
+                    "Script not found",
+                    format!(
+                        "{f:?} is not a readable file (relative paths start from Terraform's working directory; use path.module)."
+                    ),
+                );
             }
         }
         for (i, c) in shell.get("valid_exit_codes").as_list().iter().enumerate() {
             if let Some(c) = c.as_f64()
                 && (!(0.0..=255.0).contains(&c) || c.fract() != 0.0)
             {
-                err(d, sp.clone().attr("valid_exit_codes").index(i), "Invalid exit code", format!("{c} is not an exit status (0-255)."));
+                err(
+                    d,
+                    sp.clone().attr("valid_exit_codes").index(i),
+                    "Invalid exit code",
+                    format!("{c} is not an exit status (0-255)."),
+                );
             }
         }
         if let Some(f) = shell.get("remote_folder").as_str()
             && !f.starts_with('/')
         {
-            err(d, sp.attr("remote_folder"), "Relative remote path", format!("{f:?} must be an absolute path on the instance."));
+            err(
+                d,
+                sp.attr("remote_folder"),
+                "Relative remote path",
+                format!("{f:?} must be an absolute path on the instance."),
+            );
         }
     } else {
         let fp = path.attr("file");
         match (present(file.get("source")), present(file.get("content"))) {
-            (true, true) => err(d, fp.clone().attr("content"), "Conflicting file sources", "Set either `source` or `content`, not both."),
-            (false, false) => err(d, fp.clone().attr("source"), "Nothing to upload", "Set `source` (a local file or directory) or `content`."),
+            (true, true) => err(
+                d,
+                fp.clone().attr("content"),
+                "Conflicting file sources",
+                "Set either `source` or `content`, not both.",
+            ),
+            (false, false) => err(
+                d,
+                fp.clone().attr("source"),
+                "Nothing to upload",
+                "Set `source` (a local file or directory) or `content`.",
+            ),
             _ => {}
         }
         if let Some(s) = file.get("source").as_str()
             && !std::path::Path::new(s).exists()
         {
-            err(d, fp.clone().attr("source"), "Source not found", format!("{s:?} does not exist (relative paths start from Terraform's working directory; use path.module)."));
+            err(
+                d,
+                fp.clone().attr("source"),
+                "Source not found",
+                format!(
+                    "{s:?} does not exist (relative paths start from Terraform's working directory; use path.module)."
+                ),
+            );
         }
         if let Some(dest) = file.get("destination").as_str()
             && !dest.starts_with('/')
         {
-            err(d, fp.attr("destination"), "Relative destination", format!("{dest:?} must be an absolute path on the instance."));
+            err(
+                d,
+                fp.attr("destination"),
+                "Relative destination",
+                format!("{dest:?} must be an absolute path on the instance."),
+            );
         }
     }
 }

@@ -1,0 +1,355 @@
+//! End to end: the real terraform CLI bakes through this provider against a
+//! real EC2 API (moto server) and a real sshd, and every claim is checked
+//! through the EC2 API or on the "instance" itself, not taken from the
+//! provider's word. Each scenario runs under the Terraform on PATH and 1.0.3.
+
+mod support;
+
+use std::os::unix::fs::PermissionsExt;
+use support::{Bed, TfVersion, golden_values};
+
+macro_rules! on_both_terraforms {
+    ($($name:ident),* $(,)?) => {
+        mod terraform_current {
+            $( #[test] fn $name() { super::$name(super::TfVersion::Current) } )*
+        }
+        mod terraform_1_0_3 {
+            $( #[test] fn $name() { super::$name(super::TfVersion::Oldest) } )*
+        }
+    };
+}
+
+on_both_terraforms!(
+    seed_provisioners_template_bakes_and_destroys,
+    seed_builder_template_bakes,
+    failing_shell_step_fails_apply_and_leaves_nothing,
+    bad_input_fails_at_plan_and_creates_nothing,
+    tag_change_updates_in_place,
+    import_and_out_of_band_deletion,
+);
+
+fn tag_value(tags: &[aws_sdk_ec2::types::Tag], key: &str) -> Option<String> {
+    tags.iter()
+        .find(|t| t.key() == Some(key))
+        .and_then(|t| t.value())
+        .map(str::to_string)
+}
+
+fn seed_provisioners_template_bakes_and_destroys(v: TfVersion) {
+    let bed = Bed::start();
+    let tf = bed.workspace_from_example("seed-provisioners", v);
+    tf.init();
+    let remote = bed.remote_dir();
+    let mut vars = bed.example_vars();
+    vars.push(format!("-var=remote_dir={}", remote.display()));
+    tf.apply(&vars);
+
+    let ami = tf.output("ami_id");
+    let img = bed
+        .image(&ami)
+        .unwrap_or_else(|| panic!("AMI {ami} not found through the EC2 API"));
+    assert!(
+        img.name().unwrap().starts_with("training-amazon-linux-"),
+        "name {:?}",
+        img.name()
+    );
+    assert_eq!(img.name().unwrap(), tf.output("ami_name"));
+    assert_eq!(img.description(), Some("Linux-AMI"));
+    assert_eq!(
+        tag_value(img.tags(), "Name").as_deref(),
+        Some("training-amazon-linux")
+    );
+    let build_id = tag_value(img.tags(), "golden:build-id").expect("build id tag on the AMI");
+    // Baked from the newest image the seed filters select in the test catalogue.
+    assert_eq!(
+        tag_value(img.tags(), "golden:source-ami").as_deref(),
+        Some("ami-0a11ce0000000a003")
+    );
+
+    let snaps: Vec<String> = img
+        .block_device_mappings()
+        .iter()
+        .filter_map(|m| m.ebs().and_then(|e| e.snapshot_id()))
+        .map(str::to_string)
+        .collect();
+    assert!(!snaps.is_empty(), "the AMI has no snapshot");
+    let stags = bed.snapshot_tags(&snaps[0]);
+    assert!(
+        stags.contains(&("Name".into(), "training-amazon-linux-root".into())),
+        "snapshot tags {stags:?}"
+    );
+    assert!(
+        stags.contains(&("golden:build-id".into(), build_id.clone())),
+        "snapshot tags {stags:?}"
+    );
+
+    // The provisioners ran, in order, on the "instance".
+    let script = remote.join("wordpress-nginx.sh");
+    let mode = std::fs::metadata(&script)
+        .expect("uploaded script")
+        .permissions()
+        .mode();
+    assert_eq!(mode & 0o777, 0o755, "file upload keeps the mode");
+    let conf = std::fs::read_to_string(remote.join("nginx/wordpress.conf"))
+        .expect("the uploaded script ran");
+    assert!(conf.contains("root /var/www/wordpress;"));
+
+    // Nothing temporary is left; exactly one build instance was ever launched.
+    bed.assert_no_leftovers();
+    assert_eq!(bed.all_instances(), 1);
+
+    let state = tf.state_json();
+    let vals = golden_values(&state);
+    assert_eq!(vals["id"], ami.as_str());
+    assert_eq!(vals["build_id"], build_id.as_str());
+    assert_eq!(vals["region"], "us-east-1");
+    assert_eq!(vals["source_ami_id"], "ami-0a11ce0000000a003");
+    assert_eq!(vals["snapshot_ids"][0], snaps[0].as_str());
+    assert!(
+        vals["creation_date"]
+            .as_str()
+            .is_some_and(|d| !d.is_empty())
+    );
+
+    let (code, out) = tf.plan_exit(&vars);
+    assert_eq!(code, 0, "a second plan must be empty:\n{out}");
+
+    tf.destroy(&vars);
+    assert!(bed.image(&ami).is_none(), "destroy must deregister the AMI");
+    for s in &snaps {
+        assert!(!bed.snapshot_exists(s), "destroy must delete snapshot {s}");
+    }
+    assert!(bed.own_images().is_empty());
+}
+
+fn seed_builder_template_bakes(v: TfVersion) {
+    let bed = Bed::start();
+    let tf = bed.workspace_from_example("seed-builder", v);
+    tf.init();
+    let vars = bed.example_vars();
+    tf.apply(&vars);
+    let ami = tf.output("ami_id");
+    let img = bed.image(&ami).expect("AMI exists");
+    assert!(img.name().unwrap().starts_with("training-amazon-linux-"));
+    bed.assert_no_leftovers();
+    tf.destroy(&vars);
+    assert!(bed.own_images().is_empty());
+}
+
+fn failing_shell_step_fails_apply_and_leaves_nothing(v: TfVersion) {
+    let bed = Bed::start();
+    let hcl = format!(
+        r#"{provider}
+resource "golden_ami" "broken" {{
+  name          = "broken-image"
+  instance_type = "t2.micro"
+  source_ami    = "ami-0a11ce0000000a001"
+{ssh}
+  provision {{
+    shell {{
+      inline = ["echo step zero is fine"]
+    }}
+  }}
+  provision {{
+    shell {{
+      inline = ["echo preparing", "echo about to break >&2", "exit 3", "echo never printed"]
+    }}
+  }}
+}}
+"#,
+        provider = bed.provider_hcl(),
+        ssh = bed.ssh_hcl()
+    );
+    let tf = bed.workspace("broken", &hcl, v);
+    tf.init();
+    let out = tf.fails(&["apply", "-auto-approve", "-no-color", "-input=false"]);
+    assert!(
+        out.contains("golden_ami bake failed at step \"provision\""),
+        "{out}"
+    );
+    assert!(
+        out.contains("provision[1] (shell) failed: exited with status 3"),
+        "{out}"
+    );
+    assert!(
+        out.contains("about to break"),
+        "the output tail is in the diagnostic:\n{out}"
+    );
+    assert!(
+        !out.contains("\nnever printed"),
+        "the script stops at the failing command:\n{out}"
+    );
+    assert!(bed.own_images().is_empty(), "no AMI after a failed bake");
+    bed.assert_no_leftovers();
+    assert_eq!(bed.all_instances(), 1);
+    assert!(
+        !tf.state_file().contains("golden_ami"),
+        "nothing in state:\n{}",
+        tf.state_file()
+    );
+}
+
+fn bad_input_fails_at_plan_and_creates_nothing(v: TfVersion) {
+    let bed = Bed::start();
+    let ssh = bed.ssh_hcl();
+    let cases: Vec<(&str, String, &str)> = vec![
+        (
+            "both-names",
+            format!(
+                "name = \"a-b-c\"\n name_prefix = \"x-\"\n source_ami = \"ami-0a11ce0000000a001\"\n{ssh}"
+            ),
+            "Set either `name` or `name_prefix`",
+        ),
+        (
+            "bad-name",
+            format!("name = \"bad*name\"\n source_ami = \"ami-0a11ce0000000a001\"\n{ssh}"),
+            "contains '*'",
+        ),
+        (
+            "no-match",
+            format!(
+                "name = \"nomatch\"\n source_ami_filter {{\n filters = {{ name = \"does-not-exist-*\" }}\n owners = [\"amazon\"]\n }}\n{ssh}"
+            ),
+            "no AMI matches filters",
+        ),
+        (
+            "relative-destination",
+            format!(
+                "name = \"rel\"\n source_ami = \"ami-0a11ce0000000a001\"\n{ssh}\n provision {{\n file {{\n content = \"x\"\n destination = \"relative/path\"\n }}\n }}"
+            ),
+            "must be an absolute path",
+        ),
+        (
+            "bad-timeout",
+            format!(
+                "name = \"tmo\"\n source_ami = \"ami-0a11ce0000000a001\"\n ssh {{\n username = \"u\"\n timeout = \"5 minutes\"\n }}"
+            ),
+            "is not a duration",
+        ),
+        (
+            "two-kinds",
+            format!(
+                "name = \"two\"\n source_ami = \"ami-0a11ce0000000a001\"\n{ssh}\n provision {{\n shell {{\n inline = [\"true\"]\n }}\n file {{\n content = \"x\"\n destination = \"/tmp/x\"\n }}\n }}"
+            ),
+            "holds exactly one of `shell` or `file`",
+        ),
+    ];
+    for (name, body, expect) in cases {
+        let hcl = format!(
+            "{}\nresource \"golden_ami\" \"bad\" {{\n instance_type = \"t2.micro\"\n {body}\n}}\n",
+            bed.provider_hcl()
+        );
+        let tf = bed.workspace(name, &hcl, v);
+        tf.init();
+        let out = tf.fails(&["plan", "-no-color", "-input=false"]);
+        assert!(
+            out.contains(expect),
+            "case {name}: expected {expect:?} in:\n{out}"
+        );
+        assert!(
+            out.contains("golden_ami.bad"),
+            "case {name}: the diagnostic names the resource:\n{out}"
+        );
+    }
+    assert_eq!(bed.all_instances(), 0, "a plan must never launch anything");
+    assert!(bed.key_pairs().is_empty());
+    assert!(bed.extra_security_groups().is_empty());
+    assert!(bed.own_images().is_empty());
+}
+
+fn small_image_hcl(bed: &Bed, tags: &str) -> String {
+    format!(
+        r#"{provider}
+resource "golden_ami" "small" {{
+  name_prefix   = "small-"
+  instance_type = "t3.micro"
+  source_ami    = "ami-0a11ce0000000a001"
+  tags          = {tags}
+{ssh}
+}}
+output "id" {{
+  value = golden_ami.small.id
+}}
+"#,
+        provider = bed.provider_hcl(),
+        ssh = bed.ssh_hcl()
+    )
+}
+
+fn tag_change_updates_in_place(v: TfVersion) {
+    let bed = Bed::start();
+    let tf = bed.workspace(
+        "tags",
+        &small_image_hcl(&bed, "{ Name = \"one\", Old = \"x\" }"),
+        v,
+    );
+    tf.init();
+    tf.apply(&[]);
+    let ami = tf.output("id");
+    std::fs::write(
+        tf.dir.join("main.tf"),
+        small_image_hcl(&bed, "{ Name = \"two\", Team = \"web\" }"),
+    )
+    .unwrap();
+    let (code, plan) = tf.plan_exit(&[]);
+    assert_eq!(code, 2, "{plan}");
+    assert!(plan.contains("updated in-place"), "{plan}");
+    assert!(!plan.contains("must be replaced"), "{plan}");
+    tf.apply(&[]);
+    assert_eq!(tf.output("id"), ami, "same AMI after a tag change");
+    let img = bed.image(&ami).unwrap();
+    assert_eq!(tag_value(img.tags(), "Name").as_deref(), Some("two"));
+    assert_eq!(tag_value(img.tags(), "Team").as_deref(), Some("web"));
+    assert_eq!(tag_value(img.tags(), "Old"), None);
+    assert!(
+        tag_value(img.tags(), "golden:build-id").is_some(),
+        "bookkeeping tags survive"
+    );
+    assert_eq!(bed.all_instances(), 1, "no rebake");
+    let (code, plan) = tf.plan_exit(&[]);
+    assert_eq!(code, 0, "{plan}");
+}
+
+fn import_and_out_of_band_deletion(v: TfVersion) {
+    let bed = Bed::start();
+    let tf = bed.workspace("import", &small_image_hcl(&bed, "{ Name = \"imp\" }"), v);
+    tf.init();
+    tf.apply(&[]);
+    let ami = tf.output("id");
+    let before = golden_values(&tf.state_json());
+
+    tf.ok(&["state", "rm", "golden_ami.small"]);
+    tf.ok(&[
+        "import",
+        "-no-color",
+        "-input=false",
+        "golden_ami.small",
+        &ami,
+    ]);
+    let after = golden_values(&tf.state_json());
+    for attr in [
+        "id",
+        "name",
+        "snapshot_ids",
+        "source_ami_id",
+        "build_id",
+        "region",
+        "creation_date",
+        "tags",
+    ] {
+        assert_eq!(after[attr], before[attr], "imported {attr}");
+    }
+
+    // Deregistered behind Terraform's back: the next plan bakes it again.
+    bed.rt.block_on(async {
+        bed.ec2
+            .deregister_image()
+            .image_id(&ami)
+            .send()
+            .await
+            .unwrap()
+    });
+    let (code, plan) = tf.plan_exit(&[]);
+    assert_eq!(code, 2, "{plan}");
+    assert!(plan.contains("golden_ami.small will be created"), "{plan}");
+}

@@ -1,0 +1,497 @@
+//! The end-to-end test bed: a real moto EC2 server, a real OpenSSH sshd
+//! standing in for the build instance, and the real terraform CLI with the
+//! freshly built provider installed from a filesystem mirror, as a user
+//! installs an unpublished provider. Every piece is started per test on
+//! 127.0.0.1 and stopped when the test ends.
+
+#![allow(dead_code)]
+
+use std::io::{BufRead, BufReader, Read};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::sync::OnceLock;
+
+pub const SETUP: &str = "bash scripts/setup.sh";
+
+pub fn repo() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// Which Terraform to drive.
+#[derive(Clone, Copy, Debug)]
+pub enum TfVersion {
+    /// The one on PATH (1.11.x here).
+    Current,
+    /// 1.0.3, installed by scripts/setup.sh.
+    Oldest,
+}
+
+fn require(ok: bool, what: &str) {
+    assert!(
+        ok,
+        "missing prerequisite: {what}. Install it with `{SETUP}` (run as root from the repository)."
+    );
+}
+
+fn terraform_bin(v: TfVersion) -> PathBuf {
+    match v {
+        TfVersion::Current => {
+            let ok = Command::new("terraform")
+                .arg("version")
+                .env("CHECKPOINT_DISABLE", "1")
+                .output()
+                .is_ok_and(|o| o.status.success());
+            require(ok, "terraform (1.11.x) on PATH");
+            PathBuf::from("terraform")
+        }
+        TfVersion::Oldest => {
+            let p = repo().join(".work/tools/terraform-1.0.3/terraform");
+            require(
+                p.is_file(),
+                "Terraform 1.0.3 at .work/tools/terraform-1.0.3/terraform",
+            );
+            p
+        }
+    }
+}
+
+/// A provider mirror holding this build of golden and the null provider.
+fn mirror() -> &'static PathBuf {
+    static MIRROR: OnceLock<PathBuf> = OnceLock::new();
+    MIRROR.get_or_init(|| {
+        let root = repo().join(format!("target/tf-test-mirror/{}", std::process::id()));
+        let golden = root.join("registry.terraform.io/golden-ami/golden/0.1.0/linux_amd64");
+        std::fs::create_dir_all(&golden).unwrap();
+        std::fs::copy(
+            env!("CARGO_BIN_EXE_terraform-provider-golden"),
+            golden.join("terraform-provider-golden_v0.1.0"),
+        )
+        .unwrap();
+        let null = repo().join(".work/tools/mirror/registry.terraform.io/hashicorp");
+        require(
+            null.is_dir(),
+            "the null provider mirror at .work/tools/mirror",
+        );
+        std::os::unix::fs::symlink(&null, root.join("registry.terraform.io/hashicorp")).unwrap();
+        root
+    })
+}
+
+fn cli_config() -> &'static PathBuf {
+    static CFG: OnceLock<PathBuf> = OnceLock::new();
+    CFG.get_or_init(|| {
+        let path = mirror().join("terraformrc");
+        let body = format!(
+            "provider_installation {{\n  filesystem_mirror {{\n    path    = \"{}\"\n    include = [\"registry.terraform.io/golden-ami/golden\", \"registry.terraform.io/hashicorp/null\"]\n  }}\n}}\n",
+            mirror().display()
+        );
+        std::fs::write(&path, body).unwrap();
+        path
+    })
+}
+
+/// A child process killed when the test ends.
+struct Proc(Child, &'static str);
+
+impl Drop for Proc {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// Starts `cmd`, waits for its `READY ...` line, returns the words after READY.
+fn start_ready(mut cmd: Command, name: &'static str) -> (Proc, Vec<String>) {
+    let mut child = cmd
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap_or_else(|e| panic!("cannot start {name}: {e}"));
+    let stdout = child.stdout.take().unwrap();
+    let mut line = String::new();
+    BufReader::new(stdout).read_line(&mut line).unwrap();
+    if !line.starts_with("READY") {
+        let mut err = String::new();
+        let _ = child.kill();
+        let _ = child.stderr.take().unwrap().read_to_string(&mut err);
+        panic!(
+            "{name} did not start (stdout: {line:?}); stderr:\n{err}\nIf something is missing, run `{SETUP}`."
+        );
+    }
+    // Drain stderr so a chatty child never blocks on a full pipe.
+    let mut stderr = child.stderr.take().unwrap();
+    std::thread::spawn(move || {
+        let mut sink = Vec::new();
+        let _ = stderr.read_to_end(&mut sink);
+    });
+    (
+        Proc(child, name),
+        line.split_whitespace()
+            .skip(1)
+            .map(str::to_string)
+            .collect(),
+    )
+}
+
+/// One test's world: EC2 emulator, sshd, a work directory, an EC2 client.
+pub struct Bed {
+    pub endpoint: String,
+    pub ssh_port: u16,
+    pub ssh_user: String,
+    pub dir: tempfile::TempDir,
+    pub rt: tokio::runtime::Runtime,
+    pub ec2: aws_sdk_ec2::Client,
+    _procs: Vec<Proc>,
+}
+
+impl Bed {
+    pub fn start() -> Bed {
+        require(
+            Path::new("/usr/sbin/sshd").exists(),
+            "OpenSSH server (/usr/sbin/sshd)",
+        );
+        let moto_ok = Command::new("python3")
+            .args(["-c", "import moto.server"])
+            .output()
+            .is_ok_and(|o| o.status.success());
+        require(moto_ok, "python3 with moto[server]");
+        let dir = tempfile::Builder::new()
+            .prefix("golden-e2e-")
+            .tempdir()
+            .unwrap();
+
+        let mut moto = Command::new("python3");
+        moto.arg(repo().join("testbed/moto_ec2.py"))
+            .args(["--port", "0"]);
+        let (moto, words) = start_ready(moto, "moto");
+        let endpoint = words[0].clone();
+
+        let mut sshd = Command::new("python3");
+        sshd.arg(repo().join("testbed/sshd.py"))
+            .args(["--ec2", &endpoint, "--port", "0", "--dir"])
+            .arg(dir.path().join("sshd"));
+        let (sshd, words) = start_ready(sshd, "sshd");
+        let ssh_port = words[0].parse().unwrap();
+        let ssh_user = words[1].clone();
+
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        let ec2 = rt.block_on(async {
+            use aws_smithy_http_client::tls;
+            let http = aws_smithy_http_client::Builder::new()
+                .tls_provider(tls::Provider::Rustls(
+                    tls::rustls_provider::CryptoMode::AwsLc,
+                ))
+                .build_https();
+            let conf = aws_sdk_ec2::config::Builder::new()
+                .http_client(http)
+                .behavior_version(aws_sdk_ec2::config::BehaviorVersion::latest())
+                .region(aws_sdk_ec2::config::Region::new("us-east-1"))
+                .credentials_provider(aws_sdk_ec2::config::Credentials::new(
+                    "test", "test", None, None, "test",
+                ))
+                .endpoint_url(&endpoint)
+                .build();
+            aws_sdk_ec2::Client::from_conf(conf)
+        });
+        Bed {
+            endpoint,
+            ssh_port,
+            ssh_user,
+            dir,
+            rt,
+            ec2,
+            _procs: vec![sshd, moto],
+        }
+    }
+
+    /// A directory the "instance" user may write, unique to this test.
+    pub fn remote_dir(&self) -> PathBuf {
+        self.dir.path().join("remote")
+    }
+
+    /// A Terraform working directory holding a copy of `example` (under examples/).
+    pub fn workspace_from_example(&self, example: &str, v: TfVersion) -> Tf {
+        let src = repo().join("examples").join(example);
+        let work = self.dir.path().join(format!("work-{example}"));
+        std::fs::create_dir_all(&work).unwrap();
+        for e in std::fs::read_dir(&src).unwrap() {
+            let e = e.unwrap();
+            std::fs::copy(e.path(), work.join(e.file_name())).unwrap();
+        }
+        Tf::new(work, v)
+    }
+
+    /// A Terraform working directory with `main.tf` as given.
+    pub fn workspace(&self, name: &str, main_tf: &str, v: TfVersion) -> Tf {
+        let work = self.dir.path().join(name);
+        std::fs::create_dir_all(&work).unwrap();
+        std::fs::write(work.join("main.tf"), main_tf).unwrap();
+        Tf::new(work, v)
+    }
+
+    /// The provider block and terraform block pointing at this bed.
+    pub fn provider_hcl(&self) -> String {
+        format!(
+            "terraform {{\n  required_providers {{\n    golden = {{ source = \"golden-ami/golden\" }}\n  }}\n}}\nprovider \"golden\" {{\n  region = \"us-east-1\"\n  endpoints {{\n    ec2 = \"{}\"\n  }}\n}}\n",
+            self.endpoint
+        )
+    }
+
+    /// An `ssh` block reaching this bed's sshd.
+    pub fn ssh_hcl(&self) -> String {
+        format!(
+            "  ssh {{\n    username = \"{}\"\n    host     = \"127.0.0.1\"\n    port     = {}\n    timeout  = \"30s\"\n  }}\n",
+            self.ssh_user, self.ssh_port
+        )
+    }
+
+    /// The -var flags the examples take to run on this bed.
+    pub fn example_vars(&self) -> Vec<String> {
+        vec![
+            format!("-var=ec2_endpoint={}", self.endpoint),
+            "-var=ssh_host=127.0.0.1".into(),
+            format!("-var=ssh_port={}", self.ssh_port),
+            format!("-var=ssh_username={}", self.ssh_user),
+        ]
+    }
+
+    // ---- reality, as the EC2 API tells it ----
+
+    pub fn image(&self, id: &str) -> Option<aws_sdk_ec2::types::Image> {
+        self.rt.block_on(async {
+            match self.ec2.describe_images().image_ids(id).send().await {
+                Ok(o) => o
+                    .images()
+                    .iter()
+                    .find(|i| i.state().map(|s| s.as_str()) != Some("deregistered"))
+                    .cloned(),
+                Err(_) => None,
+            }
+        })
+    }
+
+    /// Images this account owns (our bakes); the catalogue belongs to "amazon".
+    pub fn own_images(&self) -> Vec<aws_sdk_ec2::types::Image> {
+        self.rt.block_on(async {
+            self.ec2
+                .describe_images()
+                .owners("self")
+                .send()
+                .await
+                .unwrap()
+                .images()
+                .to_vec()
+        })
+    }
+
+    pub fn snapshot_exists(&self, id: &str) -> bool {
+        self.rt.block_on(async {
+            match self.ec2.describe_snapshots().snapshot_ids(id).send().await {
+                Ok(o) => !o.snapshots().is_empty(),
+                Err(_) => false,
+            }
+        })
+    }
+
+    pub fn snapshot_tags(&self, id: &str) -> Vec<(String, String)> {
+        self.rt.block_on(async {
+            let o = self
+                .ec2
+                .describe_snapshots()
+                .snapshot_ids(id)
+                .send()
+                .await
+                .unwrap();
+            o.snapshots()[0]
+                .tags()
+                .iter()
+                .map(|t| (t.key().unwrap().to_string(), t.value().unwrap().to_string()))
+                .collect()
+        })
+    }
+
+    /// Instances not terminated.
+    pub fn live_instances(&self) -> Vec<String> {
+        self.rt.block_on(async {
+            let o = self.ec2.describe_instances().send().await.unwrap();
+            o.reservations()
+                .iter()
+                .flat_map(|r| r.instances())
+                .filter(|i| {
+                    i.state().and_then(|s| s.name()).map(|n| n.as_str()) != Some("terminated")
+                })
+                .map(|i| i.instance_id().unwrap().to_string())
+                .collect()
+        })
+    }
+
+    /// Instances ever launched (any state).
+    pub fn all_instances(&self) -> usize {
+        self.rt.block_on(async {
+            let o = self.ec2.describe_instances().send().await.unwrap();
+            o.reservations().iter().map(|r| r.instances().len()).sum()
+        })
+    }
+
+    pub fn key_pairs(&self) -> Vec<String> {
+        self.rt.block_on(async {
+            let o = self.ec2.describe_key_pairs().send().await.unwrap();
+            o.key_pairs()
+                .iter()
+                .map(|k| k.key_name().unwrap().to_string())
+                .collect()
+        })
+    }
+
+    /// Security groups other than each VPC's default.
+    pub fn extra_security_groups(&self) -> Vec<String> {
+        self.rt.block_on(async {
+            let o = self.ec2.describe_security_groups().send().await.unwrap();
+            o.security_groups()
+                .iter()
+                .map(|g| g.group_name().unwrap().to_string())
+                .filter(|n| n != "default")
+                .collect()
+        })
+    }
+
+    /// Asserts nothing temporary is left: no live instance, key pair, or group.
+    pub fn assert_no_leftovers(&self) {
+        assert_eq!(
+            self.live_instances(),
+            Vec::<String>::new(),
+            "instances left running"
+        );
+        assert_eq!(
+            self.key_pairs(),
+            Vec::<String>::new(),
+            "temporary key pairs left"
+        );
+        assert_eq!(
+            self.extra_security_groups(),
+            Vec::<String>::new(),
+            "temporary security groups left"
+        );
+    }
+}
+
+/// A Terraform working directory and the CLI version driving it.
+pub struct Tf {
+    pub dir: PathBuf,
+    bin: PathBuf,
+    pub extra_env: Vec<(String, String)>,
+}
+
+impl Tf {
+    fn new(dir: PathBuf, v: TfVersion) -> Tf {
+        Tf {
+            dir,
+            bin: terraform_bin(v),
+            extra_env: vec![],
+        }
+    }
+
+    pub fn run(&self, args: &[&str]) -> Output {
+        Command::new(&self.bin)
+            .args(args)
+            .current_dir(&self.dir)
+            .env("TF_CLI_CONFIG_FILE", cli_config())
+            .env("CHECKPOINT_DISABLE", "1")
+            .env("TF_IN_AUTOMATION", "1")
+            .env("AWS_ACCESS_KEY_ID", "test")
+            .env("AWS_SECRET_ACCESS_KEY", "test")
+            .env("AWS_EC2_METADATA_DISABLED", "true")
+            .env("AWS_CONFIG_FILE", "/dev/null")
+            .env("AWS_SHARED_CREDENTIALS_FILE", "/dev/null")
+            .env_remove("AWS_PROFILE")
+            .env_remove("TF_LOG")
+            .envs(self.extra_env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
+            .stdin(Stdio::null())
+            .output()
+            .unwrap_or_else(|e| panic!("cannot run {}: {e}", self.bin.display()))
+    }
+
+    fn text(o: &Output) -> String {
+        format!(
+            "{}{}",
+            String::from_utf8_lossy(&o.stdout),
+            String::from_utf8_lossy(&o.stderr)
+        )
+    }
+
+    /// Runs and expects success; returns stdout+stderr.
+    pub fn ok(&self, args: &[&str]) -> String {
+        let o = self.run(args);
+        let t = Self::text(&o);
+        assert!(o.status.success(), "terraform {args:?} failed:\n{t}");
+        t
+    }
+
+    /// Runs and expects failure; returns stdout+stderr.
+    pub fn fails(&self, args: &[&str]) -> String {
+        let o = self.run(args);
+        let t = Self::text(&o);
+        assert!(
+            !o.status.success(),
+            "terraform {args:?} should have failed:\n{t}"
+        );
+        t
+    }
+
+    pub fn init(&self) {
+        self.ok(&["init", "-no-color", "-input=false"]);
+    }
+
+    pub fn apply(&self, vars: &[String]) -> String {
+        let mut args = vec!["apply", "-auto-approve", "-no-color", "-input=false"];
+        args.extend(vars.iter().map(String::as_str));
+        self.ok(&args)
+    }
+
+    pub fn destroy(&self, vars: &[String]) -> String {
+        let mut args = vec!["destroy", "-auto-approve", "-no-color", "-input=false"];
+        args.extend(vars.iter().map(String::as_str));
+        self.ok(&args)
+    }
+
+    /// `terraform plan -detailed-exitcode`: 0 no changes, 2 changes.
+    pub fn plan_exit(&self, vars: &[String]) -> (i32, String) {
+        let mut args = vec!["plan", "-no-color", "-input=false", "-detailed-exitcode"];
+        args.extend(vars.iter().map(String::as_str));
+        let o = self.run(&args);
+        (o.status.code().unwrap_or(-1), Self::text(&o))
+    }
+
+    pub fn output(&self, name: &str) -> String {
+        let o = self.ok(&["output", "-raw", name]);
+        o.trim().to_string()
+    }
+
+    /// The state as JSON (`terraform show -json`).
+    pub fn state_json(&self) -> serde_json::Value {
+        let o = self.run(&["show", "-json"]);
+        assert!(
+            o.status.success(),
+            "terraform show failed: {}",
+            Self::text(&o)
+        );
+        serde_json::from_slice(&o.stdout).unwrap()
+    }
+
+    /// The raw state file text (to check what is and is not stored).
+    pub fn state_file(&self) -> String {
+        std::fs::read_to_string(self.dir.join("terraform.tfstate")).unwrap_or_default()
+    }
+}
+
+/// The values of the one golden_ami in `show -json` output.
+pub fn golden_values(state: &serde_json::Value) -> serde_json::Value {
+    state["values"]["root_module"]["resources"]
+        .as_array()
+        .and_then(|r| r.iter().find(|r| r["type"] == "golden_ami"))
+        .map(|r| r["values"].clone())
+        .unwrap_or(serde_json::Value::Null)
+}
