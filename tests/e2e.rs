@@ -26,6 +26,7 @@ on_both_terraforms!(
     bad_input_fails_at_plan_and_creates_nothing,
     tag_change_updates_in_place,
     import_and_out_of_band_deletion,
+    ctrl_c_during_provisioning_cleans_up,
 );
 
 fn tag_value(tags: &[aws_sdk_ec2::types::Tag], key: &str) -> Option<String> {
@@ -221,9 +222,7 @@ fn bad_input_fails_at_plan_and_creates_nothing(v: TfVersion) {
         ),
         (
             "bad-timeout",
-            format!(
-                "name = \"tmo\"\n source_ami = \"ami-0a11ce0000000a001\"\n ssh {{\n username = \"u\"\n timeout = \"5 minutes\"\n }}"
-            ),
+            "name = \"tmo\"\n source_ami = \"ami-0a11ce0000000a001\"\n ssh {\n username = \"u\"\n timeout = \"5 minutes\"\n }".to_string(),
             "is not a duration",
         ),
         (
@@ -352,4 +351,63 @@ fn import_and_out_of_band_deletion(v: TfVersion) {
     let (code, plan) = tf.plan_exit(&[]);
     assert_eq!(code, 2, "{plan}");
     assert!(plan.contains("golden_ami.small will be created"), "{plan}");
+}
+
+/// Ctrl-C in a terminal signals the whole process group, plugin included.
+/// The plugin must ignore SIGINT, get StopProvider from Terraform, cancel
+/// the bake, clean up, and return.
+fn ctrl_c_during_provisioning_cleans_up(v: TfVersion) {
+    use std::os::unix::process::CommandExt;
+    use std::time::{Duration, Instant};
+    let bed = Bed::start();
+    let remote = bed.remote_dir();
+    std::fs::create_dir_all(&remote).unwrap();
+    let started = remote.join("started");
+    let hcl = format!(
+        r#"{provider}
+resource "golden_ami" "slow" {{
+  name          = "slow-image"
+  instance_type = "t2.micro"
+  source_ami    = "ami-0a11ce0000000a001"
+{ssh}
+  provision {{
+    shell {{
+      inline = ["touch {started}", "sleep 120"]
+    }}
+  }}
+}}
+"#,
+        provider = bed.provider_hcl(),
+        ssh = bed.ssh_hcl(),
+        started = started.display()
+    );
+    let tf = bed.workspace("interrupt", &hcl, v);
+    tf.init();
+    let mut child = tf
+        .command(&["apply", "-auto-approve", "-no-color", "-input=false"])
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .process_group(0)
+        .spawn()
+        .unwrap();
+    let t0 = Instant::now();
+    while !started.exists() {
+        assert!(t0.elapsed() < Duration::from_secs(60), "provisioning never started");
+        assert!(child.try_wait().unwrap().is_none(), "terraform exited before provisioning");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let pgid = child.id().to_string();
+    let signalled = Instant::now();
+    let kill = std::process::Command::new("kill").args(["-INT", "--", &format!("-{pgid}")]).status().unwrap();
+    assert!(kill.success());
+    let out = child.wait_with_output().unwrap();
+    let took = signalled.elapsed();
+    let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    assert!(!out.status.success(), "an interrupted apply fails:\n{text}");
+    assert!(took < Duration::from_secs(30), "took {took:?} to stop:\n{text}");
+    assert!(text.contains("cancelled (Terraform asked the provider to stop)"), "{text}");
+    assert!(!text.contains("Plugin did not respond"), "the plugin must survive SIGINT:\n{text}");
+    bed.assert_no_leftovers();
+    assert!(bed.own_images().is_empty());
 }

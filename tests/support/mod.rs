@@ -395,8 +395,16 @@ impl Tf {
     }
 
     pub fn run(&self, args: &[&str]) -> Output {
-        Command::new(&self.bin)
-            .args(args)
+        self.command(args)
+            .stdin(Stdio::null())
+            .output()
+            .unwrap_or_else(|e| panic!("cannot run {}: {e}", self.bin.display()))
+    }
+
+    /// The terraform command with this workspace's environment, not started.
+    pub fn command(&self, args: &[&str]) -> Command {
+        let mut c = Command::new(&self.bin);
+        c.args(args)
             .current_dir(&self.dir)
             .env("TF_CLI_CONFIG_FILE", cli_config())
             .env("CHECKPOINT_DISABLE", "1")
@@ -408,10 +416,8 @@ impl Tf {
             .env("AWS_SHARED_CREDENTIALS_FILE", "/dev/null")
             .env_remove("AWS_PROFILE")
             .env_remove("TF_LOG")
-            .envs(self.extra_env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
-            .stdin(Stdio::null())
-            .output()
-            .unwrap_or_else(|e| panic!("cannot run {}: {e}", self.bin.display()))
+            .envs(self.extra_env.iter().map(|(k, v)| (k.as_str(), v.as_str())));
+        c
     }
 
     fn text(o: &Output) -> String {
