@@ -2,6 +2,8 @@
 //! resource types, working on [`Value`]s and returning [`Diagnostics`].
 
 mod config;
+#[cfg(test)]
+mod docs;
 mod duration;
 pub mod golden_ami;
 

@@ -1,0 +1,100 @@
+//! Renders the schema reference in `docs/` from the schema itself, so the
+//! attributes are described once. `GOLDEN_WRITE_DOCS=1 cargo test docs`
+//! rewrites the generated sections; the test fails when they are stale.
+
+use crate::protocol::schema::{Block, Mode, Nesting, OnChange, Ty};
+
+fn ty_name(t: &Ty) -> String {
+    match t {
+        Ty::String => "String".into(),
+        Ty::Number => "Number".into(),
+        Ty::Bool => "Bool".into(),
+        Ty::List(t) => format!("List of {}", ty_name(t)),
+        Ty::Map(t) => format!("Map of {}", ty_name(t)),
+    }
+}
+
+/// Markdown for a block: its attributes, then each nested block in a section.
+pub fn render(block: &Block, title_level: usize, path: &str, replace_note: bool) -> String {
+    let mut out = String::new();
+    let mut sections = Vec::new();
+    for a in &block.attrs {
+        let mode = match a.mode {
+            Mode::Required => "Required",
+            Mode::Optional => "Optional",
+            Mode::Computed => "Read-only",
+            Mode::OptionalComputed => "Optional, computed",
+        };
+        let mut extra = String::new();
+        if a.sensitive {
+            extra.push_str(", sensitive");
+        }
+        if replace_note && a.mode != Mode::Computed && a.on_change == OnChange::Replace {
+            extra.push_str(", forces a new bake");
+        }
+        out.push_str(&format!("- `{}` ({}, {mode}{extra}) {}\n", a.name, ty_name(&a.ty), a.description));
+    }
+    for b in &block.blocks {
+        let how = match b.nesting {
+            Nesting::Single => "at most one",
+            Nesting::List => "any number, in order",
+        };
+        let change = if replace_note {
+            match b.on_change {
+                OnChange::Replace => ", forces a new bake",
+                OnChange::InPlace => ", no rebake when changed",
+            }
+        } else {
+            ""
+        };
+        out.push_str(&format!("- `{}` (Block, {how}{change}) {} See [below](#nested-block-{}).\n", b.name, b.block.description, anchor(path, b.name)));
+        let full = if path.is_empty() { b.name.to_string() } else { format!("{path}.{}", b.name) };
+        sections.push(format!(
+            "\n{} Nested block `{full}`\n\n{}",
+            "#".repeat(title_level),
+            render(&b.block, title_level, &full, false)
+        ));
+    }
+    for s in sections {
+        out.push_str(&s);
+    }
+    out
+}
+
+fn anchor(path: &str, name: &str) -> String {
+    let full = if path.is_empty() { name.to_string() } else { format!("{path}.{name}") };
+    full.replace('.', "")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::render;
+
+    const BEGIN: &str = "<!-- schema:begin (generated from the schema; GOLDEN_WRITE_DOCS=1 cargo test docs) -->\n";
+    const END: &str = "<!-- schema:end -->";
+
+    fn check(file: &str, generated: String) {
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join(file);
+        let text = std::fs::read_to_string(&path).unwrap();
+        let (Some(b), Some(e)) = (text.find(BEGIN), text.find(END)) else {
+            panic!("{file} lacks the schema markers");
+        };
+        let current = &text[b + BEGIN.len()..e];
+        if current != generated {
+            if std::env::var("GOLDEN_WRITE_DOCS").is_ok() {
+                let new = format!("{}{BEGIN}{generated}{}", &text[..b], &text[e..]);
+                std::fs::write(&path, new).unwrap();
+            } else {
+                panic!("{file} is stale: run `GOLDEN_WRITE_DOCS=1 cargo test docs`");
+            }
+        }
+    }
+
+    #[test]
+    fn docs_match_the_schema() {
+        let r = crate::provider::golden_ami::schema();
+        check("docs/resources/golden_ami.md", render(&r.block, 3, "", true));
+        let p = crate::provider::Provider::schema();
+        check("docs/index.md", render(&p.block, 3, "", false));
+    }
+}
