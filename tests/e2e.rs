@@ -393,21 +393,43 @@ resource "golden_ami" "slow" {{
         .unwrap();
     let t0 = Instant::now();
     while !started.exists() {
-        assert!(t0.elapsed() < Duration::from_secs(60), "provisioning never started");
-        assert!(child.try_wait().unwrap().is_none(), "terraform exited before provisioning");
+        assert!(
+            t0.elapsed() < Duration::from_secs(60),
+            "provisioning never started"
+        );
+        assert!(
+            child.try_wait().unwrap().is_none(),
+            "terraform exited before provisioning"
+        );
         std::thread::sleep(Duration::from_millis(100));
     }
     let pgid = child.id().to_string();
     let signalled = Instant::now();
-    let kill = std::process::Command::new("kill").args(["-INT", "--", &format!("-{pgid}")]).status().unwrap();
+    let kill = std::process::Command::new("kill")
+        .args(["-INT", "--", &format!("-{pgid}")])
+        .status()
+        .unwrap();
     assert!(kill.success());
     let out = child.wait_with_output().unwrap();
     let took = signalled.elapsed();
-    let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
     assert!(!out.status.success(), "an interrupted apply fails:\n{text}");
-    assert!(took < Duration::from_secs(30), "took {took:?} to stop:\n{text}");
-    assert!(text.contains("cancelled (Terraform asked the provider to stop)"), "{text}");
-    assert!(!text.contains("Plugin did not respond"), "the plugin must survive SIGINT:\n{text}");
+    assert!(
+        took < Duration::from_secs(30),
+        "took {took:?} to stop:\n{text}"
+    );
+    assert!(
+        text.contains("cancelled (Terraform asked the provider to stop)"),
+        "{text}"
+    );
+    assert!(
+        !text.contains("Plugin did not respond"),
+        "the plugin must survive SIGINT:\n{text}"
+    );
     bed.assert_no_leftovers();
     assert!(bed.own_images().is_empty());
 }

@@ -46,4 +46,6 @@ pub struct BakeSpec {
     pub user_data: Option<String>,
     pub associate_public_ip: Option<bool>,
     pub create_timeout: Duration,
+    pub ami_users: Vec<String>,
+    pub deprecate_at: Option<String>,
 }

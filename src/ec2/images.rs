@@ -158,6 +158,96 @@ impl Ec2 {
         Ok(())
     }
 
+    /// Grants and revokes launch permission; `all` is the public group.
+    pub async fn set_launch_permissions(
+        &self,
+        id: &str,
+        add: &[String],
+        remove: &[String],
+    ) -> Result<(), Ec2Error> {
+        use aws_sdk_ec2::types::{
+            LaunchPermission, LaunchPermissionModifications, PermissionGroup,
+        };
+        if add.is_empty() && remove.is_empty() {
+            return Ok(());
+        }
+        let perm = |u: &String| {
+            if u == "all" {
+                LaunchPermission::builder()
+                    .group(PermissionGroup::All)
+                    .build()
+            } else {
+                LaunchPermission::builder().user_id(u).build()
+            }
+        };
+        let mods = LaunchPermissionModifications::builder()
+            .set_add((!add.is_empty()).then(|| add.iter().map(perm).collect()))
+            .set_remove((!remove.is_empty()).then(|| remove.iter().map(perm).collect()))
+            .build();
+        self.client
+            .modify_image_attribute()
+            .image_id(id)
+            .launch_permission(mods)
+            .send()
+            .await
+            .map_err(api_err("ModifyImageAttribute"))?;
+        Ok(())
+    }
+
+    /// Schedules deprecation at an RFC 3339 time, or cancels it with None.
+    pub async fn set_deprecation(&self, id: &str, at: Option<&str>) -> Result<(), Ec2Error> {
+        match at {
+            Some(at) => {
+                let when = aws_smithy_types::DateTime::from_str(
+                    at,
+                    aws_smithy_types::date_time::Format::DateTime,
+                )
+                .map_err(|e| Ec2Error {
+                    action: "EnableImageDeprecation",
+                    code: None,
+                    message: format!("{at:?}: {e}"),
+                })?;
+                self.client
+                    .enable_image_deprecation()
+                    .image_id(id)
+                    .deprecate_at(when)
+                    .send()
+                    .await
+                    .map_err(api_err("EnableImageDeprecation"))?;
+            }
+            None => {
+                self.client
+                    .disable_image_deprecation()
+                    .image_id(id)
+                    .send()
+                    .await
+                    .map_err(api_err("DisableImageDeprecation"))?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Who may launch the image: user ids, and `all` when public.
+    pub async fn launch_permissions(&self, id: &str) -> Result<Vec<String>, Ec2Error> {
+        let out = self
+            .client
+            .describe_image_attribute()
+            .image_id(id)
+            .attribute(aws_sdk_ec2::types::ImageAttributeName::LaunchPermission)
+            .send()
+            .await
+            .map_err(api_err("DescribeImageAttribute"))?;
+        Ok(out
+            .launch_permissions()
+            .iter()
+            .filter_map(|p| {
+                p.user_id()
+                    .map(str::to_string)
+                    .or_else(|| p.group().map(|g| g.as_str().to_string()))
+            })
+            .collect())
+    }
+
     /// Deregisters the image; already gone is success.
     pub async fn deregister_image(&self, id: &str) -> Result<(), Ec2Error> {
         match self

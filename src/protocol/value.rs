@@ -35,6 +35,11 @@ impl Value {
         matches!(self, Value::Null)
     }
 
+    /// True when the value, or anything inside it, is unknown.
+    pub fn is_unknown_or_partial(&self) -> bool {
+        !self.is_wholly_known()
+    }
+
     /// True when neither this value nor anything inside it is unknown.
     pub fn is_wholly_known(&self) -> bool {
         match self {

@@ -32,7 +32,12 @@ pub fn render(block: &Block, title_level: usize, path: &str, replace_note: bool)
         if replace_note && a.mode != Mode::Computed && a.on_change == OnChange::Replace {
             extra.push_str(", forces a new bake");
         }
-        out.push_str(&format!("- `{}` ({}, {mode}{extra}) {}\n", a.name, ty_name(&a.ty), a.description));
+        out.push_str(&format!(
+            "- `{}` ({}, {mode}{extra}) {}\n",
+            a.name,
+            ty_name(&a.ty),
+            a.description
+        ));
     }
     for b in &block.blocks {
         let how = match b.nesting {
@@ -47,8 +52,17 @@ pub fn render(block: &Block, title_level: usize, path: &str, replace_note: bool)
         } else {
             ""
         };
-        out.push_str(&format!("- `{}` (Block, {how}{change}) {} See [below](#nested-block-{}).\n", b.name, b.block.description, anchor(path, b.name)));
-        let full = if path.is_empty() { b.name.to_string() } else { format!("{path}.{}", b.name) };
+        out.push_str(&format!(
+            "- `{}` (Block, {how}{change}) {} See [below](#nested-block-{}).\n",
+            b.name,
+            b.block.description,
+            anchor(path, b.name)
+        ));
+        let full = if path.is_empty() {
+            b.name.to_string()
+        } else {
+            format!("{path}.{}", b.name)
+        };
         sections.push(format!(
             "\n{} Nested block `{full}`\n\n{}",
             "#".repeat(title_level),
@@ -62,7 +76,11 @@ pub fn render(block: &Block, title_level: usize, path: &str, replace_note: bool)
 }
 
 fn anchor(path: &str, name: &str) -> String {
-    let full = if path.is_empty() { name.to_string() } else { format!("{path}.{name}") };
+    let full = if path.is_empty() {
+        name.to_string()
+    } else {
+        format!("{path}.{name}")
+    };
     full.replace('.', "")
 }
 
@@ -70,7 +88,8 @@ fn anchor(path: &str, name: &str) -> String {
 mod tests {
     use super::render;
 
-    const BEGIN: &str = "<!-- schema:begin (generated from the schema; GOLDEN_WRITE_DOCS=1 cargo test docs) -->\n";
+    const BEGIN: &str =
+        "<!-- schema:begin (generated from the schema; GOLDEN_WRITE_DOCS=1 cargo test docs) -->\n";
     const END: &str = "<!-- schema:end -->";
 
     fn check(file: &str, generated: String) {
@@ -93,7 +112,10 @@ mod tests {
     #[test]
     fn docs_match_the_schema() {
         let r = crate::provider::golden_ami::schema();
-        check("docs/resources/golden_ami.md", render(&r.block, 3, "", true));
+        check(
+            "docs/resources/golden_ami.md",
+            render(&r.block, 3, "", true),
+        );
         let p = crate::provider::Provider::schema();
         check("docs/index.md", render(&p.block, 3, "", false));
     }

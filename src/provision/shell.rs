@@ -16,7 +16,12 @@ pub struct ShellStep {
     pub valid_exit_codes: Vec<u32>,
     pub inline_shebang: String,
     pub remote_folder: String,
+    /// `{{ .Path }}` and `{{ .Vars }}` are replaced as in Packer.
+    pub execute_command: String,
 }
+
+/// Packer's default, with `{{ .Vars }}` loading the environment file.
+pub const DEFAULT_EXECUTE_COMMAND: &str = "chmod +x {{ .Path }}; {{ .Vars }} {{ .Path }}";
 
 impl Default for ShellStep {
     fn default() -> Self {
@@ -27,6 +32,7 @@ impl Default for ShellStep {
             valid_exit_codes: vec![0],
             inline_shebang: "/bin/sh -e".into(),
             remote_folder: "/tmp".into(),
+            execute_command: DEFAULT_EXECUTE_COMMAND.into(),
         }
     }
 }
@@ -71,7 +77,7 @@ impl ShellStep {
         for (what, body) in self.bodies().await? {
             let script = format!("{folder}/golden-script-{}.sh", unique_suffix());
             sftp.write_bytes(&body, &script, 0o755).await?;
-            let mut command = String::new();
+            let mut vars = String::new();
             if !self.environment.is_empty() {
                 let env_file = format!("{folder}/golden-env-{}.sh", unique_suffix());
                 let exports: String = self
@@ -81,9 +87,12 @@ impl ShellStep {
                     .collect();
                 sftp.write_bytes(exports.as_bytes(), &env_file, 0o600)
                     .await?;
-                command.push_str(&format!(". {0} && rm -f {0} && ", sh_quote(&env_file)));
+                vars = format!(". {0} && rm -f {0} &&", sh_quote(&env_file));
             }
-            command.push_str(&sh_quote(&script));
+            let command = self
+                .execute_command
+                .replace("{{ .Path }}", &sh_quote(&script))
+                .replace("{{ .Vars }}", &vars);
             tracing::info!(step = index, script = %what, "running");
             let result = ssh
                 .exec(&command, cancel, |line| match line {

@@ -8,6 +8,7 @@ mod key_pair;
 mod launch;
 mod provision;
 mod security_group;
+mod share;
 mod source_ami;
 mod stop;
 mod tag;
@@ -39,5 +40,6 @@ pub fn all() -> Vec<Box<dyn Step>> {
         Box::new(stop::Stop),
         Box::new(create_image::CreateImage),
         Box::new(tag::Tag),
+        Box::new(share::Share),
     ]
 }

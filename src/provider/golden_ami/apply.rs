@@ -2,7 +2,7 @@
 //! delete deregisters the AMI and deletes its snapshots.
 
 use super::model::{bake_spec, delete_timeout, generated_name};
-use super::new_build_id;
+use super::{digest, new_build_id};
 use crate::bake::{self, BakeError};
 use crate::ec2::Ec2;
 use crate::protocol::diag::{AttrPath, Diagnostic, Diagnostics};
@@ -71,6 +71,17 @@ async fn create(c: &Configured, stop: &CancellationToken, planned: Value) -> Sta
         Value::string_list(image.snapshot_ids.clone()),
     );
     state.set("source_ami_id", Value::opt_string(outcome.source_ami_id));
+    // Inputs unknown at plan time are known now.
+    if state.get("input_digest").is_unknown_or_partial() {
+        if let Err((i, e)) = digest::fill_content_digests(&mut state, true).await {
+            diags.push(
+                Diagnostic::error("Cannot read a provisioning file", e)
+                    .at(AttrPath::root("provision").index(i)),
+            );
+        }
+        let d = digest::input_digest(&state);
+        state.set("input_digest", d);
+    }
     tracing::info!(image = %image.id, name = %image.name, "golden_ami created");
     StateOutcome {
         state,
@@ -111,6 +122,38 @@ async fn update(ec2: &Ec2, prior: Value, planned: Value, private: Vec<u8>) -> St
                     .at(AttrPath::root(attr)),
             );
         }
+    }
+    let (old_users, new_users) = (
+        prior.get("ami_users").as_string_list(),
+        planned.get("ami_users").as_string_list(),
+    );
+    if old_users != new_users {
+        let add: Vec<String> = new_users
+            .iter()
+            .filter(|u| !old_users.contains(u))
+            .cloned()
+            .collect();
+        let remove: Vec<String> = old_users
+            .iter()
+            .filter(|u| !new_users.contains(u))
+            .cloned()
+            .collect();
+        if let Err(e) = ec2.set_launch_permissions(&id, &add, &remove).await {
+            diags.push(
+                Diagnostic::error("Cannot update ami_users", e.to_string())
+                    .at(AttrPath::root("ami_users")),
+            );
+        }
+    }
+    if prior.get("deprecate_at") != planned.get("deprecate_at")
+        && let Err(e) = ec2
+            .set_deprecation(&id, planned.get("deprecate_at").as_str())
+            .await
+    {
+        diags.push(
+            Diagnostic::error("Cannot update deprecate_at", e.to_string())
+                .at(AttrPath::root("deprecate_at")),
+        );
     }
     if prior.get("description") != planned.get("description") {
         let desc = planned.get("description").as_str().unwrap_or_default();

@@ -2,6 +2,7 @@
 //! read, import.
 
 mod apply;
+mod digest;
 mod model;
 mod plan;
 mod read;

@@ -92,6 +92,9 @@ fn provision_step(p: &Value) -> Option<ProvisionStep> {
         if let Some(x) = shell.get("remote_folder").as_str() {
             s.remote_folder = x.to_string();
         }
+        if let Some(x) = shell.get("execute_command").as_str() {
+            s.execute_command = x.to_string();
+        }
         return Some(ProvisionStep::Shell(s));
     }
     let file = p.get("file");
@@ -150,5 +153,7 @@ pub fn bake_spec(v: &Value, name: String, build_id: String) -> BakeSpec {
         user_data: opt_string(v.get("user_data")),
         associate_public_ip: v.get("associate_public_ip_address").as_bool(),
         create_timeout: create_timeout(v),
+        ami_users: v.get("ami_users").as_string_list(),
+        deprecate_at: opt_string(v.get("deprecate_at")),
     }
 }

@@ -1,5 +1,6 @@
 //! Planning: what is known before apply, and what forces a new bake.
 
+use super::digest;
 use super::schema::schema;
 use super::validate::validate;
 use crate::protocol::diag::{AttrPath, Diagnostic, Diagnostics};
@@ -34,36 +35,83 @@ pub async fn plan(
             diags,
         };
     }
-    if !prior.is_null() {
-        let requires_replace = replaced_paths(&prior, &proposed, &config);
+    let mut planned = proposed.clone();
+    if let Err((i, e)) = digest::fill_content_digests(&mut planned, false).await {
+        diags.push(
+            Diagnostic::error("Cannot read a provisioning file", e)
+                .at(AttrPath::root("provision").index(i)),
+        );
         return PlanOutcome {
             planned: proposed,
-            requires_replace,
+            requires_replace: vec![],
             private,
             diags,
         };
     }
 
-    let mut planned = proposed;
-    for a in BAKE_COMPUTED {
-        planned.set(a, Value::Unknown);
+    if prior.is_null() {
+        for a in BAKE_COMPUTED {
+            planned.set(a, Value::Unknown);
+        }
+        if config.get("name").is_null() {
+            planned.set("name", Value::Unknown);
+        }
+        planned.set(
+            "region",
+            client
+                .map(|c| Value::string(&c.ec2.region))
+                .unwrap_or(Value::Unknown),
+        );
+        let source_id = match client {
+            Some(c) => resolve_source(c, &config, &mut diags).await,
+            None => Value::Unknown,
+        };
+        planned.set("source_ami_id", source_id);
+        let d = digest::input_digest(&planned);
+        planned.set("input_digest", d);
+        return PlanOutcome {
+            planned,
+            requires_replace: vec![],
+            private,
+            diags,
+        };
     }
-    if config.get("name").is_null() {
-        planned.set("name", Value::Unknown);
+
+    // An update: a newer AMI behind the filter is a reason to rebake, unless opted out.
+    let follow = config.get("rebake_on_new_source").as_bool().unwrap_or(true);
+    if follow
+        && !config.get("source_ami_filter").is_null()
+        && let Some(c) = client
+    {
+        let now = resolve_source(c, &config, &mut diags).await;
+        if now.as_str().is_some() && now != *prior.get("source_ami_id") {
+            tracing::info!(from = ?prior.get("source_ami_id"), to = ?now, "source_ami_filter now selects a newer AMI");
+            planned.set("source_ami_id", now);
+        }
     }
-    if let Some(c) = client {
-        planned.set("region", Value::string(&c.ec2.region));
-    } else {
-        planned.set("region", Value::Unknown);
+    let d = digest::input_digest(&planned);
+    planned.set("input_digest", d);
+
+    let mut requires_replace = replaced_paths(&prior, &proposed, &config);
+    // Digests only count when the prior state has them (states older than them do not).
+    for attr in ["source_ami_id", "input_digest"] {
+        if !prior.get(attr).is_null() && prior.get(attr) != planned.get(attr) {
+            requires_replace.push(AttrPath::root(attr));
+        }
     }
-    let source_id = match client {
-        Some(c) => resolve_source(c, &config, &mut diags).await,
-        None => Value::Unknown,
-    };
-    planned.set("source_ami_id", source_id);
+    let (old, new) = (
+        prior.get("provision").as_list(),
+        planned.get("provision").as_list(),
+    );
+    for (i, (o, n)) in old.iter().zip(new).enumerate() {
+        if !o.get("content_digest").is_null() && o.get("content_digest") != n.get("content_digest")
+        {
+            requires_replace.push(AttrPath::root("provision").index(i).attr("content_digest"));
+        }
+    }
     PlanOutcome {
         planned,
-        requires_replace: vec![],
+        requires_replace,
         private,
         diags,
     }

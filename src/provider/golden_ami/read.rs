@@ -39,6 +39,27 @@ pub async fn read(c: &Configured, state: Value, private: Vec<u8>) -> StateOutcom
         Ok(Some(img)) => {
             let mut state = state;
             refresh(&mut state, &img, &c.ec2.region);
+            // Sharing is one more call: only made when the configuration shares.
+            if !state.get("ami_users").is_null() {
+                match c.ec2.launch_permissions(&id).await {
+                    Ok(users) => {
+                        let (mut configured, mut seen) =
+                            (state.get("ami_users").as_string_list(), users.clone());
+                        configured.sort();
+                        seen.sort();
+                        // Keep the configured order when the set is the same.
+                        if configured != seen {
+                            state.set("ami_users", Value::string_list(users));
+                        }
+                    }
+                    Err(e) => {
+                        return StateOutcome::err(
+                            state,
+                            Diagnostic::error(format!("Cannot read AMI {id}"), e.to_string()),
+                        );
+                    }
+                }
+            }
             StateOutcome {
                 state,
                 private,
@@ -114,5 +135,34 @@ pub fn upgrade_state(version: i64, raw_json: &[u8]) -> (Value, Diagnostics) {
             Value::Null,
             Diagnostic::error("Cannot read stored state", e.to_string()).into(),
         ),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn version_0_state_gains_the_new_attributes_as_null() {
+        let v0 = br#"{"id":"ami-1","name":"n","instance_type":"t3.micro","provision":[{"shell":{"inline":["true"]},"file":null}],"tags":{"a":"b"}}"#;
+        let (v, d) = upgrade_state(0, v0);
+        assert!(!d.has_errors());
+        assert_eq!(v.get("id").as_str(), Some("ami-1"));
+        assert!(v.get("input_digest").is_null());
+        assert!(v.get("triggers").is_null());
+        assert!(
+            v.get("provision").as_list()[0]
+                .get("content_digest")
+                .is_null()
+        );
+        assert_eq!(
+            v.get("provision").as_list()[0]
+                .get("shell")
+                .get("inline")
+                .as_string_list(),
+            vec!["true"]
+        );
+        let (_, d) = upgrade_state(SCHEMA_VERSION + 1, v0);
+        assert!(d.has_errors());
     }
 }

@@ -3,7 +3,7 @@
 use crate::protocol::schema::{Attr, Block, Nesting, Schema, Ty};
 
 /// Bumped when the state layout changes; `upgrade_state` maps old versions.
-pub const SCHEMA_VERSION: i64 = 0;
+pub const SCHEMA_VERSION: i64 = 1;
 
 pub fn schema() -> Schema {
     Schema {
@@ -24,6 +24,10 @@ fn resource_block() -> Block {
         .attr(Attr::optional("associate_public_ip_address", Ty::Bool, "Give the build instance a public IP address (default: the subnet's setting)."))
         .attr(Attr::optional("iam_instance_profile", Ty::String, "Instance profile name for the build instance."))
         .attr(Attr::optional("user_data", Ty::String, "User data for the build instance."))
+        .attr(Attr::optional("triggers", Ty::map_of_strings(), "Arbitrary values; changing any of them bakes a new image (for inputs the provider cannot see, such as a package version)."))
+        .attr(Attr::optional("rebake_on_new_source", Ty::Bool, "With a `source_ami_filter`, plan a new bake when the filter selects a newer AMI than the one baked from. Default `true`.").in_place())
+        .attr(Attr::optional("ami_users", Ty::list_of_strings(), "Account ids allowed to launch the AMI (`all` makes it public). Changed in place.").in_place())
+        .attr(Attr::optional("deprecate_at", Ty::String, "RFC 3339 time at which EC2 marks the AMI deprecated. Changed in place.").in_place())
         .attr(Attr::optional("tags", Ty::map_of_strings(), "Tags on the AMI. Changed in place.").in_place())
         .attr(Attr::optional("snapshot_tags", Ty::map_of_strings(), "Tags on the AMI's snapshots. Changed in place.").in_place())
         .attr(Attr::optional("run_tags", Ty::map_of_strings(), "Tags on the build instance, its volumes, the temporary key pair and security group.").in_place())
@@ -32,6 +36,7 @@ fn resource_block() -> Block {
         .attr(Attr::computed("region", Ty::String, "Region the AMI lives in."))
         .attr(Attr::computed("creation_date", Ty::String, "When EC2 created the AMI."))
         .attr(Attr::computed("build_id", Ty::String, "Id of the bake; every temporary resource and the AMI carry it in the `golden:build-id` tag."))
+        .attr(Attr::computed("input_digest", Ty::String, "SHA-256 of everything that shapes the image: the resolved source AMI, instance settings, every `provision` step with the content of the local files it uses, and `triggers`. A change plans a new bake."))
         .block(
             "source_ami_filter",
             Nesting::Single,
@@ -56,6 +61,7 @@ fn resource_block() -> Block {
             "provision",
             Nesting::List,
             Block::new("A provisioning step; the blocks run in order. Each holds exactly one of `shell` or `file`.")
+                .attr(Attr::computed("content_digest", Ty::String, "SHA-256 of the local files this step uploads or runs (names, modes and contents); null when it uses none. Editing such a file plans a new bake and the plan names this attribute."))
                 .block(
                     "shell",
                     Nesting::Single,
@@ -66,7 +72,8 @@ fn resource_block() -> Block {
                         .attr(Attr::optional("environment", Ty::map_of_strings(), "Environment variables for the commands. Passed through a file that is sourced and deleted, never on a command line or in logs.").sensitive())
                         .attr(Attr::optional("valid_exit_codes", Ty::List(Box::new(Ty::Number)), "Exit codes that count as success. Default `[0]`."))
                         .attr(Attr::optional("inline_shebang", Ty::String, "Interpreter line for `inline`. Default `/bin/sh -e`."))
-                        .attr(Attr::optional("remote_folder", Ty::String, "Where scripts are uploaded on the instance. Default `/tmp`.")),
+                        .attr(Attr::optional("remote_folder", Ty::String, "Where scripts are uploaded on the instance. Default `/tmp`."))
+                        .attr(Attr::optional("execute_command", Ty::String, "How each script is run. `{{ .Path }}` is the uploaded script; `{{ .Vars }}` expands to the command that loads `environment` (it ends in `&&`). Default `chmod +x {{ .Path }}; {{ .Vars }} {{ .Path }}`.")),
                 )
                 .block(
                     "file",

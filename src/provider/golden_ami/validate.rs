@@ -135,6 +135,30 @@ pub fn validate(cfg: &Value) -> Diagnostics {
             }
         }
     }
+    if let Some(at) = cfg.get("deprecate_at").as_str()
+        && aws_smithy_types::DateTime::from_str(at, aws_smithy_types::date_time::Format::DateTime)
+            .is_err()
+    {
+        err(
+            &mut d,
+            AttrPath::root("deprecate_at"),
+            "Invalid time",
+            format!("{at:?} is not an RFC 3339 time like 2027-01-31T00:00:00Z."),
+        );
+    }
+    for (i, u) in cfg.get("ami_users").as_list().iter().enumerate() {
+        if let Some(u) = u.as_str()
+            && u != "all"
+            && !(u.len() == 12 && u.chars().all(|c| c.is_ascii_digit()))
+        {
+            err(
+                &mut d,
+                AttrPath::root("ami_users").index(i),
+                "Invalid account id",
+                format!("{u:?} is neither a 12-digit account id nor \"all\"."),
+            );
+        }
+    }
     validate_ssh(cfg.get("ssh"), &mut d);
     for (i, p) in cfg.get("provision").as_list().iter().enumerate() {
         validate_provision(p, AttrPath::root("provision").index(i), &mut d);
@@ -299,6 +323,16 @@ fn validate_provision(p: &Value, path: AttrPath, d: &mut Diagnostics) {
                     format!("{c} is not an exit status (0-255)."),
                 );
             }
+        }
+        if let Some(c) = shell.get("execute_command").as_str()
+            && !c.contains("{{ .Path }}")
+        {
+            err(
+                d,
+                sp.clone().attr("execute_command"),
+                "No script in execute_command",
+                format!("{c:?} never runs the script: include {{{{ .Path }}}}."),
+            );
         }
         if let Some(f) = shell.get("remote_folder").as_str()
             && !f.starts_with('/')

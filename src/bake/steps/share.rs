@@ -1,0 +1,26 @@
+//! Shares the finished image and schedules its deprecation, as asked.
+
+use super::{Step, StepFuture};
+use crate::bake::BakeContext;
+
+pub struct Share;
+
+impl Step for Share {
+    fn name(&self) -> &'static str {
+        "share"
+    }
+    fn run<'a, 'b: 'a>(&'a self, cx: &'a mut BakeContext<'b>) -> StepFuture<'a> {
+        Box::pin(async move {
+            let id = cx.image.as_ref().map(|i| i.id.clone()).unwrap_or_default();
+            if !cx.spec.ami_users.is_empty() {
+                cx.cancellable(cx.ec2.set_launch_permissions(&id, &cx.spec.ami_users, &[]))
+                    .await?;
+            }
+            if let Some(at) = &cx.spec.deprecate_at {
+                cx.cancellable(cx.ec2.set_deprecation(&id, Some(at)))
+                    .await?;
+            }
+            Ok(())
+        })
+    }
+}

@@ -1,0 +1,134 @@
+//! Digests that let the plan see what a bake would make: the content of the
+//! local files each step uses, and one digest over every input that shapes
+//! the image. Equal digests mean nothing to rebake.
+
+use super::schema::schema;
+use crate::protocol::schema::{Mode, OnChange};
+use crate::protocol::value::Value;
+use sha2::{Digest, Sha256};
+use std::collections::BTreeMap;
+use std::path::Path;
+
+/// The local paths a `provision` block reads, or None while any is unknown.
+pub fn step_files(step: &Value) -> Option<Vec<String>> {
+    let shell = step.get("shell");
+    let mut vals: Vec<&Value> = vec![shell.get("script"), step.get("file").get("source")];
+    vals.extend(shell.get("scripts").as_list());
+    if shell.get("scripts").is_unknown_or_partial() {
+        return None;
+    }
+    let mut out = Vec::new();
+    for v in vals {
+        match v {
+            Value::Null => {}
+            Value::String(s) => out.push(s.clone()),
+            _ => return None,
+        }
+    }
+    Some(out)
+}
+
+fn hash_path(h: &mut Sha256, root: &Path, rel: &str) -> std::io::Result<()> {
+    use std::os::unix::fs::PermissionsExt;
+    let path = if rel.is_empty() {
+        root.to_path_buf()
+    } else {
+        root.join(rel)
+    };
+    let meta = std::fs::metadata(&path)?;
+    let mode = meta.permissions().mode() & 0o7777;
+    if meta.is_dir() {
+        h.update(format!("D {rel} {mode:o}\n"));
+        let mut names: Vec<String> = std::fs::read_dir(&path)?
+            .map(|e| e.map(|e| e.file_name().to_string_lossy().to_string()))
+            .collect::<Result<_, _>>()?;
+        names.sort();
+        for n in names {
+            let child = if rel.is_empty() {
+                n
+            } else {
+                format!("{rel}/{n}")
+            };
+            hash_path(h, root, &child)?;
+        }
+    } else {
+        h.update(format!("F {rel} {mode:o} {}\n", meta.len()));
+        let mut f = std::fs::File::open(&path)?;
+        std::io::copy(&mut f, h)?;
+    }
+    Ok(())
+}
+
+/// SHA-256 over the files (directories recursively: names, modes, contents).
+/// Runs off the async runtime; the files may be large.
+pub async fn content_digest(paths: Vec<String>) -> Result<Option<String>, String> {
+    if paths.is_empty() {
+        return Ok(None);
+    }
+    tokio::task::spawn_blocking(move || {
+        let mut h = Sha256::new();
+        for p in &paths {
+            h.update(format!("P {p}\n"));
+            hash_path(&mut h, Path::new(p), "").map_err(|e| format!("{p}: {e}"))?;
+        }
+        Ok(Some(hex::encode(h.finalize())))
+    })
+    .await
+    .map_err(|e| e.to_string())?
+}
+
+/// Fills `provision[*].content_digest` in `v` (with `only_unknown`, just
+/// those still unknown); Unknown where a path is unknown.
+pub async fn fill_content_digests(
+    v: &mut Value,
+    only_unknown: bool,
+) -> Result<(), (usize, String)> {
+    let Value::Map(m) = v else { return Ok(()) };
+    let Some(Value::List(steps)) = m.get_mut("provision") else {
+        return Ok(());
+    };
+    for (i, step) in steps.iter_mut().enumerate() {
+        if only_unknown && !step.get("content_digest").is_unknown_or_partial() {
+            continue;
+        }
+        let d = match step_files(step) {
+            None => Value::Unknown,
+            Some(files) => Value::opt_string(content_digest(files).await.map_err(|e| (i, e))?),
+        };
+        step.set("content_digest", d);
+    }
+    Ok(())
+}
+
+/// One digest over every input that shapes the image; Unknown while any is.
+pub fn input_digest(v: &Value) -> Value {
+    let mut parts = BTreeMap::new();
+    let s = schema();
+    for a in s
+        .block
+        .attrs
+        .iter()
+        .filter(|a| a.on_change == OnChange::Replace && a.mode != Mode::Computed)
+    {
+        if a.name != "name" && a.name != "name_prefix" {
+            parts.insert(a.name.to_string(), v.get(a.name).clone());
+        }
+    }
+    for b in s
+        .block
+        .blocks
+        .iter()
+        .filter(|b| b.on_change == OnChange::Replace)
+    {
+        // The filter only matters through the AMI it resolves to.
+        if b.name != "source_ami_filter" {
+            parts.insert(b.name.to_string(), v.get(b.name).clone());
+        }
+    }
+    parts.insert("source_ami_id".into(), v.get("source_ami_id").clone());
+    let all = Value::Map(parts);
+    if !all.is_wholly_known() {
+        return Value::Unknown;
+    }
+    Value::string(hex::encode(Sha256::digest(all.encode_msgpack())))
+}
