@@ -33,6 +33,28 @@ def free_port():
         return s.getsockname()[1]
 
 
+def install_keys_command(root):
+    """Copies authorized_keys.py where sshd accepts it.
+
+    sshd runs an AuthorizedKeysCommand only if the file and every directory above it are
+    owned by root (or the user) and not group/world-writable. A checkout under /tmp (sticky
+    but world-writable) fails that, so the command is copied to a safe place first.
+    """
+    safe = "/run/golden-testbed" if root else os.path.expanduser("~/.cache/golden-testbed")
+    os.makedirs(safe, mode=0o755, exist_ok=True)
+    os.chmod(safe, 0o755)
+    dest = os.path.join(safe, "authorized_keys.py")
+    with open(os.path.join(HERE, "authorized_keys.py"), "rb") as f:
+        body = f.read()
+    # Parallel tests install it at once: write aside, then rename atomically.
+    tmp = f"{dest}.{os.getpid()}"
+    with open(tmp, "wb") as f:
+        f.write(body)
+    os.chmod(tmp, 0o755)
+    os.replace(tmp, dest)
+    return dest
+
+
 def listening(pidfile, pid, port):
     try:
         with open(pidfile) as f:
@@ -59,9 +81,8 @@ def main():
     if not os.path.exists(hostkey):
         subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", "golden-testbed",
                         "-f", hostkey], check=True)
-    keys_cmd = os.path.join(HERE, "authorized_keys.py")
-    os.chmod(keys_cmd, 0o755)  # sshd refuses group/world-writable commands
     root = os.geteuid() == 0
+    keys_cmd = install_keys_command(root)
     config = os.path.join(d, "sshd_config")
     with open(config, "w") as f:
         f.write(f"""\

@@ -8,17 +8,6 @@ mod support;
 use std::os::unix::fs::PermissionsExt;
 use support::{Bed, TfVersion, golden_values};
 
-macro_rules! on_both_terraforms {
-    ($($name:ident),* $(,)?) => {
-        mod terraform_current {
-            $( #[test] fn $name() { super::$name(super::TfVersion::Current) } )*
-        }
-        mod terraform_1_0_3 {
-            $( #[test] fn $name() { super::$name(super::TfVersion::Oldest) } )*
-        }
-    };
-}
-
 on_both_terraforms!(
     seed_provisioners_template_bakes_and_destroys,
     seed_builder_template_bakes,

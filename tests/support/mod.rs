@@ -11,6 +11,19 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 use std::sync::OnceLock;
 
+/// Generates one #[test] per Terraform version for each scenario function.
+#[macro_export]
+macro_rules! on_both_terraforms {
+    ($($name:ident),* $(,)?) => {
+        mod terraform_current {
+            $( #[test] fn $name() { super::$name(super::TfVersion::Current) } )*
+        }
+        mod terraform_1_0_3 {
+            $( #[test] fn $name() { super::$name(super::TfVersion::Oldest) } )*
+        }
+    };
+}
+
 pub const SETUP: &str = "bash scripts/setup.sh";
 
 pub fn repo() -> PathBuf {
@@ -60,6 +73,7 @@ fn mirror() -> &'static PathBuf {
     static MIRROR: OnceLock<PathBuf> = OnceLock::new();
     MIRROR.get_or_init(|| {
         let root = repo().join(format!("target/tf-test-mirror/{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&root);
         let golden = root.join("registry.terraform.io/golden-ami/golden/0.1.0/linux_amd64");
         std::fs::create_dir_all(&golden).unwrap();
         std::fs::copy(
@@ -67,23 +81,34 @@ fn mirror() -> &'static PathBuf {
             golden.join("terraform-provider-golden_v0.1.0"),
         )
         .unwrap();
-        let null = repo().join(".work/tools/mirror/registry.terraform.io/hashicorp");
-        require(
-            null.is_dir(),
-            "the null provider mirror at .work/tools/mirror",
-        );
-        std::os::unix::fs::symlink(&null, root.join("registry.terraform.io/hashicorp")).unwrap();
         root
     })
 }
 
+/// The CLI configuration: golden from our mirror, null from setup.sh's.
 fn cli_config() -> &'static PathBuf {
     static CFG: OnceLock<PathBuf> = OnceLock::new();
     CFG.get_or_init(|| {
+        let null = repo().join(".work/tools/mirror");
+        require(
+            null.join("registry.terraform.io/hashicorp/null").is_dir(),
+            "the null provider mirror at .work/tools/mirror",
+        );
         let path = mirror().join("terraformrc");
         let body = format!(
-            "provider_installation {{\n  filesystem_mirror {{\n    path    = \"{}\"\n    include = [\"registry.terraform.io/golden-ami/golden\", \"registry.terraform.io/hashicorp/null\"]\n  }}\n}}\n",
-            mirror().display()
+            r#"provider_installation {{
+  filesystem_mirror {{
+    path    = "{}"
+    include = ["registry.terraform.io/golden-ami/golden"]
+  }}
+  filesystem_mirror {{
+    path    = "{}"
+    include = ["registry.terraform.io/hashicorp/null"]
+  }}
+}}
+"#,
+            mirror().display(),
+            null.display()
         );
         std::fs::write(&path, body).unwrap();
         path
@@ -238,6 +263,12 @@ impl Bed {
             "terraform {{\n  required_providers {{\n    golden = {{ source = \"golden-ami/golden\" }}\n  }}\n}}\nprovider \"golden\" {{\n  region = \"us-east-1\"\n  endpoints {{\n    ec2 = \"{}\"\n  }}\n}}\n",
             self.endpoint
         )
+    }
+
+    /// Like [`Bed::provider_hcl`], also requiring hashicorp/null (from the mirror).
+    pub fn provider_hcl_with_null(&self) -> String {
+        self.provider_hcl()
+            .replace("golden = { source = \"golden-ami/golden\" }", "golden = { source = \"golden-ami/golden\" }\n    null   = { source = \"hashicorp/null\" }")
     }
 
     /// An `ssh` block reaching this bed's sshd.

@@ -160,7 +160,7 @@ async fn resolve_source(c: &Configured, config: &Value, diags: &mut Diagnostics)
         Err(e) => {
             diags.push(
                 Diagnostic::error("source_ami_filter selects no single AMI", e.to_string())
-                    .at(AttrPath::root("source_ami_filter")),
+                    .at(AttrPath::root("source_ami_filter").attr("filters")),
             );
             Value::Unknown
         }

@@ -68,7 +68,7 @@ pub fn validate(cfg: &Value) -> Diagnostics {
     ) {
         (true, true) => err(
             &mut d,
-            AttrPath::root("source_ami_filter"),
+            AttrPath::root("source_ami"),
             "Conflicting sources",
             "Set either `source_ami` or a `source_ami_filter` block, not both.",
         ),
@@ -248,10 +248,16 @@ fn validate_provision(p: &Value, path: AttrPath, d: &mut Diagnostics) {
     let (shell, file) = (p.get("shell"), p.get("file"));
     match (present(shell), present(file)) {
         (true, true) => {
+            // Terraform can show an attribute's line, not a block's: point at one in `file`.
+            let at = ["destination", "source", "content"]
+                .into_iter()
+                .find(|a| present(file.get(a)))
+                .map(|a| path.clone().attr("file").attr(a))
+                .unwrap_or(path.clone());
             err(
                 d,
-                path,
-                "Two step kinds in one provision block",
+                at,
+                &format!("Two step kinds in {path}"),
                 "A `provision` block holds exactly one of `shell` or `file`; split it into two blocks (order is kept).",
             );
             return;
@@ -259,8 +265,8 @@ fn validate_provision(p: &Value, path: AttrPath, d: &mut Diagnostics) {
         (false, false) => {
             err(
                 d,
-                path,
-                "Empty provision block",
+                path.clone(),
+                &format!("Empty {path}"),
                 "A `provision` block holds exactly one of `shell { ... }` or `file { ... }`.",
             );
             return;

@@ -1,0 +1,602 @@
+//! What the plan says: rebake only on a real change, and say why; in-place
+//! updates; create_before_destroy; values unknown until apply; and a
+//! catalogue of bad configurations refused at plan time with nothing made.
+
+mod support;
+
+use std::time::Duration;
+use support::{Bed, TfVersion, golden_values};
+
+on_both_terraforms!(
+    script_content_change_plans_a_rebake_naming_the_step,
+    newer_source_ami_plans_a_rebake_unless_opted_out,
+    triggers_and_sharing,
+    create_before_destroy_replaces_without_a_gap,
+    file_source_known_only_after_apply,
+    bad_configurations_are_refused_at_plan,
+);
+
+fn resource(bed: &Bed, body: &str) -> String {
+    format!(
+        "{}\nresource \"golden_ami\" \"img\" {{\n  instance_type = \"t3.micro\"\n{}\n{body}\n}}\noutput \"id\" {{\n  value = golden_ami.img.id\n}}\n",
+        bed.provider_hcl(),
+        bed.ssh_hcl()
+    )
+}
+
+fn script_content_change_plans_a_rebake_naming_the_step(v: TfVersion) {
+    let bed = Bed::start();
+    let remote = bed.remote_dir();
+    let body = format!(
+        r#"  name_prefix = "scripted-"
+  source_ami  = "ami-0a11ce0000000a001"
+  provision {{
+    shell {{
+      inline = ["mkdir -p {r}"]
+    }}
+  }}
+  provision {{
+    file {{
+      source      = "${{path.module}}/payload"
+      destination = "{r}/"
+    }}
+  }}
+  provision {{
+    shell {{
+      script = "${{path.module}}/setup.sh"
+    }}
+  }}"#,
+        r = remote.display()
+    );
+    let tf = bed.workspace("scripted", &resource(&bed, &body), v);
+    std::fs::create_dir_all(tf.dir.join("payload")).unwrap();
+    std::fs::write(tf.dir.join("payload/app.conf"), "port = 80\n").unwrap();
+    std::fs::write(
+        tf.dir.join("setup.sh"),
+        format!("#!/bin/sh\necho v1 > {}/version\n", remote.display()),
+    )
+    .unwrap();
+    tf.init();
+    tf.apply(&[]);
+    let first = tf.output("id");
+    assert_eq!(
+        std::fs::read_to_string(remote.join("version")).unwrap(),
+        "v1\n"
+    );
+    assert_eq!(
+        std::fs::read_to_string(remote.join("payload/app.conf")).unwrap(),
+        "port = 80\n"
+    );
+    let vals = golden_values(&tf.state_json());
+    assert!(
+        vals["input_digest"].as_str().is_some_and(|d| d.len() == 64),
+        "{vals}"
+    );
+    assert!(
+        vals["provision"][0]["content_digest"].is_null(),
+        "inline steps read no file"
+    );
+    assert!(vals["provision"][2]["content_digest"].as_str().is_some());
+
+    let (code, out) = tf.plan_exit(&[]);
+    assert_eq!(code, 0, "nothing changed:\n{out}");
+
+    // Same path, new content: a rebake, and the plan names the step.
+    std::fs::write(
+        tf.dir.join("setup.sh"),
+        format!("#!/bin/sh\necho v2 > {}/version\n", remote.display()),
+    )
+    .unwrap();
+    let (code, out) = tf.plan_exit(&[]);
+    assert_eq!(code, 2, "{out}");
+    assert!(out.contains("must be replaced"), "{out}");
+    let line = out
+        .lines()
+        .find(|l| l.contains("content_digest") && l.contains("forces replacement"));
+    assert!(
+        line.is_some(),
+        "the plan names the changed step's content_digest:\n{out}"
+    );
+    assert!(out.contains("input_digest"), "{out}");
+
+    // A file inside an uploaded directory counts too.
+    std::fs::write(
+        tf.dir.join("setup.sh"),
+        format!("#!/bin/sh\necho v1 > {}/version\n", remote.display()),
+    )
+    .unwrap();
+    assert_eq!(
+        tf.plan_exit(&[]).0,
+        0,
+        "back to the baked content: no change"
+    );
+    std::fs::write(tf.dir.join("payload/app.conf"), "port = 8080\n").unwrap();
+    let (code, out) = tf.plan_exit(&[]);
+    assert_eq!(code, 2, "{out}");
+    tf.apply(&[]);
+    let second = tf.output("id");
+    assert_ne!(first, second);
+    assert!(bed.image(&first).is_none(), "the old image is gone");
+    assert_eq!(
+        std::fs::read_to_string(remote.join("payload/app.conf")).unwrap(),
+        "port = 8080\n"
+    );
+    assert_eq!(tf.plan_exit(&[]).0, 0);
+}
+
+/// Makes an image owned by this account named `name`, as a "base image" publisher would.
+fn publish_base(bed: &Bed, name: &str) -> String {
+    bed.rt.block_on(async {
+        let run = bed
+            .ec2
+            .run_instances()
+            .image_id("ami-0a11ce0000000a001")
+            .min_count(1)
+            .max_count(1)
+            .send()
+            .await
+            .unwrap();
+        let inst = run.instances()[0].instance_id().unwrap().to_string();
+        let img = bed
+            .ec2
+            .create_image()
+            .instance_id(&inst)
+            .name(name)
+            .send()
+            .await
+            .unwrap();
+        bed.ec2
+            .terminate_instances()
+            .instance_ids(&inst)
+            .send()
+            .await
+            .unwrap();
+        img.image_id().unwrap().to_string()
+    })
+}
+
+fn newer_source_ami_plans_a_rebake_unless_opted_out(v: TfVersion) {
+    let bed = Bed::start();
+    let base1 = publish_base(&bed, "base-1");
+    let body = |follow: bool| {
+        format!(
+            r#"  name_prefix = "follower-"
+  rebake_on_new_source = {follow}
+  source_ami_filter {{
+    filters     = {{ name = "base-*" }}
+    owners      = ["self"]
+    most_recent = true
+  }}"#
+        )
+    };
+    let tf = bed.workspace("follow", &resource(&bed, &body(true)), v);
+    tf.init();
+    tf.apply(&[]);
+    assert_eq!(
+        golden_values(&tf.state_json())["source_ami_id"],
+        base1.as_str()
+    );
+    assert_eq!(tf.plan_exit(&[]).0, 0);
+
+    // CreationDate has one-second resolution: make the new one clearly newer.
+    std::thread::sleep(Duration::from_millis(1100));
+    let base2 = publish_base(&bed, "base-2");
+    let (code, out) = tf.plan_exit(&[]);
+    assert_eq!(code, 2, "{out}");
+    assert!(
+        out.contains(&base2) && out.contains("forces replacement"),
+        "the plan shows the new source:\n{out}"
+    );
+
+    std::fs::write(tf.dir.join("main.tf"), resource(&bed, &body(false))).unwrap();
+    let (code, out) = tf.plan_exit(&[]);
+    assert_eq!(code, 2, "only rebake_on_new_source itself changes:\n{out}");
+    assert!(!out.contains("must be replaced"), "{out}");
+    tf.apply(&[]);
+    assert_eq!(
+        golden_values(&tf.state_json())["source_ami_id"],
+        base1.as_str()
+    );
+    assert_eq!(
+        tf.plan_exit(&[]).0,
+        0,
+        "opted out: no rebake for a newer source"
+    );
+}
+
+fn triggers_and_sharing(v: TfVersion) {
+    let bed = Bed::start();
+    let body = |trigger: &str, users: &str| {
+        format!(
+            "  name_prefix = \"trig-\"\n  source_ami = \"ami-0a11ce0000000a001\"\n  triggers = {{ app_version = \"{trigger}\" }}\n  ami_users = {users}\n"
+        )
+    };
+    let tf = bed.workspace(
+        "trig",
+        &resource(&bed, &body("1.0", "[\"111122223333\"]")),
+        v,
+    );
+    tf.init();
+    tf.apply(&[]);
+    let first = tf.output("id");
+    let perms = |id: &str| -> Vec<String> {
+        bed.rt.block_on(async {
+            let o = bed
+                .ec2
+                .describe_image_attribute()
+                .image_id(id)
+                .attribute(aws_sdk_ec2::types::ImageAttributeName::LaunchPermission)
+                .send()
+                .await
+                .unwrap();
+            o.launch_permissions()
+                .iter()
+                .filter_map(|p| p.user_id().map(str::to_string))
+                .collect()
+        })
+    };
+    assert_eq!(perms(&first), vec!["111122223333"]);
+
+    std::fs::write(
+        tf.dir.join("main.tf"),
+        resource(&bed, &body("1.0", "[\"444455556666\"]")),
+    )
+    .unwrap();
+    let (code, out) = tf.plan_exit(&[]);
+    assert_eq!(code, 2);
+    assert!(
+        out.contains("updated in-place") && !out.contains("must be replaced"),
+        "{out}"
+    );
+    tf.apply(&[]);
+    assert_eq!(tf.output("id"), first);
+    assert_eq!(perms(&first), vec!["444455556666"]);
+
+    std::fs::write(
+        tf.dir.join("main.tf"),
+        resource(&bed, &body("2.0", "[\"444455556666\"]")),
+    )
+    .unwrap();
+    let (code, out) = tf.plan_exit(&[]);
+    assert_eq!(code, 2);
+    assert!(
+        out.contains("must be replaced") && out.contains("app_version"),
+        "{out}"
+    );
+    tf.apply(&[]);
+    assert_ne!(tf.output("id"), first);
+}
+
+fn create_before_destroy_replaces_without_a_gap(v: TfVersion) {
+    let bed = Bed::start();
+    let hcl = |itype: &str| {
+        format!(
+            r#"{provider}
+resource "golden_ami" "img" {{
+  name_prefix   = "cbd-"
+  instance_type = "{itype}"
+  source_ami    = "ami-0a11ce0000000a001"
+{ssh}
+  lifecycle {{
+    create_before_destroy = true
+  }}
+}}
+# Stands in for aws_instance.ami: something that consumes the id.
+resource "null_resource" "server" {{
+  triggers = {{ ami = golden_ami.img.id }}
+}}
+output "id" {{
+  value = golden_ami.img.id
+}}
+"#,
+            provider = bed.provider_hcl_with_null(),
+            ssh = bed.ssh_hcl()
+        )
+    };
+    let tf = bed.workspace("cbd", &hcl("t3.micro"), v);
+    tf.init();
+    tf.apply(&[]);
+    let old = tf.output("id");
+    std::fs::write(tf.dir.join("main.tf"), hcl("t3.small")).unwrap();
+    let out = tf.apply(&[]);
+    let new = tf.output("id");
+    assert_ne!(old, new);
+    let created = out
+        .find("golden_ami.img: Creation complete")
+        .expect("new image created");
+    let destroying = out
+        .find("golden_ami.img (deposed object")
+        .expect("old image destroyed");
+    assert!(
+        created < destroying,
+        "the new AMI exists before the old one goes:\n{out}"
+    );
+    assert!(bed.image(&old).is_none());
+    assert!(bed.image(&new).is_some());
+    let state = tf.state_json();
+    let server = state["values"]["root_module"]["resources"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["type"] == "null_resource")
+        .unwrap()
+        .clone();
+    assert_eq!(server["values"]["triggers"]["ami"], new.as_str());
+}
+
+fn file_source_known_only_after_apply(v: TfVersion) {
+    let bed = Bed::start();
+    let remote = bed.remote_dir();
+    let hcl = format!(
+        r#"{provider}
+# Produces the file to upload; its name is known only after apply.
+resource "null_resource" "gen" {{
+  provisioner "local-exec" {{
+    command = "echo generated-payload > gen-${{self.id}}.txt"
+  }}
+}}
+resource "golden_ami" "img" {{
+  name_prefix   = "late-"
+  instance_type = "t3.micro"
+  source_ami    = "ami-0a11ce0000000a001"
+{ssh}
+  provision {{
+    shell {{
+      inline = ["mkdir -p {r}"]
+    }}
+  }}
+  provision {{
+    file {{
+      source      = "gen-${{null_resource.gen.id}}.txt"
+      destination = "{r}/payload.txt"
+    }}
+  }}
+}}
+"#,
+        provider = bed.provider_hcl_with_null(),
+        ssh = bed.ssh_hcl(),
+        r = remote.display()
+    );
+    let tf = bed.workspace("late", &hcl, v);
+    tf.init();
+    let (code, out) = tf.plan_exit(&[]);
+    assert_eq!(code, 2, "{out}");
+    assert!(
+        out.contains("content_digest = (known after apply)"),
+        "{out}"
+    );
+    tf.apply(&[]);
+    assert_eq!(
+        std::fs::read_to_string(remote.join("payload.txt")).unwrap(),
+        "generated-payload\n"
+    );
+    let vals = golden_values(&tf.state_json());
+    assert!(vals["input_digest"].as_str().is_some(), "{vals}");
+    assert!(
+        vals["provision"][1]["content_digest"].as_str().is_some(),
+        "{vals}"
+    );
+    assert_eq!(tf.plan_exit(&[]).0, 0);
+}
+
+/// Each bad configuration: the body inside the resource, the message, and
+/// the source line Terraform must point at (the attribute path made visible).
+fn catalogue(bed: &Bed) -> Vec<(&'static str, String, &'static str, String)> {
+    let ssh = bed.ssh_hcl();
+    let src = "source_ami = \"ami-0a11ce0000000a001\"";
+    let named = |rest: &str| format!("name = \"bad-config\"\n{src}\n{ssh}\n{rest}");
+    let long = "a".repeat(129);
+    vec![
+        (
+            "both names",
+            format!("name = \"abc\"\nname_prefix = \"x-\"\n{src}\n{ssh}"),
+            "Set either `name` or `name_prefix`",
+            "name_prefix = \"x-\"".into(),
+        ),
+        (
+            "no name",
+            format!("{src}\n{ssh}"),
+            "Set `name`, or `name_prefix`",
+            "resource \"golden_ami\" \"img\"".into(),
+        ),
+        (
+            "name characters",
+            format!("name = \"bad*name\"\n{src}\n{ssh}"),
+            "contains '*'",
+            "name = \"bad*name\"".into(),
+        ),
+        (
+            "name length",
+            format!("name = \"{long}\"\n{src}\n{ssh}"),
+            "must be 3 to 128 characters",
+            format!("name = \"{long}\""),
+        ),
+        (
+            "both sources",
+            format!(
+                "name = \"abc\"\n{src}\nsource_ami_filter {{\nfilters = {{ name = \"x\" }}\n}}\n{ssh}"
+            ),
+            "Set either `source_ami` or a `source_ami_filter`",
+            "source_ami = \"ami-0a11ce0000000a001\"".into(),
+        ),
+        (
+            "no source",
+            format!("name = \"abc\"\n{ssh}"),
+            "Set `source_ami`, or a `source_ami_filter` block",
+            "resource \"golden_ami\" \"img\"".into(),
+        ),
+        (
+            "malformed source",
+            format!("name = \"abc\"\nsource_ami = \"image-12\"\n{ssh}"),
+            "is not an AMI id",
+            "source_ami = \"image-12\"".into(),
+        ),
+        (
+            "filter matches nothing",
+            format!(
+                "name = \"abc\"\nsource_ami_filter {{\nfilters = {{ name = \"does-not-exist-*\" }}\nowners = [\"amazon\"]\n}}\n{ssh}"
+            ),
+            "no AMI matches filters {\"name\": \"does-not-exist-*\"} with owners [\"amazon\"]",
+            "filters = { name = \"does-not-exist-*\" }".into(),
+        ),
+        (
+            "instance type",
+            format!("name = \"abc\"\n{src}\n{ssh}").replace("", ""),
+            "is not an instance type",
+            "instance_type = \"t2micro\"".into(),
+        ),
+        (
+            "empty provision",
+            named("provision {\n}"),
+            "Empty provision[0]",
+            "resource \"golden_ami\" \"img\"".into(),
+        ),
+        (
+            "two kinds",
+            named(
+                "provision {\nshell {\ninline = [\"true\"]\n}\nfile {\ncontent = \"x\"\ndestination = \"/tmp/x\"\n}\n}",
+            ),
+            "Two step kinds in provision[0]",
+            "destination = \"/tmp/x\"".into(),
+        ),
+        (
+            "missing file source",
+            named("provision {\nfile {\nsource = \"no-such-file\"\ndestination = \"/tmp/x\"\n}\n}"),
+            "\"no-such-file\" does not exist",
+            "source = \"no-such-file\"".into(),
+        ),
+        (
+            "relative destination",
+            named("provision {\nfile {\ncontent = \"x\"\ndestination = \"relative/path\"\n}\n}"),
+            "must be an absolute path",
+            "destination = \"relative/path\"".into(),
+        ),
+        (
+            "missing script",
+            named("provision {\nshell {\nscript = \"nope.sh\"\n}\n}"),
+            "\"nope.sh\" is not a readable file",
+            "script = \"nope.sh\"".into(),
+        ),
+        (
+            "ssh timeout",
+            format!("name = \"abc\"\n{src}\nssh {{\nusername = \"u\"\ntimeout = \"5 minutes\"\n}}"),
+            "\"5 minutes\" is not a duration",
+            "timeout = \"5 minutes\"".into(),
+        ),
+        (
+            "create timeout",
+            named("timeouts {\ncreate = \"soon\"\n}"),
+            "\"soon\" is not a duration",
+            "create = \"soon\"".into(),
+        ),
+        (
+            "exit code",
+            named("provision {\nshell {\ninline = [\"true\"]\nvalid_exit_codes = [0, 300]\n}\n}"),
+            "300 is not an exit status",
+            "valid_exit_codes = [0, 300]".into(),
+        ),
+        (
+            "port",
+            format!("name = \"abc\"\n{src}\nssh {{\nusername = \"u\"\nport = 70000\n}}"),
+            "70000 is not a TCP port",
+            "port = 70000".into(),
+        ),
+        (
+            "interface",
+            format!("name = \"abc\"\n{src}\nssh {{\nusername = \"u\"\ninterface = \"ipv6\"\n}}"),
+            "use public_ip, private_ip, public_dns or private_dns",
+            "interface = \"ipv6\"".into(),
+        ),
+        (
+            "execute_command",
+            named("provision {\nshell {\ninline = [\"true\"]\nexecute_command = \"sudo sh\"\n}\n}"),
+            "never runs the script",
+            "execute_command = \"sudo sh\"".into(),
+        ),
+        (
+            "empty inline",
+            named("provision {\nshell {\ninline = []\n}\n}"),
+            "`inline` needs at least one command",
+            "inline = []".into(),
+        ),
+        (
+            "reserved tag",
+            named("tags = { \"aws:owner\" = \"me\" }"),
+            "reserved by AWS",
+            "tags = { \"aws:owner\" = \"me\" }".into(),
+        ),
+        (
+            "no ssh",
+            format!("name = \"abc\"\n{src}"),
+            "Add an `ssh { username",
+            "resource \"golden_ami\" \"img\"".into(),
+        ),
+        (
+            "cidr",
+            format!(
+                "name = \"abc\"\n{src}\nssh {{\nusername = \"u\"\nallowed_cidrs = [\"10.0.0.0/33\"]\n}}"
+            ),
+            "is not an IPv4 CIDR",
+            "allowed_cidrs = [\"10.0.0.0/33\"]".into(),
+        ),
+        (
+            "deprecate_at",
+            named("deprecate_at = \"next year\""),
+            "is not an RFC 3339 time",
+            "deprecate_at = \"next year\"".into(),
+        ),
+        (
+            "ami_users",
+            named("ami_users = [\"bob\"]"),
+            "neither a 12-digit account id",
+            "ami_users = [\"bob\"]".into(),
+        ),
+    ]
+}
+
+fn bad_configurations_are_refused_at_plan(v: TfVersion) {
+    let bed = Bed::start();
+    let tf = bed.workspace(
+        "bad",
+        &resource(
+            &bed,
+            "name = \"fine\"\nsource_ami = \"ami-0a11ce0000000a001\"",
+        ),
+        v,
+    );
+    tf.init();
+    let cases = catalogue(&bed);
+    assert!(cases.len() >= 20);
+    for (what, body, message, line) in cases {
+        let mut hcl = format!(
+            "{}\nresource \"golden_ami\" \"img\" {{\ninstance_type = \"t3.micro\"\n{body}\n}}\n",
+            bed.provider_hcl()
+        );
+        if what == "instance type" {
+            hcl = hcl.replace(
+                "instance_type = \"t3.micro\"",
+                "instance_type = \"t2micro\"",
+            );
+        }
+        std::fs::write(tf.dir.join("main.tf"), &hcl).unwrap();
+        let out = tf.fails(&["plan", "-no-color", "-input=false"]);
+        assert!(
+            out.contains(message),
+            "{what}: expected {message:?} in:\n{out}"
+        );
+        // Terraform quotes the configuration line the diagnostic's path points at.
+        let shown = out.lines().any(|l| {
+            l.split_once(": ").is_some_and(|(n, rest)| {
+                n.trim().parse::<u32>().is_ok() && rest.trim().starts_with(line.as_str())
+            })
+        });
+        assert!(
+            shown,
+            "{what}: expected the diagnostic to point at `{line}`:\n{out}"
+        );
+    }
+    assert_eq!(bed.all_instances(), 0, "a refused plan launches nothing");
+    assert!(bed.key_pairs().is_empty());
+    assert!(bed.extra_security_groups().is_empty());
+    assert!(bed.own_images().is_empty());
+}
