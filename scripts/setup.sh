@@ -25,10 +25,10 @@ die() { echo "setup.sh: ERROR: $*" >&2; exit 1; }
 [ "$(id -u)" = 0 ] || die "run as root (apt-get, /run/sshd)"
 
 # --- apt: update only if something is missing, and at most once ---------------------------
-# python3-minimal: sshd runs testbed/authorized_keys.py with PATH=/usr/bin:/bin:..., so its
+# python3 (Debian's): sshd runs testbed/authorized_keys.py with PATH=/usr/bin:/bin:..., so its
 # `#!/usr/bin/env python3` resolves to Debian's /usr/bin/python3, not to a pyenv/venv python.
 missing=()
-for pkg in openssh-server protobuf-compiler python3-minimal sudo; do
+for pkg in openssh-server protobuf-compiler python3 sudo; do
   [ "$(dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null || true)" = "install ok installed" ] || missing+=("$pkg")
 done
 if [ ${#missing[@]} -gt 0 ]; then

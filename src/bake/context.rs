@@ -60,6 +60,17 @@ impl<'a> BakeContext<'a> {
         }
     }
 
+    /// Fails with `Cancelled` once the bake is cancelled. Calls that create
+    /// something are awaited to the end and followed by this check, never
+    /// raced against cancellation: a create that completes unobserved leaks.
+    pub fn check_cancel(&self) -> Result<(), BakeError> {
+        if self.cancel.is_cancelled() {
+            Err(BakeError::Cancelled)
+        } else {
+            Ok(())
+        }
+    }
+
     /// Tags for temporary resources: the user's run tags plus the build id.
     pub fn run_tags(&self, what: &str) -> std::collections::BTreeMap<String, String> {
         let mut t = self.spec.run_tags.clone();

@@ -2,7 +2,7 @@
 
 use super::tags::{from_sdk, spec};
 use super::wait::{self, Poll, WaitError};
-use super::{Ec2, Ec2Error, api_err};
+use super::{Ec2, Ec2Error, api_err, gone_is_ok};
 use aws_sdk_ec2::types::{Filter, Image, ResourceType};
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -103,6 +103,19 @@ impl Ec2 {
                 Ok(images.pop().unwrap_or_default())
             }
         }
+    }
+
+    /// This account's image named `name`, if any.
+    pub async fn own_image_named(&self, name: &str) -> Result<Option<ImageInfo>, Ec2Error> {
+        let out = self
+            .client
+            .describe_images()
+            .owners("self")
+            .filters(Filter::builder().name("name").values(name).build())
+            .send()
+            .await
+            .map_err(api_err("DescribeImages"))?;
+        Ok(out.images().iter().map(ImageInfo::from).next())
     }
 
     /// The image, or None when it does not exist (or is deregistered).
@@ -250,34 +263,26 @@ impl Ec2 {
 
     /// Deregisters the image; already gone is success.
     pub async fn deregister_image(&self, id: &str) -> Result<(), Ec2Error> {
-        match self
-            .client
-            .deregister_image()
-            .image_id(id)
-            .send()
-            .await
-            .map_err(api_err("DeregisterImage"))
-        {
-            Ok(_) => Ok(()),
-            Err(e) if e.is_not_found() => Ok(()),
-            Err(e) => Err(e),
-        }
+        gone_is_ok(
+            self.client
+                .deregister_image()
+                .image_id(id)
+                .send()
+                .await
+                .map_err(api_err("DeregisterImage")),
+        )
     }
 
     /// Deletes a snapshot; already gone is success.
     pub async fn delete_snapshot(&self, id: &str) -> Result<(), Ec2Error> {
-        match self
-            .client
-            .delete_snapshot()
-            .snapshot_id(id)
-            .send()
-            .await
-            .map_err(api_err("DeleteSnapshot"))
-        {
-            Ok(_) => Ok(()),
-            Err(e) if e.is_not_found() => Ok(()),
-            Err(e) => Err(e),
-        }
+        gone_is_ok(
+            self.client
+                .delete_snapshot()
+                .snapshot_id(id)
+                .send()
+                .await
+                .map_err(api_err("DeleteSnapshot")),
+        )
     }
 
     /// Deregisters an image and deletes every snapshot it had, waiting out

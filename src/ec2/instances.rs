@@ -1,7 +1,7 @@
 //! The build instance: launch, look, stop, terminate.
 
 use super::tags::spec;
-use super::{Ec2, Ec2Error, api_err};
+use super::{Ec2, Ec2Error, api_err, gone_is_ok};
 use aws_sdk_ec2::types::{
     HttpTokensState, InstanceMetadataEndpointState, InstanceMetadataOptionsRequest, InstanceType,
     ResourceType, ShutdownBehavior,
@@ -144,17 +144,13 @@ impl Ec2 {
 
     /// Terminates; already gone is success.
     pub async fn terminate_instance(&self, id: &str) -> Result<(), Ec2Error> {
-        match self
-            .client
-            .terminate_instances()
-            .instance_ids(id)
-            .send()
-            .await
-            .map_err(api_err("TerminateInstances"))
-        {
-            Ok(_) => Ok(()),
-            Err(e) if e.is_not_found() => Ok(()),
-            Err(e) => Err(e),
-        }
+        gone_is_ok(
+            self.client
+                .terminate_instances()
+                .instance_ids(id)
+                .send()
+                .await
+                .map_err(api_err("TerminateInstances")),
+        )
     }
 }

@@ -36,6 +36,15 @@ pub struct Ec2Error {
     pub message: String,
 }
 
+/// Deletes are idempotent: a resource that is already gone counts as deleted.
+pub(crate) fn gone_is_ok<T>(r: Result<T, Ec2Error>) -> Result<(), Ec2Error> {
+    match r {
+        Ok(_) => Ok(()),
+        Err(e) if e.is_not_found() => Ok(()),
+        Err(e) => Err(e),
+    }
+}
+
 impl Ec2Error {
     /// True for the "does not exist" family of codes (already gone is fine on delete).
     pub fn is_not_found(&self) -> bool {

@@ -1,7 +1,7 @@
 //! Temporary key pairs and security groups, and the VPC facts they need.
 
 use super::tags::spec;
-use super::{Ec2, Ec2Error, api_err};
+use super::{Ec2, Ec2Error, api_err, gone_is_ok};
 use aws_sdk_ec2::types::{Filter, IpPermission, IpRange, ResourceType};
 use std::collections::BTreeMap;
 
@@ -25,18 +25,14 @@ impl Ec2 {
 
     /// Deletes a key pair; already gone is success (EC2 itself says so).
     pub async fn delete_key_pair(&self, name: &str) -> Result<(), Ec2Error> {
-        match self
-            .client
-            .delete_key_pair()
-            .key_name(name)
-            .send()
-            .await
-            .map_err(api_err("DeleteKeyPair"))
-        {
-            Ok(_) => Ok(()),
-            Err(e) if e.is_not_found() => Ok(()),
-            Err(e) => Err(e),
-        }
+        gone_is_ok(
+            self.client
+                .delete_key_pair()
+                .key_name(name)
+                .send()
+                .await
+                .map_err(api_err("DeleteKeyPair")),
+        )
     }
 
     /// The VPC a subnet lives in, or the default VPC; with its CIDR.
@@ -94,7 +90,32 @@ impl Ec2 {
             .send()
             .await
             .map_err(api_err("CreateSecurityGroup"))?;
-        Ok(out.group_id().unwrap_or_default().to_string())
+        out.group_id().map(str::to_string).ok_or_else(|| Ec2Error {
+            action: "CreateSecurityGroup",
+            code: None,
+            message: "EC2 returned no group id".into(),
+        })
+    }
+
+    /// The id of the group named `name` in `vpc_id`, if any.
+    pub async fn security_group_id(
+        &self,
+        name: &str,
+        vpc_id: &str,
+    ) -> Result<Option<String>, Ec2Error> {
+        let out = self
+            .client
+            .describe_security_groups()
+            .filters(Filter::builder().name("group-name").values(name).build())
+            .filters(Filter::builder().name("vpc-id").values(vpc_id).build())
+            .send()
+            .await
+            .map_err(api_err("DescribeSecurityGroups"))?;
+        Ok(out
+            .security_groups()
+            .first()
+            .and_then(|g| g.group_id())
+            .map(str::to_string))
     }
 
     /// Lets SSH in from `cidrs` only.
@@ -127,17 +148,13 @@ impl Ec2 {
 
     /// Deletes a group; already gone is success.
     pub async fn delete_security_group(&self, id: &str) -> Result<(), Ec2Error> {
-        match self
-            .client
-            .delete_security_group()
-            .group_id(id)
-            .send()
-            .await
-            .map_err(api_err("DeleteSecurityGroup"))
-        {
-            Ok(_) => Ok(()),
-            Err(e) if e.is_not_found() => Ok(()),
-            Err(e) => Err(e),
-        }
+        gone_is_ok(
+            self.client
+                .delete_security_group()
+                .group_id(id)
+                .send()
+                .await
+                .map_err(api_err("DeleteSecurityGroup")),
+        )
     }
 }

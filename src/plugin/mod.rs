@@ -31,7 +31,7 @@ pub enum ServeError {
     Grpc(#[from] tonic::transport::Error),
 }
 
-/// Serves until Terraform asks the controller to shut down or closes stdin.
+/// Serves until Terraform asks the controller to shut down, or goes away.
 pub async fn serve(provider: Arc<Provider>) -> Result<(), ServeError> {
     handshake::check_env()?;
     let mtls = match std::env::var("PLUGIN_CLIENT_CERT") {
@@ -64,6 +64,7 @@ pub async fn serve(provider: Arc<Provider>) -> Result<(), ServeError> {
     }
     tracing::debug!(%addr, tls = mtls.is_some(), "plugin server listening");
 
+    watch_parent(shutdown.clone(), provider.clone());
     let stop = shutdown.clone();
     tonic::transport::Server::builder()
         .add_service(health_service)
@@ -72,7 +73,7 @@ pub async fn serve(provider: Arc<Provider>) -> Result<(), ServeError> {
             provider: provider.clone(),
         }))
         .add_service(
-            ProviderServer::new(ProviderService::new(provider))
+            ProviderServer::new(ProviderService::new(provider.clone()))
                 .max_decoding_message_size(256 << 20),
         )
         .serve_with_incoming_shutdown(
@@ -80,7 +81,31 @@ pub async fn serve(provider: Arc<Provider>) -> Result<(), ServeError> {
             stop.cancelled_owned(),
         )
         .await?;
+    // Bakes still running (Terraform went away mid-apply) finish their cleanup first.
+    provider.drain(std::time::Duration::from_secs(600)).await;
     Ok(())
+}
+
+/// A killed Terraform never says goodbye: when our parent changes (we were
+/// orphaned), stop serving so in-flight bakes cancel, clean up, and the
+/// plugin exits instead of lingering.
+fn watch_parent(shutdown: CancellationToken, provider: Arc<Provider>) {
+    let parent = std::os::unix::process::parent_id();
+    tokio::spawn(async move {
+        loop {
+            tokio::select! {
+                _ = shutdown.cancelled() => return,
+                _ = tokio::time::sleep(std::time::Duration::from_secs(1)) => {}
+            }
+            if std::os::unix::process::parent_id() != parent {
+                tracing::warn!("Terraform went away; cancelling bakes and exiting");
+                // Bakes first: the server's graceful shutdown waits for their requests.
+                provider.stop();
+                shutdown.cancel();
+                return;
+            }
+        }
+    });
 }
 
 async fn accept_loop(

@@ -2,6 +2,9 @@
 
 use std::time::Duration;
 
+/// No wait in a bake is meant to last longer; it also keeps deadline arithmetic safe.
+const MAX: Duration = Duration::from_secs(30 * 86400);
+
 pub fn parse(s: &str) -> Result<Duration, String> {
     let bad = || format!("{s:?} is not a duration; write it like \"30s\", \"5m\" or \"1h30m\"");
     let s = s.trim();
@@ -30,7 +33,14 @@ pub fn parse(s: &str) -> Result<Duration, String> {
             _ => return Err(bad()),
         };
         rest = &rest[unit_len..];
-        total += Duration::from_secs_f64(n * secs);
+        let part = Duration::try_from_secs_f64(n * secs).map_err(|_| bad())?;
+        total = total.checked_add(part).ok_or_else(bad)?;
+    }
+    if total > MAX {
+        return Err(format!(
+            "{s:?} is longer than {} days",
+            MAX.as_secs() / 86400
+        ));
     }
     Ok(total)
 }
@@ -47,5 +57,7 @@ mod tests {
         assert!(parse("5 minutes").is_err());
         assert!(parse("m").is_err());
         assert!(parse("").is_err());
+        assert!(parse("99999999999999999999h").is_err());
+        assert!(parse("800h").is_err());
     }
 }

@@ -14,6 +14,7 @@ use config::ProviderConfig;
 use std::sync::Arc;
 use tokio::sync::RwLock;
 use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
 
 /// The outcome of a plan.
 pub struct PlanOutcome {
@@ -49,6 +50,8 @@ pub struct Provider {
     configured: RwLock<Option<Arc<Configured>>>,
     /// Cancelled by StopProvider: every in-flight bake cleans up and returns.
     stop: CancellationToken,
+    /// In-flight bakes, so shutdown can wait for their cleanup.
+    tasks: TaskTracker,
 }
 
 impl Default for Provider {
@@ -62,6 +65,7 @@ impl Provider {
         Provider {
             configured: RwLock::new(None),
             stop: CancellationToken::new(),
+            tasks: TaskTracker::new(),
         }
     }
 
@@ -82,6 +86,21 @@ impl Provider {
         self.stop.cancel();
     }
 
+    /// Cancels every bake and waits, at most `limit`, for their cleanups.
+    pub async fn drain(&self, limit: std::time::Duration) {
+        self.stop();
+        self.tasks.close();
+        if tokio::time::timeout(limit, self.tasks.wait())
+            .await
+            .is_err()
+        {
+            tracing::error!(
+                pending = self.tasks.len(),
+                "bakes still cleaning up at exit"
+            );
+        }
+    }
+
     pub fn validate_config(&self, cfg: &Value) -> Diagnostics {
         ProviderConfig::from_value(cfg).1
     }
@@ -92,6 +111,12 @@ impl Provider {
             return diags;
         }
         tracing::debug!(terraform_version, "configuring");
+        // Settings that depend on resources not yet created: plan with unknowns,
+        // Terraform configures again with known values before applying.
+        if !cfg.is_wholly_known() {
+            tracing::info!("provider settings not known yet; planning without EC2");
+            return diags;
+        }
         match pc.connect().await {
             Ok(c) => *self.configured.write().await = Some(Arc::new(c)),
             Err(d) => diags.push(d),
@@ -176,7 +201,10 @@ impl Provider {
             return StateOutcome::err(prior, Self::unknown_type(type_name));
         }
         match self.client().await {
-            Ok(c) => golden_ami::apply(&c, &self.stop, prior, planned, config, private).await,
+            Ok(c) => {
+                golden_ami::apply(&c, &self.stop, &self.tasks, prior, planned, config, private)
+                    .await
+            }
             Err(d) => StateOutcome::err(prior, d),
         }
     }

@@ -55,7 +55,10 @@ pub async fn run(
     tracing::info!(step = index, kind = step.kind(), "provisioning");
     match step {
         ProvisionStep::Shell(s) => s.run(index, ssh, cancel).await,
-        ProvisionStep::File(f) => f.run(ssh).await,
+        ProvisionStep::File(f) => tokio::select! {
+            _ = cancel.cancelled() => Err(ProvisionError::Ssh(SshError::Cancelled)),
+            r = f.run(ssh) => r,
+        },
     }
 }
 

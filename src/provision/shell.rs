@@ -78,16 +78,17 @@ impl ShellStep {
             let script = format!("{folder}/golden-script-{}.sh", unique_suffix());
             sftp.write_bytes(&body, &script, 0o755).await?;
             let mut vars = String::new();
+            let mut env_file = None;
             if !self.environment.is_empty() {
-                let env_file = format!("{folder}/golden-env-{}.sh", unique_suffix());
+                let path = format!("{folder}/golden-env-{}.sh", unique_suffix());
                 let exports: String = self
                     .environment
                     .iter()
                     .map(|(k, v)| format!("export {k}={}\n", sh_quote(v)))
                     .collect();
-                sftp.write_bytes(exports.as_bytes(), &env_file, 0o600)
-                    .await?;
-                vars = format!(". {0} && rm -f {0} &&", sh_quote(&env_file));
+                sftp.write_bytes(exports.as_bytes(), &path, 0o600).await?;
+                vars = format!(". {0} && rm -f {0} &&", sh_quote(&path));
+                env_file = Some(path);
             }
             let command = self
                 .execute_command
@@ -100,6 +101,10 @@ impl ShellStep {
                     OutputLine::Stderr(l) => tracing::info!(step = index, stream = "stderr", "{l}"),
                 })
                 .await;
+            // The command removes the environment file; make sure, whatever happened.
+            if let Some(path) = &env_file {
+                let _ = sftp.remove_file(path).await;
+            }
             let _ = sftp.remove_file(&script).await;
             let result = result?;
             let tail = result.tail.join("\n");

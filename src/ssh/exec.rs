@@ -94,6 +94,11 @@ impl SshSession {
                 Some(ChannelMsg::ExitSignal { signal_name, .. }) => {
                     result.exit_signal = Some(format!("{signal_name:?}"))
                 }
+                Some(ChannelMsg::Failure) => {
+                    return Err(SshError::Other(format!(
+                        "the server refused to run {command:?}"
+                    )));
+                }
                 Some(_) => {}
                 None => break,
             }

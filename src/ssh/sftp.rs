@@ -35,9 +35,17 @@ pub struct Sftp {
 }
 
 impl Sftp {
-    /// Writes `data` to `remote` with `mode`.
+    /// Writes `data` to `remote` with `mode`, which applies from the moment the
+    /// file exists (a secrets file is never readable by others, even briefly).
     pub async fn write_bytes(&self, data: &[u8], remote: &str, mode: u32) -> Result<(), SshError> {
-        let mut f = self.session.create(remote).await?;
+        use russh_sftp::protocol::OpenFlags;
+        let mut attrs = FileAttributes::empty();
+        attrs.permissions = Some(mode);
+        let flags = OpenFlags::CREATE | OpenFlags::TRUNCATE | OpenFlags::WRITE;
+        let mut f = self
+            .session
+            .open_with_flags_and_attributes(remote, flags, attrs)
+            .await?;
         f.write_all(data)
             .await
             .map_err(|e| SshError::Other(format!("{remote}: {e}")))?;

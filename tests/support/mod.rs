@@ -133,8 +133,16 @@ fn start_ready(mut cmd: Command, name: &'static str) -> (Proc, Vec<String>) {
         .spawn()
         .unwrap_or_else(|e| panic!("cannot start {name}: {e}"));
     let stdout = child.stdout.take().unwrap();
-    let mut line = String::new();
-    BufReader::new(stdout).read_line(&mut line).unwrap();
+    // A child that never says READY must fail the test, not hang CI.
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let mut line = String::new();
+        let _ = BufReader::new(stdout).read_line(&mut line);
+        let _ = tx.send(line);
+    });
+    let line = rx
+        .recv_timeout(std::time::Duration::from_secs(90))
+        .unwrap_or_default();
     if !line.starts_with("READY") {
         let mut err = String::new();
         let _ = child.kill();

@@ -25,16 +25,27 @@ impl Step for CreateImage {
             if let Some(s) = &cx.source {
                 tags.insert(SOURCE_AMI_TAG.into(), s.id.clone());
             }
-            let id = cx
-                .cancellable(cx.ec2.create_image(
-                    &instance,
-                    &cx.spec.image_name,
-                    cx.spec.description.as_deref(),
-                    &tags,
-                ))
-                .await?;
+            let name = &cx.spec.image_name;
+            let id = match cx
+                .ec2
+                .create_image(&instance, name, cx.spec.description.as_deref(), &tags)
+                .await
+            {
+                Ok(id) => id,
+                // A retried create whose first attempt succeeded unseen: ours if it carries our build id.
+                Err(e) if e.code.as_deref() == Some("InvalidAMIName.Duplicate") => {
+                    match cx.ec2.own_image_named(name).await? {
+                        Some(img) if img.tags.get(BUILD_ID_TAG) == Some(&cx.spec.build_id) => {
+                            img.id
+                        }
+                        _ => return Err(e.into()),
+                    }
+                }
+                Err(e) => return Err(e.into()),
+            };
             tracing::info!(image = %id, "image requested");
             cx.image_id = Some(id.clone());
+            cx.check_cancel()?;
             let ec2 = cx.ec2;
             let image = wait::until(
                 "the image to become available",

@@ -22,11 +22,11 @@ impl Step for KeyPair {
                 .map_err(|e| BakeError::Key(e.to_string()))?;
             let name = format!("golden-{}", cx.spec.build_id);
             let tags = cx.run_tags("key pair");
-            cx.cancellable(cx.ec2.import_key_pair(&name, &public, &tags))
-                .await?;
-            cx.key_pair_name = Some(name);
+            // Recorded first: the name is ours, and deleting a missing key pair is harmless.
+            cx.key_pair_name = Some(name.clone());
+            cx.ec2.import_key_pair(&name, &public, &tags).await?;
             cx.key = Some(Arc::new(key));
-            Ok(())
+            cx.check_cancel()
         })
     }
     fn cleanup<'a, 'b: 'a>(&'a self, cx: &'a mut BakeContext<'b>) -> StepFuture<'a> {

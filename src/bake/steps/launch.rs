@@ -29,12 +29,14 @@ impl Step for Launch {
                 volume_tags: cx.run_tags("volume"),
                 client_token: format!("golden-{}", cx.spec.build_id),
             };
-            let id = cx.cancellable(cx.ec2.run_instance(&launch)).await?;
+            // The client token makes a retried launch return the same instance.
+            let id = cx.ec2.run_instance(&launch).await?;
             tracing::info!(instance = %id, "build instance launched");
             cx.instance = Some(crate::ec2::instances::InstanceInfo {
                 id: id.clone(),
                 ..Default::default()
             });
+            cx.check_cancel()?;
             let ec2 = cx.ec2;
             let info = wait::until(
                 "the build instance to run",

@@ -24,10 +24,16 @@ impl Step for SecurityGroup {
             };
             let name = format!("golden-{}", cx.spec.build_id);
             let tags = cx.run_tags("security group");
-            let id = cx
-                .cancellable(cx.ec2.create_security_group(&name, &vpc_id, &tags))
-                .await?;
+            let id = match cx.ec2.create_security_group(&name, &vpc_id, &tags).await {
+                Ok(id) => id,
+                // A retried create whose first attempt succeeded unseen: the group is ours.
+                Err(e) if e.code.as_deref() == Some("InvalidGroup.Duplicate") => {
+                    cx.ec2.security_group_id(&name, &vpc_id).await?.ok_or(e)?
+                }
+                Err(e) => return Err(e.into()),
+            };
             cx.security_group_id = Some(id.clone());
+            cx.check_cancel()?;
             // With a host override the port given is the proxy's; the instance listens on 22.
             let port = if cx.spec.ssh.host.is_some() {
                 22

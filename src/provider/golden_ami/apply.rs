@@ -9,10 +9,12 @@ use crate::protocol::diag::{AttrPath, Diagnostic, Diagnostics};
 use crate::protocol::value::Value;
 use crate::provider::{Configured, StateOutcome};
 use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
 
 pub async fn apply(
     c: &Configured,
     stop: &CancellationToken,
+    tasks: &TaskTracker,
     prior: Value,
     planned: Value,
     _config: Value,
@@ -22,19 +24,41 @@ pub async fn apply(
         return delete(&c.ec2, prior).await;
     }
     if prior.is_null() {
-        return create(c, stop, planned).await;
+        return create(c, stop, tasks, planned).await;
     }
     update(&c.ec2, prior, planned, private).await
 }
 
-async fn create(c: &Configured, stop: &CancellationToken, planned: Value) -> StateOutcome {
+async fn create(
+    c: &Configured,
+    stop: &CancellationToken,
+    tasks: &TaskTracker,
+    planned: Value,
+) -> StateOutcome {
     let name = match planned.get("name").as_str() {
         Some(n) => n.to_string(),
         None => generated_name(planned.get("name_prefix").as_str().unwrap_or("golden-")),
     };
     let build_id = new_build_id();
     let spec = bake_spec(&planned, name.clone(), build_id.clone());
-    let outcome = bake::bake(&spec, &c.ec2, stop).await;
+    // The bake runs as its own task: if Terraform drops this request (a lost
+    // connection), the bake still finishes its cleanup.
+    let (ec2, stop) = (c.ec2.clone(), stop.clone());
+    let task = tasks.spawn(async move { bake::bake(&spec, &ec2, &stop).await });
+    let outcome = match task.await {
+        Ok(o) => o,
+        Err(e) => {
+            return StateOutcome::err(
+                Value::Null,
+                Diagnostic::error(
+                    "The bake task failed",
+                    format!(
+                        "{e}; resources tagged golden:build-id = {build_id} may be left behind"
+                    ),
+                ),
+            );
+        }
+    };
 
     let mut diags = Diagnostics::default();
     if let Some(e) = &outcome.error {

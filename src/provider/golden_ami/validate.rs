@@ -330,6 +330,25 @@ fn validate_provision(p: &Value, path: AttrPath, d: &mut Diagnostics) {
                 );
             }
         }
+        if let Value::Map(env) = shell.get("environment") {
+            for k in env.keys() {
+                let ok = k
+                    .chars()
+                    .next()
+                    .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+                    && k.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
+                if !ok {
+                    err(
+                        d,
+                        sp.clone().attr("environment").key(k),
+                        "Invalid variable name",
+                        format!(
+                            "{k:?} is not a shell variable name (letters, digits, _; not starting with a digit)."
+                        ),
+                    );
+                }
+            }
+        }
         if let Some(c) = shell.get("execute_command").as_str()
             && !c.contains("{{ .Path }}")
         {
