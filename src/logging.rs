@@ -1,6 +1,7 @@
 //! Logs to stderr as hclog JSON lines, which go-plugin parses: Terraform
 //! then shows each line at its own level under `TF_LOG`.
-//! `GOLDEN_LOG` (EnvFilter syntax) overrides what is emitted.
+//! `GOLDEN_LOG` (EnvFilter syntax) overrides what is emitted; `GOLDEN_LOG_FILE`
+//! sends it to a file instead.
 
 use std::fmt::Write as _;
 use tracing::field::{Field, Visit};
@@ -9,15 +10,33 @@ use tracing_subscriber::fmt::format::Writer;
 use tracing_subscriber::fmt::{FmtContext, FormatEvent, FormatFields};
 use tracing_subscriber::registry::LookupSpan;
 
-pub fn init() {
+/// Installs the logger; keep the guard alive for as long as logs matter.
+/// Lines go through a background writer that drops them rather than block:
+/// a stalled stderr pipe (a Terraform that died, or stopped reading) must
+/// never stall the bakes that are cleaning up.
+pub fn init() -> Option<tracing_appender::non_blocking::WorkerGuard> {
     let filter = tracing_subscriber::EnvFilter::try_from_env("GOLDEN_LOG").unwrap_or_else(|_| {
         tracing_subscriber::EnvFilter::new("info,terraform_provider_golden=debug")
     });
-    let _ = tracing_subscriber::fmt()
+    // GOLDEN_LOG_FILE: a copy of the log that outlives Terraform (which reads stderr).
+    let file = std::env::var_os("GOLDEN_LOG_FILE").and_then(|p| {
+        std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(p)
+            .ok()
+    });
+    let (writer, guard) = match file {
+        Some(f) => tracing_appender::non_blocking(f),
+        None => tracing_appender::non_blocking(std::io::stderr()),
+    };
+    tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_writer(std::io::stderr)
         .event_format(HcLog)
-        .try_init();
+        .with_writer(writer)
+        .try_init()
+        .ok()
+        .map(|_| guard)
 }
 
 struct HcLog;

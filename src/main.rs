@@ -13,7 +13,7 @@ use std::process::ExitCode;
 use std::sync::Arc;
 
 fn main() -> ExitCode {
-    logging::init();
+    let _log_guard = logging::init();
     if let Err(e) = plugin::handshake::check_env() {
         eprintln!("{e}");
         return ExitCode::FAILURE;

@@ -3,6 +3,7 @@
 //! in reverse whatever happens.
 
 mod context;
+pub mod leftovers;
 mod runner;
 mod spec;
 mod steps;

@@ -39,6 +39,9 @@ pub async fn bake(spec: &BakeSpec, ec2: &Ec2, stop: &CancellationToken) -> BakeO
             cancel.cancel();
         })
     };
+    let journal =
+        super::leftovers::JournalEntry::open(&spec.build_id, &ec2.region, ec2.endpoint.as_deref())
+            .await;
     let mut cx = BakeContext::new(spec, ec2, cancel);
     let steps = steps::all();
     let mut started = 0;
@@ -97,6 +100,9 @@ pub async fn bake(spec: &BakeSpec, ec2: &Ec2, stop: &CancellationToken) -> BakeO
                 )),
             }),
         }
+    }
+    if cleanup_errors.is_empty() {
+        journal.close().await;
     }
     tracing::info!(build_id = %spec.build_id, ok = error.is_none(), "bake finished");
     BakeOutcome {

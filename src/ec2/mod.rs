@@ -25,6 +25,8 @@ pub struct AwsSettings {
 pub struct Ec2 {
     pub client: aws_sdk_ec2::Client,
     pub region: String,
+    /// The custom endpoint, if any: leftovers are only swept where they were made.
+    pub endpoint: Option<String>,
 }
 
 /// An EC2 call that failed, with the action and EC2's error code.
@@ -106,6 +108,7 @@ impl Ec2 {
         Ec2 {
             client: aws_sdk_ec2::Client::from_conf(b.build()),
             region,
+            endpoint: s.ec2_endpoint.clone(),
         }
     }
 }

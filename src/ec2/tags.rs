@@ -90,3 +90,81 @@ impl Ec2 {
         self.create_tags(ids, &changed).await
     }
 }
+
+/// Finding what a bake made, by its tag.
+impl Ec2 {
+    fn tag_filter(key: &str, value: &str) -> aws_sdk_ec2::types::Filter {
+        aws_sdk_ec2::types::Filter::builder()
+            .name(format!("tag:{key}"))
+            .values(value)
+            .build()
+    }
+
+    /// Instances carrying the tag that are not terminated.
+    pub async fn instances_tagged(&self, key: &str, value: &str) -> Result<Vec<String>, Ec2Error> {
+        let out = self
+            .client
+            .describe_instances()
+            .filters(Self::tag_filter(key, value))
+            .send()
+            .await
+            .map_err(api_err("DescribeInstances"))?;
+        Ok(out
+            .reservations()
+            .iter()
+            .flat_map(|r| r.instances())
+            .filter(|i| i.state().and_then(|s| s.name()).map(|n| n.as_str()) != Some("terminated"))
+            .filter_map(|i| i.instance_id().map(str::to_string))
+            .collect())
+    }
+
+    pub async fn groups_tagged(&self, key: &str, value: &str) -> Result<Vec<String>, Ec2Error> {
+        let out = self
+            .client
+            .describe_security_groups()
+            .filters(Self::tag_filter(key, value))
+            .send()
+            .await
+            .map_err(api_err("DescribeSecurityGroups"))?;
+        Ok(out
+            .security_groups()
+            .iter()
+            .filter_map(|g| g.group_id().map(str::to_string))
+            .collect())
+    }
+
+    pub async fn images_tagged(
+        &self,
+        key: &str,
+        value: &str,
+    ) -> Result<Vec<super::images::ImageInfo>, Ec2Error> {
+        let out = self
+            .client
+            .describe_images()
+            .owners("self")
+            .filters(Self::tag_filter(key, value))
+            .send()
+            .await
+            .map_err(api_err("DescribeImages"))?;
+        Ok(out
+            .images()
+            .iter()
+            .map(super::images::ImageInfo::from)
+            .collect())
+    }
+
+    pub async fn key_pair_exists(&self, name: &str) -> Result<bool, Ec2Error> {
+        match self
+            .client
+            .describe_key_pairs()
+            .key_names(name)
+            .send()
+            .await
+            .map_err(api_err("DescribeKeyPairs"))
+        {
+            Ok(out) => Ok(!out.key_pairs().is_empty()),
+            Err(e) if e.is_not_found() => Ok(false),
+            Err(e) => Err(e),
+        }
+    }
+}

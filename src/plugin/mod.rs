@@ -100,7 +100,7 @@ fn watch_parent(shutdown: CancellationToken, provider: Arc<Provider>) {
             if std::os::unix::process::parent_id() != parent {
                 tracing::warn!("Terraform went away; cancelling bakes and exiting");
                 // Bakes first: the server's graceful shutdown waits for their requests.
-                provider.stop();
+                provider.abandon();
                 shutdown.cancel();
                 return;
             }

@@ -49,6 +49,7 @@ impl fmt::Display for AttrPath {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Severity {
     Error,
+    Warning,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -68,6 +69,13 @@ impl Diagnostic {
             path: None,
         }
     }
+    pub fn warning(summary: impl Into<String>, detail: impl Into<String>) -> Diagnostic {
+        Diagnostic {
+            severity: Severity::Warning,
+            ..Diagnostic::error(summary, detail)
+        }
+    }
+
     pub fn at(mut self, path: AttrPath) -> Diagnostic {
         self.path = Some(path);
         self

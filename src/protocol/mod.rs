@@ -60,6 +60,7 @@ fn diag_to_pb(d: &Diagnostic) -> pb::Diagnostic {
     pb::Diagnostic {
         severity: match d.severity {
             Severity::Error => pb::diagnostic::Severity::Error as i32,
+            Severity::Warning => pb::diagnostic::Severity::Warning as i32,
         },
         summary: d.summary.clone(),
         detail: d.detail.clone(),

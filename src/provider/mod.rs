@@ -41,6 +41,13 @@ impl StateOutcome {
     }
 }
 
+/// What an apply needs to know of the provider's own life.
+pub struct Lifecycle<'a> {
+    pub stop: &'a CancellationToken,
+    pub tasks: &'a TaskTracker,
+    pub abandoned: &'a std::sync::atomic::AtomicBool,
+}
+
 /// What a configured provider holds: the shared EC2 client and settings.
 pub struct Configured {
     pub ec2: crate::ec2::Ec2,
@@ -52,6 +59,8 @@ pub struct Provider {
     stop: CancellationToken,
     /// In-flight bakes, so shutdown can wait for their cleanup.
     tasks: TaskTracker,
+    /// Set when Terraform went away: nobody will record a finished image.
+    abandoned: std::sync::atomic::AtomicBool,
 }
 
 impl Default for Provider {
@@ -66,6 +75,15 @@ impl Provider {
             configured: RwLock::new(None),
             stop: CancellationToken::new(),
             tasks: TaskTracker::new(),
+            abandoned: std::sync::atomic::AtomicBool::new(false),
+        }
+    }
+
+    fn lifecycle(&self) -> Lifecycle<'_> {
+        Lifecycle {
+            stop: &self.stop,
+            tasks: &self.tasks,
+            abandoned: &self.abandoned,
         }
     }
 
@@ -84,6 +102,14 @@ impl Provider {
     pub fn stop(&self) {
         tracing::info!("stop requested: cancelling in-flight bakes");
         self.stop.cancel();
+    }
+
+    /// Terraform is gone (killed): cancel everything, and keep no image,
+    /// since no state will record it.
+    pub fn abandon(&self) {
+        self.abandoned
+            .store(true, std::sync::atomic::Ordering::SeqCst);
+        self.stop();
     }
 
     /// Cancels every bake and waits, at most `limit`, for their cleanups.
@@ -118,7 +144,17 @@ impl Provider {
             return diags;
         }
         match pc.connect().await {
-            Ok(c) => *self.configured.write().await = Some(Arc::new(c)),
+            Ok(c) => {
+                // Leftovers of bakes whose process was killed, found through the journal.
+                let removed = crate::bake::leftovers::sweep(&c.ec2).await;
+                if !removed.is_empty() {
+                    diags.push(Diagnostic::warning(
+                        "Removed what an interrupted bake left behind",
+                        format!("A previous bake in this directory was killed before it could clean up; removed: {}.", removed.join(", ")),
+                    ));
+                }
+                *self.configured.write().await = Some(Arc::new(c));
+            }
             Err(d) => diags.push(d),
         }
         diags
@@ -201,10 +237,7 @@ impl Provider {
             return StateOutcome::err(prior, Self::unknown_type(type_name));
         }
         match self.client().await {
-            Ok(c) => {
-                golden_ami::apply(&c, &self.stop, &self.tasks, prior, planned, config, private)
-                    .await
-            }
+            Ok(c) => golden_ami::apply(&c, self.lifecycle(), prior, planned, config, private).await,
             Err(d) => StateOutcome::err(prior, d),
         }
     }

@@ -9,6 +9,39 @@ use std::time::Duration;
 
 pub struct Launch;
 
+/// User data that makes an abandoned build instance end itself: it powers
+/// off (and, with shutdown behaviour `terminate`, is terminated) a little
+/// after the create timeout, even if nothing is left to clean up after it.
+/// The user's own user data runs beside it through cloud-init's multipart
+/// format. The timer lives in /run, so it is not baked into the image.
+pub fn with_self_destruct(user: Option<&str>, create_timeout: Duration) -> String {
+    let minutes = create_timeout.as_secs().div_ceil(60) + 15;
+    let timer = format!("#!/bin/sh\nshutdown -P +{minutes} 'golden_ami build abandoned'\n");
+    let Some(user) = user.filter(|u| !u.trim().is_empty()) else {
+        return timer;
+    };
+    if user
+        .trim_start()
+        .to_ascii_lowercase()
+        .starts_with("content-type: multipart")
+    {
+        tracing::warn!(
+            "user_data is already multipart MIME; the build instance gets no self-destruct timer"
+        );
+        return user.to_string();
+    }
+    let kind = if user.trim_start().starts_with("#cloud-config") {
+        "text/cloud-config"
+    } else {
+        "text/x-shellscript"
+    };
+    format!(
+        "Content-Type: multipart/mixed; boundary=\"==golden==\"\nMIME-Version: 1.0\n\n\
+         --==golden==\nContent-Type: text/x-shellscript; charset=\"us-ascii\"\n\n{timer}\n\
+         --==golden==\nContent-Type: {kind}; charset=\"us-ascii\"\n\n{user}\n--==golden==--\n"
+    )
+}
+
 impl Step for Launch {
     fn name(&self) -> &'static str {
         "launch"
@@ -23,7 +56,10 @@ impl Step for Launch {
                 security_group_ids: cx.security_group_id.iter().cloned().collect(),
                 subnet_id: cx.spec.subnet_id.clone(),
                 iam_instance_profile: cx.spec.iam_instance_profile.clone(),
-                user_data: cx.spec.user_data.clone(),
+                user_data: Some(with_self_destruct(
+                    cx.spec.user_data.as_deref(),
+                    cx.spec.create_timeout,
+                )),
                 associate_public_ip: cx.spec.associate_public_ip,
                 instance_tags: cx.run_tags("instance"),
                 volume_tags: cx.run_tags("volume"),
@@ -88,5 +124,23 @@ impl Step for Launch {
             tracing::info!(instance = %id, "build instance terminated");
             Ok(())
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn self_destruct_follows_the_create_timeout_and_keeps_user_data() {
+        let plain = with_self_destruct(None, Duration::from_secs(3600));
+        assert!(plain.starts_with("#!/bin/sh\nshutdown -P +75 "), "{plain}");
+        let mixed = with_self_destruct(
+            Some("#cloud-config\npackages: [nginx]"),
+            Duration::from_secs(60),
+        );
+        assert!(mixed.contains("shutdown -P +16 "), "{mixed}");
+        assert!(mixed.contains("Content-Type: text/cloud-config"), "{mixed}");
+        assert!(mixed.contains("packages: [nginx]"), "{mixed}");
     }
 }

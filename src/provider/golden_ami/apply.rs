@@ -7,14 +7,12 @@ use crate::bake::{self, BakeError};
 use crate::ec2::Ec2;
 use crate::protocol::diag::{AttrPath, Diagnostic, Diagnostics};
 use crate::protocol::value::Value;
-use crate::provider::{Configured, StateOutcome};
+use crate::provider::{Configured, Lifecycle, StateOutcome};
 use tokio_util::sync::CancellationToken;
-use tokio_util::task::TaskTracker;
 
 pub async fn apply(
     c: &Configured,
-    stop: &CancellationToken,
-    tasks: &TaskTracker,
+    life: Lifecycle<'_>,
     prior: Value,
     planned: Value,
     _config: Value,
@@ -24,17 +22,12 @@ pub async fn apply(
         return delete(&c.ec2, prior).await;
     }
     if prior.is_null() {
-        return create(c, stop, tasks, planned).await;
+        return create(c, life, planned).await;
     }
     update(&c.ec2, prior, planned, private).await
 }
 
-async fn create(
-    c: &Configured,
-    stop: &CancellationToken,
-    tasks: &TaskTracker,
-    planned: Value,
-) -> StateOutcome {
+async fn create(c: &Configured, life: Lifecycle<'_>, planned: Value) -> StateOutcome {
     let name = match planned.get("name").as_str() {
         Some(n) => n.to_string(),
         None => generated_name(planned.get("name_prefix").as_str().unwrap_or("golden-")),
@@ -43,8 +36,10 @@ async fn create(
     let spec = bake_spec(&planned, name.clone(), build_id.clone());
     // The bake runs as its own task: if Terraform drops this request (a lost
     // connection), the bake still finishes its cleanup.
-    let (ec2, stop) = (c.ec2.clone(), stop.clone());
-    let task = tasks.spawn(async move { bake::bake(&spec, &ec2, &stop).await });
+    let (ec2, stop) = (c.ec2.clone(), life.stop.clone());
+    let task = life
+        .tasks
+        .spawn(async move { bake::bake(&spec, &ec2, &stop).await });
     let outcome = match task.await {
         Ok(o) => o,
         Err(e) => {
@@ -84,6 +79,22 @@ async fn create(
             diags,
         };
     };
+    if life.abandoned.load(std::sync::atomic::Ordering::SeqCst) {
+        // Terraform is gone: no state will ever record this image. Remove it.
+        let never = CancellationToken::new();
+        if let Err(e) = c
+            .ec2
+            .delete_image_and_snapshots(&image.id, &image.snapshot_ids, &never)
+            .await
+        {
+            tracing::error!(image = %image.id, error = %e, "cannot remove the image of an abandoned bake");
+        }
+        return StateOutcome {
+            state: Value::Null,
+            private: vec![],
+            diags,
+        };
+    }
     let mut state = planned;
     state.set("id", Value::string(&image.id));
     state.set("name", Value::string(&image.name));

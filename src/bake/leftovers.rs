@@ -1,0 +1,163 @@
+//! Surviving a killed process. Before a bake creates anything it writes a
+//! journal entry (build id, region, endpoint, owner pid) in the Terraform
+//! working directory; a bake that ends, however it ends, removes it. An
+//! entry whose owner is dead is a bake that never cleaned up: the next time
+//! the provider is configured there (plan, apply, destroy, import), every
+//! resource tagged with that build id is removed. The journal lives under
+//! `.terraform/golden-journal/` (or `GOLDEN_JOURNAL_DIR`).
+
+use crate::ec2::Ec2;
+use crate::ec2::tags::BUILD_ID_TAG;
+use crate::ec2::wait::{self, Poll, WaitError};
+use serde::{Deserialize, Serialize};
+use std::path::PathBuf;
+use std::time::Duration;
+use tokio_util::sync::CancellationToken;
+
+#[derive(Debug, Serialize, Deserialize)]
+struct Entry {
+    build_id: String,
+    region: String,
+    endpoint: Option<String>,
+    pid: u32,
+}
+
+fn dir() -> PathBuf {
+    std::env::var_os("GOLDEN_JOURNAL_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(".terraform/golden-journal"))
+}
+
+/// Marks a bake as in progress until dropped.
+pub struct JournalEntry {
+    path: Option<PathBuf>,
+}
+
+impl JournalEntry {
+    /// Writes the entry; a failure to write is logged, not fatal (the tags remain).
+    pub async fn open(build_id: &str, region: &str, endpoint: Option<&str>) -> JournalEntry {
+        let entry = Entry {
+            build_id: build_id.to_string(),
+            region: region.to_string(),
+            endpoint: endpoint.map(str::to_string),
+            pid: std::process::id(),
+        };
+        let path = dir().join(format!("{build_id}.json"));
+        let write = async {
+            tokio::fs::create_dir_all(dir()).await?;
+            let body = serde_json::to_vec(&entry).map_err(std::io::Error::other)?;
+            tokio::fs::write(&path, body).await
+        };
+        match write.await {
+            Ok(()) => JournalEntry { path: Some(path) },
+            Err(e) => {
+                tracing::warn!(error = %e, path = %path.display(), "cannot write the bake journal; a killed bake would be found by tags only");
+                JournalEntry { path: None }
+            }
+        }
+    }
+
+    pub async fn close(mut self) {
+        if let Some(p) = self.path.take() {
+            let _ = tokio::fs::remove_file(p).await;
+        }
+    }
+}
+
+/// True when `pid` is a live terraform-provider-golden process.
+async fn owner_alive(pid: u32) -> bool {
+    match tokio::fs::read(format!("/proc/{pid}/cmdline")).await {
+        Ok(cmd) => String::from_utf8_lossy(&cmd).contains("terraform-provider-golden"),
+        Err(_) => false,
+    }
+}
+
+/// Removes what interrupted bakes left; returns a line per thing removed.
+pub async fn sweep(ec2: &Ec2) -> Vec<String> {
+    let mut removed = Vec::new();
+    let Ok(mut entries) = tokio::fs::read_dir(dir()).await else {
+        return removed;
+    };
+    while let Ok(Some(e)) = entries.next_entry().await {
+        let path = e.path();
+        let Ok(body) = tokio::fs::read(&path).await else {
+            continue;
+        };
+        let Ok(entry) = serde_json::from_slice::<Entry>(&body) else {
+            continue;
+        };
+        if entry.region != ec2.region
+            || entry.endpoint != ec2.endpoint
+            || owner_alive(entry.pid).await
+        {
+            continue;
+        }
+        tracing::warn!(build_id = %entry.build_id, "removing what an interrupted bake left behind");
+        match remove_tagged(ec2, &entry.build_id, &mut removed).await {
+            Ok(()) => {
+                let _ = tokio::fs::remove_file(&path).await;
+            }
+            Err(e) => {
+                tracing::error!(build_id = %entry.build_id, error = %e, "leftover sweep incomplete; will retry next time")
+            }
+        }
+    }
+    removed
+}
+
+/// Deletes every resource tagged with `build_id`, instances first.
+pub async fn remove_tagged(
+    ec2: &Ec2,
+    build_id: &str,
+    removed: &mut Vec<String>,
+) -> Result<(), WaitError> {
+    let never = CancellationToken::new();
+    let instances = ec2.instances_tagged(BUILD_ID_TAG, build_id).await?;
+    for id in &instances {
+        ec2.terminate_instance(id).await?;
+    }
+    for id in &instances {
+        wait::until(
+            "a leftover instance to terminate",
+            Duration::from_secs(600),
+            &never,
+            || async {
+                match ec2.describe_instance(id).await? {
+                    Some(i) if i.state != "terminated" => Ok(Poll::Pending(i.state)),
+                    _ => Ok(Poll::Ready(())),
+                }
+            },
+        )
+        .await?;
+        removed.push(format!("instance {id}"));
+    }
+    for id in ec2.groups_tagged(BUILD_ID_TAG, build_id).await? {
+        wait::until(
+            "a leftover security group to be deletable",
+            Duration::from_secs(300),
+            &never,
+            || async {
+                match ec2.delete_security_group(&id).await {
+                    Ok(()) => Ok(Poll::Ready(())),
+                    Err(e) if e.code.as_deref() == Some("DependencyViolation") => {
+                        Ok(Poll::Pending(e.message))
+                    }
+                    Err(e) => Err(WaitError::Api(e)),
+                }
+            },
+        )
+        .await?;
+        removed.push(format!("security group {id}"));
+    }
+    let key = format!("golden-{build_id}");
+    if ec2.key_pair_exists(&key).await? {
+        ec2.delete_key_pair(&key).await?;
+        removed.push(format!("key pair {key}"));
+    }
+    for img in ec2.images_tagged(BUILD_ID_TAG, build_id).await? {
+        ec2.delete_image_and_snapshots(&img.id, &img.snapshot_ids, &never)
+            .await?;
+        removed.push(format!("image {} and its snapshots", img.id));
+    }
+    Ok(())
+}
