@@ -11,6 +11,11 @@ use support::{Bed, Tf, TfVersion};
 on_both_terraforms!(
     sigkill_of_terraform_alone_cleans_up,
     sigkill_of_everything_is_swept_by_the_next_run,
+    ctrl_c_during_launch,
+    ctrl_c_while_waiting_for_ssh,
+    ctrl_c_during_image_creation,
+    create_timeout_cleans_up,
+    second_ctrl_c_does_not_wedge_the_plugin,
 );
 
 /// A resource whose first bake blocks in provisioning until `release` exists.
@@ -78,7 +83,10 @@ fn kill(target: &str) {
 
 /// The terraform processes (not plugins) in process group `pgid`.
 fn terraform_pids(pgid: u32) -> Vec<u32> {
-    let out = std::process::Command::new("pgrep").args(["-g", &pgid.to_string()]).output().unwrap();
+    let out = std::process::Command::new("pgrep")
+        .args(["-g", &pgid.to_string()])
+        .output()
+        .unwrap();
     String::from_utf8_lossy(&out.stdout)
         .lines()
         .filter_map(|l| l.trim().parse::<u32>().ok())
@@ -178,4 +186,154 @@ fn sigkill_of_everything_is_swept_by_the_next_run(v: TfVersion) {
         .collect();
     assert!(journal.is_empty(), "the swept entry is gone");
     release_and_reapply(&bed, &tf);
+}
+
+/// Runs `terraform apply` in its own process group, sends SIGINT to the
+/// whole group (a terminal's Ctrl-C) once `ready` holds, and checks that the
+/// apply ends quickly, says it was cancelled, and leaves nothing.
+fn interrupt_when(bed: &Bed, tf: &Tf, what: &str, mut ready: impl FnMut() -> bool) {
+    let child = tf
+        .command(&["apply", "-auto-approve", "-no-color", "-input=false"])
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .process_group(0)
+        .spawn()
+        .unwrap();
+    eventually(Duration::from_secs(60), what, &mut ready);
+    let signalled = Instant::now();
+    let ok = std::process::Command::new("kill")
+        .args(["-INT", "--", &format!("-{}", child.id())])
+        .status()
+        .unwrap();
+    assert!(ok.success());
+    let out = child.wait_with_output().unwrap();
+    let took = signalled.elapsed();
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(!out.status.success(), "{text}");
+    assert!(
+        took < Duration::from_secs(20),
+        "{what}: took {took:?} to stop:\n{text}"
+    );
+    assert!(
+        text.contains("cancelled (Terraform asked the provider to stop)"),
+        "{what}:\n{text}"
+    );
+    bed.assert_no_leftovers();
+    assert!(bed.own_images().is_empty(), "{what}: no image left");
+    assert!(
+        !tf.state_file().contains("golden_ami"),
+        "{what}: nothing in state"
+    );
+}
+
+fn quick_resource(bed: &Bed, ssh: &str, timeouts: &str) -> String {
+    format!(
+        "{}\nresource \"golden_ami\" \"img\" {{\n  name_prefix = \"int-\"\n  instance_type = \"t3.micro\"\n  source_ami = \"ami-0a11ce0000000a001\"\n{ssh}\n{timeouts}\n}}\n",
+        bed.provider_hcl()
+    )
+}
+
+fn ctrl_c_during_launch(v: TfVersion) {
+    // The instance stays "pending" for a minute.
+    let bed = Bed::start_with(&["--hold-run", "60"]);
+    let tf = bed.workspace("int-launch", &quick_resource(&bed, &bed.ssh_hcl(), ""), v);
+    tf.init();
+    interrupt_when(&bed, &tf, "the launch", || bed.all_instances() == 1);
+}
+
+fn ctrl_c_while_waiting_for_ssh(v: TfVersion) {
+    let bed = Bed::start();
+    // Nothing listens there: the bake keeps retrying SSH.
+    let closed = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let ssh = format!(
+        "  ssh {{\n    username = \"nobody\"\n    host = \"127.0.0.1\"\n    port = {closed}\n    timeout = \"10m\"\n  }}"
+    );
+    let tf = bed.workspace("int-ssh", &quick_resource(&bed, &ssh, ""), v);
+    tf.init();
+    interrupt_when(&bed, &tf, "the SSH wait", || {
+        bed.live_instances().len() == 1
+    });
+}
+
+fn ctrl_c_during_image_creation(v: TfVersion) {
+    // The image stays "pending" for a minute.
+    let bed = Bed::start_with(&["--hold-image", "60"]);
+    let tf = bed.workspace("int-image", &quick_resource(&bed, &bed.ssh_hcl(), ""), v);
+    tf.init();
+    interrupt_when(&bed, &tf, "the image creation", || {
+        !bed.own_images().is_empty()
+    });
+}
+
+fn create_timeout_cleans_up(v: TfVersion) {
+    let bed = Bed::start_with(&["--hold-image", "60"]);
+    let tf = bed.workspace(
+        "timeout",
+        &quick_resource(
+            &bed,
+            &bed.ssh_hcl(),
+            "  timeouts {\n    create = \"4s\"\n  }",
+        ),
+        v,
+    );
+    tf.init();
+    let t0 = Instant::now();
+    let out = tf.fails(&["apply", "-auto-approve", "-no-color", "-input=false"]);
+    assert!(t0.elapsed() < Duration::from_secs(30), "{out}");
+    assert!(
+        out.contains("timed out: the create timeout (4s) passed"),
+        "{out}"
+    );
+    assert!(
+        out.contains("bake failed at step \"create_image\""),
+        "{out}"
+    );
+    bed.assert_no_leftovers();
+    assert!(bed.own_images().is_empty());
+}
+
+/// Two Ctrl-Cs: Terraform exits at once ("data loss may have occurred").
+/// The orphaned plugin still cleans up and exits instead of hanging.
+fn second_ctrl_c_does_not_wedge_the_plugin(v: TfVersion) {
+    let bed = Bed::start();
+    let tf = bed.workspace("int-twice", &slow_resource(&bed), v);
+    tf.init();
+    let mut child = apply_until_provisioning(&bed, &tf);
+    let group = format!("-{}", child.id());
+    for _ in 0..2 {
+        let ok = std::process::Command::new("kill")
+            .args(["-INT", "--", &group])
+            .status()
+            .unwrap();
+        assert!(ok.success());
+        std::thread::sleep(Duration::from_millis(150));
+    }
+    let _ = child.wait();
+    eventually(
+        Duration::from_secs(30),
+        "cleanup after two interrupts",
+        || {
+            bed.live_instances().is_empty()
+                && bed.key_pairs().is_empty()
+                && bed.extra_security_groups().is_empty()
+        },
+    );
+    assert!(bed.own_images().is_empty());
+    let pgid: i32 = group.trim_start_matches('-').parse().unwrap();
+    eventually(Duration::from_secs(30), "the plugin exiting", || {
+        let out = std::process::Command::new("pgrep")
+            .args(["-g", &pgid.to_string()])
+            .output()
+            .unwrap();
+        out.stdout.is_empty()
+    });
 }

@@ -179,6 +179,11 @@ pub struct Bed {
 
 impl Bed {
     pub fn start() -> Bed {
+        Bed::start_with(&[])
+    }
+
+    /// A bed whose moto takes `moto_args` (e.g. `--hold-run 30`).
+    pub fn start_with(moto_args: &[&str]) -> Bed {
         require(
             Path::new("/usr/sbin/sshd").exists(),
             "OpenSSH server (/usr/sbin/sshd)",
@@ -195,7 +200,8 @@ impl Bed {
 
         let mut moto = Command::new("python3");
         moto.arg(repo().join("testbed/moto_ec2.py"))
-            .args(["--port", "0"]);
+            .args(["--port", "0"])
+            .args(moto_args);
         let (moto, words) = start_ready(moto, "moto");
         let endpoint = words[0].clone();
 
