@@ -27,8 +27,11 @@ ready() {
   echo "demo: $* did not start; see $log.err" >&2; exit 1
 }
 
-endpoint="$(ready "$DEMO/moto" python3 testbed/moto_ec2.py --port 0)"
-read -r ssh_port ssh_user _ < <(ready "$DEMO/sshd" python3 testbed/sshd.py --ec2 "$endpoint" --port 0 --dir "$DEMO/sshd")
+endpoint="$(ready "$DEMO/moto" python3 testbed/moto_ec2.py --port 0 --console-file "$DEMO/console.txt")"
+read -r ssh_port ssh_user host_key_pub < <(ready "$DEMO/sshd" python3 testbed/sshd.py --ec2 "$endpoint" --port 0 --dir "$DEMO/sshd")
+# As cloud-init does on EC2: the host key fingerprints on the console, which the bake checks.
+{ echo "ec2: -----BEGIN SSH HOST KEY FINGERPRINTS-----"; echo "ec2: $(ssh-keygen -lf "$host_key_pub")"
+  echo "ec2: -----END SSH HOST KEY FINGERPRINTS-----"; } >"$DEMO/console.txt"
 echo "demo: EC2 emulator at $endpoint, sshd on 127.0.0.1:$ssh_port as $ssh_user"
 
 # Install the provider as a user installs an unpublished one: an unpacked filesystem mirror.

@@ -35,6 +35,7 @@ os.environ.setdefault("AWS_EC2_METADATA_DISABLED", "true")
 
 from moto.ec2.models import amis as moto_amis  # noqa: E402
 from moto.ec2.models import instances as moto_instances  # noqa: E402
+from moto.ec2.responses import general as moto_general  # noqa: E402
 from moto.moto_server.werkzeug_app import (  # noqa: E402
     DomainDispatcherApplication,
     create_backend_app,
@@ -147,6 +148,30 @@ class HeldState(moto_instances.InstanceState):
 moto_instances.InstanceState = HeldState
 
 
+# --- console output ---------------------------------------------------------------------
+# On EC2, cloud-init prints the instance's SSH host key fingerprints to the console, and
+# GetConsoleOutput returns them. moto answers a fixed text; with --console-file, whatever
+# that file holds at call time (the test bed's sshd fingerprints, in cloud-init's format)
+# is appended, so host key verification runs through the EC2 API as it does on AWS.
+CONSOLE_FILE = []
+
+
+def _console_output(self, _orig=moto_general.General.get_console_output):
+    extra = ""
+    if CONSOLE_FILE:
+        try:
+            with open(CONSOLE_FILE[0]) as f:
+                extra = f.read()
+        except OSError:
+            pass
+    moto_general.SAMPLE_CONSOLE_OUTPUT = _SAMPLE + extra
+    return _orig(self)
+
+
+_SAMPLE = moto_general.SAMPLE_CONSOLE_OUTPUT
+moto_general.General.get_console_output = _console_output
+
+
 # --- server -------------------------------------------------------------------------------
 def main():
     env = lambda k: float(os.environ.get(k, "0"))  # noqa: E731
@@ -157,7 +182,10 @@ def main():
     p.add_argument("--hold-image", type=float, default=env("TESTBED_HOLD_IMAGE"))
     p.add_argument("--hold-terminate", type=float, default=env("TESTBED_HOLD_TERMINATE"))
     p.add_argument("--verbose", action="store_true", help="log every request to stderr")
+    p.add_argument("--console-file", help="text appended to every GetConsoleOutput answer")
     a = p.parse_args()
+    if a.console_file:
+        CONSOLE_FILE.append(a.console_file)
     HOLD.update(run=a.hold_run, stop=a.hold_stop, image=a.hold_image, terminate=a.hold_terminate)
 
     if not a.verbose:

@@ -16,6 +16,7 @@ on_both_terraforms!(
     ctrl_c_during_image_creation,
     create_timeout_cleans_up,
     second_ctrl_c_does_not_wedge_the_plugin,
+    host_key_checks,
 );
 
 /// A resource whose first bake blocks in provisioning until `release` exists.
@@ -336,4 +337,59 @@ fn second_ctrl_c_does_not_wedge_the_plugin(v: TfVersion) {
             .unwrap();
         out.stdout.is_empty()
     });
+}
+
+fn host_key_resource(bed: &Bed, extra_ssh: &str) -> String {
+    let ssh = bed.ssh_hcl().replace(
+        "    timeout  = \"30s\"\n",
+        &format!("    timeout  = \"30s\"\n{extra_ssh}"),
+    );
+    quick_resource(bed, &ssh, "")
+}
+
+/// The build instance's host key is verified: from its console output by
+/// default, against `host_key` when pinned; a refused key fails at once and
+/// leaves nothing behind.
+fn host_key_checks(v: TfVersion) {
+    let bed = Bed::start();
+    let console = bed.dir.path().join("console.txt");
+    let good_console = std::fs::read_to_string(&console).unwrap();
+
+    // Default (console): the sshd's real key is listed, so it works.
+    let tf = bed.workspace("hk-console", &host_key_resource(&bed, ""), v);
+    tf.init();
+    tf.apply(&[]);
+    tf.destroy(&[]);
+
+    // The console lists another key: a man in the middle, as far as we can tell.
+    std::fs::write(&console, "ec2: -----BEGIN SSH HOST KEY FINGERPRINTS-----\nec2: 256 SHA256:Zm9yZ2VkZm9yZ2VkZm9yZ2VkZm9yZ2VkZm9yZ2VkZm9y root@x (ED25519)\nec2: -----END SSH HOST KEY FINGERPRINTS-----\n").unwrap();
+    let t0 = Instant::now();
+    let out = tf.fails(&["apply", "-auto-approve", "-no-color", "-input=false"]);
+    assert!(
+        support::flat(&out)
+            .contains("is not among the fingerprints the instance printed on its console"),
+        "{out}"
+    );
+    assert!(
+        t0.elapsed() < Duration::from_secs(20),
+        "a refused key is not retried until the timeout"
+    );
+    bed.assert_no_leftovers();
+    assert!(bed.own_images().is_empty());
+    std::fs::write(&console, &good_console).unwrap();
+
+    // Pinned: the right key works, a wrong one is refused.
+    let pinned = format!("    host_key = \"{}\"\n", bed.host_key_pub);
+    std::fs::write(tf.dir.join("main.tf"), host_key_resource(&bed, &pinned)).unwrap();
+    tf.apply(&[]);
+    tf.destroy(&[]);
+    let wrong = "    host_key = \"ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIDJH0xP1Y4KJd+Vhw3XUhL+6nA4Qz0GmJH8QmS7bXp9x\"\n";
+    std::fs::write(tf.dir.join("main.tf"), host_key_resource(&bed, wrong)).unwrap();
+    let out = tf.fails(&["apply", "-auto-approve", "-no-color", "-input=false"]);
+    assert!(
+        support::flat(&out).contains("host key mismatch: expected SHA256:"),
+        "{out}"
+    );
+    bed.assert_no_leftovers();
+    assert!(bed.own_images().is_empty());
 }

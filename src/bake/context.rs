@@ -6,7 +6,7 @@ use super::BakeSpec;
 use crate::ec2::Ec2;
 use crate::ec2::images::ImageInfo;
 use crate::ec2::instances::InstanceInfo;
-use crate::ssh::{HostKeyPin, SshSession};
+use crate::ssh::{HostKeyPolicy, SshSession};
 use russh::keys::PrivateKey;
 use std::future::Future;
 use std::sync::Arc;
@@ -22,7 +22,7 @@ pub struct BakeContext<'a> {
     pub key_pair_name: Option<String>,
     pub security_group_id: Option<String>,
     pub instance: Option<InstanceInfo>,
-    pub host_key: HostKeyPin,
+    pub host_key: HostKeyPolicy,
     pub ssh: Option<SshSession>,
     pub image_id: Option<String>,
     pub image: Option<ImageInfo>,
@@ -41,7 +41,7 @@ impl<'a> BakeContext<'a> {
             key_pair_name: None,
             security_group_id: None,
             instance: None,
-            host_key: HostKeyPin::default(),
+            host_key: HostKeyPolicy::default(),
             ssh: None,
             image_id: None,
             image: None,

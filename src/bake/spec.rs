@@ -26,6 +26,8 @@ pub struct SshSpec {
     /// `public_ip`, `private_ip`, `public_dns` or `private_dns`; None picks public, then private.
     pub interface: Option<String>,
     pub host_key: Option<String>,
+    /// `console`, `pinned` or `none`; see the `ssh` block's docs.
+    pub host_key_check: String,
 }
 
 #[derive(Debug, Clone)]

@@ -132,6 +132,26 @@ impl Ec2 {
             }))
     }
 
+    /// The instance's console output, decoded; None before it has any.
+    pub async fn console_output(&self, id: &str) -> Result<Option<String>, Ec2Error> {
+        use base64::Engine;
+        let out = self
+            .client
+            .get_console_output()
+            .instance_id(id)
+            .send()
+            .await
+            .map_err(api_err("GetConsoleOutput"))?;
+        Ok(out
+            .output()
+            .and_then(|o| {
+                base64::engine::general_purpose::STANDARD
+                    .decode(o.trim())
+                    .ok()
+            })
+            .map(|b| String::from_utf8_lossy(&b).to_string()))
+    }
+
     pub async fn stop_instance(&self, id: &str) -> Result<(), Ec2Error> {
         self.client
             .stop_instances()

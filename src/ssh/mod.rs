@@ -33,6 +33,8 @@ pub enum SshError {
     },
     #[error("cancelled")]
     Cancelled,
+    #[error("refusing {addr}: {why}")]
+    HostKey { addr: String, why: String },
     #[error("SSH: {0}")]
     Russh(#[from] russh::Error),
     #[error("SFTP: {0}")]
@@ -46,10 +48,66 @@ pub enum SshError {
     Other(String),
 }
 
-/// Checks the server's host key against the pinned one.
+/// Which host keys the bake accepts.
+#[derive(Debug, Clone)]
+pub enum Trust {
+    /// Exactly this key (`ssh.host_key`, or the key accepted on first connect).
+    Key(PublicKey),
+    /// A key whose SHA-256 fingerprint the instance printed on its console.
+    Fingerprints(Vec<String>),
+    /// Whatever answers first (`host_key_check = "none"`), then only that key.
+    FirstSeen,
+}
+
+/// The host key policy of one bake, shared by its reconnects: once a key is
+/// accepted it is the only one accepted.
+#[derive(Clone)]
+pub struct HostKeyPolicy(Arc<Mutex<Trust>>);
+
+impl Default for HostKeyPolicy {
+    fn default() -> Self {
+        HostKeyPolicy::new(Trust::FirstSeen)
+    }
+}
+
+impl HostKeyPolicy {
+    pub fn new(trust: Trust) -> Self {
+        HostKeyPolicy(Arc::new(Mutex::new(trust)))
+    }
+
+    /// Accepts or refuses `key`; on refusal, says why.
+    fn check(&self, key: &PublicKey) -> Result<(), String> {
+        let seen = key.fingerprint(HashAlg::Sha256).to_string();
+        let mut trust = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        match &*trust {
+            Trust::Key(k) if k.key_data() == key.key_data() => return Ok(()),
+            Trust::Key(k) => {
+                let want = k.fingerprint(HashAlg::Sha256);
+                return Err(format!(
+                    "host key mismatch: expected {want}, server offered {seen}"
+                ));
+            }
+            Trust::Fingerprints(list) if !list.contains(&seen) => {
+                return Err(format!(
+                    "host key {seen} is not among the fingerprints the instance printed on its console ({})",
+                    list.join(", ")
+                ));
+            }
+            Trust::Fingerprints(_) => {
+                tracing::info!(fingerprint = %seen, "host key matches the console output")
+            }
+            Trust::FirstSeen => {
+                tracing::warn!(fingerprint = %seen, "host key accepted unverified (host_key_check = \"none\")")
+            }
+        }
+        *trust = Trust::Key(key.clone());
+        Ok(())
+    }
+}
+
 struct HostKeyCheck {
-    pinned: Arc<Mutex<Option<PublicKey>>>,
-    mismatch: Arc<Mutex<Option<String>>>,
+    policy: HostKeyPolicy,
+    refusal: Arc<Mutex<Option<String>>>,
 }
 
 impl client::Handler for HostKeyCheck {
@@ -59,30 +117,17 @@ impl client::Handler for HostKeyCheck {
         &mut self,
         offered: &PublicKeyOrCertificate,
     ) -> Result<bool, Self::Error> {
-        let key = match offered {
-            PublicKeyOrCertificate::PublicKey { key, .. } => key,
-            PublicKeyOrCertificate::Certificate(_) => {
-                *self.mismatch.lock().unwrap_or_else(|p| p.into_inner()) = Some(
-                    "the server offered a host certificate; pin its key with ssh.host_key".into(),
-                );
-                return Ok(false);
-            }
+        let verdict = match offered {
+            PublicKeyOrCertificate::PublicKey { key, .. } => self.policy.check(key),
+            PublicKeyOrCertificate::Certificate(_) => Err(
+                "the server offered a host certificate; pin its key with ssh.host_key".to_string(),
+            ),
         };
-        let seen = key.fingerprint(HashAlg::Sha256).to_string();
-        let mut pinned = self.pinned.lock().unwrap_or_else(|p| p.into_inner());
-        match pinned.as_ref() {
-            Some(p) if p.key_data() == key.key_data() => Ok(true),
-            Some(p) => {
-                let want = p.fingerprint(HashAlg::Sha256).to_string();
-                *self.mismatch.lock().unwrap_or_else(|p| p.into_inner()) = Some(format!(
-                    "host key mismatch: expected {want}, server offered {seen}"
-                ));
+        match verdict {
+            Ok(()) => Ok(true),
+            Err(why) => {
+                *self.refusal.lock().unwrap_or_else(|p| p.into_inner()) = Some(why);
                 Ok(false)
-            }
-            None => {
-                tracing::info!(fingerprint = %seen, "trusting the build instance's host key for this bake");
-                *pinned = Some(key.clone());
-                Ok(true)
             }
         }
     }
@@ -105,21 +150,19 @@ fn config() -> Arc<client::Config> {
     })
 }
 
-/// Keeps the host key pinned across reconnects within one bake.
-#[derive(Default, Clone)]
-pub struct HostKeyPin(Arc<Mutex<Option<PublicKey>>>);
-
-impl HostKeyPin {
-    pub fn new(initial: Option<PublicKey>) -> Self {
-        HostKeyPin(Arc::new(Mutex::new(initial)))
-    }
+/// Why one connection attempt failed.
+enum Attempt {
+    /// Not ready yet (refused, booting, key not installed): try again.
+    Retry(String),
+    /// The host key was refused: stop.
+    Fatal(String),
 }
 
 impl SshSession {
     /// Connects and logs in, retrying with backoff until the target's timeout.
     pub async fn connect(
         target: &SshTarget,
-        pin: &HostKeyPin,
+        policy: &HostKeyPolicy,
         cancel: &CancellationToken,
     ) -> Result<SshSession, SshError> {
         use crate::ec2::wait::{Backoff, sleep_or_cancel};
@@ -131,12 +174,14 @@ impl SshSession {
             attempt += 1;
             let last = tokio::select! {
                 _ = cancel.cancelled() => return Err(SshError::Cancelled),
-                r = tokio::time::timeout(Duration::from_secs(20), Self::try_once(target, pin)) => match r {
+                r = tokio::time::timeout(Duration::from_secs(20), Self::try_once(target, policy)) => match r {
                     Ok(Ok(s)) => {
                         tracing::info!(%addr, attempt, "SSH connected");
                         return Ok(s);
                     }
-                    Ok(Err(e)) => e,
+                    Ok(Err(Attempt::Retry(e))) => e,
+                    // A host key we refuse will not become acceptable by retrying.
+                    Ok(Err(Attempt::Fatal(e))) => return Err(SshError::HostKey { addr, why: e }),
                     Err(_) => "connect attempt timed out after 20s".to_string(),
                 },
             };
@@ -155,35 +200,37 @@ impl SshSession {
         }
     }
 
-    async fn try_once(target: &SshTarget, pin: &HostKeyPin) -> Result<SshSession, String> {
-        let mismatch = Arc::new(Mutex::new(None));
+    async fn try_once(target: &SshTarget, policy: &HostKeyPolicy) -> Result<SshSession, Attempt> {
+        let refusal = Arc::new(Mutex::new(None));
         let handler = HostKeyCheck {
-            pinned: pin.0.clone(),
-            mismatch: mismatch.clone(),
+            policy: policy.clone(),
+            refusal: refusal.clone(),
         };
         let addr = (target.host.as_str(), target.port);
         let mut handle = match client::connect(config(), addr, handler).await {
             Ok(h) => h,
             Err(e) => {
-                let why = mismatch.lock().unwrap_or_else(|p| p.into_inner()).take();
-                return Err(why.unwrap_or_else(|| e.to_string()));
+                let why = refusal.lock().unwrap_or_else(|p| p.into_inner()).take();
+                return Err(why
+                    .map(Attempt::Fatal)
+                    .unwrap_or_else(|| Attempt::Retry(e.to_string())));
             }
         };
         let hash = handle
             .best_supported_rsa_hash()
             .await
-            .map_err(|e| e.to_string())?
+            .map_err(|e| Attempt::Retry(e.to_string()))?
             .flatten();
         let key = PrivateKeyWithHashAlg::new(target.key.clone(), hash);
         let auth = handle
             .authenticate_publickey(target.username.clone(), key)
             .await
-            .map_err(|e| e.to_string())?;
+            .map_err(|e| Attempt::Retry(e.to_string()))?;
         if !auth.success() {
-            return Err(format!(
+            return Err(Attempt::Retry(format!(
                 "authentication as {:?} rejected (the key is not authorized yet)",
                 target.username
-            ));
+            )));
         }
         Ok(SshSession { handle })
     }

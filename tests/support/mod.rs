@@ -169,6 +169,8 @@ fn start_ready(mut cmd: Command, name: &'static str) -> (Proc, Vec<String>) {
 /// One test's world: EC2 emulator, sshd, a work directory, an EC2 client.
 pub struct Bed {
     pub endpoint: String,
+    /// The sshd's host public key, as `ssh.host_key` takes it.
+    pub host_key_pub: String,
     pub ssh_port: u16,
     pub ssh_user: String,
     pub dir: tempfile::TempDir,
@@ -200,7 +202,8 @@ impl Bed {
 
         let mut moto = Command::new("python3");
         moto.arg(repo().join("testbed/moto_ec2.py"))
-            .args(["--port", "0"])
+            .args(["--port", "0", "--console-file"])
+            .arg(dir.path().join("console.txt"))
             .args(moto_args);
         let (moto, words) = start_ready(moto, "moto");
         let endpoint = words[0].clone();
@@ -212,6 +215,22 @@ impl Bed {
         let (sshd, words) = start_ready(sshd, "sshd");
         let ssh_port = words[0].parse().unwrap();
         let ssh_user = words[1].clone();
+        // What cloud-init prints on a real instance's console: its host key fingerprints.
+        let print = Command::new("ssh-keygen")
+            .arg("-lf")
+            .arg(&words[2])
+            .output()
+            .unwrap();
+        assert!(print.status.success(), "ssh-keygen -lf failed");
+        let console = format!(
+            "ec2: -----BEGIN SSH HOST KEY FINGERPRINTS-----\nec2: {}ec2: -----END SSH HOST KEY FINGERPRINTS-----\n",
+            String::from_utf8_lossy(&print.stdout)
+        );
+        std::fs::write(dir.path().join("console.txt"), console).unwrap();
+        let host_key_pub = std::fs::read_to_string(&words[2])
+            .unwrap()
+            .trim()
+            .to_string();
 
         let rt = tokio::runtime::Builder::new_current_thread()
             .enable_all()
@@ -237,6 +256,7 @@ impl Bed {
         });
         Bed {
             endpoint,
+            host_key_pub,
             ssh_port,
             ssh_user,
             dir,
@@ -536,6 +556,11 @@ impl Tf {
     pub fn state_file(&self) -> String {
         std::fs::read_to_string(self.dir.join("terraform.tfstate")).unwrap_or_default()
     }
+}
+
+/// Terraform wraps diagnostics at 78 columns: compare with whitespace folded.
+pub fn flat(s: &str) -> String {
+    s.split_whitespace().collect::<Vec<_>>().join(" ")
 }
 
 /// The values of the one golden_ami in `show -json` output.

@@ -2,7 +2,8 @@
 
 use super::{Step, StepFuture};
 use crate::bake::{BakeContext, BakeError};
-use crate::ssh::{SshSession, SshTarget};
+use crate::ec2::wait::{self, Poll};
+use crate::ssh::{HostKeyPolicy, SshSession, SshTarget, Trust};
 
 pub struct Connect;
 
@@ -30,6 +31,67 @@ fn address(cx: &BakeContext<'_>) -> Result<String, BakeError> {
     })
 }
 
+/// What to trust, per `ssh.host_key_check`. With `console` (the default
+/// without `ssh.host_key`), the fingerprints cloud-init prints to the
+/// instance's console, read through the EC2 API, as an operator would.
+async fn trust(cx: &BakeContext<'_>) -> Result<Trust, BakeError> {
+    match cx.spec.ssh.host_key_check.as_str() {
+        "none" => Ok(Trust::FirstSeen),
+        "pinned" => {
+            let k = cx.spec.ssh.host_key.as_deref().unwrap_or_default();
+            let key = russh::keys::PublicKey::from_openssh(k)
+                .map_err(|e| BakeError::Invalid(format!("ssh.host_key: {e}")))?;
+            Ok(Trust::Key(key))
+        }
+        _ => {
+            let id = cx
+                .instance
+                .as_ref()
+                .map(|i| i.id.clone())
+                .unwrap_or_default();
+            let ec2 = cx.ec2;
+            let prints = wait::until(
+                "the host key fingerprints on the instance console",
+                cx.spec.ssh.timeout,
+                &cx.cancel,
+                || async {
+                    let text = ec2.console_output(&id).await?.unwrap_or_default();
+                    let prints = console_fingerprints(&text);
+                    Ok(if prints.is_empty() {
+                        Poll::Pending("no fingerprint block yet".into())
+                    } else {
+                        Poll::Ready(prints)
+                    })
+                },
+            )
+            .await?;
+            tracing::info!(fingerprints = ?prints, "host key fingerprints from the console");
+            Ok(Trust::Fingerprints(prints))
+        }
+    }
+}
+
+/// The SHA-256 fingerprints between cloud-init's
+/// `-----BEGIN SSH HOST KEY FINGERPRINTS-----` and `-----END ...-----` lines.
+pub fn console_fingerprints(console: &str) -> Vec<String> {
+    let mut inside = false;
+    let mut out = Vec::new();
+    for line in console.lines() {
+        if line.contains("-----BEGIN SSH HOST KEY FINGERPRINTS-----") {
+            inside = true;
+        } else if line.contains("-----END SSH HOST KEY FINGERPRINTS-----") {
+            inside = false;
+        } else if inside {
+            out.extend(
+                line.split_whitespace()
+                    .filter(|w| w.starts_with("SHA256:"))
+                    .map(str::to_string),
+            );
+        }
+    }
+    out
+}
+
 impl Step for Connect {
     fn name(&self) -> &'static str {
         "connect"
@@ -40,11 +102,7 @@ impl Step for Connect {
                 .key
                 .clone()
                 .ok_or_else(|| BakeError::Invalid("no temporary key".into()))?;
-            if let Some(k) = &cx.spec.ssh.host_key {
-                let pinned = russh::keys::PublicKey::from_openssh(k)
-                    .map_err(|e| BakeError::Invalid(format!("ssh.host_key: {e}")))?;
-                cx.host_key = crate::ssh::HostKeyPin::new(Some(pinned));
-            }
+            cx.host_key = HostKeyPolicy::new(trust(cx).await?);
             let target = SshTarget {
                 host: address(cx)?,
                 port: cx.spec.ssh.port,
@@ -64,5 +122,23 @@ impl Step for Connect {
             }
             Ok(())
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::console_fingerprints;
+
+    #[test]
+    fn reads_cloud_init_fingerprint_block() {
+        let console = "boot...\nec2: -----BEGIN SSH HOST KEY FINGERPRINTS-----\n\
+            ec2: 256 SHA256:AbCd root@ip-10-0-0-1 (ECDSA)\n\
+            ec2: 256 SHA256:EfGh root@ip-10-0-0-1 (ED25519)\n\
+            ec2: -----END SSH HOST KEY FINGERPRINTS-----\nSHA256:outside\n";
+        assert_eq!(
+            console_fingerprints(console),
+            vec!["SHA256:AbCd", "SHA256:EfGh"]
+        );
+        assert!(console_fingerprints("no block").is_empty());
     }
 }

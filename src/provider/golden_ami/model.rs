@@ -55,6 +55,15 @@ fn ssh(v: &Value) -> SshSpec {
         allowed_cidrs: v.get("allowed_cidrs").as_string_list(),
         interface: opt_string(v.get("interface")),
         host_key: opt_string(v.get("host_key")),
+        host_key_check: v
+            .get("host_key_check")
+            .as_str()
+            .unwrap_or(if v.get("host_key").is_null() {
+                "console"
+            } else {
+                "pinned"
+            })
+            .to_string(),
     }
 }
 

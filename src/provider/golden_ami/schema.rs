@@ -55,7 +55,8 @@ fn resource_block() -> Block {
                 .attr(Attr::optional("timeout", Ty::String, "How long to keep trying to connect, e.g. `5m`. Default `5m`."))
                 .attr(Attr::optional("interface", Ty::String, "Which instance address to dial without `host`: `public_ip`, `private_ip`, `public_dns` or `private_dns`. Default: public IP if any, else private IP."))
                 .attr(Attr::optional("allowed_cidrs", Ty::list_of_strings(), "Who the temporary security group lets reach SSH. Default: the VPC's CIDR. `0.0.0.0/0` only when written here."))
-                .attr(Attr::optional("host_key", Ty::String, "The build instance's SSH host public key (`ssh-ed25519 AAAA...`) to demand. Without it the first key seen is trusted for the rest of the bake.")),
+                .attr(Attr::optional("host_key", Ty::String, "The build instance's SSH host public key (`ssh-ed25519 AAAA...`) to demand (`host_key_check = \"pinned\"`)."))
+                .attr(Attr::optional("host_key_check", Ty::String, "How the host key is verified: `console` (default without `host_key`): only a key whose fingerprint cloud-init printed on the instance console, read with GetConsoleOutput; `pinned` (default with `host_key`): exactly `host_key`; `none`: the first key seen, unverified. In every mode a reconnect must present the same key.")),
         )
         .block(
             "provision",

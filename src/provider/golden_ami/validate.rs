@@ -226,6 +226,21 @@ fn validate_ssh(ssh: &Value, d: &mut Diagnostics) {
             );
         }
     }
+    match ssh.get("host_key_check").as_str() {
+        Some("pinned") if ssh.get("host_key").is_null() => err(
+            d,
+            path.clone().attr("host_key_check"),
+            "No key to pin",
+            "host_key_check = \"pinned\" needs ssh.host_key.",
+        ),
+        Some(m) if !["console", "pinned", "none"].contains(&m) => err(
+            d,
+            path.clone().attr("host_key_check"),
+            "Invalid host_key_check",
+            format!("{m:?}: use console, pinned or none."),
+        ),
+        _ => {}
+    }
     if let Some(k) = ssh.get("host_key").as_str()
         && russh::keys::PublicKey::from_openssh(k).is_err()
     {
