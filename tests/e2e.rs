@@ -87,6 +87,13 @@ fn seed_provisioners_template_bakes_and_destroys(v: TfVersion) {
     // Nothing temporary is left; exactly one build instance was ever launched.
     bed.assert_no_leftovers();
     assert_eq!(bed.all_instances(), 1);
+    // Safe by default: IMDSv2 required, and a self-destruct timer past the create timeout.
+    let (tokens, user_data) = bed.build_instance_facts();
+    assert_eq!(tokens, "required");
+    assert!(
+        user_data.contains("shutdown -P +75 "),
+        "user data: {user_data}"
+    );
 
     let state = tf.state_json();
     let vals = golden_values(&state);

@@ -49,5 +49,14 @@ pub struct BakeSpec {
     pub associate_public_ip: Option<bool>,
     pub create_timeout: Duration,
     pub ami_users: Vec<String>,
+    pub metadata: MetadataSpec,
     pub deprecate_at: Option<String>,
+}
+
+/// The build instance's metadata service settings.
+#[derive(Debug, Clone)]
+pub struct MetadataSpec {
+    pub http_tokens: String,
+    pub http_endpoint: String,
+    pub http_put_response_hop_limit: Option<i32>,
 }

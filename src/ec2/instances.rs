@@ -23,6 +23,10 @@ pub struct LaunchSpec {
     pub volume_tags: BTreeMap<String, String>,
     /// Idempotency token: a retried launch never starts a second instance.
     pub client_token: String,
+    /// IMDS: `required` tokens (IMDSv2) unless told otherwise.
+    pub http_tokens: String,
+    pub http_endpoint: String,
+    pub http_put_response_hop_limit: Option<i32>,
 }
 
 /// An instance as the bake sees it.
@@ -52,8 +56,11 @@ impl Ec2 {
             .instance_initiated_shutdown_behavior(ShutdownBehavior::Terminate)
             .metadata_options(
                 InstanceMetadataOptionsRequest::builder()
-                    .http_tokens(HttpTokensState::Required)
-                    .http_endpoint(InstanceMetadataEndpointState::Enabled)
+                    .http_tokens(HttpTokensState::from(s.http_tokens.as_str()))
+                    .http_endpoint(InstanceMetadataEndpointState::from(
+                        s.http_endpoint.as_str(),
+                    ))
+                    .set_http_put_response_hop_limit(s.http_put_response_hop_limit)
                     .build(),
             )
             .tag_specifications(spec(ResourceType::Instance, &s.instance_tags))

@@ -393,6 +393,33 @@ impl Bed {
         })
     }
 
+    /// The first build instance's IMDS token setting and its user data.
+    pub fn build_instance_facts(&self) -> (String, String) {
+        use base64::Engine;
+        self.rt.block_on(async {
+            let o = self.ec2.describe_instances().send().await.unwrap();
+            let i = o.reservations()[0].instances()[0].clone();
+            let tokens = i
+                .metadata_options()
+                .and_then(|m| m.http_tokens())
+                .map(|t| t.as_str().to_string())
+                .unwrap_or_default();
+            let ud = self
+                .ec2
+                .describe_instance_attribute()
+                .instance_id(i.instance_id().unwrap())
+                .attribute(aws_sdk_ec2::types::InstanceAttributeName::UserData)
+                .send()
+                .await
+                .unwrap();
+            let raw = ud.user_data().and_then(|u| u.value()).unwrap_or_default();
+            let text = base64::engine::general_purpose::STANDARD
+                .decode(raw)
+                .unwrap_or_default();
+            (tokens, String::from_utf8_lossy(&text).to_string())
+        })
+    }
+
     /// Instances ever launched (any state).
     pub fn all_instances(&self) -> usize {
         self.rt.block_on(async {

@@ -64,6 +64,9 @@ impl Step for Launch {
                 instance_tags: cx.run_tags("instance"),
                 volume_tags: cx.run_tags("volume"),
                 client_token: format!("golden-{}", cx.spec.build_id),
+                http_tokens: cx.spec.metadata.http_tokens.clone(),
+                http_endpoint: cx.spec.metadata.http_endpoint.clone(),
+                http_put_response_hop_limit: cx.spec.metadata.http_put_response_hop_limit,
             };
             // The client token makes a retried launch return the same instance.
             let id = cx.ec2.run_instance(&launch).await?;

@@ -6,6 +6,33 @@ use crate::ec2::wait::{self, Poll, WaitError};
 
 pub struct Stop;
 
+/// Removes the bake's public key from the login user's authorized_keys, so
+/// the image does not trust a key that only existed for the build (Packer
+/// leaves it there). Matches the key's base64 body, whatever the comment;
+/// rewrites in place to keep the file's owner and mode.
+async fn forget_temporary_key(
+    cx: &BakeContext<'_>,
+    ssh: &crate::ssh::SshSession,
+) -> Result<(), BakeError> {
+    let Some(key) = &cx.key else { return Ok(()) };
+    let public = key
+        .public_key()
+        .to_openssh()
+        .map_err(|e| BakeError::Key(e.to_string()))?;
+    let Some(blob) = public.split_whitespace().nth(1) else {
+        return Ok(());
+    };
+    let script = format!(
+        "f=\"$HOME/.ssh/authorized_keys\"; if [ -f \"$f\" ] && grep -qF '{blob}' \"$f\"; then \
+         grep -vF '{blob}' \"$f\" > \"$f.golden\"; cat \"$f.golden\" > \"$f\"; rm -f \"$f.golden\"; fi"
+    );
+    let r = ssh.exec(&script, &cx.cancel, |_| {}).await?;
+    if r.exit_status != Some(0) {
+        tracing::warn!(status = ?r.exit_status, "could not remove the temporary key from authorized_keys");
+    }
+    Ok(())
+}
+
 impl Step for Stop {
     fn name(&self) -> &'static str {
         "stop"
@@ -13,6 +40,7 @@ impl Step for Stop {
     fn run<'a, 'b: 'a>(&'a self, cx: &'a mut BakeContext<'b>) -> StepFuture<'a> {
         Box::pin(async move {
             if let Some(s) = cx.ssh.take() {
+                forget_temporary_key(cx, &s).await?;
                 s.close().await;
             }
             let id = cx

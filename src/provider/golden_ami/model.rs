@@ -1,6 +1,6 @@
 //! From a (validated, known) golden_ami value to the bake's plain data.
 
-use crate::bake::{BakeSpec, SourceSpec, SshSpec};
+use crate::bake::{BakeSpec, MetadataSpec, SourceSpec, SshSpec};
 use crate::protocol::value::Value;
 use crate::provider::duration;
 use crate::provision::{FileStep, ProvisionStep, ShellStep};
@@ -163,6 +163,25 @@ pub fn bake_spec(v: &Value, name: String, build_id: String) -> BakeSpec {
         associate_public_ip: v.get("associate_public_ip_address").as_bool(),
         create_timeout: create_timeout(v),
         ami_users: v.get("ami_users").as_string_list(),
+        metadata: MetadataSpec {
+            http_tokens: v
+                .get("metadata_options")
+                .get("http_tokens")
+                .as_str()
+                .unwrap_or("required")
+                .to_string(),
+            http_endpoint: v
+                .get("metadata_options")
+                .get("http_endpoint")
+                .as_str()
+                .unwrap_or("enabled")
+                .to_string(),
+            http_put_response_hop_limit: v
+                .get("metadata_options")
+                .get("http_put_response_hop_limit")
+                .as_f64()
+                .map(|n| n as i32),
+        },
         deprecate_at: opt_string(v.get("deprecate_at")),
     }
 }

@@ -86,6 +86,14 @@ fn resource_block() -> Block {
                 ),
         )
         .block_in_place(
+            "metadata_options",
+            Nesting::Single,
+            Block::new("The build instance's metadata service (IMDS). By default IMDSv2 is required.")
+                .attr(Attr::optional("http_tokens", Ty::String, "`required` (default, IMDSv2 only) or `optional`."))
+                .attr(Attr::optional("http_endpoint", Ty::String, "`enabled` (default) or `disabled`."))
+                .attr(Attr::optional("http_put_response_hop_limit", Ty::Number, "Hop limit for IMDSv2 token requests (1-64).")),
+        )
+        .block_in_place(
             "timeouts",
             Nesting::Single,
             Block::new("Bounds on the whole operation.")

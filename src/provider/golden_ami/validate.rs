@@ -159,6 +159,32 @@ pub fn validate(cfg: &Value) -> Diagnostics {
             );
         }
     }
+    let md = cfg.get("metadata_options");
+    for (attr, allowed) in [
+        ("http_tokens", ["required", "optional"]),
+        ("http_endpoint", ["enabled", "disabled"]),
+    ] {
+        if let Some(v) = md.get(attr).as_str()
+            && !allowed.contains(&v)
+        {
+            err(
+                &mut d,
+                AttrPath::root("metadata_options").attr(attr),
+                "Invalid metadata option",
+                format!("{v:?}: use {} or {}.", allowed[0], allowed[1]),
+            );
+        }
+    }
+    if let Some(n) = md.get("http_put_response_hop_limit").as_f64()
+        && (!(1.0..=64.0).contains(&n) || n.fract() != 0.0)
+    {
+        err(
+            &mut d,
+            AttrPath::root("metadata_options").attr("http_put_response_hop_limit"),
+            "Invalid hop limit",
+            format!("{n} is not a whole number from 1 to 64."),
+        );
+    }
     validate_ssh(cfg.get("ssh"), &mut d);
     for (i, p) in cfg.get("provision").as_list().iter().enumerate() {
         validate_provision(p, AttrPath::root("provision").index(i), &mut d);
