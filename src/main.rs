@@ -7,6 +7,7 @@ mod plugin;
 mod protocol;
 mod provider;
 mod provision;
+mod public_ip;
 mod ssh;
 
 use std::process::ExitCode;

@@ -2,7 +2,7 @@
 """Fault-injecting HTTP proxy between an EC2 client and testbed/moto_ec2.py.
 
     python3 testbed/fault_proxy.py --upstream http://127.0.0.1:MOTOPORT [--port 0] [--control]
-        [--throttle-fraction F] [--throttle-status 400]
+        [--throttle-fraction F] [--throttle-status 503]
         [--error-fraction F --error-status 500|503]
         [--fail-action A --fail-code C --fail-status 400 --fail-times 1 --fail-after-forward]
         [--delay-ms N [--delay-action A]] [--seed N] [--verbose]
@@ -47,9 +47,9 @@ from xml.sax.saxutils import escape
 
 DEFAULTS = {
     "throttle_fraction": 0.0,
-    # Real EC2 answers RequestLimitExceeded with 503; 400 is the default here so that a
-    # client is only seen to retry it if it classifies throttling by the error *code*.
-    "throttle_status": 400,
+    # Real EC2 throttles with 503, and botocore's legacy retry rules only match that pair.
+    # 400 checks that a client classifies throttling by the error code alone.
+    "throttle_status": 503,
     "error_fraction": 0.0,
     "error_status": 503,
     "fail_action": None,

@@ -17,6 +17,7 @@ on_both_terraforms!(
     create_timeout_cleans_up,
     second_ctrl_c_does_not_wedge_the_plugin,
     host_key_checks,
+    security_group_admits_only_what_it_must,
 );
 
 /// A resource whose first bake blocks in provisioning until `release` exists.
@@ -392,4 +393,82 @@ fn host_key_checks(v: TfVersion) {
     );
     bed.assert_no_leftovers();
     assert!(bed.own_images().is_empty());
+}
+
+/// A local stand-in for checkip.amazonaws.com, answering `ip` to every GET.
+fn what_is_my_ip(ip: &'static str) -> String {
+    use std::io::{Read, Write};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}/", listener.local_addr().unwrap());
+    std::thread::spawn(move || {
+        for mut conn in listener.incoming().flatten() {
+            let mut buf = [0u8; 2048];
+            let _ = conn.read(&mut buf);
+            let body = format!("{ip}\n");
+            let _ = write!(
+                conn,
+                "HTTP/1.1 200 OK\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+                body.len()
+            );
+        }
+    });
+    url
+}
+
+/// Bakes while watching the temporary group (the image is held pending for
+/// a moment so it can be seen), returns its SSH ingress.
+fn bake_and_watch_group(bed: &Bed, tf: &Tf) -> Vec<String> {
+    let child = tf
+        .command(&["apply", "-auto-approve", "-no-color", "-input=false"])
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut seen = None;
+    let t0 = Instant::now();
+    while seen.is_none() && t0.elapsed() < Duration::from_secs(30) {
+        seen = bed.temp_group_cidrs();
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let out = child.wait_with_output().unwrap();
+    assert!(
+        out.status.success(),
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    seen.expect("the temporary group was seen")
+}
+
+fn security_group_admits_only_what_it_must(v: TfVersion) {
+    let bed = Bed::start_with(&["--hold-image", "3"]);
+    let url = what_is_my_ip("203.0.113.7");
+    let provider = bed.provider_hcl().replace(
+        "  region = \"us-east-1\"\n",
+        &format!("  region = \"us-east-1\"\n  public_ip_url = \"{url}\"\n"),
+    );
+    let hcl = |interface: &str| {
+        let ssh = bed.ssh_hcl().replace(
+            "    timeout  = \"30s\"\n",
+            &format!("    timeout  = \"30s\"\n{interface}"),
+        );
+        format!(
+            "{provider}\nresource \"golden_ami\" \"img\" {{\n  name_prefix = \"sg-\"\n  instance_type = \"t3.micro\"\n  source_ami = \"ami-0a11ce0000000a001\"\n{ssh}\n}}\n"
+        )
+    };
+    // Reached through ssh.host (a NAT, a bastion, this test bed): the VPC only.
+    let tf = bed.workspace("sg-private", &hcl(""), v);
+    tf.init();
+    assert_eq!(bake_and_watch_group(&bed, &tf), vec!["172.31.0.0/16"]);
+    tf.destroy(&[]);
+    // Reached on the public address: this machine's address only.
+    std::fs::write(
+        tf.dir.join("main.tf"),
+        hcl("    interface = \"public_ip\"\n"),
+    )
+    .unwrap();
+    assert_eq!(bake_and_watch_group(&bed, &tf), vec!["203.0.113.7/32"]);
+    tf.destroy(&[]);
+    bed.assert_no_leftovers();
 }

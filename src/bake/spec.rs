@@ -49,6 +49,8 @@ pub struct BakeSpec {
     pub associate_public_ip: Option<bool>,
     pub create_timeout: Duration,
     pub ami_users: Vec<String>,
+    /// Where to learn this machine's public IP for the security group.
+    pub public_ip_url: String,
     pub metadata: MetadataSpec,
     pub deprecate_at: Option<String>,
 }

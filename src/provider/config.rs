@@ -12,6 +12,7 @@ pub fn schema() -> Schema {
         block: Block::new("Bakes AWS golden images (AMIs) from Terraform, the way Packer's `amazon-ebs` builder does. Credentials come from the standard AWS chain: environment, shared config and credentials files, SSO, web identity, container and instance metadata.")
             .attr(Attr::optional("region", Ty::String, "AWS region to bake in. Defaults to the region of the AWS chain (`AWS_REGION`, the profile)."))
             .attr(Attr::optional("profile", Ty::String, "Named profile from the shared AWS config and credentials files."))
+            .attr(Attr::optional("public_ip_url", Ty::String, "Where to learn this machine's public IPv4 address when the build instance is reached on a public address: the temporary security group admits SSH from that address only. Default `https://checkip.amazonaws.com/`."))
             .attr(Attr::optional("max_retries", Ty::Number, "Attempts per EC2 call on throttling and server errors, with adaptive backoff and jitter. Default 25."))
             .block(
                 "endpoints",
@@ -24,6 +25,7 @@ pub fn schema() -> Schema {
 
 pub struct ProviderConfig {
     settings: AwsSettings,
+    public_ip_url: String,
 }
 
 impl ProviderConfig {
@@ -59,7 +61,27 @@ impl ProviderConfig {
                 .at(AttrPath::root("endpoints").attr("ec2")),
             );
         }
-        (ProviderConfig { settings }, diags)
+        let public_ip_url = v
+            .get("public_ip_url")
+            .as_str()
+            .unwrap_or(crate::public_ip::DEFAULT_URL)
+            .to_string();
+        if !(public_ip_url.starts_with("http://") || public_ip_url.starts_with("https://")) {
+            diags.push(
+                Diagnostic::error(
+                    "Invalid public_ip_url",
+                    format!("{public_ip_url:?} is not an http:// or https:// URL."),
+                )
+                .at(AttrPath::root("public_ip_url")),
+            );
+        }
+        (
+            ProviderConfig {
+                settings,
+                public_ip_url,
+            },
+            diags,
+        )
     }
 
     pub async fn connect(&self) -> Result<Configured, Diagnostic> {
@@ -71,6 +93,9 @@ impl ProviderConfig {
             )
             .at(AttrPath::root("region")));
         }
-        Ok(Configured { ec2 })
+        Ok(Configured {
+            ec2,
+            public_ip_url: self.public_ip_url.clone(),
+        })
     }
 }

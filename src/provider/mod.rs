@@ -51,6 +51,7 @@ pub struct Lifecycle<'a> {
 /// What a configured provider holds: the shared EC2 client and settings.
 pub struct Configured {
     pub ec2: crate::ec2::Ec2,
+    pub public_ip_url: String,
 }
 
 pub struct Provider {

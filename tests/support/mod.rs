@@ -378,6 +378,24 @@ impl Bed {
         })
     }
 
+    /// The SSH ingress CIDRs of the bake's temporary group, if one exists now.
+    pub fn temp_group_cidrs(&self) -> Option<Vec<String>> {
+        self.rt.block_on(async {
+            let o = self.ec2.describe_security_groups().send().await.ok()?;
+            let g = o
+                .security_groups()
+                .iter()
+                .find(|g| g.group_name().is_some_and(|n| n.starts_with("golden-")))?;
+            let cidrs: Vec<String> = g
+                .ip_permissions()
+                .iter()
+                .flat_map(|p| p.ip_ranges())
+                .filter_map(|r| r.cidr_ip().map(str::to_string))
+                .collect();
+            (!cidrs.is_empty()).then_some(cidrs)
+        })
+    }
+
     /// Instances not terminated.
     pub fn live_instances(&self) -> Vec<String> {
         self.rt.block_on(async {

@@ -2,11 +2,45 @@
 //! (the VPC's own range unless told otherwise; never 0.0.0.0/0 by default).
 
 use super::{Step, StepFuture};
-use crate::bake::BakeContext;
+use crate::bake::{BakeContext, BakeError};
 use crate::ec2::wait::{self, Poll, WaitError};
 use std::time::Duration;
 
 pub struct SecurityGroup;
+
+/// Who may reach SSH: `ssh.allowed_cidrs` when given; otherwise the VPC's
+/// CIDR for private addresses (and when dialing through `ssh.host`), and
+/// this machine's public address for public ones. Never 0.0.0.0/0 unless
+/// written. The address a default `interface` dials is known only after
+/// launch, so that case admits both.
+async fn allowed_cidrs(cx: &BakeContext<'_>, vpc_cidr: String) -> Result<Vec<String>, BakeError> {
+    let ssh = &cx.spec.ssh;
+    if !ssh.allowed_cidrs.is_empty() {
+        return Ok(ssh.allowed_cidrs.clone());
+    }
+    let public = match ssh.interface.as_deref() {
+        Some("public_ip" | "public_dns") => true,
+        Some(_) => false,
+        None => ssh.host.is_none(),
+    };
+    if !public {
+        return Ok(vec![vpc_cidr]);
+    }
+    match crate::public_ip::lookup(&cx.spec.public_ip_url).await {
+        Ok(ip) => Ok(if ssh.interface.is_some() {
+            vec![format!("{ip}/32")]
+        } else {
+            vec![format!("{ip}/32"), vpc_cidr]
+        }),
+        Err(e) if ssh.interface.is_some() => Err(BakeError::Invalid(format!(
+            "{e}; set ssh.allowed_cidrs or public_ip_url"
+        ))),
+        Err(e) => {
+            tracing::warn!(error = %e, "SSH is admitted from the VPC only");
+            Ok(vec![vpc_cidr])
+        }
+    }
+}
 
 impl Step for SecurityGroup {
     fn name(&self) -> &'static str {
@@ -17,11 +51,7 @@ impl Step for SecurityGroup {
             let (vpc_id, vpc_cidr) = cx
                 .cancellable(cx.ec2.vpc_for(cx.spec.subnet_id.as_deref()))
                 .await?;
-            let cidrs = if cx.spec.ssh.allowed_cidrs.is_empty() {
-                vec![vpc_cidr]
-            } else {
-                cx.spec.ssh.allowed_cidrs.clone()
-            };
+            let cidrs = allowed_cidrs(cx, vpc_cidr).await?;
             let name = format!("golden-{}", cx.spec.build_id);
             let tags = cx.run_tags("security group");
             let id = match cx.ec2.create_security_group(&name, &vpc_id, &tags).await {

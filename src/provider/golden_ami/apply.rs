@@ -33,7 +33,7 @@ async fn create(c: &Configured, life: Lifecycle<'_>, planned: Value) -> StateOut
         None => generated_name(planned.get("name_prefix").as_str().unwrap_or("golden-")),
     };
     let build_id = new_build_id();
-    let spec = bake_spec(&planned, name.clone(), build_id.clone());
+    let spec = bake_spec(&planned, name.clone(), build_id.clone(), &c.public_ip_url);
     // The bake runs as its own task: if Terraform drops this request (a lost
     // connection), the bake still finishes its cleanup.
     let (ec2, stop) = (c.ec2.clone(), life.stop.clone());

@@ -136,7 +136,7 @@ pub fn generated_name(prefix: &str) -> String {
 }
 
 /// The bake for a planned golden_ami whose `name` and `build_id` are set.
-pub fn bake_spec(v: &Value, name: String, build_id: String) -> BakeSpec {
+pub fn bake_spec(v: &Value, name: String, build_id: String, public_ip_url: &str) -> BakeSpec {
     BakeSpec {
         build_id,
         image_name: name,
@@ -163,6 +163,7 @@ pub fn bake_spec(v: &Value, name: String, build_id: String) -> BakeSpec {
         associate_public_ip: v.get("associate_public_ip_address").as_bool(),
         create_timeout: create_timeout(v),
         ami_users: v.get("ami_users").as_string_list(),
+        public_ip_url: public_ip_url.to_string(),
         metadata: MetadataSpec {
             http_tokens: v
                 .get("metadata_options")
