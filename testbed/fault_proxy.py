@@ -173,12 +173,12 @@ class Handler(BaseHTTPRequestHandler):
             chunks = []
             while True:
                 size = int(self.rfile.readline().split(b";")[0], 16)
-                chunks.append(self.rfile.read(size))
-                self.rfile.readline()
                 if size == 0:
                     while self.rfile.readline() not in (b"\r\n", b"\n", b""):
-                        pass  # trailers
+                        pass  # trailers, up to the empty line that ends the body
                     return b"".join(chunks)
+                chunks.append(self.rfile.read(size))
+                self.rfile.readline()  # the CRLF after each chunk
         return self.rfile.read(int(self.headers.get("Content-Length") or 0))
 
     def action(self, body):

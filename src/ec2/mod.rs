@@ -96,7 +96,7 @@ impl Ec2 {
             loader = loader.profile_name(p);
         }
         let shared = loader.load().await;
-        let retry = aws_config::retry::RetryConfig::adaptive()
+        let retry = aws_config::retry::RetryConfig::standard()
             .with_max_attempts(s.max_retries.max(1))
             .with_initial_backoff(Duration::from_millis(200))
             .with_max_backoff(Duration::from_secs(20));

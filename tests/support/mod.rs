@@ -175,6 +175,8 @@ pub struct Bed {
     pub ssh_user: String,
     pub dir: tempfile::TempDir,
     pub rt: tokio::runtime::Runtime,
+    /// Where the test's own EC2 checks go (moto itself, never the proxy).
+    pub moto_endpoint: String,
     pub ec2: aws_sdk_ec2::Client,
     _procs: Vec<Proc>,
 }
@@ -186,6 +188,16 @@ impl Bed {
 
     /// A bed whose moto takes `moto_args` (e.g. `--hold-run 30`).
     pub fn start_with(moto_args: &[&str]) -> Bed {
+        Bed::start_full(moto_args, None)
+    }
+
+    /// A bed where the provider reaches moto through testbed/fault_proxy.py
+    /// started with `proxy_args`; the test's own checks go to moto directly.
+    pub fn start_with_proxy(moto_args: &[&str], proxy_args: &[&str]) -> Bed {
+        Bed::start_full(moto_args, Some(proxy_args))
+    }
+
+    fn start_full(moto_args: &[&str], proxy_args: Option<&[&str]>) -> Bed {
         require(
             Path::new("/usr/sbin/sshd").exists(),
             "OpenSSH server (/usr/sbin/sshd)",
@@ -206,11 +218,25 @@ impl Bed {
             .arg(dir.path().join("console.txt"))
             .args(moto_args);
         let (moto, words) = start_ready(moto, "moto");
-        let endpoint = words[0].clone();
+        let moto_endpoint = words[0].clone();
+        let mut procs = vec![moto];
+        let endpoint = match proxy_args {
+            None => moto_endpoint.clone(),
+            Some(args) => {
+                let mut proxy = Command::new("python3");
+                proxy
+                    .arg(repo().join("testbed/fault_proxy.py"))
+                    .args(["--upstream", &moto_endpoint, "--port", "0", "--control"])
+                    .args(args);
+                let (proxy, words) = start_ready(proxy, "fault proxy");
+                procs.push(proxy);
+                words[0].clone()
+            }
+        };
 
         let mut sshd = Command::new("python3");
         sshd.arg(repo().join("testbed/sshd.py"))
-            .args(["--ec2", &endpoint, "--port", "0", "--dir"])
+            .args(["--ec2", &moto_endpoint, "--port", "0", "--dir"])
             .arg(dir.path().join("sshd"));
         let (sshd, words) = start_ready(sshd, "sshd");
         let ssh_port = words[0].parse().unwrap();
@@ -250,19 +276,23 @@ impl Bed {
                 .credentials_provider(aws_sdk_ec2::config::Credentials::new(
                     "test", "test", None, None, "test",
                 ))
-                .endpoint_url(&endpoint)
+                .endpoint_url(&moto_endpoint)
                 .build();
             aws_sdk_ec2::Client::from_conf(conf)
         });
         Bed {
             endpoint,
+            moto_endpoint,
             host_key_pub,
             ssh_port,
             ssh_user,
             dir,
             rt,
             ec2,
-            _procs: vec![sshd, moto],
+            _procs: {
+                procs.insert(0, sshd);
+                procs
+            },
         }
     }
 
@@ -376,6 +406,31 @@ impl Bed {
                 .map(|t| (t.key().unwrap().to_string(), t.value().unwrap().to_string()))
                 .collect()
         })
+    }
+
+    /// Replaces the fault proxy's configuration (JSON, see testbed/fault_proxy.py)
+    /// and returns its counters.
+    pub fn set_faults(&self, json: &str) -> serde_json::Value {
+        use std::io::{Read, Write};
+        let addr = self
+            .endpoint
+            .trim_start_matches("http://")
+            .trim_end_matches('/');
+        let mut conn = std::net::TcpStream::connect(addr).unwrap();
+        write!(
+            conn,
+            "POST /_faults HTTP/1.1\r\nHost: {addr}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{json}",
+            json.len()
+        )
+        .unwrap();
+        let mut resp = String::new();
+        conn.read_to_string(&mut resp).unwrap();
+        assert!(
+            resp.starts_with("HTTP/1.1 200") || resp.starts_with("HTTP/1.0 200"),
+            "{resp}"
+        );
+        let body = resp.split("\r\n\r\n").nth(1).unwrap_or("{}");
+        serde_json::from_str(body).unwrap()
     }
 
     /// The SSH ingress CIDRs of the bake's temporary group, if one exists now.

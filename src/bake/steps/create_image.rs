@@ -75,13 +75,25 @@ impl Step for CreateImage {
             if cx.image_kept {
                 return Ok(());
             }
-            if let Some(id) = cx.image_id.take() {
-                let snapshots = cx
-                    .image
-                    .as_ref()
-                    .map(|i| i.snapshot_ids.clone())
-                    .unwrap_or_default();
-                let never = tokio_util::sync::CancellationToken::new();
+            // Not recorded means CreateImage failed, perhaps after EC2 acted on it.
+            let images = match cx.image_id.take() {
+                Some(id) => vec![(
+                    id,
+                    cx.image
+                        .as_ref()
+                        .map(|i| i.snapshot_ids.clone())
+                        .unwrap_or_default(),
+                )],
+                None => cx
+                    .ec2
+                    .images_tagged(BUILD_ID_TAG, &cx.spec.build_id)
+                    .await?
+                    .into_iter()
+                    .map(|i| (i.id, i.snapshot_ids))
+                    .collect(),
+            };
+            let never = tokio_util::sync::CancellationToken::new();
+            for (id, snapshots) in images {
                 cx.ec2
                     .delete_image_and_snapshots(&id, &snapshots, &never)
                     .await?;

@@ -4,6 +4,7 @@
 use super::{Step, StepFuture};
 use crate::bake::{BakeContext, BakeError};
 use crate::ec2::instances::LaunchSpec;
+use crate::ec2::tags::BUILD_ID_TAG;
 use crate::ec2::wait::{self, Poll, WaitError};
 use std::time::Duration;
 
@@ -103,28 +104,38 @@ impl Step for Launch {
     }
     fn cleanup<'a, 'b: 'a>(&'a self, cx: &'a mut BakeContext<'b>) -> StepFuture<'a> {
         Box::pin(async move {
-            let Some(inst) = cx.instance.take() else {
-                return Ok(());
+            // Not recorded means RunInstances failed, perhaps after EC2 acted on it
+            // (a lost response): look for anything launched with our build id.
+            let ids = match cx.instance.take() {
+                Some(inst) => vec![inst.id],
+                None => {
+                    cx.ec2
+                        .instances_tagged(BUILD_ID_TAG, &cx.spec.build_id)
+                        .await?
+                }
             };
-            let id = inst.id;
-            cx.ec2.terminate_instance(&id).await?;
             let never = tokio_util::sync::CancellationToken::new();
             let ec2 = cx.ec2;
-            wait::until(
-                "the build instance to terminate",
-                Duration::from_secs(600),
-                &never,
-                || async {
-                    match ec2.describe_instance(&id).await? {
-                        None => Ok(Poll::Ready(())),
-                        Some(i) if i.state == "terminated" => Ok(Poll::Ready(())),
-                        Some(i) => Ok(Poll::Pending(i.state)),
-                    }
-                },
-            )
-            .await
-            .map_err(BakeError::from)?;
-            tracing::info!(instance = %id, "build instance terminated");
+            for id in &ids {
+                ec2.terminate_instance(id).await?;
+            }
+            for id in ids {
+                wait::until(
+                    "the build instance to terminate",
+                    Duration::from_secs(540),
+                    &never,
+                    || async {
+                        match ec2.describe_instance(&id).await? {
+                            None => Ok(Poll::Ready(())),
+                            Some(i) if i.state == "terminated" => Ok(Poll::Ready(())),
+                            Some(i) => Ok(Poll::Pending(i.state)),
+                        }
+                    },
+                )
+                .await
+                .map_err(BakeError::from)?;
+                tracing::info!(instance = %id, "build instance terminated");
+            }
             Ok(())
         })
     }

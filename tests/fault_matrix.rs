@@ -1,0 +1,214 @@
+//! The fault matrix: a failure injected at each bake step (through a proxy
+//! between the provider and the EC2 API, or on the SSH side) must fail the
+//! apply with a diagnostic naming that step and leave nothing behind that is
+//! not in Terraform state. Throttling must not fail a bake at all.
+
+mod support;
+
+use support::{Bed, TfVersion, flat};
+
+struct Case {
+    what: &'static str,
+    /// Fault proxy configuration (JSON) for the apply.
+    faults: &'static str,
+    /// The step the diagnostic must name.
+    step: &'static str,
+    /// Extra lines inside the resource.
+    extra: &'static str,
+    /// Whether the image was finished (then it is kept in state, tainted).
+    keeps_image: bool,
+}
+
+const CASES: &[Case] = &[
+    Case {
+        what: "key pair import refused",
+        faults: r#"{"fail_action": "ImportKeyPair"}"#,
+        step: "key_pair",
+        extra: "",
+        keeps_image: false,
+    },
+    Case {
+        what: "group creation refused",
+        faults: r#"{"fail_action": "CreateSecurityGroup"}"#,
+        step: "security_group",
+        extra: "",
+        keeps_image: false,
+    },
+    Case {
+        what: "ingress rule refused",
+        faults: r#"{"fail_action": "AuthorizeSecurityGroupIngress"}"#,
+        step: "security_group",
+        extra: "",
+        keeps_image: false,
+    },
+    Case {
+        what: "launch refused",
+        faults: r#"{"fail_action": "RunInstances"}"#,
+        step: "launch",
+        extra: "",
+        keeps_image: false,
+    },
+    Case {
+        what: "launch answer lost",
+        faults: r#"{"fail_action": "RunInstances", "fail_after_forward": true}"#,
+        step: "launch",
+        extra: "",
+        keeps_image: false,
+    },
+    Case {
+        what: "instance state unreadable",
+        faults: r#"{"fail_action": "DescribeInstances"}"#,
+        step: "launch",
+        extra: "",
+        keeps_image: false,
+    },
+    Case {
+        what: "console unreadable",
+        faults: r#"{"fail_action": "GetConsoleOutput"}"#,
+        step: "connect",
+        extra: "",
+        keeps_image: false,
+    },
+    Case {
+        what: "provisioning command fails",
+        faults: "{}",
+        step: "provision",
+        extra: "provision {\nshell {\ninline = [\"exit 7\"]\n}\n}",
+        keeps_image: false,
+    },
+    Case {
+        what: "stop refused",
+        faults: r#"{"fail_action": "StopInstances"}"#,
+        step: "stop",
+        extra: "",
+        keeps_image: false,
+    },
+    Case {
+        what: "image creation refused",
+        faults: r#"{"fail_action": "CreateImage"}"#,
+        step: "create_image",
+        extra: "",
+        keeps_image: false,
+    },
+    Case {
+        what: "image answer lost",
+        faults: r#"{"fail_action": "CreateImage", "fail_after_forward": true}"#,
+        step: "create_image",
+        extra: "",
+        keeps_image: false,
+    },
+    Case {
+        what: "snapshot tagging refused",
+        faults: r#"{"fail_action": "CreateTags"}"#,
+        step: "tag",
+        extra: "snapshot_tags = { Name = \"root\" }",
+        keeps_image: true,
+    },
+    Case {
+        what: "sharing refused",
+        faults: r#"{"fail_action": "ModifyImageAttribute"}"#,
+        step: "share",
+        extra: "ami_users = [\"111122223333\"]",
+        keeps_image: true,
+    },
+];
+
+fn hcl(bed: &Bed, extra: &str) -> String {
+    format!(
+        "{}\nresource \"golden_ami\" \"img\" {{\n  name_prefix = \"matrix-\"\n  instance_type = \"t3.micro\"\n  source_ami = \"ami-0a11ce0000000a001\"\n{}\n{extra}\n}}\n",
+        bed.provider_hcl(),
+        bed.ssh_hcl()
+    )
+}
+
+#[test]
+fn every_step_fails_cleanly() {
+    let bed = Bed::start_with_proxy(&[], &[]);
+    let mut report = Vec::new();
+    for (i, case) in CASES.iter().enumerate() {
+        let tf = bed.workspace(
+            &format!("case-{i}"),
+            &hcl(&bed, case.extra),
+            TfVersion::Current,
+        );
+        tf.init();
+        bed.set_faults(case.faults);
+        let out = tf.fails(&["apply", "-auto-approve", "-no-color", "-input=false"]);
+        bed.set_faults("{}");
+        assert!(
+            flat(&out).contains(&format!("golden_ami bake failed at step \"{}\"", case.step)),
+            "{}: expected a failure at step {}:\n{out}",
+            case.what,
+            case.step
+        );
+        // Reality, through the EC2 API (moto directly, not the proxy).
+        let live = bed.live_instances();
+        let keys = bed.key_pairs();
+        let groups = bed.extra_security_groups();
+        let images = bed.own_images();
+        report.push(format!(
+            "{:<28} step {:<15} instances {} key pairs {} groups {} images {}",
+            case.what,
+            case.step,
+            live.len(),
+            keys.len(),
+            groups.len(),
+            images.len()
+        ));
+        assert!(
+            live.is_empty() && keys.is_empty() && groups.is_empty(),
+            "{}: leftovers {live:?} {keys:?} {groups:?}",
+            case.what
+        );
+        if case.keeps_image {
+            // The finished image is Terraform's: saved, tainted, replaced by the next apply.
+            assert_eq!(images.len(), 1, "{}", case.what);
+            let id = images[0].image_id().unwrap().to_string();
+            let state = tf.state_file();
+            assert!(
+                state.contains(&id) && state.contains("\"status\": \"tainted\""),
+                "{}: tainted in state:\n{state}",
+                case.what
+            );
+            tf.apply(&[]);
+            let now = bed.own_images();
+            assert_eq!(now.len(), 1, "{}: the tainted image is replaced", case.what);
+            assert_ne!(now[0].image_id().unwrap(), id);
+            tf.destroy(&[]);
+        } else {
+            assert!(
+                images.is_empty(),
+                "{}: no image outside state {images:?}",
+                case.what
+            );
+            assert!(
+                !tf.state_file().contains("golden_ami"),
+                "{}: nothing in state",
+                case.what
+            );
+        }
+        assert!(bed.own_images().is_empty());
+    }
+    eprintln!("fault matrix:\n{}", report.join("\n"));
+}
+
+/// 30 % of EC2 calls throttled: the SDK's adaptive retry rides it out.
+#[test]
+fn throttled_api_still_bakes() {
+    let bed = Bed::start_with_proxy(&[], &[]);
+    let tf = bed.workspace("throttled", &hcl(&bed, ""), TfVersion::Current);
+    tf.init();
+    bed.set_faults(r#"{"throttle_fraction": 0.3, "seed": 7}"#);
+    tf.apply(&[]);
+    let counters = bed.set_faults("{}");
+    let throttled: u64 = counters["faults"]
+        .as_object()
+        .map(|m| m.values().filter_map(|v| v.as_u64()).sum())
+        .unwrap_or(0);
+    assert!(throttled > 0, "the proxy throttled nothing: {counters}");
+    assert_eq!(bed.own_images().len(), 1);
+    bed.assert_no_leftovers();
+    tf.destroy(&[]);
+    assert!(bed.own_images().is_empty());
+    eprintln!("throttled {throttled} calls; counters {counters}");
+}
