@@ -212,3 +212,47 @@ fn throttled_api_still_bakes() {
     assert!(bed.own_images().is_empty());
     eprintln!("throttled {throttled} calls; counters {counters}");
 }
+
+/// The build instance drops off the network in the middle of a command.
+#[test]
+fn ssh_lost_mid_step_fails_cleanly() {
+    let bed = Bed::start();
+    let r = bed.remote_dir();
+    std::fs::create_dir_all(&r).unwrap();
+    let started = r.join("started");
+    let extra = format!(
+        "provision {{\nshell {{\ninline = [\"touch {}\", \"sleep 60\"]\n}}\n}}",
+        started.display()
+    );
+    let tf = bed.workspace("ssh-lost", &hcl(&bed, &extra), TfVersion::Current);
+    tf.init();
+    let child = tf
+        .command(&["apply", "-auto-approve", "-no-color", "-input=false"])
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let t0 = std::time::Instant::now();
+    while !started.exists() {
+        assert!(
+            t0.elapsed() < std::time::Duration::from_secs(60),
+            "provisioning never started"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    bed.stop_sshd();
+    let out = child.wait_with_output().unwrap();
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(!out.status.success());
+    assert!(
+        flat(&text).contains("golden_ami bake failed at step \"provision\""),
+        "{text}"
+    );
+    bed.assert_no_leftovers();
+    assert!(bed.own_images().is_empty());
+}

@@ -408,6 +408,38 @@ impl Bed {
         })
     }
 
+    /// Stops the sshd and every process under it (the per-connection
+    /// monitors and sessions), like a build instance dropping off the network.
+    pub fn stop_sshd(&self) {
+        let root = self._procs[0].0.id();
+        let mut tree = vec![root];
+        let mut i = 0;
+        while i < tree.len() {
+            let parent = tree[i];
+            for e in std::fs::read_dir("/proc").unwrap().flatten() {
+                let Ok(pid) = e.file_name().to_string_lossy().parse::<u32>() else {
+                    continue;
+                };
+                let stat = std::fs::read_to_string(e.path().join("stat")).unwrap_or_default();
+                // Fields after the ")" that ends the command name: state, ppid, ...
+                let ppid = stat
+                    .rsplit_once(')')
+                    .and_then(|(_, rest)| rest.split_whitespace().nth(1))
+                    .and_then(|p| p.parse::<u32>().ok());
+                if ppid == Some(parent) && !tree.contains(&pid) {
+                    tree.push(pid);
+                }
+            }
+            i += 1;
+        }
+        // Leaves first, so nothing respawns; sshd.py itself stays to be reaped on drop.
+        for pid in tree.iter().skip(1).rev() {
+            let _ = Command::new("kill")
+                .args(["-KILL", &pid.to_string()])
+                .status();
+        }
+    }
+
     /// Replaces the fault proxy's configuration (JSON, see testbed/fault_proxy.py)
     /// and returns its counters.
     pub fn set_faults(&self, json: &str) -> serde_json::Value {
