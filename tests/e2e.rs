@@ -16,6 +16,7 @@ on_both_terraforms!(
     tag_change_updates_in_place,
     import_and_out_of_band_deletion,
     ctrl_c_during_provisioning_cleans_up,
+    secret_environment_stays_secret,
 );
 
 fn tag_value(tags: &[aws_sdk_ec2::types::Tag], key: &str) -> Option<String> {
@@ -428,4 +429,69 @@ resource "golden_ami" "slow" {{
     );
     bed.assert_no_leftovers();
     assert!(bed.own_images().is_empty());
+}
+
+/// A sensitive environment value reaches the command, and nothing else:
+/// not the TRACE log, not a diagnostic, and (Terraform 1.11+, write-only)
+/// not the state.
+fn secret_environment_stays_secret(v: TfVersion) {
+    let bed = Bed::start();
+    let r = bed.remote_dir();
+    let secret = "tok-8c1f2e-do-not-leak";
+    let hcl = |tail: &str| {
+        format!(
+            r#"{provider}
+resource "golden_ami" "img" {{
+  name_prefix   = "secret-"
+  instance_type = "t3.micro"
+  source_ami    = "ami-0a11ce0000000a001"
+{ssh}
+  provision {{
+    shell {{
+      environment = {{ API_TOKEN = "{secret}" }}
+      inline      = ["mkdir -p {r}", "printf %s \"$API_TOKEN\" > {r}/token", "echo \"token is $API_TOKEN\""{tail}]
+    }}
+  }}
+}}
+"#,
+            provider = bed.provider_hcl(),
+            ssh = bed.ssh_hcl(),
+            r = r.display()
+        )
+    };
+    let mut tf = bed.workspace("secret", &hcl(""), v);
+    let log = bed.dir.path().join("trace.log");
+    tf.extra_env.push(("TF_LOG".into(), "TRACE".into()));
+    tf.extra_env
+        .push(("TF_LOG_PATH".into(), log.display().to_string()));
+    tf.init();
+    let out = tf.apply(&[]);
+    assert_eq!(
+        std::fs::read_to_string(r.join("token")).unwrap(),
+        secret,
+        "the command got the value"
+    );
+    let trace = std::fs::read_to_string(&log).unwrap();
+    assert!(
+        trace.contains("token is (sensitive value)"),
+        "the line is logged, masked"
+    );
+    assert!(!trace.contains(secret), "the secret is in the TRACE log");
+    assert!(!out.contains(secret));
+    if matches!(v, TfVersion::Current) {
+        assert!(
+            !tf.state_file().contains(secret),
+            "write-only: not in state"
+        );
+    }
+    let (code, plan) = tf.plan_exit(&[]);
+    assert_eq!(code, 0, "a second plan is empty:\n{plan}");
+
+    // A failing step's diagnostic shows the output tail, masked.
+    std::fs::write(tf.dir.join("main.tf"), hcl(", \"exit 4\"")).unwrap();
+    std::fs::remove_file(&log).unwrap();
+    let out = tf.fails(&["apply", "-auto-approve", "-no-color", "-input=false"]);
+    assert!(out.contains("token is (sensitive value)"), "{out}");
+    assert!(!out.contains(secret), "{out}");
+    assert!(!std::fs::read_to_string(&log).unwrap().contains(secret));
 }

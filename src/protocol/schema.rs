@@ -60,6 +60,8 @@ pub struct Attr {
     pub ty: Ty,
     pub mode: Mode,
     pub sensitive: bool,
+    /// Never stored in state by Terraform 1.11+ (older versions ignore it).
+    pub write_only: bool,
     pub on_change: OnChange,
     pub description: &'static str,
 }
@@ -71,6 +73,7 @@ impl Attr {
             ty,
             mode,
             sensitive: false,
+            write_only: false,
             on_change: OnChange::Replace,
             description,
         }
@@ -86,6 +89,10 @@ impl Attr {
     }
     pub fn optional_computed(name: &'static str, ty: Ty, description: &'static str) -> Attr {
         Attr::new(name, ty, Mode::OptionalComputed, description)
+    }
+    pub fn write_only(mut self) -> Attr {
+        self.write_only = true;
+        self
     }
     pub fn sensitive(mut self) -> Attr {
         self.sensitive = true;
@@ -148,6 +155,26 @@ impl Block {
             on_change: OnChange::InPlace,
         });
         self
+    }
+
+    /// Sets every write-only attribute in `v` to null, as Terraform 1.11+
+    /// demands of plans and state.
+    pub fn null_write_only(&self, v: &mut Value) {
+        let Value::Map(m) = v else { return };
+        for a in self.attrs.iter().filter(|a| a.write_only) {
+            if m.contains_key(a.name) {
+                m.insert(a.name.to_string(), Value::Null);
+            }
+        }
+        for b in &self.blocks {
+            match (b.nesting, m.get_mut(b.name)) {
+                (Nesting::Single, Some(inner)) => b.block.null_write_only(inner),
+                (Nesting::List, Some(Value::List(items))) => {
+                    items.iter_mut().for_each(|i| b.block.null_write_only(i))
+                }
+                _ => {}
+            }
+        }
     }
 
     /// Shapes `v` to this block: every attribute and block present (null or

@@ -192,9 +192,19 @@ impl ProviderRpc for ProviderService {
                 ..Default::default()
             }));
         }
+        let write_only = req
+            .client_capabilities
+            .is_some_and(|c| c.write_only_attributes_allowed);
         let plan = self
             .provider
-            .plan(&req.type_name, prior, proposed, config, req.prior_private)
+            .plan(
+                &req.type_name,
+                prior,
+                proposed,
+                config,
+                req.prior_private,
+                write_only,
+            )
             .await;
         Ok(Response::new(pb::plan_resource_change::Response {
             planned_state: Some(encode(&plan.planned)),

@@ -29,6 +29,9 @@ pub fn render(block: &Block, title_level: usize, path: &str, replace_note: bool)
         if a.sensitive {
             extra.push_str(", sensitive");
         }
+        if a.write_only {
+            extra.push_str(", write-only");
+        }
         if replace_note && a.mode != Mode::Computed && a.on_change == OnChange::Replace {
             extra.push_str(", forces a new bake");
         }

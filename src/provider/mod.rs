@@ -213,6 +213,7 @@ impl Provider {
         proposed: Value,
         config: Value,
         private: Vec<u8>,
+        write_only_allowed: bool,
     ) -> PlanOutcome {
         if type_name != golden_ami::TYPE_NAME {
             return PlanOutcome {
@@ -223,7 +224,15 @@ impl Provider {
             };
         }
         let client = self.client().await.ok();
-        golden_ami::plan(client.as_deref(), prior, proposed, config, private).await
+        golden_ami::plan(
+            client.as_deref(),
+            prior,
+            proposed,
+            config,
+            private,
+            write_only_allowed,
+        )
+        .await
     }
 
     pub async fn apply(

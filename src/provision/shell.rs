@@ -43,6 +43,16 @@ fn sh_quote(s: &str) -> String {
 }
 
 impl ShellStep {
+    /// Hides the environment's values (they are secrets until proven
+    /// otherwise) in output shown in logs and diagnostics.
+    fn mask(&self, line: &str) -> String {
+        let mut out = line.to_string();
+        for v in self.environment.values().filter(|v| v.len() >= 3) {
+            out = out.replace(v.as_str(), "(sensitive value)");
+        }
+        out
+    }
+
     /// The scripts to run, in order: the inline commands as one script, then the files.
     async fn bodies(&self) -> Result<Vec<(String, Vec<u8>)>, ProvisionError> {
         let mut out = Vec::new();
@@ -97,8 +107,10 @@ impl ShellStep {
             tracing::info!(step = index, script = %what, "running");
             let result = ssh
                 .exec(&command, cancel, |line| match line {
-                    OutputLine::Stdout(l) => tracing::info!(step = index, "{l}"),
-                    OutputLine::Stderr(l) => tracing::info!(step = index, stream = "stderr", "{l}"),
+                    OutputLine::Stdout(l) => tracing::info!(step = index, "{}", self.mask(l)),
+                    OutputLine::Stderr(l) => {
+                        tracing::info!(step = index, stream = "stderr", "{}", self.mask(l))
+                    }
                 })
                 .await;
             // The command removes the environment file; make sure, whatever happened.
@@ -107,7 +119,7 @@ impl ShellStep {
             }
             let _ = sftp.remove_file(&script).await;
             let result = result?;
-            let tail = result.tail.join("\n");
+            let tail = self.mask(&result.tail.join("\n"));
             match (result.exit_status, result.exit_signal) {
                 (Some(s), _) if self.valid_exit_codes.contains(&s) => {}
                 (Some(status), _) => {
@@ -133,7 +145,14 @@ impl ShellStep {
 
 #[cfg(test)]
 mod tests {
-    use super::sh_quote;
+    use super::{ShellStep, sh_quote};
+
+    #[test]
+    fn environment_values_are_masked() {
+        let mut s = ShellStep::default();
+        s.environment.insert("TOKEN".into(), "hunter22".into());
+        assert_eq!(s.mask("token=hunter22!"), "token=(sensitive value)!");
+    }
 
     #[test]
     fn quoting_survives_single_quotes() {

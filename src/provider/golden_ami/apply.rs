@@ -1,7 +1,7 @@
 //! Apply: create runs a bake; update changes tags and description in place;
 //! delete deregisters the AMI and deletes its snapshots.
 
-use super::model::{bake_spec, delete_timeout, generated_name};
+use super::model::{bake_spec, delete_timeout, generated_name, with_write_only_values};
 use super::{digest, new_build_id};
 use crate::bake::{self, BakeError};
 use crate::ec2::Ec2;
@@ -15,25 +15,32 @@ pub async fn apply(
     life: Lifecycle<'_>,
     prior: Value,
     planned: Value,
-    _config: Value,
+    config: Value,
     private: Vec<u8>,
 ) -> StateOutcome {
     if planned.is_null() {
         return delete(&c.ec2, prior).await;
     }
     if prior.is_null() {
-        return create(c, life, planned).await;
+        return create(c, life, planned, &config).await;
     }
     update(&c.ec2, prior, planned, private).await
 }
 
-async fn create(c: &Configured, life: Lifecycle<'_>, planned: Value) -> StateOutcome {
+async fn create(
+    c: &Configured,
+    life: Lifecycle<'_>,
+    planned: Value,
+    config: &Value,
+) -> StateOutcome {
     let name = match planned.get("name").as_str() {
         Some(n) => n.to_string(),
         None => generated_name(planned.get("name_prefix").as_str().unwrap_or("golden-")),
     };
     let build_id = new_build_id();
-    let spec = bake_spec(&planned, name.clone(), build_id.clone(), &c.public_ip_url);
+    // Write-only values reach the provider in the configuration only.
+    let inputs = with_write_only_values(&planned, config);
+    let spec = bake_spec(&inputs, name.clone(), build_id.clone(), &c.public_ip_url);
     // The bake runs as its own task: if Terraform drops this request (a lost
     // connection), the bake still finishes its cleanup.
     let (ec2, stop) = (c.ec2.clone(), life.stop.clone());

@@ -14,10 +14,17 @@ const BAKE_COMPUTED: [&str; 4] = ["id", "snapshot_ids", "creation_date", "build_
 pub async fn plan(
     client: Option<&Configured>,
     prior: Value,
-    proposed: Value,
+    mut proposed: Value,
     config: Value,
     private: Vec<u8>,
+    write_only_allowed: bool,
 ) -> PlanOutcome {
+    // Terraform 1.11+ keeps write-only values out of plans and state (older
+    // versions do not know the flag and expect them back); they never take
+    // part in comparisons or digests either.
+    if write_only_allowed {
+        schema().block.null_write_only(&mut proposed);
+    }
     if proposed.is_null() {
         return PlanOutcome {
             planned: Value::Null,

@@ -70,7 +70,7 @@ fn resource_block() -> Block {
                         .attr(Attr::optional("inline", Ty::list_of_strings(), "Commands run as one script with `inline_shebang` (default `/bin/sh -e`: the first failing command fails the step)."))
                         .attr(Attr::optional("script", Ty::String, "A local script to upload and run."))
                         .attr(Attr::optional("scripts", Ty::list_of_strings(), "Local scripts to upload and run, in order."))
-                        .attr(Attr::optional("environment", Ty::map_of_strings(), "Environment variables for the commands. Passed through a file that is sourced and deleted, never on a command line or in logs.").sensitive())
+                        .attr(Attr::optional("environment", Ty::map_of_strings(), "Environment variables for the commands. Passed through a file that is sourced and deleted, never on a command line; the values are masked in logs and diagnostics. Write-only: Terraform 1.11+ never stores them in state or plans (older versions ignore that and store them, as sensitive values). Being write-only, a change of value alone does not plan a new bake: change `triggers` for that.").sensitive().write_only())
                         .attr(Attr::optional("valid_exit_codes", Ty::List(Box::new(Ty::Number)), "Exit codes that count as success. Default `[0]`."))
                         .attr(Attr::optional("inline_shebang", Ty::String, "Interpreter line for `inline`. Default `/bin/sh -e`."))
                         .attr(Attr::optional("remote_folder", Ty::String, "Where scripts are uploaded on the instance. Default `/tmp`."))
