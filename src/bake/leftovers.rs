@@ -8,7 +8,7 @@
 
 use crate::ec2::Ec2;
 use crate::ec2::tags::BUILD_ID_TAG;
-use crate::ec2::wait::{self, Poll, WaitError};
+use crate::ec2::wait::{self, WaitError};
 use serde::{Deserialize, Serialize};
 use std::path::PathBuf;
 use std::time::Duration;
@@ -111,42 +111,11 @@ pub async fn remove_tagged(
     build_id: &str,
     removed: &mut Vec<String>,
 ) -> Result<(), WaitError> {
-    let never = CancellationToken::new();
     let instances = ec2.instances_tagged(BUILD_ID_TAG, build_id).await?;
-    for id in &instances {
-        ec2.terminate_instance(id).await?;
-    }
-    for id in &instances {
-        wait::until(
-            "a leftover instance to terminate",
-            Duration::from_secs(600),
-            &never,
-            || async {
-                match ec2.describe_instance(id).await? {
-                    Some(i) if i.state != "terminated" => Ok(Poll::Pending(i.state)),
-                    _ => Ok(Poll::Ready(())),
-                }
-            },
-        )
-        .await?;
-        removed.push(format!("instance {id}"));
-    }
+    wait::terminate_all(ec2, &instances, Duration::from_secs(600)).await?;
+    removed.extend(instances.iter().map(|id| format!("instance {id}")));
     for id in ec2.groups_tagged(BUILD_ID_TAG, build_id).await? {
-        wait::until(
-            "a leftover security group to be deletable",
-            Duration::from_secs(300),
-            &never,
-            || async {
-                match ec2.delete_security_group(&id).await {
-                    Ok(()) => Ok(Poll::Ready(())),
-                    Err(e) if e.code.as_deref() == Some("DependencyViolation") => {
-                        Ok(Poll::Pending(e.message))
-                    }
-                    Err(e) => Err(WaitError::Api(e)),
-                }
-            },
-        )
-        .await?;
+        wait::delete_group_when_free(ec2, &id, Duration::from_secs(300)).await?;
         removed.push(format!("security group {id}"));
     }
     let key = format!("golden-{build_id}");
@@ -154,6 +123,7 @@ pub async fn remove_tagged(
         ec2.delete_key_pair(&key).await?;
         removed.push(format!("key pair {key}"));
     }
+    let never = CancellationToken::new();
     for img in ec2.images_tagged(BUILD_ID_TAG, build_id).await? {
         ec2.delete_image_and_snapshots(&img.id, &img.snapshot_ids, &never)
             .await?;

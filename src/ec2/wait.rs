@@ -108,3 +108,51 @@ where
         }
     }
 }
+
+/// Terminates the instances and waits (up to `limit`) until all are gone.
+/// Cleanup work: not cancellable, only bounded.
+pub async fn terminate_all(
+    ec2: &super::Ec2,
+    ids: &[String],
+    limit: Duration,
+) -> Result<(), WaitError> {
+    let never = CancellationToken::new();
+    for id in ids {
+        ec2.terminate_instance(id).await?;
+    }
+    for id in ids {
+        until("an instance to terminate", limit, &never, || async {
+            match ec2.describe_instance(id).await? {
+                Some(i) if i.state != "terminated" => Ok(Poll::Pending(i.state)),
+                _ => Ok(Poll::Ready(())),
+            }
+        })
+        .await?;
+    }
+    Ok(())
+}
+
+/// Deletes a security group, waiting out EC2's DependencyViolation while a
+/// terminated instance's network interface lingers.
+pub async fn delete_group_when_free(
+    ec2: &super::Ec2,
+    id: &str,
+    limit: Duration,
+) -> Result<(), WaitError> {
+    let never = CancellationToken::new();
+    until(
+        "a security group to be deletable",
+        limit,
+        &never,
+        || async {
+            match ec2.delete_security_group(id).await {
+                Ok(()) => Ok(Poll::Ready(())),
+                Err(e) if e.code.as_deref() == Some("DependencyViolation") => {
+                    Ok(Poll::Pending(e.message))
+                }
+                Err(e) => Err(WaitError::Api(e)),
+            }
+        },
+    )
+    .await
+}

@@ -2,7 +2,7 @@
 //! it and waits until it is gone.
 
 use super::{Step, StepFuture};
-use crate::bake::{BakeContext, BakeError};
+use crate::bake::BakeContext;
 use crate::ec2::instances::LaunchSpec;
 use crate::ec2::tags::BUILD_ID_TAG;
 use crate::ec2::wait::{self, Poll, WaitError};
@@ -114,26 +114,8 @@ impl Step for Launch {
                         .await?
                 }
             };
-            let never = tokio_util::sync::CancellationToken::new();
-            let ec2 = cx.ec2;
-            for id in &ids {
-                ec2.terminate_instance(id).await?;
-            }
+            wait::terminate_all(cx.ec2, &ids, Duration::from_secs(540)).await?;
             for id in ids {
-                wait::until(
-                    "the build instance to terminate",
-                    Duration::from_secs(540),
-                    &never,
-                    || async {
-                        match ec2.describe_instance(&id).await? {
-                            None => Ok(Poll::Ready(())),
-                            Some(i) if i.state == "terminated" => Ok(Poll::Ready(())),
-                            Some(i) => Ok(Poll::Pending(i.state)),
-                        }
-                    },
-                )
-                .await
-                .map_err(BakeError::from)?;
                 tracing::info!(instance = %id, "build instance terminated");
             }
             Ok(())

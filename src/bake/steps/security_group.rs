@@ -3,7 +3,7 @@
 
 use super::{Step, StepFuture};
 use crate::bake::{BakeContext, BakeError};
-use crate::ec2::wait::{self, Poll, WaitError};
+use crate::ec2::wait;
 use std::time::Duration;
 
 pub struct SecurityGroup;
@@ -80,24 +80,7 @@ impl Step for SecurityGroup {
             let Some(id) = cx.security_group_id.take() else {
                 return Ok(());
             };
-            // EC2 refuses while the terminated instance's interface lingers.
-            let never = tokio_util::sync::CancellationToken::new();
-            let ec2 = cx.ec2;
-            wait::until(
-                "the security group to be deletable",
-                Duration::from_secs(300),
-                &never,
-                || async {
-                    match ec2.delete_security_group(&id).await {
-                        Ok(()) => Ok(Poll::Ready(())),
-                        Err(e) if e.code.as_deref() == Some("DependencyViolation") => {
-                            Ok(Poll::Pending(e.message))
-                        }
-                        Err(e) => Err(WaitError::Api(e)),
-                    }
-                },
-            )
-            .await?;
+            wait::delete_group_when_free(cx.ec2, &id, Duration::from_secs(300)).await?;
             tracing::info!(group = %id, "deleted temporary security group");
             Ok(())
         })
