@@ -19,6 +19,8 @@ struct Entry {
     build_id: String,
     region: String,
     endpoint: Option<String>,
+    #[serde(default)]
+    profile: Option<String>,
     pid: u32,
 }
 
@@ -35,11 +37,12 @@ pub struct JournalEntry {
 
 impl JournalEntry {
     /// Writes the entry; a failure to write is logged, not fatal (the tags remain).
-    pub async fn open(build_id: &str, region: &str, endpoint: Option<&str>) -> JournalEntry {
+    pub async fn open(build_id: &str, ec2: &Ec2) -> JournalEntry {
         let entry = Entry {
             build_id: build_id.to_string(),
-            region: region.to_string(),
-            endpoint: endpoint.map(str::to_string),
+            region: ec2.region.clone(),
+            endpoint: ec2.endpoint.clone(),
+            profile: ec2.profile.clone(),
             pid: std::process::id(),
         };
         let path = dir().join(format!("{build_id}.json"));
@@ -69,6 +72,47 @@ async fn owner_alive(pid: u32) -> bool {
     match tokio::fs::read(format!("/proc/{pid}/cmdline")).await {
         Ok(cmd) => String::from_utf8_lossy(&cmd).contains("terraform-provider-golden"),
         Err(_) => false,
+    }
+}
+
+/// The interrupted bakes' settings, without the provider block: run when the
+/// plugin starts, because Terraform never configures a provider whose
+/// resources are all absent from state (a `terraform destroy` after a crash
+/// mid-create would otherwise never sweep). Reads a local directory and makes
+/// no network call unless a dead entry exists.
+pub async fn sweep_orphans() {
+    let Ok(mut entries) = tokio::fs::read_dir(dir()).await else {
+        return;
+    };
+    let mut targets: Vec<crate::ec2::AwsSettings> = Vec::new();
+    while let Ok(Some(e)) = entries.next_entry().await {
+        let Ok(body) = tokio::fs::read(e.path()).await else {
+            continue;
+        };
+        let Ok(entry) = serde_json::from_slice::<Entry>(&body) else {
+            continue;
+        };
+        if owner_alive(entry.pid).await {
+            continue;
+        }
+        let s = crate::ec2::AwsSettings {
+            region: Some(entry.region),
+            profile: entry.profile,
+            ec2_endpoint: entry.endpoint,
+            max_retries: 5,
+        };
+        if !targets.iter().any(|t| {
+            t.region == s.region && t.ec2_endpoint == s.ec2_endpoint && t.profile == s.profile
+        }) {
+            targets.push(s);
+        }
+    }
+    for s in targets {
+        let ec2 = Ec2::connect(&s).await;
+        let removed = sweep(&ec2).await;
+        if !removed.is_empty() {
+            tracing::warn!(?removed, "removed what an interrupted bake left behind");
+        }
     }
 }
 

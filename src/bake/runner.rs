@@ -39,9 +39,7 @@ pub async fn bake(spec: &BakeSpec, ec2: &Ec2, stop: &CancellationToken) -> BakeO
             cancel.cancel();
         })
     };
-    let journal =
-        super::leftovers::JournalEntry::open(&spec.build_id, &ec2.region, ec2.endpoint.as_deref())
-            .await;
+    let journal = super::leftovers::JournalEntry::open(&spec.build_id, ec2).await;
     let mut cx = BakeContext::new(spec, ec2, cancel);
     let steps = steps::all();
     let mut started = 0;

@@ -27,6 +27,8 @@ pub struct Ec2 {
     pub region: String,
     /// The custom endpoint, if any: leftovers are only swept where they were made.
     pub endpoint: Option<String>,
+    /// The named profile, if any, recorded so a later sweep can reconnect.
+    pub profile: Option<String>,
 }
 
 /// An EC2 call that failed, with the action and EC2's error code.
@@ -109,6 +111,7 @@ impl Ec2 {
             client: aws_sdk_ec2::Client::from_conf(b.build()),
             region,
             endpoint: s.ec2_endpoint.clone(),
+            profile: s.profile.clone(),
         }
     }
 }

@@ -63,6 +63,7 @@ pub async fn serve(provider: Arc<Provider>) -> Result<(), ServeError> {
             .map_err(ServeError::Stdout)?;
     }
     tracing::debug!(%addr, tls = mtls.is_some(), "plugin server listening");
+    provider.sweep_in_background();
 
     watch_parent(shutdown.clone(), provider.clone());
     let stop = shutdown.clone();

@@ -113,6 +113,12 @@ impl Provider {
         self.stop();
     }
 
+    /// Starts the start-up sweep of interrupted bakes' leftovers, tracked so
+    /// a shutdown waits for it.
+    pub fn sweep_in_background(&self) {
+        self.tasks.spawn(crate::bake::leftovers::sweep_orphans());
+    }
+
     /// Cancels every bake and waits, at most `limit`, for their cleanups.
     pub async fn drain(&self, limit: std::time::Duration) {
         self.stop();
