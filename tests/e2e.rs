@@ -360,6 +360,8 @@ fn ctrl_c_during_provisioning_cleans_up(v: TfVersion) {
     let remote = bed.remote_dir();
     std::fs::create_dir_all(&remote).unwrap();
     let started = remote.join("started");
+    // A duration no other test uses, to find this command among the host's processes.
+    let nap = 100_000 + u32::from(bed.ssh_port);
     let hcl = format!(
         r#"{provider}
 resource "golden_ami" "slow" {{
@@ -369,14 +371,15 @@ resource "golden_ami" "slow" {{
 {ssh}
   provision {{
     shell {{
-      inline = ["touch {started}", "sleep 120"]
+      inline = ["touch {started}", "sleep {nap}"]
     }}
   }}
 }}
 "#,
         provider = bed.provider_hcl(),
         ssh = bed.ssh_hcl(),
-        started = started.display()
+        started = started.display(),
+        nap = nap
     );
     let tf = bed.workspace("interrupt", &hcl, v);
     tf.init();
@@ -429,6 +432,22 @@ resource "golden_ami" "slow" {{
     );
     bed.assert_no_leftovers();
     assert!(bed.own_images().is_empty());
+    // Nothing keeps running on the "instance" either.
+    let running = || {
+        let o = std::process::Command::new("pgrep")
+            .args(["-f", &format!("sleep {nap}")])
+            .output()
+            .unwrap();
+        !o.stdout.is_empty()
+    };
+    let t0 = std::time::Instant::now();
+    while running() {
+        assert!(
+            t0.elapsed() < std::time::Duration::from_secs(10),
+            "the cancelled command still runs remotely"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
 }
 
 /// A sensitive environment value reaches the command, and nothing else:

@@ -36,6 +36,8 @@ pub enum ProvisionError {
     },
     #[error("killed by signal {signal}\n--- last output lines ---\n{tail}")]
     Signal { signal: String, tail: String },
+    #[error("timed out after {0}s (the step's timeout); the remote command was ended")]
+    TimedOut(u64),
     #[error("cannot read {path}: {source}")]
     Local {
         path: String,

@@ -3,9 +3,10 @@
 //! the command line.
 
 use super::{ProvisionError, unique_suffix};
-use crate::ssh::{OutputLine, SshSession};
+use crate::ssh::{OutputLine, SshSession, sh_quote};
 use std::collections::BTreeMap;
 use std::path::PathBuf;
+use std::time::Duration;
 use tokio_util::sync::CancellationToken;
 
 #[derive(Debug, Clone)]
@@ -18,6 +19,14 @@ pub struct ShellStep {
     pub remote_folder: String,
     /// `{{ .Path }}` and `{{ .Vars }}` are replaced as in Packer.
     pub execute_command: String,
+    /// Wait this long before the step starts (Packer's `pause_before`).
+    pub pause_before: Duration,
+    /// Run the step again this many times when it fails.
+    pub max_retries: u32,
+    /// Bound on one attempt; the remote command is ended when it passes.
+    pub timeout: Option<Duration>,
+    /// Keep the uploaded scripts on the instance.
+    pub skip_clean: bool,
 }
 
 /// Packer's default, with `{{ .Vars }}` loading the environment file.
@@ -33,13 +42,12 @@ impl Default for ShellStep {
             inline_shebang: "/bin/sh -e".into(),
             remote_folder: "/tmp".into(),
             execute_command: DEFAULT_EXECUTE_COMMAND.into(),
+            pause_before: Duration::ZERO,
+            max_retries: 0,
+            timeout: None,
+            skip_clean: false,
         }
     }
-}
-
-/// Single-quotes a value for POSIX sh.
-fn sh_quote(s: &str) -> String {
-    format!("'{}'", s.replace('\'', r"'\''"))
 }
 
 impl ShellStep {
@@ -76,7 +84,53 @@ impl ShellStep {
         Ok(out)
     }
 
+    /// Runs the step: after `pause_before`, up to `1 + max_retries`
+    /// attempts, each bounded by `timeout`.
     pub async fn run(
+        &self,
+        index: usize,
+        ssh: &SshSession,
+        cancel: &CancellationToken,
+    ) -> Result<(), ProvisionError> {
+        use crate::ec2::wait::sleep_or_cancel;
+        if !self.pause_before.is_zero() && !sleep_or_cancel(self.pause_before, cancel).await {
+            return Err(ProvisionError::Ssh(crate::ssh::SshError::Cancelled));
+        }
+        let mut attempt = 0;
+        loop {
+            let attempt_cancel = cancel.child_token();
+            let timer = self.timeout.map(|t| {
+                let c = attempt_cancel.clone();
+                tokio::spawn(async move {
+                    tokio::time::sleep(t).await;
+                    c.cancel();
+                })
+            });
+            let r = self.run_once(index, ssh, &attempt_cancel).await;
+            if let Some(t) = timer {
+                t.abort();
+            }
+            let r = match r {
+                Err(ProvisionError::Ssh(crate::ssh::SshError::Cancelled))
+                    if !cancel.is_cancelled() =>
+                {
+                    Err(ProvisionError::TimedOut(
+                        self.timeout.map(|t| t.as_secs()).unwrap_or_default(),
+                    ))
+                }
+                other => other,
+            };
+            match r {
+                Err(e) if attempt < self.max_retries && !cancel.is_cancelled() => {
+                    attempt += 1;
+                    tracing::warn!(step = index, attempt, error = %e, "step failed; retrying");
+                }
+                other => return other,
+            }
+        }
+    }
+
+    async fn run_once(
         &self,
         index: usize,
         ssh: &SshSession,
@@ -117,7 +171,9 @@ impl ShellStep {
             if let Some(path) = &env_file {
                 let _ = sftp.remove_file(path).await;
             }
-            let _ = sftp.remove_file(&script).await;
+            if !self.skip_clean {
+                let _ = sftp.remove_file(&script).await;
+            }
             let result = result?;
             let tail = self.mask(&result.tail.join("\n"));
             match (result.exit_status, result.exit_signal) {
@@ -145,7 +201,8 @@ impl ShellStep {
 
 #[cfg(test)]
 mod tests {
-    use super::{ShellStep, sh_quote};
+    use super::ShellStep;
+    use crate::ssh::sh_quote;
 
     #[test]
     fn environment_values_are_masked() {

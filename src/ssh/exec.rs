@@ -5,6 +5,26 @@ use russh::ChannelMsg;
 use std::collections::VecDeque;
 use tokio_util::sync::CancellationToken;
 
+/// The first stderr line of every command: the process group to kill on cancel.
+const PGID_MARK: &str = "golden-pgid:";
+
+/// Single-quotes a string for POSIX sh.
+pub fn sh_quote(s: &str) -> String {
+    format!("'{}'", s.replace('\'', r"'\''"))
+}
+
+/// Wraps `command` so it runs in its own session and process group and
+/// reports that group's id first, so a cancelled command can be ended with
+/// everything it started (`setsid` where the instance has it).
+fn killable(command: &str) -> String {
+    let inner = format!("echo \"{PGID_MARK}$$\" >&2; exec sh -c \"$1\"");
+    let outer = format!(
+        "if command -v setsid >/dev/null 2>&1; then exec setsid -w sh -c {} golden \"$1\"; else {inner}; fi",
+        sh_quote(&inner)
+    );
+    format!("sh -c {} golden {}", sh_quote(&outer), sh_quote(command))
+}
+
 /// How many trailing output lines a failure report keeps.
 const TAIL_LINES: usize = 30;
 
@@ -46,6 +66,14 @@ impl Lines {
 }
 
 impl SshSession {
+    /// Runs a short housekeeping command, ignoring its output.
+    async fn run_quietly(&self, command: &str) -> Result<(), SshError> {
+        let mut channel = self.handle.channel_open_session().await?;
+        channel.exec(true, command).await?;
+        while channel.wait().await.is_some() {}
+        Ok(())
+    }
+
     /// Runs `command`, calling `on_line` for each output line, until it exits.
     /// On cancel the channel is closed and `SshError::Cancelled` returned.
     pub async fn exec(
@@ -55,7 +83,8 @@ impl SshSession {
         mut on_line: impl FnMut(OutputLine<'_>),
     ) -> Result<ExecResult, SshError> {
         let mut channel = self.handle.channel_open_session().await?;
-        channel.exec(true, command).await?;
+        channel.exec(true, killable(command)).await?;
+        let mut group: Option<u32> = None;
         let mut out = Lines {
             partial: Vec::new(),
         };
@@ -73,7 +102,12 @@ impl SshSession {
         loop {
             let msg = tokio::select! {
                 _ = cancel.cancelled() => {
-                    let _ = channel.signal(russh::Sig::TERM).await;
+                    // Without a PTY, closing the channel leaves the command running
+                    // on the instance: end its whole process group first.
+                    if let Some(pid) = group {
+                        let stop = format!("kill -TERM -- -{pid} 2>/dev/null || kill -TERM {pid}; sleep 1; kill -KILL -- -{pid} 2>/dev/null; true");
+                        let _ = tokio::time::timeout(std::time::Duration::from_secs(5), self.run_quietly(&stop)).await;
+                    }
                     let _ = channel.close().await;
                     return Err(SshError::Cancelled);
                 }
@@ -85,6 +119,14 @@ impl SshSession {
                     keep(l, &mut tail);
                 }),
                 Some(ChannelMsg::ExtendedData { data, ext: 1 }) => err.feed(&data, |l| {
+                    if group.is_none()
+                        && let Some(pid) = l
+                            .strip_prefix(PGID_MARK)
+                            .and_then(|p| p.trim().parse().ok())
+                    {
+                        group = Some(pid);
+                        return;
+                    }
                     on_line(OutputLine::Stderr(l));
                     keep(l, &mut tail);
                 }),

@@ -4,7 +4,7 @@
 mod exec;
 mod sftp;
 
-pub use exec::OutputLine;
+pub use exec::{OutputLine, sh_quote};
 
 use russh::client;
 use russh::keys::{HashAlg, PrivateKey, PrivateKeyWithHashAlg, PublicKey, PublicKeyOrCertificate};

@@ -104,6 +104,17 @@ fn provision_step(p: &Value) -> Option<ProvisionStep> {
         if let Some(x) = shell.get("execute_command").as_str() {
             s.execute_command = x.to_string();
         }
+        s.pause_before = duration_or(shell.get("pause_before"), Duration::ZERO);
+        s.max_retries = shell
+            .get("max_retries")
+            .as_f64()
+            .map(|n| n as u32)
+            .unwrap_or(0);
+        s.timeout = shell
+            .get("timeout")
+            .as_str()
+            .and_then(|t| duration::parse(t).ok());
+        s.skip_clean = shell.get("skip_clean").as_bool().unwrap_or(false);
         return Some(ProvisionStep::Shell(s));
     }
     let file = p.get("file");

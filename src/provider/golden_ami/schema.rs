@@ -74,6 +74,10 @@ fn resource_block() -> Block {
                         .attr(Attr::optional("valid_exit_codes", Ty::List(Box::new(Ty::Number)), "Exit codes that count as success. Default `[0]`."))
                         .attr(Attr::optional("inline_shebang", Ty::String, "Interpreter line for `inline`. Default `/bin/sh -e`."))
                         .attr(Attr::optional("remote_folder", Ty::String, "Where scripts are uploaded on the instance. Default `/tmp`."))
+                        .attr(Attr::optional("pause_before", Ty::String, "Wait this long before the step, e.g. `10s`."))
+                        .attr(Attr::optional("max_retries", Ty::Number, "Run the step again this many times if it fails. Default 0."))
+                        .attr(Attr::optional("timeout", Ty::String, "Bound on one attempt, e.g. `5m`; the remote command is ended when it passes."))
+                        .attr(Attr::optional("skip_clean", Ty::Bool, "Keep the uploaded scripts on the instance."))
                         .attr(Attr::optional("execute_command", Ty::String, "How each script is run. `{{ .Path }}` is the uploaded script; `{{ .Vars }}` expands to the command that loads `environment` (it ends in `&&`). Default `chmod +x {{ .Path }}; {{ .Vars }} {{ .Path }}`.")),
                 )
                 .block(

@@ -390,6 +390,23 @@ fn validate_provision(p: &Value, path: AttrPath, d: &mut Diagnostics) {
                 }
             }
         }
+        for attr in ["pause_before", "timeout"] {
+            if let Some(t) = shell.get(attr).as_str()
+                && let Err(e) = duration::parse(t)
+            {
+                err(d, sp.clone().attr(attr), "Invalid duration", e);
+            }
+        }
+        if let Some(n) = shell.get("max_retries").as_f64()
+            && (!(0.0..=100.0).contains(&n) || n.fract() != 0.0)
+        {
+            err(
+                d,
+                sp.clone().attr("max_retries"),
+                "Invalid max_retries",
+                format!("{n} is not a whole number from 0 to 100."),
+            );
+        }
         if let Some(c) = shell.get("execute_command").as_str()
             && !c.contains("{{ .Path }}")
         {

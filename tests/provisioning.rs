@@ -1,0 +1,129 @@
+//! The shell step's options, end to end on the real sshd.
+
+mod support;
+
+use std::time::{Duration, Instant};
+use support::{Bed, TfVersion, flat};
+
+on_both_terraforms!(
+    shell_options_behave_as_in_packer,
+    step_timeout_ends_the_remote_command,
+);
+
+fn resource(bed: &Bed, steps: &str) -> String {
+    format!(
+        "{}\nresource \"golden_ami\" \"img\" {{\n  name_prefix = \"shell-\"\n  instance_type = \"t3.micro\"\n  source_ami = \"ami-0a11ce0000000a001\"\n{}\n{steps}\n}}\n",
+        bed.provider_hcl(),
+        bed.ssh_hcl()
+    )
+}
+
+fn shell_options_behave_as_in_packer(v: TfVersion) {
+    let bed = Bed::start();
+    let r = bed.remote_dir();
+    let r = r.display();
+    let steps = format!(
+        r#"
+  provision {{
+    shell {{
+      inline = ["mkdir -p {r}/scripts"]
+    }}
+  }}
+  provision {{
+    shell {{
+      # fails once, then succeeds: max_retries
+      inline      = ["if [ ! -f {r}/attempted ]; then touch {r}/attempted; exit 1; fi", "echo second > {r}/retried"]
+      max_retries = 1
+    }}
+  }}
+  provision {{
+    shell {{
+      inline           = ["echo partial > {r}/exit3", "exit 3"]
+      valid_exit_codes = [0, 3]
+    }}
+  }}
+  provision {{
+    shell {{
+      inline_shebang  = "/bin/bash -e"
+      inline          = ["echo \"$BASH_VERSION\" > {r}/bash"]
+      execute_command = "{{{{ .Vars }}}} /bin/bash {{{{ .Path }}}}"
+      remote_folder   = "{r}/scripts"
+      skip_clean      = true
+      pause_before    = "1s"
+    }}
+  }}
+  provision {{
+    shell {{
+      scripts = ["${{path.module}}/one.sh", "${{path.module}}/two.sh"]
+    }}
+  }}
+"#
+    );
+    let tf = bed.workspace("shell", &resource(&bed, &steps), v);
+    std::fs::write(
+        tf.dir.join("one.sh"),
+        format!("#!/bin/sh\necho one >> {r}/order\n"),
+    )
+    .unwrap();
+    std::fs::write(
+        tf.dir.join("two.sh"),
+        format!("#!/bin/sh\necho two >> {r}/order\n"),
+    )
+    .unwrap();
+    tf.init();
+    let t0 = Instant::now();
+    tf.apply(&[]);
+    assert!(
+        t0.elapsed() >= Duration::from_secs(1),
+        "pause_before waited"
+    );
+    let read = |f: &str| std::fs::read_to_string(format!("{r}/{f}")).unwrap_or_default();
+    assert_eq!(read("retried"), "second\n", "the retry ran");
+    assert_eq!(read("exit3"), "partial\n");
+    assert!(
+        !read("bash").trim().is_empty(),
+        "the inline shebang ran bash"
+    );
+    assert_eq!(read("order"), "one\ntwo\n", "scripts run in order");
+    let kept: Vec<_> = std::fs::read_dir(format!("{r}/scripts"))
+        .unwrap()
+        .flatten()
+        .collect();
+    assert_eq!(kept.len(), 1, "skip_clean keeps the uploaded script");
+    // Without skip_clean nothing is left in /tmp: scripts and environment files are removed.
+    bed.assert_no_leftovers();
+}
+
+fn step_timeout_ends_the_remote_command(v: TfVersion) {
+    let bed = Bed::start();
+    let nap = 200_000 + u32::from(bed.ssh_port);
+    let steps = format!(
+        "  provision {{\n    shell {{\n      inline  = [\"sleep {nap}\"]\n      timeout = \"2s\"\n    }}\n  }}\n"
+    );
+    let tf = bed.workspace("step-timeout", &resource(&bed, &steps), v);
+    tf.init();
+    let t0 = Instant::now();
+    let out = tf.fails(&["apply", "-auto-approve", "-no-color", "-input=false"]);
+    assert!(t0.elapsed() < Duration::from_secs(30), "{out}");
+    assert!(
+        flat(&out).contains("provision[0] (shell) failed: timed out after 2s"),
+        "{out}"
+    );
+    let gone = || {
+        let o = std::process::Command::new("pgrep")
+            .args(["-f", &format!("sleep {nap}")])
+            .output()
+            .unwrap();
+        o.stdout.is_empty()
+    };
+    let t0 = Instant::now();
+    while !gone() {
+        assert!(
+            t0.elapsed() < Duration::from_secs(10),
+            "the timed-out command still runs remotely"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    bed.assert_no_leftovers();
+    assert!(bed.own_images().is_empty());
+}
