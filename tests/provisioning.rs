@@ -8,6 +8,7 @@ use support::{Bed, TfVersion, flat};
 on_both_terraforms!(
     shell_options_behave_as_in_packer,
     step_timeout_ends_the_remote_command,
+    file_steps_upload_and_download,
 );
 
 fn resource(bed: &Bed, steps: &str) -> String {
@@ -126,4 +127,96 @@ fn step_timeout_ends_the_remote_command(v: TfVersion) {
     }
     bed.assert_no_leftovers();
     assert!(bed.own_images().is_empty());
+}
+
+fn file_steps_upload_and_download(v: TfVersion) {
+    use std::os::unix::fs::PermissionsExt;
+    let bed = Bed::start();
+    let r = bed.remote_dir();
+    let r = r.display();
+    let steps = format!(
+        r#"
+  provision {{
+    shell {{
+      inline = ["mkdir -p {r}/etc {r}/many {r}/report/sub", "echo manifest > {r}/report/manifest.txt", "echo deep > {r}/report/sub/deep.txt", "chmod 640 {r}/report/sub/deep.txt"]
+    }}
+  }}
+  provision {{
+    file {{
+      source      = "${{path.module}}/site/"
+      destination = "{r}/etc"
+    }}
+  }}
+  provision {{
+    file {{
+      sources     = ["${{path.module}}/a.txt", "${{path.module}}/b.sh"]
+      destination = "{r}/many"
+    }}
+  }}
+  provision {{
+    file {{
+      content     = "inline content\n"
+      destination = "{r}/inline.txt"
+    }}
+  }}
+  provision {{
+    file {{
+      direction   = "download"
+      source      = "{r}/report/"
+      destination = "${{path.module}}/downloaded"
+    }}
+  }}
+"#
+    );
+    let tf = bed.workspace("files", &resource(&bed, &steps), v);
+    let site = tf.dir.join("site/conf.d");
+    std::fs::create_dir_all(&site).unwrap();
+    std::fs::write(site.join("app.conf"), "listen 80;\n").unwrap();
+    std::fs::set_permissions(
+        site.join("app.conf"),
+        std::fs::Permissions::from_mode(0o600),
+    )
+    .unwrap();
+    std::fs::write(tf.dir.join("a.txt"), "a\n").unwrap();
+    std::fs::write(tf.dir.join("b.sh"), "#!/bin/sh\n").unwrap();
+    std::fs::set_permissions(tf.dir.join("b.sh"), std::fs::Permissions::from_mode(0o750)).unwrap();
+    tf.init();
+    tf.apply(&[]);
+
+    let mode = |p: String| {
+        std::fs::metadata(&p)
+            .unwrap_or_else(|e| panic!("{p}: {e}"))
+            .permissions()
+            .mode()
+            & 0o777
+    };
+    // Directory contents ("site/"), recursively, modes kept.
+    assert_eq!(
+        std::fs::read_to_string(format!("{r}/etc/conf.d/app.conf")).unwrap(),
+        "listen 80;\n"
+    );
+    assert_eq!(mode(format!("{r}/etc/conf.d/app.conf")), 0o600);
+    // Several sources land inside the destination.
+    assert_eq!(
+        std::fs::read_to_string(format!("{r}/many/a.txt")).unwrap(),
+        "a\n"
+    );
+    assert_eq!(mode(format!("{r}/many/b.sh")), 0o750);
+    assert_eq!(
+        std::fs::read_to_string(format!("{r}/inline.txt")).unwrap(),
+        "inline content\n"
+    );
+    // Downloaded back to this machine, recursively, modes kept.
+    let down = tf.dir.join("downloaded");
+    assert_eq!(
+        std::fs::read_to_string(down.join("manifest.txt")).unwrap(),
+        "manifest\n"
+    );
+    assert_eq!(
+        std::fs::read_to_string(down.join("sub/deep.txt")).unwrap(),
+        "deep\n"
+    );
+    assert_eq!(mode(down.join("sub/deep.txt").display().to_string()), 0o640);
+    // A download reads the instance: it does not count as a local input.
+    assert_eq!(tf.plan_exit(&[]).0, 0);
 }

@@ -1,14 +1,31 @@
-//! File steps: upload a local file, a directory, or inline content.
+//! File steps: upload local files, directories or inline content, or
+//! download from the instance (a manifest, an SBOM) to this machine.
 
 use super::ProvisionError;
 use crate::ssh::SshSession;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 #[derive(Debug, Clone)]
 pub struct FileStep {
-    pub source: Option<PathBuf>,
+    /// Local paths when uploading, remote paths when downloading.
+    pub sources: Vec<String>,
     pub content: Option<String>,
     pub destination: String,
+    pub download: bool,
+}
+
+/// Where one source lands: inside `destination` when that ends in `/` (or
+/// several sources share it), at `destination` itself otherwise.
+fn target(source: &str, destination: &str, several: bool) -> String {
+    if destination.ends_with('/') || several {
+        let name = Path::new(source.trim_end_matches('/'))
+            .file_name()
+            .map(|n| n.to_string_lossy().to_string())
+            .unwrap_or_default();
+        format!("{}/{name}", destination.trim_end_matches('/'))
+    } else {
+        destination.to_string()
+    }
 }
 
 impl FileStep {
@@ -18,27 +35,35 @@ impl FileStep {
             sftp.write_bytes(content.as_bytes(), &self.destination, 0o644)
                 .await?;
         }
-        if let Some(source) = &self.source {
-            let contents_only = source.as_os_str().to_string_lossy().ends_with('/');
-            let is_dir = tokio::fs::metadata(source)
+        let several = self.sources.len() > 1;
+        for source in &self.sources {
+            // A trailing slash means "the contents of", as in Packer and rsync.
+            let contents_only = source.ends_with('/');
+            if self.download {
+                let dest = if contents_only {
+                    self.destination.clone()
+                } else {
+                    target(source, &self.destination, several)
+                };
+                let bytes = sftp.download(source, Path::new(&dest)).await?;
+                tracing::info!(source, destination = %dest, bytes, "downloaded");
+                continue;
+            }
+            let local = PathBuf::from(source);
+            let is_dir = tokio::fs::metadata(&local)
                 .await
                 .map_err(|e| ProvisionError::Local {
-                    path: source.display().to_string(),
+                    path: source.clone(),
                     source: e,
                 })?
                 .is_dir();
-            // A file sent to "dir/" keeps its name, as with Packer and scp.
-            let dest = if !is_dir && self.destination.ends_with('/') {
-                let name = source
-                    .file_name()
-                    .map(|n| n.to_string_lossy().to_string())
-                    .unwrap_or_default();
-                format!("{}{name}", self.destination)
-            } else {
+            let dest = if is_dir {
                 self.destination.clone()
+            } else {
+                target(source, &self.destination, several)
             };
-            let bytes = sftp.upload(source, &dest, contents_only).await?;
-            tracing::info!(source = %source.display(), destination = %dest, bytes, "uploaded");
+            let bytes = sftp.upload(&local, &dest, contents_only).await?;
+            tracing::info!(source, destination = %dest, bytes, "uploaded");
         }
         sftp.close().await;
         Ok(())

@@ -7,7 +7,7 @@ use russh_sftp::protocol::FileAttributes;
 use std::path::Path;
 use tokio::io::AsyncWriteExt;
 
-fn local(path: &Path) -> impl FnOnce(std::io::Error) -> SshError + '_ {
+fn local_err(path: &Path) -> impl FnOnce(std::io::Error) -> SshError + '_ {
     move |source| SshError::Local {
         path: path.display().to_string(),
         source,
@@ -64,7 +64,9 @@ impl Sftp {
         remote: &str,
         contents_only: bool,
     ) -> Result<u64, SshError> {
-        let meta = tokio::fs::metadata(source).await.map_err(local(source))?;
+        let meta = tokio::fs::metadata(source)
+            .await
+            .map_err(local_err(source))?;
         if !meta.is_dir() {
             return self.upload_file(source, remote, &meta).await;
         }
@@ -83,11 +85,11 @@ impl Sftp {
     async fn upload_dir(&self, dir: &Path, remote: &str) -> Result<u64, SshError> {
         self.mkdir_p(remote).await?;
         let mut total = 0;
-        let mut entries = tokio::fs::read_dir(dir).await.map_err(local(dir))?;
-        while let Some(e) = entries.next_entry().await.map_err(local(dir))? {
+        let mut entries = tokio::fs::read_dir(dir).await.map_err(local_err(dir))?;
+        while let Some(e) = entries.next_entry().await.map_err(local_err(dir))? {
             let path = e.path();
             let name = e.file_name().to_string_lossy().to_string();
-            let meta = tokio::fs::metadata(&path).await.map_err(local(&path))?;
+            let meta = tokio::fs::metadata(&path).await.map_err(local_err(&path))?;
             let dest = format!("{remote}/{name}");
             total += if meta.is_dir() {
                 Box::pin(self.upload_dir(&path, &dest)).await?
@@ -105,7 +107,9 @@ impl Sftp {
         meta: &std::fs::Metadata,
     ) -> Result<u64, SshError> {
         use std::os::unix::fs::PermissionsExt;
-        let file = tokio::fs::File::open(source).await.map_err(local(source))?;
+        let file = tokio::fs::File::open(source)
+            .await
+            .map_err(local_err(source))?;
         let mut reader = tokio::io::BufReader::with_capacity(256 * 1024, file);
         let mut remote_file = self
             .session
@@ -132,6 +136,47 @@ impl Sftp {
         attrs.permissions = Some(mode);
         self.session.set_metadata(remote, attrs).await?;
         Ok(())
+    }
+
+    /// Downloads a remote file, or a directory recursively, to `local`,
+    /// keeping file modes; streamed, never whole in memory.
+    pub async fn download(&self, remote: &str, local: &Path) -> Result<u64, SshError> {
+        use std::os::unix::fs::PermissionsExt;
+        let meta = self.session.metadata(remote).await?;
+        if meta.is_dir() {
+            tokio::fs::create_dir_all(local)
+                .await
+                .map_err(local_err(local))?;
+            let mut total = 0;
+            for entry in self.session.read_dir(remote).await? {
+                let name = entry.file_name();
+                if name == "." || name == ".." {
+                    continue;
+                }
+                let from = format!("{}/{name}", remote.trim_end_matches('/'));
+                total += Box::pin(self.download(&from, &local.join(&name))).await?;
+            }
+            return Ok(total);
+        }
+        if let Some(parent) = local.parent().filter(|p| !p.as_os_str().is_empty()) {
+            tokio::fs::create_dir_all(parent)
+                .await
+                .map_err(local_err(parent))?;
+        }
+        let mut from = self.session.open(remote).await?;
+        let mut to = tokio::fs::File::create(local)
+            .await
+            .map_err(local_err(local))?;
+        let n = tokio::io::copy(&mut from, &mut to)
+            .await
+            .map_err(local_err(local))?;
+        if let Some(mode) = meta.permissions {
+            let perms = std::fs::Permissions::from_mode(mode & 0o7777);
+            tokio::fs::set_permissions(local, perms)
+                .await
+                .map_err(local_err(local))?;
+        }
+        Ok(n)
     }
 
     /// Creates `remote` and its parents, like `mkdir -p`.

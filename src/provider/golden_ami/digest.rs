@@ -11,10 +11,19 @@ use std::path::Path;
 
 /// The local paths a `provision` block reads, or None while any is unknown.
 pub fn step_files(step: &Value) -> Option<Vec<String>> {
-    let shell = step.get("shell");
-    let mut vals: Vec<&Value> = vec![shell.get("script"), step.get("file").get("source")];
+    let (shell, file) = (step.get("shell"), step.get("file"));
+    let mut vals: Vec<&Value> = vec![shell.get("script")];
     vals.extend(shell.get("scripts").as_list());
-    if shell.get("scripts").is_unknown_or_partial() {
+    // A download reads the instance, not local files.
+    let download = file.get("direction").as_str() == Some("download");
+    if !download {
+        vals.push(file.get("source"));
+        vals.extend(file.get("sources").as_list());
+    }
+    if shell.get("scripts").is_unknown_or_partial()
+        || file.get("sources").is_unknown_or_partial()
+        || file.get("direction").is_unknown_or_partial()
+    {
         return None;
     }
     let mut out = Vec::new();

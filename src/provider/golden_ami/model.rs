@@ -119,14 +119,22 @@ fn provision_step(p: &Value) -> Option<ProvisionStep> {
     }
     let file = p.get("file");
     (!file.is_null()).then(|| {
+        let mut sources: Vec<String> = file
+            .get("source")
+            .as_str()
+            .into_iter()
+            .map(str::to_string)
+            .collect();
+        sources.extend(file.get("sources").as_string_list());
         ProvisionStep::File(FileStep {
-            source: file.get("source").as_str().map(PathBuf::from),
+            sources,
             content: opt_string(file.get("content")),
             destination: file
                 .get("destination")
                 .as_str()
                 .unwrap_or_default()
                 .to_string(),
+            download: file.get("direction").as_str() == Some("download"),
         })
     })
 }

@@ -85,7 +85,9 @@ fn resource_block() -> Block {
                     Nesting::Single,
                     Block::new("Uploads a file, a directory or inline content, like Packer's `file` provisioner.")
                         .attr(Attr::optional("source", Ty::String, "Local file or directory. A directory with a trailing slash uploads its contents; without, the directory itself."))
+                        .attr(Attr::optional("sources", Ty::list_of_strings(), "Several sources, each landing inside `destination`."))
                         .attr(Attr::optional("content", Ty::String, "Inline content to write to `destination`."))
+                        .attr(Attr::optional("direction", Ty::String, "`upload` (default) or `download`: then `source`/`sources` are paths on the instance and `destination` is a local path, e.g. to bring back a manifest or an SBOM."))
                         .attr(Attr::required("destination", Ty::String, "Absolute path on the build instance. Ending in `/` puts a file inside that directory.")),
                 ),
         )

@@ -429,7 +429,21 @@ fn validate_provision(p: &Value, path: AttrPath, d: &mut Diagnostics) {
         }
     } else {
         let fp = path.attr("file");
-        match (present(file.get("source")), present(file.get("content"))) {
+        let download = match file.get("direction").as_str() {
+            None | Some("upload") => false,
+            Some("download") => true,
+            Some(other) => {
+                err(
+                    d,
+                    fp.clone().attr("direction"),
+                    "Invalid direction",
+                    format!("{other:?}: use upload or download."),
+                );
+                false
+            }
+        };
+        let has_sources = present(file.get("source")) || present(file.get("sources"));
+        match (has_sources, present(file.get("content"))) {
             (true, true) => err(
                 d,
                 fp.clone().attr("content"),
@@ -442,21 +456,44 @@ fn validate_provision(p: &Value, path: AttrPath, d: &mut Diagnostics) {
                 "Nothing to upload",
                 "Set `source` (a local file or directory) or `content`.",
             ),
+            (false, true) if download => err(
+                d,
+                fp.clone().attr("content"),
+                "Nothing to download",
+                "A download takes `source` or `sources` on the instance, not `content`.",
+            ),
             _ => {}
         }
-        if let Some(s) = file.get("source").as_str()
-            && !std::path::Path::new(s).exists()
-        {
-            err(
-                d,
-                fp.clone().attr("source"),
-                "Source not found",
-                format!(
-                    "{s:?} does not exist (relative paths start from Terraform's working directory; use path.module)."
-                ),
-            );
+        let mut sources: Vec<(AttrPath, &str)> = Vec::new();
+        if let Some(s) = file.get("source").as_str() {
+            sources.push((fp.clone().attr("source"), s));
+        }
+        for (i, s) in file.get("sources").as_list().iter().enumerate() {
+            if let Some(s) = s.as_str() {
+                sources.push((fp.clone().attr("sources").index(i), s));
+            }
+        }
+        for (sp, s) in sources {
+            if download && !s.starts_with('/') {
+                err(
+                    d,
+                    sp,
+                    "Relative source",
+                    format!("{s:?} must be an absolute path on the instance."),
+                );
+            } else if !download && !std::path::Path::new(s).exists() {
+                err(
+                    d,
+                    sp,
+                    "Source not found",
+                    format!(
+                        "{s:?} does not exist (relative paths start from Terraform's working directory; use path.module)."
+                    ),
+                );
+            }
         }
         if let Some(dest) = file.get("destination").as_str()
+            && !download
             && !dest.starts_with('/')
         {
             err(
