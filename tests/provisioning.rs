@@ -9,6 +9,7 @@ on_both_terraforms!(
     shell_options_behave_as_in_packer,
     step_timeout_ends_the_remote_command,
     file_steps_upload_and_download,
+    reboot_step_reconnects,
 );
 
 fn resource(bed: &Bed, steps: &str) -> String {
@@ -219,4 +220,61 @@ fn file_steps_upload_and_download(v: TfVersion) {
     assert_eq!(mode(down.join("sub/deep.txt").display().to_string()), 0o640);
     // A download reads the instance: it does not count as a local input.
     assert_eq!(tf.plan_exit(&[]).0, 0);
+}
+
+/// `expect_disconnect`: the instance reboots (here: sshd is killed and comes
+/// back on the same port with the same host key); the bake reconnects and
+/// goes on.
+fn reboot_step_reconnects(v: TfVersion) {
+    let bed = Bed::start();
+    let r = bed.remote_dir();
+    std::fs::create_dir_all(&r).unwrap();
+    let rd = r.display();
+    let steps = format!(
+        r#"
+  provision {{
+    shell {{
+      inline            = ["touch {rd}/rebooting", "sleep 60"]
+      expect_disconnect = true
+    }}
+  }}
+  provision {{
+    shell {{
+      inline = ["touch {rd}/after-reboot"]
+    }}
+  }}
+"#
+    );
+    let tf = bed.workspace("reboot", &resource(&bed, &steps), v);
+    tf.init();
+    let child = tf
+        .command(&["apply", "-auto-approve", "-no-color", "-input=false"])
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let t0 = Instant::now();
+    while !r.join("rebooting").exists() {
+        assert!(
+            t0.elapsed() < Duration::from_secs(60),
+            "the reboot step never started"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    bed.stop_sshd();
+    std::thread::sleep(Duration::from_millis(1500));
+    bed.restart_sshd();
+    let out = child.wait_with_output().unwrap();
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(out.status.success(), "{text}");
+    assert!(
+        r.join("after-reboot").exists(),
+        "the step after the reboot ran"
+    );
+    bed.assert_no_leftovers();
 }

@@ -24,6 +24,8 @@ pub struct BakeContext<'a> {
     pub instance: Option<InstanceInfo>,
     pub host_key: HostKeyPolicy,
     pub ssh: Option<SshSession>,
+    /// Where and as whom we logged in, to reconnect after a reboot step.
+    pub ssh_target: Option<crate::ssh::SshTarget>,
     pub image_id: Option<String>,
     pub image: Option<ImageInfo>,
     /// Set once the image is available: from then on it is the user's, not a leftover.
@@ -43,6 +45,7 @@ impl<'a> BakeContext<'a> {
             instance: None,
             host_key: HostKeyPolicy::default(),
             ssh: None,
+            ssh_target: None,
             image_id: None,
             image: None,
             image_kept: false,
@@ -58,6 +61,25 @@ impl<'a> BakeContext<'a> {
             _ = self.cancel.cancelled() => Err(BakeError::Cancelled),
             r = fut => r.map_err(Into::into),
         }
+    }
+
+    /// Reconnects when there is no open session: after a reboot step, or a
+    /// connection that dropped between steps. The host key policy is the
+    /// bake's: after a reboot the instance must present the same key.
+    pub async fn ensure_connected(&mut self) -> Result<(), BakeError> {
+        if self.ssh.as_ref().is_some_and(|s| s.is_open()) {
+            return Ok(());
+        }
+        let target = self
+            .ssh_target
+            .clone()
+            .ok_or_else(|| BakeError::Invalid("never connected".into()))?;
+        if let Some(old) = self.ssh.take() {
+            old.close().await;
+        }
+        tracing::info!("reconnecting to the build instance");
+        self.ssh = Some(SshSession::connect(&target, &self.host_key, &self.cancel).await?);
+        Ok(())
     }
 
     /// Fails with `Cancelled` once the bake is cancelled. Calls that create

@@ -17,6 +17,12 @@ pub enum ProvisionStep {
 }
 
 impl ProvisionStep {
+    /// True for a step after which the instance is expected to drop the
+    /// connection (a reboot): the next step reconnects.
+    pub fn expects_disconnect(&self) -> bool {
+        matches!(self, ProvisionStep::Shell(s) if s.expect_disconnect)
+    }
+
     pub fn kind(&self) -> &'static str {
         match self {
             ProvisionStep::Shell(_) => "shell",

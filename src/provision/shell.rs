@@ -27,6 +27,8 @@ pub struct ShellStep {
     pub timeout: Option<Duration>,
     /// Keep the uploaded scripts on the instance.
     pub skip_clean: bool,
+    /// A reboot step: the connection dropping is success; the next step reconnects.
+    pub expect_disconnect: bool,
 }
 
 /// Packer's default, with `{{ .Vars }}` loading the environment file.
@@ -46,6 +48,7 @@ impl Default for ShellStep {
             max_retries: 0,
             timeout: None,
             skip_clean: false,
+            expect_disconnect: false,
         }
     }
 }
@@ -174,7 +177,18 @@ impl ShellStep {
             if !self.skip_clean {
                 let _ = sftp.remove_file(&script).await;
             }
-            let result = result?;
+            let result = match result {
+                Ok(r) => r,
+                Err(e) if self.expect_disconnect && !cancel.is_cancelled() => {
+                    tracing::info!(step = index, error = %e, "connection dropped, as expected");
+                    return Ok(());
+                }
+                Err(e) => return Err(e.into()),
+            };
+            if self.expect_disconnect && result.exit_status.is_none() {
+                tracing::info!(step = index, "connection dropped, as expected");
+                return Ok(());
+            }
             let tail = self.mask(&result.tail.join("\n"));
             match (result.exit_status, result.exit_signal) {
                 (Some(s), _) if self.valid_exit_codes.contains(&s) => {}

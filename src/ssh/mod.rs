@@ -235,6 +235,11 @@ impl SshSession {
         Ok(SshSession { handle })
     }
 
+    /// False once the connection dropped (a reboot, a network cut).
+    pub fn is_open(&self) -> bool {
+        !self.handle.is_closed()
+    }
+
     pub async fn close(&self) {
         let _ = self
             .handle

@@ -178,7 +178,7 @@ pub struct Bed {
     /// Where the test's own EC2 checks go (moto itself, never the proxy).
     pub moto_endpoint: String,
     pub ec2: aws_sdk_ec2::Client,
-    _procs: Vec<Proc>,
+    procs: std::sync::Mutex<Vec<Proc>>,
 }
 
 impl Bed {
@@ -289,9 +289,9 @@ impl Bed {
             dir,
             rt,
             ec2,
-            _procs: {
+            procs: {
                 procs.insert(0, sshd);
-                procs
+                std::sync::Mutex::new(procs)
             },
         }
     }
@@ -411,7 +411,7 @@ impl Bed {
     /// Stops the sshd and every process under it (the per-connection
     /// monitors and sessions), like a build instance dropping off the network.
     pub fn stop_sshd(&self) {
-        let root = self._procs[0].0.id();
+        let root = self.procs.lock().unwrap()[0].0.id();
         let mut tree = vec![root];
         let mut i = 0;
         while i < tree.len() {
@@ -432,12 +432,29 @@ impl Bed {
             }
             i += 1;
         }
-        // Leaves first, so nothing respawns; sshd.py itself stays to be reaped on drop.
-        for pid in tree.iter().skip(1).rev() {
-            let _ = Command::new("kill")
-                .args(["-KILL", &pid.to_string()])
-                .status();
+        // All at once, sshd processes first, as a vanishing machine: no session lives
+        // long enough to report its command's status. sshd.py is reaped on drop.
+        let pids: Vec<String> = tree.iter().skip(1).map(|p| p.to_string()).collect();
+        if !pids.is_empty() {
+            let _ = Command::new("kill").arg("-KILL").args(&pids).status();
         }
+    }
+
+    /// Starts the sshd again on the same port with the same host key, as a
+    /// rebooted instance comes back.
+    pub fn restart_sshd(&self) {
+        let mut sshd = Command::new("python3");
+        sshd.arg(repo().join("testbed/sshd.py"))
+            .args([
+                "--ec2",
+                &self.moto_endpoint,
+                "--port",
+                &self.ssh_port.to_string(),
+                "--dir",
+            ])
+            .arg(self.dir.path().join("sshd"));
+        let (proc, _) = start_ready(sshd, "sshd");
+        self.procs.lock().unwrap()[0] = proc;
     }
 
     /// Replaces the fault proxy's configuration (JSON, see testbed/fault_proxy.py)

@@ -112,6 +112,7 @@ impl Step for Connect {
             };
             let session = SshSession::connect(&target, &cx.host_key, &cx.cancel).await?;
             cx.ssh = Some(session);
+            cx.ssh_target = Some(target);
             Ok(())
         })
     }

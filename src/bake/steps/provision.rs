@@ -11,14 +11,16 @@ impl Step for Provision {
     }
     fn run<'a, 'b: 'a>(&'a self, cx: &'a mut BakeContext<'b>) -> StepFuture<'a> {
         Box::pin(async move {
-            let ssh = cx
-                .ssh
-                .as_ref()
-                .ok_or_else(|| BakeError::Invalid("not connected".into()))?;
             for (index, step) in cx.spec.provision.iter().enumerate() {
                 if cx.cancel.is_cancelled() {
                     return Err(BakeError::Cancelled);
                 }
+                // After a reboot step, or a connection that dropped between steps.
+                cx.ensure_connected().await?;
+                let ssh = cx
+                    .ssh
+                    .as_ref()
+                    .ok_or_else(|| BakeError::Invalid("not connected".into()))?;
                 crate::provision::run(step, index, ssh, &cx.cancel)
                     .await
                     .map_err(|source| match source {
@@ -31,6 +33,13 @@ impl Step for Provision {
                             source,
                         },
                     })?;
+                if step.expects_disconnect() {
+                    // Drop the old session; the next step connects anew (with retries
+                    // until ssh.timeout while the instance reboots).
+                    if let Some(old) = cx.ssh.take() {
+                        old.close().await;
+                    }
+                }
             }
             Ok(())
         })

@@ -39,6 +39,7 @@ impl Step for Stop {
     }
     fn run<'a, 'b: 'a>(&'a self, cx: &'a mut BakeContext<'b>) -> StepFuture<'a> {
         Box::pin(async move {
+            cx.ensure_connected().await?;
             if let Some(s) = cx.ssh.take() {
                 forget_temporary_key(cx, &s).await?;
                 s.close().await;
