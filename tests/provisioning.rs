@@ -10,6 +10,7 @@ on_both_terraforms!(
     step_timeout_ends_the_remote_command,
     file_steps_upload_and_download,
     reboot_step_reconnects,
+    own_key_pair,
 );
 
 fn resource(bed: &Bed, steps: &str) -> String {
@@ -277,4 +278,54 @@ fn reboot_step_reconnects(v: TfVersion) {
         "the step after the reboot ran"
     );
     bed.assert_no_leftovers();
+}
+
+/// Bring your own key: the instance launches with the user's key pair, the
+/// bake logs in with its private key, and no temporary pair is made.
+fn own_key_pair(v: TfVersion) {
+    let bed = Bed::start();
+    let key = bed.dir.path().join("id_user");
+    let ok = std::process::Command::new("ssh-keygen")
+        .args(["-q", "-t", "ed25519", "-N", "", "-f"])
+        .arg(&key)
+        .status()
+        .unwrap();
+    assert!(ok.success());
+    let public = std::fs::read_to_string(key.with_extension("pub")).unwrap();
+    bed.rt.block_on(async {
+        bed.ec2
+            .import_key_pair()
+            .key_name("my-key")
+            .public_key_material(aws_smithy_types::Blob::new(public.as_bytes()))
+            .send()
+            .await
+            .unwrap()
+    });
+    let hcl = resource(&bed, "").replace(
+        "    timeout  = \"30s\"\n",
+        &format!("    timeout  = \"30s\"\n    key_pair_name = \"my-key\"\n    private_key = file(\"{}\")\n", key.display()),
+    );
+    let tf = bed.workspace("own-key", &hcl, v);
+    tf.init();
+    tf.apply(&[]);
+    assert_eq!(
+        bed.key_pairs(),
+        vec!["my-key"],
+        "no temporary key pair was made, and the user's stays"
+    );
+    let launched_with = bed.rt.block_on(async {
+        let o = bed.ec2.describe_instances().send().await.unwrap();
+        o.reservations()[0].instances()[0]
+            .key_name()
+            .map(str::to_string)
+    });
+    assert_eq!(launched_with.as_deref(), Some("my-key"));
+    if matches!(v, TfVersion::Current) {
+        assert!(
+            !tf.state_file().contains("PRIVATE KEY"),
+            "write-only: the private key is not in state"
+        );
+    }
+    assert!(bed.live_instances().is_empty());
+    tf.destroy(&[]);
 }

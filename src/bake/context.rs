@@ -19,7 +19,10 @@ pub struct BakeContext<'a> {
     pub cancel: CancellationToken,
     pub source: Option<ImageInfo>,
     pub key: Option<Arc<PrivateKey>>,
+    /// The temporary key pair, deleted at cleanup.
     pub key_pair_name: Option<String>,
+    /// The key pair the instance is launched with (temporary or the user's).
+    pub launch_key_name: Option<String>,
     pub security_group_id: Option<String>,
     pub instance: Option<InstanceInfo>,
     pub host_key: HostKeyPolicy,
@@ -41,6 +44,7 @@ impl<'a> BakeContext<'a> {
             source: None,
             key: None,
             key_pair_name: None,
+            launch_key_name: None,
             security_group_id: None,
             instance: None,
             host_key: HostKeyPolicy::default(),

@@ -26,6 +26,10 @@ pub struct SshSpec {
     /// `public_ip`, `private_ip`, `public_dns` or `private_dns`; None picks public, then private.
     pub interface: Option<String>,
     pub host_key: Option<String>,
+    /// Bring your own key: an existing EC2 key pair and its private key
+    /// instead of the temporary pair.
+    pub key_pair_name: Option<String>,
+    pub private_key: Option<String>,
     /// `console`, `pinned` or `none`; see the `ssh` block's docs.
     pub host_key_check: String,
 }

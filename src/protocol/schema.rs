@@ -177,6 +177,30 @@ impl Block {
         }
     }
 
+    /// Copies write-only values from `config` into `v` where `v` has none:
+    /// Terraform 1.11+ sends them in the configuration only.
+    pub fn fill_write_only(&self, v: &mut Value, config: &Value) {
+        let Value::Map(m) = v else { return };
+        for a in self.attrs.iter().filter(|a| a.write_only) {
+            if m.get(a.name).is_none_or(Value::is_null) {
+                m.insert(a.name.to_string(), config.get(a.name).clone());
+            }
+        }
+        for b in &self.blocks {
+            match (b.nesting, m.get_mut(b.name)) {
+                (Nesting::Single, Some(inner)) => {
+                    b.block.fill_write_only(inner, config.get(b.name))
+                }
+                (Nesting::List, Some(Value::List(items))) => {
+                    for (item, conf) in items.iter_mut().zip(config.get(b.name).as_list()) {
+                        b.block.fill_write_only(item, conf);
+                    }
+                }
+                _ => {}
+            }
+        }
+    }
+
     /// Shapes `v` to this block: every attribute and block present (null or
     /// empty when missing), nothing unknown to the schema. Terraform rejects
     /// objects with missing or extra attributes.

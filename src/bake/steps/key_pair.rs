@@ -1,4 +1,5 @@
-//! A temporary ed25519 key pair: made in memory, imported, deleted after.
+//! The launch key: a temporary ed25519 key pair, made in memory, imported
+//! and deleted after; or the user's own key pair and private key.
 
 use super::{Step, StepFuture};
 use crate::bake::{BakeContext, BakeError};
@@ -14,6 +15,14 @@ impl Step for KeyPair {
     }
     fn run<'a, 'b: 'a>(&'a self, cx: &'a mut BakeContext<'b>) -> StepFuture<'a> {
         Box::pin(async move {
+            if let (Some(name), Some(pem)) = (&cx.spec.ssh.key_pair_name, &cx.spec.ssh.private_key)
+            {
+                let key = russh::keys::decode_secret_key(pem, None)
+                    .map_err(|e| BakeError::Key(format!("ssh.private_key: {e}")))?;
+                cx.launch_key_name = Some(name.clone());
+                cx.key = Some(Arc::new(key));
+                return Ok(());
+            }
             let seed: [u8; 32] = rand::random();
             let key = PrivateKey::from(Ed25519Keypair::from_seed(&seed));
             let public = key
@@ -24,6 +33,7 @@ impl Step for KeyPair {
             let tags = cx.run_tags("key pair");
             // Recorded first: the name is ours, and deleting a missing key pair is harmless.
             cx.key_pair_name = Some(name.clone());
+            cx.launch_key_name = Some(name.clone());
             cx.ec2.import_key_pair(&name, &public, &tags).await?;
             cx.key = Some(Arc::new(key));
             cx.check_cancel()

@@ -53,7 +53,7 @@ impl Step for Launch {
             let launch = LaunchSpec {
                 image_id: source,
                 instance_type: cx.spec.instance_type.clone(),
-                key_name: cx.key_pair_name.clone().unwrap_or_default(),
+                key_name: cx.launch_key_name.clone().unwrap_or_default(),
                 security_group_ids: cx.security_group_id.iter().cloned().collect(),
                 subnet_id: cx.spec.subnet_id.clone(),
                 iam_instance_profile: cx.spec.iam_instance_profile.clone(),

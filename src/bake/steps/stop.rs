@@ -14,7 +14,10 @@ async fn forget_temporary_key(
     cx: &BakeContext<'_>,
     ssh: &crate::ssh::SshSession,
 ) -> Result<(), BakeError> {
-    let Some(key) = &cx.key else { return Ok(()) };
+    // The user's own key stays: it is theirs to keep or not.
+    let (Some(key), Some(_)) = (&cx.key, &cx.key_pair_name) else {
+        return Ok(());
+    };
     let public = key
         .public_key()
         .to_openssh()

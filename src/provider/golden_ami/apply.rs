@@ -1,7 +1,7 @@
 //! Apply: create runs a bake; update changes tags and description in place;
 //! delete deregisters the AMI and deletes its snapshots.
 
-use super::model::{bake_spec, delete_timeout, generated_name, with_write_only_values};
+use super::model::{bake_spec, delete_timeout, generated_name};
 use super::{digest, new_build_id};
 use crate::bake::{self, BakeError};
 use crate::ec2::Ec2;
@@ -39,7 +39,8 @@ async fn create(
     };
     let build_id = new_build_id();
     // Write-only values reach the provider in the configuration only.
-    let inputs = with_write_only_values(&planned, config);
+    let mut inputs = planned.clone();
+    super::schema().block.fill_write_only(&mut inputs, config);
     let spec = bake_spec(&inputs, name.clone(), build_id.clone(), &c.public_ip_url);
     // The bake runs as its own task: if Terraform drops this request (a lost
     // connection), the bake still finishes its cleanup.

@@ -55,6 +55,8 @@ fn ssh(v: &Value) -> SshSpec {
         allowed_cidrs: v.get("allowed_cidrs").as_string_list(),
         interface: opt_string(v.get("interface")),
         host_key: opt_string(v.get("host_key")),
+        key_pair_name: opt_string(v.get("key_pair_name")),
+        private_key: opt_string(v.get("private_key")),
         host_key_check: v
             .get("host_key_check")
             .as_str()
@@ -138,26 +140,6 @@ fn provision_step(p: &Value) -> Option<ProvisionStep> {
             download: file.get("direction").as_str() == Some("download"),
         })
     })
-}
-
-/// `planned` with the write-only values (shell `environment`) taken from
-/// `config`: Terraform 1.11+ leaves them out of plans and state.
-pub fn with_write_only_values(planned: &Value, config: &Value) -> Value {
-    let mut out = planned.clone();
-    let Value::Map(m) = &mut out else { return out };
-    let Some(Value::List(steps)) = m.get_mut("provision") else {
-        return out;
-    };
-    for (step, conf) in steps.iter_mut().zip(config.get("provision").as_list()) {
-        let env = conf.get("shell").get("environment");
-        if let Value::Map(s) = step
-            && let Some(shell @ Value::Map(_)) = s.get_mut("shell")
-            && shell.get("environment").is_null()
-        {
-            shell.set("environment", env.clone());
-        }
-    }
-    out
 }
 
 /// A unique AMI name from a prefix: UTC time to the second plus a random tail.

@@ -55,6 +55,8 @@ fn resource_block() -> Block {
                 .attr(Attr::optional("timeout", Ty::String, "How long to keep trying to connect, e.g. `5m`. Default `5m`."))
                 .attr(Attr::optional("interface", Ty::String, "Which instance address to dial without `host`: `public_ip`, `private_ip`, `public_dns` or `private_dns`. Default: public IP if any, else private IP."))
                 .attr(Attr::optional("allowed_cidrs", Ty::list_of_strings(), "Who the temporary security group lets reach SSH. Default: the VPC's CIDR. `0.0.0.0/0` only when written here."))
+                .attr(Attr::optional("key_pair_name", Ty::String, "Launch with this existing EC2 key pair instead of a temporary one; needs `private_key`."))
+                .attr(Attr::optional("private_key", Ty::String, "The private key of `key_pair_name` (OpenSSH or PEM). Sensitive and write-only: Terraform 1.11+ never stores it in plans or state (older versions store it, as a sensitive value).").sensitive().write_only())
                 .attr(Attr::optional("host_key", Ty::String, "The build instance's SSH host public key (`ssh-ed25519 AAAA...`) to demand (`host_key_check = \"pinned\"`)."))
                 .attr(Attr::optional("host_key_check", Ty::String, "How the host key is verified: `console` (default without `host_key`): only a key whose fingerprint cloud-init printed on the instance console, read with GetConsoleOutput; `pinned` (default with `host_key`): exactly `host_key`; `none`: the first key seen, unverified. In every mode a reconnect must present the same key.")),
         )

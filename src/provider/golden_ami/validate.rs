@@ -252,6 +252,34 @@ fn validate_ssh(ssh: &Value, d: &mut Diagnostics) {
             );
         }
     }
+    match (
+        present(ssh.get("key_pair_name")),
+        present(ssh.get("private_key")),
+    ) {
+        (true, false) => err(
+            d,
+            path.clone().attr("key_pair_name"),
+            "Missing private key",
+            "key_pair_name needs private_key to log in.",
+        ),
+        (false, true) => err(
+            d,
+            path.clone().attr("private_key"),
+            "Missing key pair name",
+            "private_key needs the EC2 key_pair_name it belongs to.",
+        ),
+        _ => {}
+    }
+    if let Some(k) = ssh.get("private_key").as_str()
+        && russh::keys::decode_secret_key(k, None).is_err()
+    {
+        err(
+            d,
+            path.clone().attr("private_key"),
+            "Invalid private key",
+            "Give an unencrypted OpenSSH or PEM private key (for example with file(\"~/.ssh/id_ed25519\")).",
+        );
+    }
     match ssh.get("host_key_check").as_str() {
         Some("pinned") if ssh.get("host_key").is_null() => err(
             d,
