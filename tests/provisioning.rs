@@ -11,6 +11,7 @@ on_both_terraforms!(
     file_steps_upload_and_download,
     reboot_step_reconnects,
     own_key_pair,
+    through_a_bastion,
 );
 
 fn resource(bed: &Bed, steps: &str) -> String {
@@ -328,4 +329,67 @@ fn own_key_pair(v: TfVersion) {
     }
     assert!(bed.live_instances().is_empty());
     tf.destroy(&[]);
+}
+
+/// `ssh.bastion`: the bake logs in to the jump host, opens a direct-tcpip
+/// channel to the instance and speaks SSH inside it. Here the test bed's sshd
+/// plays both parts; its log shows the bastion key's login.
+fn through_a_bastion(v: TfVersion) {
+    let bed = Bed::start();
+    let key = bed.dir.path().join("id_bastion");
+    let ok = std::process::Command::new("ssh-keygen")
+        .args(["-q", "-t", "ed25519", "-N", "", "-f"])
+        .arg(&key)
+        .status()
+        .unwrap();
+    assert!(ok.success());
+    let public = std::fs::read_to_string(key.with_extension("pub")).unwrap();
+    // The bastion accepts this key (the test bed's sshd trusts key pairs known to EC2).
+    bed.rt.block_on(async {
+        bed.ec2
+            .import_key_pair()
+            .key_name("bastion-key")
+            .public_key_material(aws_smithy_types::Blob::new(public.as_bytes()))
+            .send()
+            .await
+            .unwrap()
+    });
+    let print = std::process::Command::new("ssh-keygen")
+        .arg("-lf")
+        .arg(key.with_extension("pub"))
+        .output()
+        .unwrap();
+    let fingerprint = String::from_utf8_lossy(&print.stdout)
+        .split_whitespace()
+        .nth(1)
+        .unwrap()
+        .to_string();
+    let bastion = format!(
+        "    bastion {{\n      host = \"127.0.0.1\"\n      port = {}\n      username = \"{}\"\n      private_key = file(\"{}\")\n      host_key = \"{}\"\n    }}\n",
+        bed.ssh_port,
+        bed.ssh_user,
+        key.display(),
+        bed.host_key_pub
+    );
+    let hcl = resource(&bed, "").replace(
+        "    timeout  = \"30s\"\n",
+        &format!("    timeout  = \"30s\"\n{bastion}"),
+    );
+    let tf = bed.workspace("bastion", &hcl, v);
+    tf.init();
+    tf.apply(&[]);
+    let log = std::fs::read_to_string(bed.dir.path().join("sshd.log")).unwrap();
+    assert!(
+        log.contains(&fingerprint),
+        "the bastion key logged in:\n{log}"
+    );
+    bed.rt.block_on(async {
+        bed.ec2
+            .delete_key_pair()
+            .key_name("bastion-key")
+            .send()
+            .await
+            .unwrap()
+    });
+    bed.assert_no_leftovers();
 }

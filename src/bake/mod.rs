@@ -10,7 +10,7 @@ mod steps;
 
 pub use context::BakeContext;
 pub use runner::bake;
-pub use spec::{BakeSpec, MetadataSpec, SourceSpec, SshSpec};
+pub use spec::{BakeSpec, BastionSpec, MetadataSpec, SourceSpec, SshSpec};
 
 use crate::ec2::Ec2Error;
 use crate::ec2::images::FindError;

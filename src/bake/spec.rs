@@ -26,6 +26,7 @@ pub struct SshSpec {
     /// `public_ip`, `private_ip`, `public_dns` or `private_dns`; None picks public, then private.
     pub interface: Option<String>,
     pub host_key: Option<String>,
+    pub bastion: Option<BastionSpec>,
     /// Bring your own key: an existing EC2 key pair and its private key
     /// instead of the temporary pair.
     pub key_pair_name: Option<String>,
@@ -65,4 +66,15 @@ pub struct MetadataSpec {
     pub http_tokens: String,
     pub http_endpoint: String,
     pub http_put_response_hop_limit: Option<i32>,
+}
+
+/// A jump host for instances in private subnets.
+#[derive(Debug, Clone)]
+pub struct BastionSpec {
+    pub host: String,
+    pub port: u16,
+    pub username: String,
+    pub private_key: String,
+    /// Pinned host key; without it the first key seen is trusted.
+    pub host_key: Option<String>,
 }

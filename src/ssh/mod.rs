@@ -12,6 +12,29 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tokio_util::sync::CancellationToken;
 
+/// A jump host in front of the instance (private subnets).
+#[derive(Clone)]
+pub struct Bastion {
+    pub host: String,
+    pub port: u16,
+    pub username: String,
+    pub key: Arc<PrivateKey>,
+    pub host_key: HostKeyPolicy,
+}
+
+impl Bastion {
+    fn as_target(&self, timeout: Duration) -> SshTarget {
+        SshTarget {
+            host: self.host.clone(),
+            port: self.port,
+            username: self.username.clone(),
+            key: self.key.clone(),
+            timeout,
+            bastion: None,
+        }
+    }
+}
+
 /// Where and as whom to log in.
 #[derive(Clone)]
 pub struct SshTarget {
@@ -21,6 +44,7 @@ pub struct SshTarget {
     pub key: Arc<PrivateKey>,
     /// How long to keep trying to connect.
     pub timeout: Duration,
+    pub bastion: Option<Bastion>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -136,6 +160,8 @@ impl client::Handler for HostKeyCheck {
 /// An authenticated SSH connection, reused by every provisioning step.
 pub struct SshSession {
     handle: client::Handle<HostKeyCheck>,
+    /// The jump host's connection, kept alive for as long as the tunnel.
+    _bastion: Option<Box<SshSession>>,
 }
 
 fn config() -> Arc<client::Config> {
@@ -206,14 +232,53 @@ impl SshSession {
             policy: policy.clone(),
             refusal: refusal.clone(),
         };
-        let addr = (target.host.as_str(), target.port);
-        let mut handle = match client::connect(config(), addr, handler).await {
-            Ok(h) => h,
-            Err(e) => {
-                let why = refusal.lock().unwrap_or_else(|p| p.into_inner()).take();
-                return Err(why
-                    .map(Attempt::Fatal)
-                    .unwrap_or_else(|| Attempt::Retry(e.to_string())));
+        let refused = |e: russh::Error| {
+            let why = refusal.lock().unwrap_or_else(|p| p.into_inner()).take();
+            why.map(Attempt::Fatal)
+                .unwrap_or_else(|| Attempt::Retry(e.to_string()))
+        };
+        let (mut handle, bastion) = match &target.bastion {
+            None => {
+                let addr = (target.host.as_str(), target.port);
+                (
+                    client::connect(config(), addr, handler)
+                        .await
+                        .map_err(refused)?,
+                    None,
+                )
+            }
+            Some(b) => {
+                // Through the bastion: a direct-tcpip channel to the instance, and
+                // SSH to the instance inside it (Terraform's and Packer's jump host).
+                let jump = Box::pin(Self::try_once(&b.as_target(target.timeout), &b.host_key))
+                    .await
+                    .map_err(|e| match e {
+                        Attempt::Retry(m) => {
+                            Attempt::Retry(format!("bastion {}:{}: {m}", b.host, b.port))
+                        }
+                        Attempt::Fatal(m) => {
+                            Attempt::Fatal(format!("bastion {}:{}: {m}", b.host, b.port))
+                        }
+                    })?;
+                let channel = jump
+                    .handle
+                    .channel_open_direct_tcpip(
+                        target.host.clone(),
+                        u32::from(target.port),
+                        "127.0.0.1",
+                        0,
+                    )
+                    .await
+                    .map_err(|e| {
+                        Attempt::Retry(format!(
+                            "bastion cannot reach {}:{}: {e}",
+                            target.host, target.port
+                        ))
+                    })?;
+                let h = client::connect_stream(config(), channel.into_stream(), handler)
+                    .await
+                    .map_err(refused)?;
+                (h, Some(Box::new(jump)))
             }
         };
         let hash = handle
@@ -232,7 +297,10 @@ impl SshSession {
                 target.username
             )));
         }
-        Ok(SshSession { handle })
+        Ok(SshSession {
+            handle,
+            _bastion: bastion,
+        })
     }
 
     /// False once the connection dropped (a reboot, a network cut).

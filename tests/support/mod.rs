@@ -126,7 +126,16 @@ impl Drop for Proc {
 }
 
 /// Starts `cmd`, waits for its `READY ...` line, returns the words after READY.
-fn start_ready(mut cmd: Command, name: &'static str) -> (Proc, Vec<String>) {
+fn start_ready(cmd: Command, name: &'static str) -> (Proc, Vec<String>) {
+    start_ready_logged(cmd, name, None)
+}
+
+/// Like [`start_ready`], keeping the child's stderr in `log`.
+fn start_ready_logged(
+    mut cmd: Command,
+    name: &'static str,
+    log: Option<PathBuf>,
+) -> (Proc, Vec<String>) {
     let mut child = cmd
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -154,8 +163,21 @@ fn start_ready(mut cmd: Command, name: &'static str) -> (Proc, Vec<String>) {
     // Drain stderr so a chatty child never blocks on a full pipe.
     let mut stderr = child.stderr.take().unwrap();
     std::thread::spawn(move || {
-        let mut sink = Vec::new();
-        let _ = stderr.read_to_end(&mut sink);
+        match log.and_then(|p| {
+            std::fs::OpenOptions::new()
+                .create(true)
+                .append(true)
+                .open(p)
+                .ok()
+        }) {
+            Some(mut file) => {
+                let _ = std::io::copy(&mut stderr, &mut file);
+            }
+            None => {
+                let mut sink = Vec::new();
+                let _ = stderr.read_to_end(&mut sink);
+            }
+        }
     });
     (
         Proc(child, name),
@@ -238,7 +260,7 @@ impl Bed {
         sshd.arg(repo().join("testbed/sshd.py"))
             .args(["--ec2", &moto_endpoint, "--port", "0", "--dir"])
             .arg(dir.path().join("sshd"));
-        let (sshd, words) = start_ready(sshd, "sshd");
+        let (sshd, words) = start_ready_logged(sshd, "sshd", Some(dir.path().join("sshd.log")));
         let ssh_port = words[0].parse().unwrap();
         let ssh_user = words[1].clone();
         // What cloud-init prints on a real instance's console: its host key fingerprints.
@@ -453,7 +475,7 @@ impl Bed {
                 "--dir",
             ])
             .arg(self.dir.path().join("sshd"));
-        let (proc, _) = start_ready(sshd, "sshd");
+        let (proc, _) = start_ready_logged(sshd, "sshd", Some(self.dir.path().join("sshd.log")));
         self.procs.lock().unwrap()[0] = proc;
     }
 

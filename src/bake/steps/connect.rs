@@ -21,6 +21,8 @@ fn address(cx: &BakeContext<'_>) -> Result<String, BakeError> {
         Some("private_ip") => i.private_ip.clone(),
         Some("public_dns") => i.public_dns.clone(),
         Some("private_dns") => i.private_dns.clone(),
+        // Behind a bastion the private address is the one that works.
+        _ if cx.spec.ssh.bastion.is_some() => i.private_ip.clone(),
         _ => i.public_ip.clone().or_else(|| i.private_ip.clone()),
     };
     pick.ok_or_else(|| {
@@ -92,6 +94,25 @@ pub fn console_fingerprints(console: &str) -> Vec<String> {
     out
 }
 
+fn bastion(b: &crate::bake::BastionSpec) -> Result<crate::ssh::Bastion, BakeError> {
+    let key = russh::keys::decode_secret_key(&b.private_key, None)
+        .map_err(|e| BakeError::Key(format!("ssh.bastion.private_key: {e}")))?;
+    let trust = match &b.host_key {
+        Some(k) => Trust::Key(
+            russh::keys::PublicKey::from_openssh(k)
+                .map_err(|e| BakeError::Invalid(format!("ssh.bastion.host_key: {e}")))?,
+        ),
+        None => Trust::FirstSeen,
+    };
+    Ok(crate::ssh::Bastion {
+        host: b.host.clone(),
+        port: b.port,
+        username: b.username.clone(),
+        key: std::sync::Arc::new(key),
+        host_key: HostKeyPolicy::new(trust),
+    })
+}
+
 impl Step for Connect {
     fn name(&self) -> &'static str {
         "connect"
@@ -109,6 +130,7 @@ impl Step for Connect {
                 username: cx.spec.ssh.username.clone(),
                 key,
                 timeout: cx.spec.ssh.timeout,
+                bastion: cx.spec.ssh.bastion.as_ref().map(bastion).transpose()?,
             };
             let session = SshSession::connect(&target, &cx.host_key, &cx.cancel).await?;
             cx.ssh = Some(session);

@@ -21,7 +21,8 @@ async fn allowed_cidrs(cx: &BakeContext<'_>, vpc_cidr: String) -> Result<Vec<Str
     let public = match ssh.interface.as_deref() {
         Some("public_ip" | "public_dns") => true,
         Some(_) => false,
-        None => ssh.host.is_none(),
+        // Through a bastion the instance is reached from inside the VPC.
+        None => ssh.host.is_none() && ssh.bastion.is_none(),
     };
     if !public {
         return Ok(vec![vpc_cidr]);

@@ -56,6 +56,20 @@ fn ssh(v: &Value) -> SshSpec {
         interface: opt_string(v.get("interface")),
         host_key: opt_string(v.get("host_key")),
         key_pair_name: opt_string(v.get("key_pair_name")),
+        bastion: (!v.get("bastion").is_null()).then(|| {
+            let b = v.get("bastion");
+            crate::bake::BastionSpec {
+                host: b.get("host").as_str().unwrap_or_default().to_string(),
+                port: b.get("port").as_f64().map(|p| p as u16).unwrap_or(22),
+                username: b.get("username").as_str().unwrap_or_default().to_string(),
+                private_key: b
+                    .get("private_key")
+                    .as_str()
+                    .unwrap_or_default()
+                    .to_string(),
+                host_key: opt_string(b.get("host_key")),
+            }
+        }),
         private_key: opt_string(v.get("private_key")),
         host_key_check: v
             .get("host_key_check")

@@ -58,7 +58,17 @@ fn resource_block() -> Block {
                 .attr(Attr::optional("key_pair_name", Ty::String, "Launch with this existing EC2 key pair instead of a temporary one; needs `private_key`."))
                 .attr(Attr::optional("private_key", Ty::String, "The private key of `key_pair_name` (OpenSSH or PEM). Sensitive and write-only: Terraform 1.11+ never stores it in plans or state (older versions store it, as a sensitive value).").sensitive().write_only())
                 .attr(Attr::optional("host_key", Ty::String, "The build instance's SSH host public key (`ssh-ed25519 AAAA...`) to demand (`host_key_check = \"pinned\"`)."))
-                .attr(Attr::optional("host_key_check", Ty::String, "How the host key is verified: `console` (default without `host_key`): only a key whose fingerprint cloud-init printed on the instance console, read with GetConsoleOutput; `pinned` (default with `host_key`): exactly `host_key`; `none`: the first key seen, unverified. In every mode a reconnect must present the same key.")),
+                .attr(Attr::optional("host_key_check", Ty::String, "How the host key is verified: `console` (default without `host_key`): only a key whose fingerprint cloud-init printed on the instance console, read with GetConsoleOutput; `pinned` (default with `host_key`): exactly `host_key`; `none`: the first key seen, unverified. In every mode a reconnect must present the same key."))
+                .block(
+                    "bastion",
+                    Nesting::Single,
+                    Block::new("A jump host for instances in private subnets: the bake reaches the instance through a direct-tcpip channel opened on it, as Terraform's `connection` block and Packer's `ssh_bastion_*` do.")
+                        .attr(Attr::required("host", Ty::String, "Bastion address."))
+                        .attr(Attr::optional("port", Ty::Number, "Bastion SSH port. Default 22."))
+                        .attr(Attr::required("username", Ty::String, "User on the bastion."))
+                        .attr(Attr::required("private_key", Ty::String, "Private key for the bastion. Sensitive and write-only (Terraform 1.11+).").sensitive().write_only())
+                        .attr(Attr::optional("host_key", Ty::String, "The bastion's host public key to demand; without it the first key seen is trusted (and logged).")),
+                ),
         )
         .block(
             "provision",

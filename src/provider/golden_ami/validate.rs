@@ -252,6 +252,27 @@ fn validate_ssh(ssh: &Value, d: &mut Diagnostics) {
             );
         }
     }
+    let bastion = ssh.get("bastion");
+    if let Some(p) = bastion.get("port").as_f64()
+        && (!(1.0..=65535.0).contains(&p) || p.fract() != 0.0)
+    {
+        err(
+            d,
+            path.clone().attr("bastion").attr("port"),
+            "Invalid port",
+            format!("{p} is not a TCP port (1-65535)."),
+        );
+    }
+    if let Some(k) = bastion.get("private_key").as_str()
+        && russh::keys::decode_secret_key(k, None).is_err()
+    {
+        err(
+            d,
+            path.clone().attr("bastion").attr("private_key"),
+            "Invalid private key",
+            "Give an unencrypted OpenSSH or PEM private key.",
+        );
+    }
     match (
         present(ssh.get("key_pair_name")),
         present(ssh.get("private_key")),
