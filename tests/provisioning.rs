@@ -35,6 +35,13 @@ fn shell_options_behave_as_in_packer(v: TfVersion) {
   }}
   provision {{
     shell {{
+      inline      = ["echo \"$0\" > {r}/script-path"]
+      remote_path = "{r}/scripts/fixed-name.sh"
+      skip_clean  = true
+    }}
+  }}
+  provision {{
+    shell {{
       # fails once, then succeeds: max_retries
       inline      = ["if [ ! -f {r}/attempted ]; then touch {r}/attempted; exit 1; fi", "echo second > {r}/retried"]
       max_retries = 1
@@ -93,7 +100,12 @@ fn shell_options_behave_as_in_packer(v: TfVersion) {
         .unwrap()
         .flatten()
         .collect();
-    assert_eq!(kept.len(), 1, "skip_clean keeps the uploaded script");
+    assert_eq!(kept.len(), 2, "skip_clean keeps the uploaded scripts");
+    assert_eq!(
+        read("script-path").trim(),
+        format!("{r}/scripts/fixed-name.sh"),
+        "remote_path names the script"
+    );
     // Without skip_clean nothing is left in /tmp: scripts and environment files are removed.
     bed.assert_no_leftovers();
 }

@@ -62,8 +62,11 @@ impl FileStep {
             } else {
                 target(source, &self.destination, several)
             };
+            let t0 = std::time::Instant::now();
             let bytes = sftp.upload(&local, &dest, contents_only).await?;
-            tracing::info!(source, destination = %dest, bytes, "uploaded");
+            let elapsed_ms = t0.elapsed().as_millis() as u64;
+            let mib_per_s = bytes as f64 / 1048576.0 / t0.elapsed().as_secs_f64().max(1e-6);
+            tracing::info!(source, destination = %dest, bytes, elapsed_ms, mib_per_s = format!("{mib_per_s:.1}"), "uploaded");
         }
         sftp.close().await;
         Ok(())

@@ -29,6 +29,8 @@ pub struct ShellStep {
     pub skip_clean: bool,
     /// A reboot step: the connection dropping is success; the next step reconnects.
     pub expect_disconnect: bool,
+    /// Exact path for the uploaded script (Packer's `remote_path`).
+    pub remote_path: Option<String>,
 }
 
 /// Packer's default, with `{{ .Vars }}` loading the environment file.
@@ -49,6 +51,7 @@ impl Default for ShellStep {
             timeout: None,
             skip_clean: false,
             expect_disconnect: false,
+            remote_path: None,
         }
     }
 }
@@ -142,7 +145,10 @@ impl ShellStep {
         let sftp = ssh.sftp().await?;
         let folder = self.remote_folder.trim_end_matches('/');
         for (what, body) in self.bodies().await? {
-            let script = format!("{folder}/golden-script-{}.sh", unique_suffix());
+            let script = match &self.remote_path {
+                Some(p) => p.clone(),
+                None => format!("{folder}/golden-script-{}.sh", unique_suffix()),
+            };
             sftp.write_bytes(&body, &script, 0o755).await?;
             let mut vars = String::new();
             let mut env_file = None;

@@ -132,6 +132,7 @@ fn provision_step(p: &Value) -> Option<ProvisionStep> {
             .and_then(|t| duration::parse(t).ok());
         s.skip_clean = shell.get("skip_clean").as_bool().unwrap_or(false);
         s.expect_disconnect = shell.get("expect_disconnect").as_bool().unwrap_or(false);
+        s.remote_path = opt_string(shell.get("remote_path"));
         return Some(ProvisionStep::Shell(s));
     }
     let file = p.get("file");

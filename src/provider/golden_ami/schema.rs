@@ -90,6 +90,7 @@ fn resource_block() -> Block {
                         .attr(Attr::optional("max_retries", Ty::Number, "Run the step again this many times if it fails. Default 0."))
                         .attr(Attr::optional("timeout", Ty::String, "Bound on one attempt, e.g. `5m`; the remote command is ended when it passes."))
                         .attr(Attr::optional("skip_clean", Ty::Bool, "Keep the uploaded scripts on the instance."))
+                        .attr(Attr::optional("remote_path", Ty::String, "Exact path for the uploaded script (each script of the step in turn); default: a unique name in `remote_folder`."))
                         .attr(Attr::optional("expect_disconnect", Ty::Bool, "A reboot step: the connection dropping counts as success, and the next step reconnects (retrying until `ssh.timeout`, demanding the same host key)."))
                         .attr(Attr::optional("execute_command", Ty::String, "How each script is run. `{{ .Path }}` is the uploaded script; `{{ .Vars }}` expands to the command that loads `environment` (it ends in `&&`). Default `chmod +x {{ .Path }}; {{ .Vars }} {{ .Path }}`.")),
                 )

@@ -466,6 +466,16 @@ fn validate_provision(p: &Value, path: AttrPath, d: &mut Diagnostics) {
                 format!("{c:?} never runs the script: include {{{{ .Path }}}}."),
             );
         }
+        if let Some(f) = shell.get("remote_path").as_str()
+            && !f.starts_with('/')
+        {
+            err(
+                d,
+                sp.clone().attr("remote_path"),
+                "Relative remote path",
+                format!("{f:?} must be an absolute path on the instance."),
+            );
+        }
         if let Some(f) = shell.get("remote_folder").as_str()
             && !f.starts_with('/')
         {

@@ -1,0 +1,159 @@
+#!/usr/bin/env python3
+"""Upload throughput: the provider's SFTP upload against OpenSSH's `sftp` put, same sshd,
+same file, same run, alternating.
+
+    python3 bench/upload_throughput.py [--provider PATH] [--size-mib 200] [--runs 3]
+
+Starts the test bed (testbed/moto_ec2.py, testbed/sshd.py) on 127.0.0.1, writes a random
+file, then alternates: `sftp -b` put of the file, and `terraform apply` of a golden_ami whose
+only step uploads it (the provider logs the upload's own duration, so bake overhead is not
+counted). Prints medians and the ratio as a Markdown table. Needs what scripts/setup.sh
+installs, and a built provider (default: target/release/terraform-provider-golden, else
+target/debug/...).
+"""
+import argparse
+import json
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def start(cmd, log):
+    p = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=open(log, "w"), text=True)
+    line = p.stdout.readline()
+    if not line.startswith("READY"):
+        sys.exit(f"{cmd[1]} did not start; see {log}")
+    return p, line.split()[1:]
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--provider")
+    ap.add_argument("--size-mib", type=int, default=200)
+    ap.add_argument("--runs", type=int, default=3)
+    a = ap.parse_args()
+    provider = a.provider or next(
+        (p for p in (f"{ROOT}/target/release/terraform-provider-golden",
+                     f"{ROOT}/target/release-bench/release/terraform-provider-golden",
+                     f"{ROOT}/target/debug/terraform-provider-golden") if os.path.exists(p)),
+        None)
+    if not provider:
+        sys.exit("build the provider first: cargo build --release")
+    work = tempfile.mkdtemp(prefix="golden-bench-")
+    procs = []
+    try:
+        moto, (endpoint,) = start([sys.executable, f"{ROOT}/testbed/moto_ec2.py", "--port", "0",
+                                   "--console-file", f"{work}/console.txt"], f"{work}/moto.log")
+        procs.append(moto)
+        sshd, (port, user, hostkey) = start([sys.executable, f"{ROOT}/testbed/sshd.py", "--ec2", endpoint,
+                                             "--port", "0", "--dir", f"{work}/sshd"], f"{work}/sshd.log")
+        procs.append(sshd)
+        fp = subprocess.run(["ssh-keygen", "-lf", hostkey], capture_output=True, text=True, check=True).stdout
+        with open(f"{work}/console.txt", "w") as f:
+            f.write(f"-----BEGIN SSH HOST KEY FINGERPRINTS-----\n{fp}-----END SSH HOST KEY FINGERPRINTS-----\n")
+
+        # A key OpenSSH's sftp logs in with: imported into EC2, which the sshd trusts.
+        subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", f"{work}/id"], check=True)
+        import boto3
+        ec2 = boto3.client("ec2", endpoint_url=endpoint, region_name="us-east-1",
+                           aws_access_key_id="test", aws_secret_access_key="test")
+        ec2.import_key_pair(KeyName="bench", PublicKeyMaterial=open(f"{work}/id.pub", "rb").read())
+
+        payload = f"{work}/payload.bin"
+        with open(payload, "wb") as f:
+            for _ in range(a.size_mib):
+                f.write(os.urandom(1 << 20))
+        remote = f"{work}/remote"
+        os.makedirs(remote)
+
+        mirror = f"{work}/mirror/registry.terraform.io/golden-ami/golden/0.1.0/linux_amd64"
+        os.makedirs(mirror)
+        shutil.copy(provider, f"{mirror}/terraform-provider-golden_v0.1.0")
+        with open(f"{work}/terraformrc", "w") as f:
+            f.write(f'provider_installation {{\n  filesystem_mirror {{\n    path = "{work}/mirror"\n'
+                    f'    include = ["registry.terraform.io/golden-ami/golden"]\n  }}\n}}\n')
+        tfdir = f"{work}/tf"
+        os.makedirs(tfdir)
+        with open(f"{tfdir}/main.tf", "w") as f:
+            f.write(f'''terraform {{
+  required_providers {{
+    golden = {{ source = "golden-ami/golden" }}
+  }}
+}}
+provider "golden" {{
+  region = "us-east-1"
+  endpoints {{
+    ec2 = "{endpoint}"
+  }}
+}}
+resource "golden_ami" "bench" {{
+  name_prefix   = "bench-"
+  instance_type = "t3.micro"
+  source_ami    = "ami-0a11ce0000000a001"
+  ssh {{
+    username = "{user}"
+    host     = "127.0.0.1"
+    port     = {port}
+  }}
+  provision {{
+    file {{
+      source      = "{payload}"
+      destination = "{remote}/by-provider.bin"
+    }}
+  }}
+}}
+''')
+        env = dict(os.environ, TF_CLI_CONFIG_FILE=f"{work}/terraformrc", CHECKPOINT_DISABLE="1",
+                   AWS_ACCESS_KEY_ID="test", AWS_SECRET_ACCESS_KEY="test", AWS_EC2_METADATA_DISABLED="true",
+                   GOLDEN_LOG_FILE=f"{work}/provider.log")
+        subprocess.run(["terraform", "init", "-input=false"], cwd=tfdir, env=env, check=True,
+                       stdout=subprocess.DEVNULL)
+
+        def openssh():
+            t0 = time.monotonic()
+            subprocess.run(["sftp", "-q", "-b", "-", "-i", f"{work}/id", "-P", port,
+                            "-o", "StrictHostKeyChecking=no", "-o", "UserKnownHostsFile=/dev/null",
+                            f"{user}@127.0.0.1"], input=f"put {payload} {remote}/by-openssh.bin\n",
+                           text=True, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            return time.monotonic() - t0
+
+        def golden():
+            open(f"{work}/provider.log", "w").close()
+            subprocess.run(["terraform", "apply", "-auto-approve", "-input=false"], cwd=tfdir, env=env,
+                           check=True, stdout=subprocess.DEVNULL)
+            subprocess.run(["terraform", "destroy", "-auto-approve", "-input=false"], cwd=tfdir, env=env,
+                           check=True, stdout=subprocess.DEVNULL)
+            for line in open(f"{work}/provider.log"):
+                rec = json.loads(line)
+                if rec.get("@message") == "uploaded" and "elapsed_ms" in rec:
+                    return rec["elapsed_ms"] / 1000
+            sys.exit("the provider logged no upload")
+
+        sizes = a.size_mib
+        ours, theirs = [], []
+        for _ in range(a.runs):
+            theirs.append(openssh())
+            ours.append(golden())
+        mo, mt = statistics.median(ours), statistics.median(theirs)
+        print(f"| upload {sizes} MiB to the local sshd | median s | MiB/s |")
+        print("| --- | --- | --- |")
+        print(f"| OpenSSH `sftp` put | {mt:.2f} | {sizes / mt:.0f} |")
+        print(f"| golden_ami file step ({os.path.relpath(provider, ROOT)}) | {mo:.2f} | {sizes / mo:.0f} |")
+        print(f"| ratio (golden / OpenSSH throughput) | | **{mt / mo:.2f}** |")
+        print(f"\nruns: openssh {[round(x, 2) for x in theirs]}, golden {[round(x, 2) for x in ours]}")
+    finally:
+        for p in procs:
+            p.terminate()
+        for p in procs:
+            p.wait(timeout=10)
+        shutil.rmtree(work, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
