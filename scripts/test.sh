@@ -9,5 +9,7 @@ bash scripts/setup.sh
 export CHECKPOINT_DISABLE=1
 cargo build --locked
 cargo test --locked -- --test-threads 2
+# The benchmark in quick mode: it must keep working; its figures are not asserted.
+python3 bench/upload_throughput.py --provider target/debug/terraform-provider-golden --size-mib 8 --runs 1
 cargo fmt --check
 cargo clippy --locked --all-targets -- -D warnings
