@@ -6,7 +6,7 @@ mod support;
 use std::os::unix::process::CommandExt;
 use std::process::{Child, Stdio};
 use std::time::{Duration, Instant};
-use support::{Bed, Tf, TfVersion};
+use support::{Bed, Tf, TfVersion, eventually};
 
 on_both_terraforms!(
     sigkill_of_terraform_alone_cleans_up,
@@ -98,18 +98,6 @@ fn terraform_pids(pgid: u32) -> Vec<u32> {
             !String::from_utf8_lossy(&cmd).contains("terraform-provider")
         })
         .collect()
-}
-
-/// Polls `check` for up to `limit`.
-fn eventually(limit: Duration, what: &str, mut check: impl FnMut() -> bool) {
-    let t0 = Instant::now();
-    while !check() {
-        assert!(
-            t0.elapsed() < limit,
-            "{what} did not happen within {limit:?}"
-        );
-        std::thread::sleep(Duration::from_millis(200));
-    }
 }
 
 fn release_and_reapply(bed: &Bed, tf: &Tf) {

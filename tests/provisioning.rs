@@ -297,23 +297,7 @@ fn reboot_step_reconnects(v: TfVersion) {
 /// bake logs in with its private key, and no temporary pair is made.
 fn own_key_pair(v: TfVersion) {
     let bed = Bed::start();
-    let key = bed.dir.path().join("id_user");
-    let ok = std::process::Command::new("ssh-keygen")
-        .args(["-q", "-t", "ed25519", "-N", "", "-f"])
-        .arg(&key)
-        .status()
-        .unwrap();
-    assert!(ok.success());
-    let public = std::fs::read_to_string(key.with_extension("pub")).unwrap();
-    bed.rt.block_on(async {
-        bed.ec2
-            .import_key_pair()
-            .key_name("my-key")
-            .public_key_material(aws_smithy_types::Blob::new(public.as_bytes()))
-            .send()
-            .await
-            .unwrap()
-    });
+    let key = bed.new_key_pair("my-key");
     let hcl = resource(&bed, "").replace(
         "    timeout  = \"30s\"\n",
         &format!("    timeout  = \"30s\"\n    key_pair_name = \"my-key\"\n    private_key = file(\"{}\")\n", key.display()),
@@ -348,24 +332,7 @@ fn own_key_pair(v: TfVersion) {
 /// plays both parts; its log shows the bastion key's login.
 fn through_a_bastion(v: TfVersion) {
     let bed = Bed::start();
-    let key = bed.dir.path().join("id_bastion");
-    let ok = std::process::Command::new("ssh-keygen")
-        .args(["-q", "-t", "ed25519", "-N", "", "-f"])
-        .arg(&key)
-        .status()
-        .unwrap();
-    assert!(ok.success());
-    let public = std::fs::read_to_string(key.with_extension("pub")).unwrap();
-    // The bastion accepts this key (the test bed's sshd trusts key pairs known to EC2).
-    bed.rt.block_on(async {
-        bed.ec2
-            .import_key_pair()
-            .key_name("bastion-key")
-            .public_key_material(aws_smithy_types::Blob::new(public.as_bytes()))
-            .send()
-            .await
-            .unwrap()
-    });
+    let key = bed.new_key_pair("bastion-key");
     let print = std::process::Command::new("ssh-keygen")
         .arg("-lf")
         .arg(key.with_extension("pub"))

@@ -504,6 +504,29 @@ impl Bed {
         serde_json::from_str(body).unwrap()
     }
 
+    /// A new ed25519 key whose public half is imported into EC2 as `name`
+    /// (which the test bed's sshd then accepts); returns the private key path.
+    pub fn new_key_pair(&self, name: &str) -> PathBuf {
+        let key = self.dir.path().join(format!("id_{name}"));
+        let ok = Command::new("ssh-keygen")
+            .args(["-q", "-t", "ed25519", "-N", "", "-f"])
+            .arg(&key)
+            .status()
+            .unwrap();
+        assert!(ok.success(), "ssh-keygen failed");
+        let public = std::fs::read_to_string(key.with_extension("pub")).unwrap();
+        self.rt.block_on(async {
+            self.ec2
+                .import_key_pair()
+                .key_name(name)
+                .public_key_material(aws_smithy_types::Blob::new(public.as_bytes()))
+                .send()
+                .await
+                .unwrap()
+        });
+        key
+    }
+
     /// The SSH ingress CIDRs of the bake's temporary group, if one exists now.
     pub fn temp_group_cidrs(&self) -> Option<Vec<String>> {
         self.rt.block_on(async {
@@ -726,6 +749,18 @@ impl Tf {
     /// The raw state file text (to check what is and is not stored).
     pub fn state_file(&self) -> String {
         std::fs::read_to_string(self.dir.join("terraform.tfstate")).unwrap_or_default()
+    }
+}
+
+/// Polls `check` until it holds, failing the test after `limit`.
+pub fn eventually(limit: std::time::Duration, what: &str, mut check: impl FnMut() -> bool) {
+    let t0 = std::time::Instant::now();
+    while !check() {
+        assert!(
+            t0.elapsed() < limit,
+            "{what} did not happen within {limit:?}"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(100));
     }
 }
 
