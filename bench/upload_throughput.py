@@ -140,6 +140,11 @@ resource "golden_ami" "bench" {{
         for _ in range(a.runs):
             theirs.append(openssh())
             ours.append(golden())
+        # The figures only count if the bytes arrived intact.
+        import filecmp
+        for copy in ("by-provider.bin", "by-openssh.bin"):
+            if not filecmp.cmp(payload, f"{remote}/{copy}", shallow=False):
+                sys.exit(f"{copy} differs from the source file")
         mo, mt = statistics.median(ours), statistics.median(theirs)
         print(f"| upload {sizes} MiB to the local sshd | median s | MiB/s |")
         print("| --- | --- | --- |")
