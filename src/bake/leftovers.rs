@@ -22,6 +22,36 @@ struct Entry {
     #[serde(default)]
     profile: Option<String>,
     pid: u32,
+    /// Which process `pid` was: a reused pid is not the owner.
+    #[serde(default)]
+    started: String,
+    /// Where it ran: an entry from another machine or PID namespace cannot be judged.
+    #[serde(default)]
+    host: String,
+    /// An image that reached (or is reaching) Terraform's state: never swept.
+    #[serde(default)]
+    kept_image: Option<String>,
+}
+
+/// This process's identity as `/proc` tells it: host, PID namespace, start time.
+fn whoami(pid: u32) -> Option<(String, String)> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // Field 22 (start time), counted after the ")" that ends the command name.
+    let started = stat
+        .rsplit_once(')')?
+        .1
+        .split_whitespace()
+        .nth(19)?
+        .to_string();
+    Some((started, host()))
+}
+
+fn host() -> String {
+    let name = std::fs::read_to_string("/proc/sys/kernel/hostname").unwrap_or_default();
+    let ns = std::fs::read_link("/proc/self/ns/pid")
+        .map(|p| p.display().to_string())
+        .unwrap_or_default();
+    format!("{}/{ns}", name.trim())
 }
 
 fn dir() -> PathBuf {
@@ -44,6 +74,9 @@ impl JournalEntry {
             endpoint: ec2.endpoint.clone(),
             profile: ec2.profile.clone(),
             pid: std::process::id(),
+            started: whoami(std::process::id()).map(|w| w.0).unwrap_or_default(),
+            host: host(),
+            kept_image: None,
         };
         let path = dir().join(format!("{build_id}.json"));
         let write = async {
@@ -60,6 +93,22 @@ impl JournalEntry {
         }
     }
 
+    /// Records that `image` belongs to Terraform now, so no sweep removes it
+    /// even if this entry outlives the bake (a cleanup that failed).
+    pub async fn keep_image(&self, image: &str) {
+        let Some(path) = &self.path else { return };
+        let Ok(body) = tokio::fs::read(path).await else {
+            return;
+        };
+        let Ok(mut entry) = serde_json::from_slice::<Entry>(&body) else {
+            return;
+        };
+        entry.kept_image = Some(image.to_string());
+        if let Ok(body) = serde_json::to_vec(&entry) {
+            let _ = tokio::fs::write(path, body).await;
+        }
+    }
+
     pub async fn close(mut self) {
         if let Some(p) = self.path.take() {
             let _ = tokio::fs::remove_file(p).await;
@@ -67,11 +116,17 @@ impl JournalEntry {
     }
 }
 
-/// True when `pid` is a live terraform-provider-golden process.
-async fn owner_alive(pid: u32) -> bool {
-    match tokio::fs::read(format!("/proc/{pid}/cmdline")).await {
-        Ok(cmd) => String::from_utf8_lossy(&cmd).contains("terraform-provider-golden"),
-        Err(_) => false,
+/// True when the entry's bake is provably dead: written on this host and
+/// PID namespace, and its process is gone (or the pid now names another).
+async fn owner_dead(entry: &Entry) -> bool {
+    if entry.host != host() {
+        return false;
+    }
+    match tokio::fs::read(format!("/proc/{}/cmdline", entry.pid)).await {
+        Ok(cmd) if String::from_utf8_lossy(&cmd).contains("terraform-provider-golden") => {
+            whoami(entry.pid).is_some_and(|(started, _)| started != entry.started)
+        }
+        _ => true,
     }
 }
 
@@ -92,7 +147,7 @@ pub async fn sweep_orphans() {
         let Ok(entry) = serde_json::from_slice::<Entry>(&body) else {
             continue;
         };
-        if owner_alive(entry.pid).await {
+        if !owner_dead(&entry).await {
             continue;
         }
         let s = crate::ec2::AwsSettings {
@@ -132,12 +187,20 @@ pub async fn sweep(ec2: &Ec2) -> Vec<String> {
         };
         if entry.region != ec2.region
             || entry.endpoint != ec2.endpoint
-            || owner_alive(entry.pid).await
+            || entry.profile != ec2.profile
+            || !owner_dead(&entry).await
         {
             continue;
         }
         tracing::warn!(build_id = %entry.build_id, "removing what an interrupted bake left behind");
-        match remove_tagged(ec2, &entry.build_id, &mut removed).await {
+        match remove_tagged(
+            ec2,
+            &entry.build_id,
+            entry.kept_image.as_deref(),
+            &mut removed,
+        )
+        .await
+        {
             Ok(()) => {
                 let _ = tokio::fs::remove_file(&path).await;
             }
@@ -153,6 +216,7 @@ pub async fn sweep(ec2: &Ec2) -> Vec<String> {
 pub async fn remove_tagged(
     ec2: &Ec2,
     build_id: &str,
+    kept_image: Option<&str>,
     removed: &mut Vec<String>,
 ) -> Result<(), WaitError> {
     let instances = ec2.instances_tagged(BUILD_ID_TAG, build_id).await?;
@@ -169,6 +233,9 @@ pub async fn remove_tagged(
     }
     let never = CancellationToken::new();
     for img in ec2.images_tagged(BUILD_ID_TAG, build_id).await? {
+        if Some(img.id.as_str()) == kept_image {
+            continue;
+        }
         ec2.delete_image_and_snapshots(&img.id, &img.snapshot_ids, &never)
             .await?;
         removed.push(format!("image {} and its snapshots", img.id));

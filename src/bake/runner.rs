@@ -78,6 +78,11 @@ pub async fn bake(spec: &BakeSpec, ec2: &Ec2, stop: &CancellationToken) -> BakeO
         }
     }
     timer.abort();
+    if cx.image_kept
+        && let Some(img) = &cx.image
+    {
+        journal.keep_image(&img.id).await;
+    }
 
     let mut cleanup_errors = Vec::new();
     for step in steps[..started].iter().rev() {

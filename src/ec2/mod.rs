@@ -102,7 +102,14 @@ impl Ec2 {
             .with_max_attempts(s.max_retries.max(1))
             .with_initial_backoff(Duration::from_millis(200))
             .with_max_backoff(Duration::from_secs(20));
-        let mut b = aws_sdk_ec2::config::Builder::from(&shared).retry_config(retry);
+        // A stalled answer must not hang a wait: each attempt is bounded, then retried.
+        let timeouts = aws_config::timeout::TimeoutConfig::builder()
+            .connect_timeout(Duration::from_secs(10))
+            .operation_attempt_timeout(Duration::from_secs(60))
+            .build();
+        let mut b = aws_sdk_ec2::config::Builder::from(&shared)
+            .retry_config(retry)
+            .timeout_config(timeouts);
         if let Some(url) = &s.ec2_endpoint {
             b = b.endpoint_url(url);
         }

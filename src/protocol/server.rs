@@ -144,7 +144,14 @@ impl ProviderRpc for ProviderService {
         let mut diags = Diagnostics::default();
         let cfg = value(req.config.as_ref(), "provider configuration", &mut diags);
         if !diags.has_errors() {
-            diags.extend(self.provider.configure(&cfg, &req.terraform_version).await);
+            let write_only = req
+                .client_capabilities
+                .is_some_and(|c| c.write_only_attributes_allowed);
+            diags.extend(
+                self.provider
+                    .configure(&cfg, &req.terraform_version, write_only)
+                    .await,
+            );
         }
         Ok(Response::new(pb::configure_provider::Response {
             diagnostics: diags_to_pb(&diags),

@@ -45,7 +45,7 @@ impl StateOutcome {
 pub struct Lifecycle<'a> {
     pub stop: &'a CancellationToken,
     pub tasks: &'a TaskTracker,
-    pub abandoned: &'a std::sync::atomic::AtomicBool,
+    pub abandoned: &'a Arc<std::sync::atomic::AtomicBool>,
 }
 
 /// What a configured provider holds: the shared EC2 client and settings.
@@ -61,7 +61,9 @@ pub struct Provider {
     /// In-flight bakes, so shutdown can wait for their cleanup.
     tasks: TaskTracker,
     /// Set when Terraform went away: nobody will record a finished image.
-    abandoned: std::sync::atomic::AtomicBool,
+    abandoned: Arc<std::sync::atomic::AtomicBool>,
+    /// Whether this Terraform keeps write-only values out of state (1.11+).
+    write_only_allowed: std::sync::atomic::AtomicBool,
 }
 
 impl Default for Provider {
@@ -76,7 +78,8 @@ impl Provider {
             configured: RwLock::new(None),
             stop: CancellationToken::new(),
             tasks: TaskTracker::new(),
-            abandoned: std::sync::atomic::AtomicBool::new(false),
+            abandoned: Arc::new(std::sync::atomic::AtomicBool::new(false)),
+            write_only_allowed: std::sync::atomic::AtomicBool::new(false),
         }
     }
 
@@ -138,7 +141,14 @@ impl Provider {
         ProviderConfig::from_value(cfg).1
     }
 
-    pub async fn configure(&self, cfg: &Value, terraform_version: &str) -> Diagnostics {
+    pub async fn configure(
+        &self,
+        cfg: &Value,
+        terraform_version: &str,
+        write_only_allowed: bool,
+    ) -> Diagnostics {
+        self.write_only_allowed
+            .store(write_only_allowed, std::sync::atomic::Ordering::SeqCst);
         let (pc, mut diags) = ProviderConfig::from_value(cfg);
         if diags.has_errors() {
             return diags;
@@ -153,7 +163,12 @@ impl Provider {
         match pc.connect().await {
             Ok(c) => {
                 // Leftovers of bakes whose process was killed, found through the journal.
-                let removed = crate::bake::leftovers::sweep(&c.ec2).await;
+                let removed = tokio::time::timeout(
+                    std::time::Duration::from_secs(120),
+                    crate::bake::leftovers::sweep(&c.ec2),
+                )
+                .await
+                .unwrap_or_default();
                 if !removed.is_empty() {
                     diags.push(Diagnostic::warning(
                         "Removed what an interrupted bake left behind",
@@ -199,7 +214,16 @@ impl Provider {
         if type_name != golden_ami::TYPE_NAME {
             return (Value::Null, Self::unknown_type(type_name).into());
         }
-        golden_ami::upgrade_state(version, raw_json)
+        let (mut state, diags) = golden_ami::upgrade_state(version, raw_json);
+        // A state written by a Terraform older than 1.11 holds write-only values,
+        // which 1.11+ refuses to read back.
+        if self
+            .write_only_allowed
+            .load(std::sync::atomic::Ordering::SeqCst)
+        {
+            golden_ami::schema().block.null_write_only(&mut state);
+        }
+        (state, diags)
     }
 
     pub async fn read(&self, type_name: &str, state: Value, private: Vec<u8>) -> StateOutcome {

@@ -61,7 +61,10 @@ impl ShellStep {
     /// otherwise) in output shown in logs and diagnostics.
     fn mask(&self, line: &str) -> String {
         let mut out = line.to_string();
-        for v in self.environment.values().filter(|v| v.len() >= 3) {
+        // Longest first, so a value containing another is hidden whole.
+        let mut values: Vec<&String> = self.environment.values().filter(|v| v.len() >= 3).collect();
+        values.sort_by_key(|v| std::cmp::Reverse(v.len()));
+        for v in values {
             out = out.replace(v.as_str(), "(sensitive value)");
         }
         out

@@ -19,7 +19,7 @@ pub fn sh_quote(s: &str) -> String {
 fn killable(command: &str) -> String {
     let inner = format!("echo \"{PGID_MARK}$$\" >&2; exec sh -c \"$1\"");
     let outer = format!(
-        "if command -v setsid >/dev/null 2>&1; then exec setsid -w sh -c {} golden \"$1\"; else {inner}; fi",
+        "if setsid -w true >/dev/null 2>&1; then exec setsid -w sh -c {} golden \"$1\"; else {inner}; fi",
         sh_quote(&inner)
     );
     format!("sh -c {} golden {}", sh_quote(&outer), sh_quote(command))
@@ -84,6 +84,9 @@ impl SshSession {
     ) -> Result<ExecResult, SshError> {
         let mut channel = self.handle.channel_open_session().await?;
         channel.exec(true, killable(command)).await?;
+        // Nothing comes on stdin: a command that reads it (a prompt) sees EOF
+        // instead of hanging until the step's timeout.
+        channel.eof().await?;
         let mut group: Option<u32> = None;
         let mut out = Lines {
             partial: Vec::new(),

@@ -83,6 +83,12 @@ impl Sftp {
     }
 
     async fn upload_dir(&self, dir: &Path, remote: &str) -> Result<u64, SshError> {
+        if dir.components().count() > 256 {
+            return Err(SshError::Other(format!(
+                "{}: nested too deep (a symlink loop?)",
+                dir.display()
+            )));
+        }
         self.mkdir_p(remote).await?;
         let mut total = 0;
         let mut entries = tokio::fs::read_dir(dir).await.map_err(local_err(dir))?;
@@ -152,6 +158,12 @@ impl Sftp {
                 let name = entry.file_name();
                 if name == "." || name == ".." {
                     continue;
+                }
+                // A name from the instance must not lead outside the destination.
+                if name.contains('/') || name.is_empty() {
+                    return Err(SshError::Other(format!(
+                        "refusing the remote name {name:?} in {remote}"
+                    )));
                 }
                 let from = format!("{}/{name}", remote.trim_end_matches('/'));
                 total += Box::pin(self.download(&from, &local.join(&name))).await?;

@@ -37,6 +37,15 @@ impl Step for Provision {
                     // Drop the old session; the next step connects anew (with retries
                     // until ssh.timeout while the instance reboots).
                     if let Some(old) = cx.ssh.take() {
+                        // Give the reboot time to take the old connection down, so the
+                        // next step does not land on a host that is shutting down.
+                        let t0 = tokio::time::Instant::now();
+                        while old.is_open()
+                            && t0.elapsed() < std::time::Duration::from_secs(10)
+                            && !cx.cancel.is_cancelled()
+                        {
+                            tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+                        }
                         old.close().await;
                     }
                 }

@@ -78,10 +78,19 @@ impl Step for SecurityGroup {
     }
     fn cleanup<'a, 'b: 'a>(&'a self, cx: &'a mut BakeContext<'b>) -> StepFuture<'a> {
         Box::pin(async move {
-            let Some(id) = cx.security_group_id.take() else {
-                return Ok(());
+            // Not recorded means the create failed, perhaps after EC2 acted on it.
+            let ids = match cx.security_group_id.take() {
+                Some(id) => vec![id],
+                None => {
+                    cx.ec2
+                        .groups_tagged(crate::ec2::tags::BUILD_ID_TAG, &cx.spec.build_id)
+                        .await?
+                }
             };
-            wait::delete_group_when_free(cx.ec2, &id, Duration::from_secs(300)).await?;
+            for id in &ids {
+                wait::delete_group_when_free(cx.ec2, id, Duration::from_secs(300)).await?;
+            }
+            let id = ids.join(", ");
             tracing::info!(group = %id, "deleted temporary security group");
             Ok(())
         })

@@ -44,10 +44,21 @@ async fn create(
     let spec = bake_spec(&inputs, name.clone(), build_id.clone(), &c.public_ip_url);
     // The bake runs as its own task: if Terraform drops this request (a lost
     // connection), the bake still finishes its cleanup.
-    let (ec2, stop) = (c.ec2.clone(), life.stop.clone());
-    let task = life
-        .tasks
-        .spawn(async move { bake::bake(&spec, &ec2, &stop).await });
+    let (ec2, stop, abandoned) = (c.ec2.clone(), life.stop.clone(), life.abandoned.clone());
+    let task = life.tasks.spawn(async move {
+        let mut outcome = bake::bake(&spec, &ec2, &stop).await;
+        // Decided inside the task, which outlives this request: when Terraform
+        // is gone, no state will ever record the image, so it goes too.
+        if abandoned.load(std::sync::atomic::Ordering::SeqCst)
+            && let Some(image) = outcome.image.take()
+        {
+            let never = CancellationToken::new();
+            if let Err(e) = ec2.delete_image_and_snapshots(&image.id, &image.snapshot_ids, &never).await {
+                tracing::error!(image = %image.id, error = %e, "cannot remove the image of an abandoned bake");
+            }
+        }
+        outcome
+    });
     let outcome = match task.await {
         Ok(o) => o,
         Err(e) => {
@@ -87,22 +98,6 @@ async fn create(
             diags,
         };
     };
-    if life.abandoned.load(std::sync::atomic::Ordering::SeqCst) {
-        // Terraform is gone: no state will ever record this image. Remove it.
-        let never = CancellationToken::new();
-        if let Err(e) = c
-            .ec2
-            .delete_image_and_snapshots(&image.id, &image.snapshot_ids, &never)
-            .await
-        {
-            tracing::error!(image = %image.id, error = %e, "cannot remove the image of an abandoned bake");
-        }
-        return StateOutcome {
-            state: Value::Null,
-            private: vec![],
-            diags,
-        };
-    }
     let mut state = planned;
     state.set("id", Value::string(&image.id));
     state.set("name", Value::string(&image.name));
@@ -124,6 +119,8 @@ async fn create(
         }
         let d = digest::input_digest(&state);
         state.set("input_digest", d);
+        // Terraform rejects unknowns in a new state: what could not be read is null.
+        null_unknowns(&mut state);
     }
     tracing::info!(image = %image.id, name = %image.name, "golden_ami created");
     StateOutcome {
@@ -248,4 +245,14 @@ async fn delete(ec2: &Ec2, prior: Value) -> StateOutcome {
         prior,
         Diagnostic::error(format!("Cannot delete AMI {id}"), err),
     )
+}
+
+/// Replaces any value still unknown with null.
+fn null_unknowns(v: &mut Value) {
+    match v {
+        Value::Unknown => *v = Value::Null,
+        Value::List(items) => items.iter_mut().for_each(null_unknowns),
+        Value::Map(m) => m.values_mut().for_each(null_unknowns),
+        _ => {}
+    }
 }

@@ -39,6 +39,12 @@ pub fn step_files(step: &Value) -> Option<Vec<String>> {
 
 fn hash_path(h: &mut Sha256, root: &Path, rel: &str) -> std::io::Result<()> {
     use std::os::unix::fs::PermissionsExt;
+    // Symlinks are followed, as uploads follow them: a loop must end in an error, not a crash.
+    if rel.matches('/').count() > 64 {
+        return Err(std::io::Error::other(format!(
+            "{rel}: nested too deep (a symlink loop?)"
+        )));
+    }
     let path = if rel.is_empty() {
         root.to_path_buf()
     } else {
