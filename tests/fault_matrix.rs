@@ -256,3 +256,41 @@ fn ssh_lost_mid_step_fails_cleanly() {
     bed.assert_no_leftovers();
     assert!(bed.own_images().is_empty());
 }
+
+/// Regression: a cleanup that fails after the image was finished leaves the
+/// journal entry behind; the next run's sweep must remove the leftovers but
+/// never the image, which is in Terraform's state.
+#[test]
+fn sweep_never_removes_an_image_in_state() {
+    let bed = Bed::start_with_proxy(&[], &[]);
+    let tf = bed.workspace("kept", &hcl(&bed, ""), TfVersion::Current);
+    tf.init();
+    bed.set_faults(r#"{"fail_action": "DeleteSecurityGroup", "fail_times": -1}"#);
+    let out = tf.fails(&["apply", "-auto-approve", "-no-color", "-input=false"]);
+    bed.set_faults("{}");
+    assert!(
+        flat(&out).contains("Cleanup of step \"security_group\" failed"),
+        "{out}"
+    );
+    let images = bed.own_images();
+    assert_eq!(images.len(), 1, "the finished image is kept");
+    let id = images[0].image_id().unwrap().to_string();
+    assert!(tf.state_file().contains(&id), "and recorded in state");
+    assert_eq!(
+        bed.extra_security_groups().len(),
+        1,
+        "the group is left over"
+    );
+
+    // Kill nothing: the plugin that failed is gone, so its entry is judged dead.
+    let _ = tf.plan_exit(&[]);
+    support::eventually(std::time::Duration::from_secs(30), "the sweep", || {
+        bed.extra_security_groups().is_empty()
+    });
+    assert!(
+        bed.image(&id).is_some(),
+        "the image in state survives the sweep"
+    );
+    tf.destroy(&[]);
+    assert!(bed.own_images().is_empty());
+}
