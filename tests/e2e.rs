@@ -354,8 +354,7 @@ fn import_and_out_of_band_deletion(v: TfVersion) {
 /// The plugin must ignore SIGINT, get StopProvider from Terraform, cancel
 /// the bake, clean up, and return.
 fn ctrl_c_during_provisioning_cleans_up(v: TfVersion) {
-    use std::os::unix::process::CommandExt;
-    use std::time::{Duration, Instant};
+    use std::time::Duration;
     let bed = Bed::start();
     let remote = bed.remote_dir();
     std::fs::create_dir_all(&remote).unwrap();
@@ -383,71 +382,13 @@ resource "golden_ami" "slow" {{
     );
     let tf = bed.workspace("interrupt", &hcl, v);
     tf.init();
-    let mut child = tf
-        .command(&["apply", "-auto-approve", "-no-color", "-input=false"])
-        .stdin(std::process::Stdio::null())
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .process_group(0)
-        .spawn()
-        .unwrap();
-    let t0 = Instant::now();
-    while !started.exists() {
-        assert!(
-            t0.elapsed() < Duration::from_secs(60),
-            "provisioning never started"
-        );
-        assert!(
-            child.try_wait().unwrap().is_none(),
-            "terraform exited before provisioning"
-        );
-        std::thread::sleep(Duration::from_millis(100));
-    }
-    let pgid = child.id().to_string();
-    let signalled = Instant::now();
-    let kill = std::process::Command::new("kill")
-        .args(["-INT", "--", &format!("-{pgid}")])
-        .status()
-        .unwrap();
-    assert!(kill.success());
-    let out = child.wait_with_output().unwrap();
-    let took = signalled.elapsed();
-    let text = format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    assert!(!out.status.success(), "an interrupted apply fails:\n{text}");
-    assert!(
-        took < Duration::from_secs(30),
-        "took {took:?} to stop:\n{text}"
-    );
-    assert!(
-        text.contains("cancelled (Terraform asked the provider to stop)"),
-        "{text}"
-    );
-    assert!(
-        !text.contains("Plugin did not respond"),
-        "the plugin must survive SIGINT:\n{text}"
-    );
-    bed.assert_no_leftovers();
-    assert!(bed.own_images().is_empty());
+    support::interrupt_apply_when(&bed, &tf, "provisioning", || started.exists());
     // Nothing keeps running on the "instance" either.
-    let running = || {
-        let o = std::process::Command::new("pgrep")
-            .args(["-f", &format!("sleep {nap}")])
-            .output()
-            .unwrap();
-        !o.stdout.is_empty()
-    };
-    let t0 = std::time::Instant::now();
-    while running() {
-        assert!(
-            t0.elapsed() < std::time::Duration::from_secs(10),
-            "the cancelled command still runs remotely"
-        );
-        std::thread::sleep(std::time::Duration::from_millis(100));
-    }
+    support::eventually(
+        Duration::from_secs(10),
+        "the cancelled command ending remotely",
+        || support::no_process_matching(&format!("sleep {nap}")),
+    );
 }
 
 /// A sensitive environment value reaches the command, and nothing else:

@@ -180,49 +180,6 @@ fn sigkill_of_everything_is_swept_by_the_next_run(v: TfVersion) {
     release_and_reapply(&bed, &tf);
 }
 
-/// Runs `terraform apply` in its own process group, sends SIGINT to the
-/// whole group (a terminal's Ctrl-C) once `ready` holds, and checks that the
-/// apply ends quickly, says it was cancelled, and leaves nothing.
-fn interrupt_when(bed: &Bed, tf: &Tf, what: &str, mut ready: impl FnMut() -> bool) {
-    let child = tf
-        .command(&["apply", "-auto-approve", "-no-color", "-input=false"])
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .process_group(0)
-        .spawn()
-        .unwrap();
-    eventually(Duration::from_secs(60), what, &mut ready);
-    let signalled = Instant::now();
-    let ok = std::process::Command::new("kill")
-        .args(["-INT", "--", &format!("-{}", child.id())])
-        .status()
-        .unwrap();
-    assert!(ok.success());
-    let out = child.wait_with_output().unwrap();
-    let took = signalled.elapsed();
-    let text = format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    assert!(!out.status.success(), "{text}");
-    assert!(
-        took < Duration::from_secs(20),
-        "{what}: took {took:?} to stop:\n{text}"
-    );
-    assert!(
-        text.contains("cancelled (Terraform asked the provider to stop)"),
-        "{what}:\n{text}"
-    );
-    bed.assert_no_leftovers();
-    assert!(bed.own_images().is_empty(), "{what}: no image left");
-    assert!(
-        !tf.state_file().contains("golden_ami"),
-        "{what}: nothing in state"
-    );
-}
-
 fn quick_resource(bed: &Bed, ssh: &str, timeouts: &str) -> String {
     format!(
         "{}\nresource \"golden_ami\" \"img\" {{\n  name_prefix = \"int-\"\n  instance_type = \"t3.micro\"\n  source_ami = \"ami-0a11ce0000000a001\"\n{ssh}\n{timeouts}\n}}\n",
@@ -235,7 +192,7 @@ fn ctrl_c_during_launch(v: TfVersion) {
     let bed = Bed::start_with(&["--hold-run", "60"]);
     let tf = bed.workspace("int-launch", &quick_resource(&bed, &bed.ssh_hcl(), ""), v);
     tf.init();
-    interrupt_when(&bed, &tf, "the launch", || bed.all_instances() == 1);
+    support::interrupt_apply_when(&bed, &tf, "the launch", || bed.all_instances() == 1);
 }
 
 fn ctrl_c_while_waiting_for_ssh(v: TfVersion) {
@@ -251,7 +208,7 @@ fn ctrl_c_while_waiting_for_ssh(v: TfVersion) {
     );
     let tf = bed.workspace("int-ssh", &quick_resource(&bed, &ssh, ""), v);
     tf.init();
-    interrupt_when(&bed, &tf, "the SSH wait", || {
+    support::interrupt_apply_when(&bed, &tf, "the SSH wait", || {
         bed.live_instances().len() == 1
     });
 }
@@ -261,7 +218,7 @@ fn ctrl_c_during_image_creation(v: TfVersion) {
     let bed = Bed::start_with(&["--hold-image", "60"]);
     let tf = bed.workspace("int-image", &quick_resource(&bed, &bed.ssh_hcl(), ""), v);
     tf.init();
-    interrupt_when(&bed, &tf, "the image creation", || {
+    support::interrupt_apply_when(&bed, &tf, "the image creation", || {
         !bed.own_images().is_empty()
     });
 }

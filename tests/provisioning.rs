@@ -125,21 +125,11 @@ fn step_timeout_ends_the_remote_command(v: TfVersion) {
         flat(&out).contains("provision[0] (shell) failed: timed out after 2s"),
         "{out}"
     );
-    let gone = || {
-        let o = std::process::Command::new("pgrep")
-            .args(["-f", &format!("sleep {nap}")])
-            .output()
-            .unwrap();
-        o.stdout.is_empty()
-    };
-    let t0 = Instant::now();
-    while !gone() {
-        assert!(
-            t0.elapsed() < Duration::from_secs(10),
-            "the timed-out command still runs remotely"
-        );
-        std::thread::sleep(Duration::from_millis(100));
-    }
+    support::eventually(
+        Duration::from_secs(10),
+        "the timed-out command ending remotely",
+        || support::no_process_matching(&format!("sleep {nap}")),
+    );
     bed.assert_no_leftovers();
     assert!(bed.own_images().is_empty());
 }

@@ -135,9 +135,10 @@ async fn owner_dead(entry: &Entry) -> bool {
 /// resources are all absent from state (a `terraform destroy` after a crash
 /// mid-create would otherwise never sweep). Reads a local directory and makes
 /// no network call unless a dead entry exists.
-pub async fn sweep_orphans() {
+pub async fn sweep_orphans() -> Vec<String> {
+    let mut removed = Vec::new();
     let Ok(mut entries) = tokio::fs::read_dir(dir()).await else {
-        return;
+        return removed;
     };
     let mut targets: Vec<crate::ec2::AwsSettings> = Vec::new();
     while let Ok(Some(e)) = entries.next_entry().await {
@@ -164,11 +165,12 @@ pub async fn sweep_orphans() {
     }
     for s in targets {
         let ec2 = Ec2::connect(&s).await;
-        let removed = sweep(&ec2).await;
-        if !removed.is_empty() {
-            tracing::warn!(?removed, "removed what an interrupted bake left behind");
-        }
+        removed.extend(sweep(&ec2).await);
     }
+    if !removed.is_empty() {
+        tracing::warn!(?removed, "removed what an interrupted bake left behind");
+    }
+    removed
 }
 
 /// Removes what interrupted bakes left; returns a line per thing removed.

@@ -62,6 +62,9 @@ pub struct Provider {
     tasks: TaskTracker,
     /// Set when Terraform went away: nobody will record a finished image.
     abandoned: Arc<std::sync::atomic::AtomicBool>,
+    /// The sweep started with the plugin, which configure waits for instead of
+    /// sweeping the same entries a second time.
+    startup_sweep: std::sync::Mutex<Option<tokio::task::JoinHandle<Vec<String>>>>,
     /// Whether this Terraform keeps write-only values out of state (1.11+).
     write_only_allowed: std::sync::atomic::AtomicBool,
 }
@@ -79,6 +82,7 @@ impl Provider {
             stop: CancellationToken::new(),
             tasks: TaskTracker::new(),
             abandoned: Arc::new(std::sync::atomic::AtomicBool::new(false)),
+            startup_sweep: std::sync::Mutex::new(None),
             write_only_allowed: std::sync::atomic::AtomicBool::new(false),
         }
     }
@@ -119,7 +123,8 @@ impl Provider {
     /// Starts the start-up sweep of interrupted bakes' leftovers, tracked so
     /// a shutdown waits for it.
     pub fn sweep_in_background(&self) {
-        self.tasks.spawn(crate::bake::leftovers::sweep_orphans());
+        let handle = self.tasks.spawn(crate::bake::leftovers::sweep_orphans());
+        *self.startup_sweep.lock().unwrap_or_else(|p| p.into_inner()) = Some(handle);
     }
 
     /// Cancels every bake and waits, at most `limit`, for their cleanups.
@@ -162,13 +167,28 @@ impl Provider {
         }
         match pc.connect().await {
             Ok(c) => {
-                // Leftovers of bakes whose process was killed, found through the journal.
-                let removed = tokio::time::timeout(
-                    std::time::Duration::from_secs(120),
-                    crate::bake::leftovers::sweep(&c.ec2),
-                )
-                .await
-                .unwrap_or_default();
+                // Leftovers of bakes whose process was killed, found through the journal:
+                // what the start-up sweep removed, then (with this provider's own
+                // credentials) whatever it could not. The journal keeps them apart.
+                let startup = self
+                    .startup_sweep
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .take();
+                let limit = std::time::Duration::from_secs(120);
+                let mut removed = match startup {
+                    Some(h) => tokio::time::timeout(limit, h)
+                        .await
+                        .ok()
+                        .and_then(Result::ok)
+                        .unwrap_or_default(),
+                    None => Vec::new(),
+                };
+                removed.extend(
+                    tokio::time::timeout(limit, crate::bake::leftovers::sweep(&c.ec2))
+                        .await
+                        .unwrap_or_default(),
+                );
                 if !removed.is_empty() {
                     diags.push(Diagnostic::warning(
                         "Removed what an interrupted bake left behind",

@@ -764,6 +764,69 @@ pub fn eventually(limit: std::time::Duration, what: &str, mut check: impl FnMut(
     }
 }
 
+/// True when no process on this host (the test bed's "instance") runs a
+/// command line containing `pattern`.
+pub fn no_process_matching(pattern: &str) -> bool {
+    let o = Command::new("pgrep")
+        .args(["-f", pattern])
+        .output()
+        .unwrap();
+    o.stdout.is_empty()
+}
+
+/// Runs `terraform apply` in its own process group, sends SIGINT to the
+/// whole group (a terminal's Ctrl-C) once `ready` holds, and checks that the
+/// apply ends quickly, says it was cancelled, the plugin survived the
+/// signal, and nothing is left. Returns Terraform's output.
+pub fn interrupt_apply_when(bed: &Bed, tf: &Tf, what: &str, ready: impl FnMut() -> bool) -> String {
+    use std::os::unix::process::CommandExt;
+    let child = tf
+        .command(&["apply", "-auto-approve", "-no-color", "-input=false"])
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .process_group(0)
+        .spawn()
+        .unwrap();
+    eventually(std::time::Duration::from_secs(60), what, ready);
+    let signalled = std::time::Instant::now();
+    let ok = Command::new("kill")
+        .args(["-INT", "--", &format!("-{}", child.id())])
+        .status()
+        .unwrap();
+    assert!(ok.success());
+    let out = child.wait_with_output().unwrap();
+    let took = signalled.elapsed();
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        !out.status.success(),
+        "{what}: an interrupted apply fails:\n{text}"
+    );
+    assert!(
+        took < std::time::Duration::from_secs(20),
+        "{what}: took {took:?} to stop:\n{text}"
+    );
+    assert!(
+        text.contains("cancelled (Terraform asked the provider to stop)"),
+        "{what}:\n{text}"
+    );
+    assert!(
+        !text.contains("Plugin did not respond"),
+        "{what}: the plugin must survive SIGINT:\n{text}"
+    );
+    bed.assert_no_leftovers();
+    assert!(bed.own_images().is_empty(), "{what}: no image left");
+    assert!(
+        !tf.state_file().contains("golden_ami"),
+        "{what}: nothing in state"
+    );
+    text
+}
+
 /// Terraform wraps diagnostics at 78 columns: compare with whitespace folded.
 pub fn flat(s: &str) -> String {
     s.split_whitespace().collect::<Vec<_>>().join(" ")
