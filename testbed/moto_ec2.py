@@ -16,6 +16,9 @@ What it changes in stock moto, and why:
   * Optional holds: instances stay pending/stopping/shutting-down and new images pending for
     N seconds after the transition, so waiters and poll intervals can be exercised.
     Stock moto flips every state instantly.
+  * With --events FILE: one JSON line per held transition when a client first sees its end
+    (`{"kind": "run"|"stop"|"image"|"terminate", "lag_s": ...}`: how long after the hold ended
+    the next read of the state came), so benchmarks can measure how fast a client notices.
 """
 import argparse
 import copy
@@ -24,6 +27,7 @@ import logging
 import os
 import signal
 import sys
+import threading
 import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -43,6 +47,17 @@ from moto.moto_server.werkzeug_app import (  # noqa: E402
 from werkzeug.serving import make_server  # noqa: E402
 
 HOLD = {"run": 0.0, "stop": 0.0, "image": 0.0, "terminate": 0.0}
+EVENTS = []  # [open file] with --events
+_events_lock = threading.Lock()
+
+
+def _observed(kind, until):
+    """The first read of a state after its hold ended: log how late the client came."""
+    if EVENTS:
+        lag = time.monotonic() - until
+        with _events_lock:
+            EVENTS[0].write(json.dumps({"kind": kind, "lag_s": round(lag, 4)}) + "\n")
+            EVENTS[0].flush()
 
 
 # --- AMI catalogue ------------------------------------------------------------------------
@@ -77,8 +92,12 @@ def _ami_bdm(self):
 
 
 def _ami_state_get(self):
-    if time.monotonic() < self.__dict__.get("_hold_until", 0.0):
+    until = self.__dict__.get("_hold_until", 0.0)
+    if time.monotonic() < until:
         return "pending"
+    if until and not self.__dict__.get("_seen"):
+        self.__dict__["_seen"] = True
+        _observed("image", until)
     return self.__dict__["_real_state"]
 
 
@@ -118,10 +137,17 @@ class HeldState(moto_instances.InstanceState):
     TRANSIT = {"running": ("pending", 0, "run"),
                "stopped": ("stopping", 64, "stop"),
                "terminated": ("shutting-down", 32, "terminate")}
-    _name, _code, _until, _transit = "pending", 0, 0.0, None
+    _name, _code, _until, _transit, _seen = "pending", 0, 0.0, None, True
 
     def _held(self):
-        return self._transit is not None and time.monotonic() < self._until
+        if self._transit is None:
+            return False
+        if time.monotonic() < self._until:
+            return True
+        if not self._seen:
+            self._seen = True
+            _observed(self._transit[2], self._until)
+        return False
 
     @property
     def name(self):
@@ -133,6 +159,7 @@ class HeldState(moto_instances.InstanceState):
             t = self.TRANSIT.get(value)
             self._transit = t if t and HOLD[t[2]] > 0 else None
             self._until = time.monotonic() + (HOLD[t[2]] if self._transit else 0)
+            self._seen = self._transit is None
         self._name = value
 
     @property
@@ -183,7 +210,10 @@ def main():
     p.add_argument("--hold-terminate", type=float, default=env("TESTBED_HOLD_TERMINATE"))
     p.add_argument("--verbose", action="store_true", help="log every request to stderr")
     p.add_argument("--console-file", help="text appended to every GetConsoleOutput answer")
+    p.add_argument("--events", help="append a JSON line per held transition's first sighting")
     a = p.parse_args()
+    if a.events:
+        EVENTS.append(open(a.events, "a", encoding="utf-8"))
     if a.console_file:
         CONSOLE_FILE.append(a.console_file)
     HOLD.update(run=a.hold_run, stop=a.hold_stop, image=a.hold_image, terminate=a.hold_terminate)
