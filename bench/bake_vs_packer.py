@@ -276,6 +276,11 @@ def profile_run(name, holds, provider, runs, tens, out, keep):
             r["noop"].append(timed(tf_apply, one, env, log))
             timed(tf_destroy, one, env, log)
         if ten:
+            # Warm, as the single bakes are: what this directory learned of the states' times.
+            learned = f"{one}/.terraform/golden-journal/timings.json"
+            if os.path.exists(learned):
+                os.makedirs(f"{ten}/.terraform/golden-journal", exist_ok=True)
+                shutil.copy(learned, f"{ten}/.terraform/golden-journal/timings.json")
             mark = bed.reset_counts()
             with RssSampler("terraform-provider-golden") as rss:
                 r["ten"] = timed(tf_apply, ten, env, log)

@@ -16,6 +16,8 @@ What it changes in stock moto, and why:
   * Optional holds: instances stay pending/stopping/shutting-down and new images pending for
     N seconds after the transition, so waiters and poll intervals can be exercised.
     Stock moto flips every state instantly.
+  * DeleteSecurityGroup answers DependencyViolation while an instance that is not yet
+    terminated (shutting-down included) still uses the group, as EC2 does; stock moto deletes it.
   * With --events FILE: one JSON line per held transition when a client first sees its end
     (`{"kind": "run"|"stop"|"image"|"terminate", "lag_s": ...}`: how long after the hold ended
     the next read of the state came), so benchmarks can measure how fast a client notices.
@@ -38,7 +40,9 @@ os.environ.setdefault("MOTO_AMIS_PATH", os.path.join(HERE, "amis.json"))
 os.environ.setdefault("AWS_EC2_METADATA_DISABLED", "true")
 
 from moto.ec2.models import amis as moto_amis  # noqa: E402
+from moto.ec2.exceptions import DependencyViolationError  # noqa: E402
 from moto.ec2.models import instances as moto_instances  # noqa: E402
+from moto.ec2.models import security_groups as moto_groups  # noqa: E402
 from moto.ec2.responses import general as moto_general  # noqa: E402
 from moto.moto_server.werkzeug_app import (  # noqa: E402
     DomainDispatcherApplication,
@@ -173,6 +177,22 @@ class HeldState(moto_instances.InstanceState):
 
 # Instance.__init__ looks the class up in its module at call time.
 moto_instances.InstanceState = HeldState
+
+
+# --- security groups in use -------------------------------------------------------------
+_orig_delete_group = moto_groups.SecurityGroupBackend.delete_security_group
+
+
+def _delete_group(self, name=None, group_id=None):
+    for inst in self.all_instances():
+        if inst.state != "terminated" and any(
+                g.id == group_id or (name and g.name == name) for g in inst.security_groups):
+            raise DependencyViolationError(
+                f"resource {group_id or name} has a dependent object")
+    return _orig_delete_group(self, name=name, group_id=group_id)
+
+
+moto_groups.SecurityGroupBackend.delete_security_group = _delete_group
 
 
 # --- console output ---------------------------------------------------------------------

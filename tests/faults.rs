@@ -159,8 +159,11 @@ fn sigkill_of_everything_is_swept_by_the_next_run(v: TfVersion) {
         "with every process dead the instance is left running"
     );
     assert_eq!(bed.key_pairs().len(), 1);
+    // Beside the entries live what the provider learned (timings.json, facts.json).
     let journal: Vec<_> = std::fs::read_dir(tf.dir.join(".terraform/golden-journal"))
         .unwrap()
+        .filter_map(Result::ok)
+        .filter(|e| !matches!(e.file_name().to_str(), Some("timings.json" | "facts.json")))
         .collect();
     assert_eq!(journal.len(), 1, "the journal names the interrupted build");
 
@@ -173,8 +176,11 @@ fn sigkill_of_everything_is_swept_by_the_next_run(v: TfVersion) {
             && bed.extra_security_groups().is_empty()
     });
     assert!(bed.own_images().is_empty());
+    // Beside the entries live what the provider learned (timings.json, facts.json).
     let journal: Vec<_> = std::fs::read_dir(tf.dir.join(".terraform/golden-journal"))
         .unwrap()
+        .filter_map(Result::ok)
+        .filter(|e| !matches!(e.file_name().to_str(), Some("timings.json" | "facts.json")))
         .collect();
     assert!(journal.is_empty(), "the swept entry is gone");
     release_and_reapply(&bed, &tf);
@@ -438,4 +444,57 @@ fn sigkill_of_everything_then_destroy(v: TfVersion) {
             && bed.extra_security_groups().is_empty()
     });
     assert!(bed.own_images().is_empty());
+}
+
+/// With every state held, the build instance is terminated (not shutting
+/// down) when the apply returns, although the bake waits for it only through
+/// the group's deletion; and the working directory learns each state's time.
+#[test]
+fn held_states_end_terminated_and_are_learned() {
+    let bed = Bed::start_with(&[
+        "--hold-run",
+        "1",
+        "--hold-stop",
+        "1",
+        "--hold-image",
+        "1",
+        "--hold-terminate",
+        "2",
+    ]);
+    let tf = bed.workspace(
+        "held",
+        &quick_resource(&bed, &bed.ssh_hcl(), ""),
+        TfVersion::Current,
+    );
+    tf.init();
+    tf.apply(&[]);
+    assert!(
+        bed.live_instances().is_empty(),
+        "the build instance is gone"
+    );
+    assert!(bed.extra_security_groups().is_empty());
+    assert!(bed.key_pairs().is_empty());
+    let learned: std::collections::BTreeMap<String, f64> = serde_json::from_slice(
+        &std::fs::read(tf.dir.join(".terraform/golden-journal/timings.json")).unwrap(),
+    )
+    .unwrap();
+    for (state, held) in [
+        ("run", 1.0),
+        ("stop", 1.0),
+        ("image", 1.0),
+        ("terminate", 2.0),
+    ] {
+        let key = format!("us-east-1/t3.micro/{state}");
+        let secs = learned
+            .get(&key)
+            .copied()
+            .unwrap_or_else(|| panic!("{key} in {learned:?}"));
+        assert!(secs > held * 0.5 && secs < held + 5.0, "{key}: {secs}");
+    }
+    // The next bake starts from what was learned, and still ends clean.
+    tf.destroy(&[]);
+    tf.apply(&[]);
+    assert!(bed.live_instances().is_empty());
+    tf.destroy(&[]);
+    bed.assert_no_leftovers();
 }

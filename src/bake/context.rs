@@ -33,6 +33,8 @@ pub struct BakeContext<'a> {
     pub image: Option<ImageInfo>,
     /// Set once the image is available: from then on it is the user's, not a leftover.
     pub image_kept: bool,
+    /// Instances told to terminate whose end the group's deletion waits for.
+    pub terminating: Vec<String>,
 }
 
 impl<'a> BakeContext<'a> {
@@ -53,7 +55,15 @@ impl<'a> BakeContext<'a> {
             image_id: None,
             image: None,
             image_kept: false,
+            terminating: Vec::new(),
         }
+    }
+
+    /// The pacer's name for one of this build instance's transitions.
+    pub fn pace(&self, transition: &str) -> crate::ec2::pace::Pace<'a> {
+        let ec2 = self.ec2;
+        ec2.pacer
+            .pace(&ec2.region, &self.spec.instance_type, transition)
     }
 
     /// Runs `fut` unless the bake is cancelled first.

@@ -54,6 +54,12 @@ fn host() -> String {
     format!("{}/{ns}", name.trim())
 }
 
+/// Where learned transition times and account facts live (`ec2::pace`,
+/// `ec2::facts`): beside the journal, so each working directory learns its own.
+pub fn memory_dir() -> PathBuf {
+    dir()
+}
+
 fn dir() -> PathBuf {
     std::env::var_os("GOLDEN_JOURNAL_DIR")
         .map(PathBuf::from)
@@ -225,7 +231,7 @@ pub async fn remove_tagged(
     wait::terminate_all(ec2, &instances, Duration::from_secs(600)).await?;
     removed.extend(instances.iter().map(|id| format!("instance {id}")));
     for id in ec2.groups_tagged(BUILD_ID_TAG, build_id).await? {
-        wait::delete_group_when_free(ec2, &id, Duration::from_secs(300)).await?;
+        wait::delete_group_when_free(ec2, &id, None, Duration::from_secs(300)).await?;
         removed.push(format!("security group {id}"));
     }
     let key = format!("golden-{build_id}");

@@ -7,6 +7,15 @@ use aws_sdk_ec2::types::{Filter, Image, ResourceType};
 use std::collections::BTreeMap;
 use std::time::Duration;
 
+/// Images seen lately, by id, with when they were seen.
+pub type RecentImages = std::sync::Arc<
+    std::sync::Mutex<std::collections::HashMap<String, (std::time::Instant, ImageInfo)>>,
+>;
+
+/// A source AMI looked up this long ago is still taken as is: Terraform plans
+/// again right before it applies, in the same process.
+const RECENT: std::time::Duration = std::time::Duration::from_secs(120);
+
 /// What we need to know of an AMI.
 #[derive(Debug, Clone, Default)]
 pub struct ImageInfo {
@@ -119,6 +128,27 @@ impl Ec2 {
     }
 
     /// The image, or None when it does not exist (or is deregistered).
+    /// Remembers a source AMI the plan resolved.
+    pub fn remember_source(&self, image: &ImageInfo) {
+        if let Ok(mut m) = self.recent_sources.lock() {
+            m.retain(|_, (at, _)| at.elapsed() < RECENT);
+            m.insert(image.id.clone(), (std::time::Instant::now(), image.clone()));
+        }
+    }
+
+    /// The source AMI, from the plan's lookup when that was moments ago.
+    pub async fn source_image(&self, id: &str) -> Result<Option<ImageInfo>, Ec2Error> {
+        let recent = self.recent_sources.lock().ok().and_then(|m| {
+            m.get(id)
+                .filter(|(at, _)| at.elapsed() < RECENT)
+                .map(|(_, i)| i.clone())
+        });
+        match recent {
+            Some(i) => Ok(Some(i)),
+            None => self.describe_image(id).await,
+        }
+    }
+
     pub async fn describe_image(&self, id: &str) -> Result<Option<ImageInfo>, Ec2Error> {
         let r = self.client.describe_images().image_ids(id).send().await;
         match r.map_err(api_err("DescribeImages")) {

@@ -1,9 +1,11 @@
 //! A thin layer over aws-sdk-ec2: one client per provider, typed errors that
 //! keep the EC2 error code, waiters, and one function per EC2 call we make.
 
+pub mod facts;
 pub mod images;
 pub mod instances;
 pub mod network;
+pub mod pace;
 pub mod tags;
 pub mod wait;
 
@@ -29,6 +31,13 @@ pub struct Ec2 {
     pub endpoint: Option<String>,
     /// The named profile, if any, recorded so a later sweep can reconnect.
     pub profile: Option<String>,
+    /// How long transitions took before, so waits look when a change is due.
+    pub pacer: std::sync::Arc<pace::Pacer>,
+    /// Account facts that outlive a bake (VPCs), so each bake need not ask.
+    pub facts: std::sync::Arc<facts::Facts>,
+    /// Source AMIs the plan just looked up, so the apply in the same process
+    /// does not ask again.
+    pub recent_sources: images::RecentImages,
 }
 
 /// An EC2 call that failed, with the action and EC2's error code.
@@ -119,6 +128,16 @@ impl Ec2 {
             region,
             endpoint: s.ec2_endpoint.clone(),
             profile: s.profile.clone(),
+            pacer: Default::default(),
+            facts: Default::default(),
+            recent_sources: Default::default(),
         }
+    }
+
+    /// Keeps learned transition times and account facts in `dir` across runs.
+    pub fn remembering(mut self, dir: std::path::PathBuf) -> Ec2 {
+        self.pacer = std::sync::Arc::new(pace::Pacer::at(Some(dir.join("timings.json"))));
+        self.facts = std::sync::Arc::new(facts::Facts::at(Some(dir.join("facts.json"))));
+        self
     }
 }

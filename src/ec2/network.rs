@@ -35,8 +35,35 @@ impl Ec2 {
         )
     }
 
-    /// The VPC a subnet lives in, or the default VPC; with its CIDR.
+    fn vpc_key(&self, subnet_id: Option<&str>) -> String {
+        format!(
+            "{}|{}|{}|vpc of {}",
+            self.region,
+            self.endpoint.as_deref().unwrap_or(""),
+            self.profile.as_deref().unwrap_or(""),
+            subnet_id.unwrap_or("default")
+        )
+    }
+
+    /// The VPC a subnet lives in, or the default VPC; with its CIDR. Asked of
+    /// EC2 once a day; `forget_vpc` when EC2 says it is gone.
     pub async fn vpc_for(&self, subnet_id: Option<&str>) -> Result<(String, String), Ec2Error> {
+        let key = self.vpc_key(subnet_id);
+        if let Some([vpc, cidr]) = self.facts.get(&key).await.as_deref() {
+            return Ok((vpc.clone(), cidr.clone()));
+        }
+        let (vpc, cidr) = self.ask_vpc_for(subnet_id).await?;
+        self.facts
+            .put(&key, Some(vec![vpc.clone(), cidr.clone()]))
+            .await;
+        Ok((vpc, cidr))
+    }
+
+    pub async fn forget_vpc(&self, subnet_id: Option<&str>) {
+        self.facts.put(&self.vpc_key(subnet_id), None).await;
+    }
+
+    async fn ask_vpc_for(&self, subnet_id: Option<&str>) -> Result<(String, String), Ec2Error> {
         let vpc_id = match subnet_id {
             Some(s) => {
                 let out = self

@@ -71,40 +71,95 @@ pub async fn until<T, F, Fut>(
     what: &str,
     timeout: Duration,
     cancel: &CancellationToken,
+    check: F,
+) -> Result<T, WaitError>
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Result<Poll<T>, WaitError>>,
+{
+    paced(what, None, timeout, cancel, check).await
+}
+
+/// The first delays of a wait. Unknown transition: look at once, then back
+/// off from 200 ms. Learned one: look when it is due (and halfway, when that
+/// is far off), then back off from a fortieth of the estimate.
+fn opening(expected: Option<Duration>) -> (Vec<Duration>, Backoff) {
+    match expected {
+        None => (vec![Duration::ZERO], Backoff::default()),
+        Some(e) => {
+            let first = (e / 40).clamp(Duration::from_millis(100), Duration::from_secs(5));
+            let backoff = Backoff::starting(first, first.max(Duration::from_secs(4)));
+            let delays = if e > super::pace::LONG {
+                vec![e / 2, e - e / 2]
+            } else {
+                vec![e]
+            };
+            (delays, backoff)
+        }
+    }
+}
+
+/// `until`, learning from and for `pace` how long the transition takes.
+pub async fn paced<T, F, Fut>(
+    what: &str,
+    pace: Option<super::pace::Pace<'_>>,
+    timeout: Duration,
+    cancel: &CancellationToken,
     mut check: F,
 ) -> Result<T, WaitError>
 where
     F: FnMut() -> Fut,
     Fut: Future<Output = Result<Poll<T>, WaitError>>,
 {
-    let deadline = Instant::now() + timeout;
-    let mut backoff = Backoff::default();
+    let start = Instant::now();
+    let deadline = start + timeout;
+    let expected = match &pace {
+        Some(p) => p.pacer.expected(&p.key).await,
+        None => None,
+    };
+    let (opening, mut backoff) = opening(expected);
+    let mut opening = opening.into_iter();
     let mut last = String::from("nothing yet");
+    let mut last_pending: Option<Duration> = None;
     loop {
+        let d = opening
+            .next()
+            .unwrap_or_else(|| backoff.next_delay())
+            .min(deadline.saturating_duration_since(Instant::now()));
+        if !d.is_zero() && !sleep_or_cancel(d, cancel).await {
+            return Err(WaitError::Cancelled(what.to_string()));
+        }
+        let asked = start.elapsed();
         let r = tokio::select! {
             _ = cancel.cancelled() => return Err(WaitError::Cancelled(what.to_string())),
             r = check() => r?,
         };
         match r {
-            Poll::Ready(v) => return Ok(v),
+            Poll::Ready(v) => {
+                if let Some(p) = &pace {
+                    p.pacer.record(&p.key, last_pending, start.elapsed()).await;
+                }
+                tracing::debug!(
+                    what,
+                    elapsed_ms = start.elapsed().as_millis() as u64,
+                    "done waiting"
+                );
+                return Ok(v);
+            }
             Poll::Pending(state) => {
                 if state != last {
                     tracing::debug!(what, state = %state, "waiting");
                 }
                 last = state;
+                last_pending = Some(asked);
             }
         }
-        let now = Instant::now();
-        if now >= deadline {
+        if Instant::now() >= deadline {
             return Err(WaitError::Timeout {
                 what: what.to_string(),
                 secs: timeout.as_secs(),
                 last,
             });
-        }
-        let d = backoff.next_delay().min(deadline - now);
-        if !sleep_or_cancel(d, cancel).await {
-            return Err(WaitError::Cancelled(what.to_string()));
         }
     }
 }
@@ -116,17 +171,41 @@ pub async fn terminate_all(
     ids: &[String],
     limit: Duration,
 ) -> Result<(), WaitError> {
-    let never = CancellationToken::new();
+    terminate_ordered(ec2, ids).await?;
+    terminated(ec2, ids, None, limit).await
+}
+
+/// Asks EC2 to terminate the instances, without waiting.
+pub async fn terminate_ordered(ec2: &super::Ec2, ids: &[String]) -> Result<(), WaitError> {
     for id in ids {
         ec2.terminate_instance(id).await?;
     }
+    Ok(())
+}
+
+/// Waits (up to `limit`) until the instances are gone. Cleanup work: not
+/// cancellable, only bounded.
+pub async fn terminated(
+    ec2: &super::Ec2,
+    ids: &[String],
+    pace: Option<super::pace::Pace<'_>>,
+    limit: Duration,
+) -> Result<(), WaitError> {
+    let never = CancellationToken::new();
+    let mut pace = pace;
     for id in ids {
-        until("an instance to terminate", limit, &never, || async {
-            match ec2.describe_instance(id).await? {
-                Some(i) if i.state != "terminated" => Ok(Poll::Pending(i.state)),
-                _ => Ok(Poll::Ready(())),
-            }
-        })
+        paced(
+            "an instance to terminate",
+            pace.take(),
+            limit,
+            &never,
+            || async {
+                match ec2.describe_instance(id).await? {
+                    Some(i) if i.state != "terminated" => Ok(Poll::Pending(i.state)),
+                    _ => Ok(Poll::Ready(())),
+                }
+            },
+        )
         .await?;
     }
     Ok(())
@@ -137,11 +216,13 @@ pub async fn terminate_all(
 pub async fn delete_group_when_free(
     ec2: &super::Ec2,
     id: &str,
+    pace: Option<super::pace::Pace<'_>>,
     limit: Duration,
 ) -> Result<(), WaitError> {
     let never = CancellationToken::new();
-    until(
+    paced(
         "a security group to be deletable",
+        pace,
         limit,
         &never,
         || async {

@@ -85,7 +85,9 @@ impl ProviderConfig {
     }
 
     pub async fn connect(&self) -> Result<Configured, Diagnostic> {
-        let ec2 = Ec2::connect(&self.settings).await;
+        let ec2 = Ec2::connect(&self.settings)
+            .await
+            .remembering(crate::bake::leftovers::memory_dir());
         if ec2.region.is_empty() {
             return Err(Diagnostic::error(
                 "No AWS region",

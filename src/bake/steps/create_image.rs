@@ -47,8 +47,9 @@ impl Step for CreateImage {
             cx.image_id = Some(id.clone());
             cx.check_cancel()?;
             let ec2 = cx.ec2;
-            let image = wait::until(
+            let image = wait::paced(
                 "the image to become available",
+                Some(cx.pace("image")),
                 cx.spec.create_timeout,
                 &cx.cancel,
                 || async {

@@ -78,8 +78,9 @@ impl Step for Launch {
             });
             cx.check_cancel()?;
             let ec2 = cx.ec2;
-            let info = wait::until(
+            let info = wait::paced(
                 "the build instance to run",
+                Some(cx.pace("run")),
                 cx.spec.create_timeout,
                 &cx.cancel,
                 || async {
@@ -114,7 +115,15 @@ impl Step for Launch {
                         .await?
                 }
             };
-            wait::terminate_all(cx.ec2, &ids, Duration::from_secs(540)).await?;
+            wait::terminate_ordered(cx.ec2, &ids).await?;
+            if cx.security_group_id.is_some() {
+                // EC2 refuses to delete the temporary group while an instance still
+                // holds it: that deletion is the cheapest wait for the end.
+                cx.terminating = ids;
+                return Ok(());
+            }
+            let pace = Some(cx.pace("terminate"));
+            wait::terminated(cx.ec2, &ids, pace, Duration::from_secs(540)).await?;
             for id in ids {
                 tracing::info!(instance = %id, "build instance terminated");
             }

@@ -49,13 +49,18 @@ impl Step for SecurityGroup {
     }
     fn run<'a, 'b: 'a>(&'a self, cx: &'a mut BakeContext<'b>) -> StepFuture<'a> {
         Box::pin(async move {
-            let (vpc_id, vpc_cidr) = cx
-                .cancellable(cx.ec2.vpc_for(cx.spec.subnet_id.as_deref()))
-                .await?;
-            let cidrs = allowed_cidrs(cx, vpc_cidr).await?;
+            let subnet = cx.spec.subnet_id.as_deref();
+            let (mut vpc_id, mut vpc_cidr) = cx.cancellable(cx.ec2.vpc_for(subnet)).await?;
             let name = format!("golden-{}", cx.spec.build_id);
             let tags = cx.run_tags("security group");
-            let id = match cx.ec2.create_security_group(&name, &vpc_id, &tags).await {
+            let mut created = cx.ec2.create_security_group(&name, &vpc_id, &tags).await;
+            if matches!(&created, Err(e) if e.code.as_deref() == Some("InvalidVpcID.NotFound")) {
+                // The remembered VPC is gone (a default VPC recreated): ask again.
+                cx.ec2.forget_vpc(subnet).await;
+                (vpc_id, vpc_cidr) = cx.cancellable(cx.ec2.vpc_for(subnet)).await?;
+                created = cx.ec2.create_security_group(&name, &vpc_id, &tags).await;
+            }
+            let id = match created {
                 Ok(id) => id,
                 // A retried create whose first attempt succeeded unseen: the group is ours.
                 Err(e) if e.code.as_deref() == Some("InvalidGroup.Duplicate") => {
@@ -65,6 +70,7 @@ impl Step for SecurityGroup {
             };
             cx.security_group_id = Some(id.clone());
             cx.check_cancel()?;
+            let cidrs = allowed_cidrs(cx, vpc_cidr).await?;
             // With a host override the port given is the proxy's; the instance listens on 22.
             let port = if cx.spec.ssh.host.is_some() {
                 22
@@ -87,8 +93,14 @@ impl Step for SecurityGroup {
                         .await?
                 }
             };
+            // The first deletion waits out the build instance's termination.
+            let mut pace = (!cx.terminating.is_empty()).then(|| cx.pace("terminate"));
             for id in &ids {
-                wait::delete_group_when_free(cx.ec2, id, Duration::from_secs(300)).await?;
+                wait::delete_group_when_free(cx.ec2, id, pace.take(), Duration::from_secs(300))
+                    .await?;
+            }
+            for instance in std::mem::take(&mut cx.terminating) {
+                tracing::info!(%instance, "build instance terminated");
             }
             let id = ids.join(", ");
             tracing::info!(group = %id, "deleted temporary security group");

@@ -12,14 +12,15 @@ impl Step for SourceAmi {
     fn run<'a, 'b: 'a>(&'a self, cx: &'a mut BakeContext<'b>) -> StepFuture<'a> {
         Box::pin(async move {
             let image = match &cx.spec.source {
-                SourceSpec::Id(id) => cx
-                    .cancellable(cx.ec2.describe_image(id))
-                    .await?
-                    .ok_or_else(|| {
-                        BakeError::Invalid(format!(
-                            "source AMI {id} does not exist or is not visible"
-                        ))
-                    })?,
+                SourceSpec::Id(id) => {
+                    cx.cancellable(cx.ec2.source_image(id))
+                        .await?
+                        .ok_or_else(|| {
+                            BakeError::Invalid(format!(
+                                "source AMI {id} does not exist or is not visible"
+                            ))
+                        })?
+                }
                 SourceSpec::Filter {
                     filters,
                     owners,

@@ -54,8 +54,9 @@ impl Step for Stop {
                 .ok_or_else(|| BakeError::Invalid("no build instance".into()))?;
             cx.cancellable(cx.ec2.stop_instance(&id)).await?;
             let ec2 = cx.ec2;
-            wait::until(
+            wait::paced(
                 "the build instance to stop",
+                Some(cx.pace("stop")),
                 cx.spec.create_timeout,
                 &cx.cancel,
                 || async {

@@ -1,5 +1,6 @@
-//! Tags the image's snapshots (EC2 cannot tag them at CreateImage on every
-//! endpoint, and the image's own tags were set at creation).
+//! Tags the image's snapshots when `snapshot_tags` asks for it (EC2 cannot
+//! tag them at CreateImage on every endpoint, and the image's own tags were
+//! set at creation).
 
 use super::{Step, StepFuture};
 use crate::bake::BakeContext;
@@ -18,6 +19,10 @@ impl Step for Tag {
                 .as_ref()
                 .map(|i| i.snapshot_ids.clone())
                 .unwrap_or_default();
+            if cx.spec.snapshot_tags.is_empty() {
+                // The image carries the build id; its snapshots go with it.
+                return Ok(());
+            }
             let mut tags = cx.spec.snapshot_tags.clone();
             tags.insert(BUILD_ID_TAG.into(), cx.spec.build_id.clone());
             cx.cancellable(cx.ec2.create_tags(&snapshots, &tags))

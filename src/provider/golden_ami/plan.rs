@@ -129,7 +129,10 @@ pub async fn plan(
 async fn resolve_source(c: &Configured, config: &Value, diags: &mut Diagnostics) -> Value {
     if let Some(id) = config.get("source_ami").as_str() {
         return match c.ec2.describe_image(id).await {
-            Ok(Some(_)) => Value::string(id),
+            Ok(Some(img)) => {
+                c.ec2.remember_source(&img);
+                Value::string(id)
+            }
             Ok(None) => {
                 diags.push(
                     Diagnostic::error(
@@ -162,6 +165,7 @@ async fn resolve_source(c: &Configured, config: &Value, diags: &mut Diagnostics)
     match c.ec2.find_image(&filters, &owners, most_recent).await {
         Ok(img) => {
             tracing::info!(source_ami = %img.id, name = %img.name, "source_ami_filter resolved");
+            c.ec2.remember_source(&img);
             Value::string(img.id)
         }
         Err(e) => {
