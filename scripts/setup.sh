@@ -28,7 +28,8 @@ die() { echo "setup.sh: ERROR: $*" >&2; exit 1; }
 # python3 (Debian's): sshd runs testbed/authorized_keys.py with PATH=/usr/bin:/bin:..., so its
 # `#!/usr/bin/env python3` resolves to Debian's /usr/bin/python3, not to a pyenv/venv python.
 missing=()
-for pkg in openssh-server protobuf-compiler python3 sudo; do
+# packer (Debian's 1.6.6): the baseline bench/bake_vs_packer.py measures the provider against.
+for pkg in openssh-server protobuf-compiler python3 sudo packer; do
   [ "$(dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null || true)" = "install ok installed" ] || missing+=("$pkg")
 done
 if [ ${#missing[@]} -gt 0 ]; then

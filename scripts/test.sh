@@ -9,7 +9,8 @@ bash scripts/setup.sh
 export CHECKPOINT_DISABLE=1
 cargo build --locked
 cargo test --locked -- --test-threads 2
-# The benchmark in quick mode: it must keep working; its figures are not asserted.
-python3 bench/upload_throughput.py --provider target/debug/terraform-provider-golden --size-mib 8 --runs 1
+# The benchmarks in quick mode (bakes beside Packer, then the upload): they must keep working;
+# their figures are not asserted.
+python3 bench/bake_vs_packer.py --quick --provider target/debug/terraform-provider-golden
 cargo fmt --check
 cargo clippy --locked --all-targets -- -D warnings
