@@ -2,7 +2,7 @@
 """Bake the same image with `terraform apply` of a golden_ami and with Packer's amazon-ebs,
 alternating, on the local test bed, and print the figures as Markdown.
 
-    python3 bench/bake_vs_packer.py [--provider PATH] [--runs 3] [--quick]
+    python3 bench/bake_vs_packer.py [--provider PATH] [--runs 5] [--warmup 1] [--quick]
 
 For each state profile (instant, and run 5 s / stop 5 s / image 10 s / terminate 3 s) it
 starts moto (testbed/moto_ec2.py, holding states for the profile's times and logging when a
@@ -374,15 +374,17 @@ def report(out, provider, runs):
                 f"{r['cold']:.2f} s, {total(r['cold_calls'])} EC2 calls")
     say("")
     for name, r in out.items():
-        say(f"runs ({name}): packer {[round(x, 2) for x in r['packer']]}, "
-            f"golden {[round(x, 2) for x in r['golden']]}, no-op {[round(x, 2) for x in r['noop']]}")
+        say(f"runs ({name}): packer {[round(x, 2) for x in r['packer']]} s, "
+            f"golden {[round(x, 2) for x in r['golden']]} s, no-op {[round(x, 2) for x in r['noop']]} s; "
+            f"EC2 calls packer {[total(c) for c in r['packer_calls']]}, "
+            f"golden {[total(c) for c in r['golden_calls']]}")
     return "\n".join(p)
 
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--provider")
-    ap.add_argument("--runs", type=int, default=3)
+    ap.add_argument("--runs", type=int, default=5)
     ap.add_argument("--warmup", type=int, default=1, help="uncounted bakes of each tool first")
     ap.add_argument("--quick", action="store_true", help="CI: instant profile, one run, small upload")
     ap.add_argument("--no-upload", action="store_true", help="skip bench/upload_throughput.py")

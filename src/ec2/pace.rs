@@ -5,17 +5,33 @@
 //! delay before a change is noticed and the number of calls small. What was
 //! learned is kept in a small JSON file beside the leftover journal, so the
 //! next `terraform apply` in the same directory starts informed.
+//!
+//! What is kept per transition is a window: the change came after `lo` and by
+//! `hi` seconds. A wait looks once at the window's middle while it is wide (a
+//! bisection spread over bakes: each halves the window, at one extra call at
+//! most) and then at `hi`; past `hi` it backs off from a fortieth of `hi`. A bake whose first look
+//! already found the change done widens the window downwards a little, so a
+//! transition that got faster is found again.
 
+use super::wait::Backoff;
+use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::Mutex;
 use std::time::Duration;
 
-/// Learned durations, in seconds, by "region/instance type/transition".
+/// When the change came last time, in seconds after the request.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Window {
+    pub lo: f64,
+    pub hi: f64,
+}
+
+/// Learned windows, by "region/instance type/transition".
 #[derive(Debug, Default)]
 pub struct Pacer {
     file: Option<PathBuf>,
-    learned: Mutex<Option<HashMap<String, f64>>>,
+    learned: Mutex<Option<HashMap<String, Window>>>,
 }
 
 /// Names one transition for the pacer.
@@ -24,13 +40,86 @@ pub struct Pace<'a> {
     pub key: String,
 }
 
-/// How far below its last sighting an estimate moves when the first look
-/// already found the change done: the change may have come much earlier, and
-/// one look too early costs a call, while one too late costs the whole gap.
-const PROBE_DOWN: f64 = 0.9;
-/// Estimates beyond this are not trusted: a first look at half the estimate
-/// bounds the delay when this run is much faster than the last.
-pub const LONG: Duration = Duration::from_secs(20);
+/// Windows beyond this get one look at half of `hi` first, so a run much
+/// faster than the last is not noticed late by minutes.
+const LONG: f64 = 20.0;
+
+/// How much of a narrow width a window opens downwards after a bake whose
+/// first look found the change done: every few bakes it is wide enough again
+/// to be looked at in the middle, finding a transition that got faster at the
+/// cost of one call.
+const RELAX: f64 = 0.25;
+
+/// A window this narrow (or a fortieth of `hi`) is aimed at its end.
+fn narrow_width(hi: f64) -> f64 {
+    (hi / 40.0).max(0.1)
+}
+
+/// When to look next during one wait.
+pub struct Schedule {
+    learned: Option<Window>,
+    guard: bool,
+    looked: bool,
+    /// The middle was looked at: the rest of the window is left to the next bake.
+    bisected: bool,
+    blind: Backoff,
+    beyond: Option<Backoff>,
+}
+
+impl Schedule {
+    pub fn new(learned: Option<Window>) -> Schedule {
+        Schedule {
+            learned,
+            guard: learned.is_some_and(|w| w.hi > LONG),
+            looked: false,
+            bisected: false,
+            blind: Backoff::default(),
+            beyond: None,
+        }
+    }
+
+    /// The time to look next, in seconds since the wait began, given `now`.
+    pub fn next(&mut self, now: f64) -> f64 {
+        let Some(w) = self.learned else {
+            // Nothing learned: at once, then 200 ms growing by half, capped at 4 s.
+            if !std::mem::replace(&mut self.looked, true) {
+                return now;
+            }
+            return now + self.blind.next_delay().as_secs_f64();
+        };
+        if let Some(b) = &mut self.beyond {
+            return now + b.next_delay().as_secs_f64();
+        }
+        let at = if self.guard {
+            w.hi / 2.0
+        } else if self.bisected || w.hi - w.lo <= narrow_width(w.hi) {
+            w.hi
+        } else {
+            (w.lo + w.hi) / 2.0
+        };
+        at.max(now)
+    }
+
+    /// The look made at `at` found the change still pending.
+    pub fn pending(&mut self, at: f64) {
+        let Some(w) = &mut self.learned else {
+            return;
+        };
+        if std::mem::take(&mut self.guard) {
+            w.lo = w.lo.max(at);
+            return;
+        }
+        if at >= w.hi {
+            if self.beyond.is_none() {
+                let step = Duration::from_secs_f64(narrow_width(w.hi).min(5.0));
+                self.beyond = Some(Backoff::starting(step, step.max(Duration::from_secs(4))));
+            }
+            return;
+        }
+        w.lo = w.lo.max(at);
+        self.bisected = true;
+    }
+}
 
 impl Pacer {
     pub fn at(file: Option<PathBuf>) -> Pacer {
@@ -55,7 +144,7 @@ impl Pacer {
             Some(f) => tokio::fs::read(f)
                 .await
                 .ok()
-                .and_then(|b| serde_json::from_slice::<HashMap<String, f64>>(&b).ok())
+                .and_then(|b| serde_json::from_slice::<HashMap<String, Window>>(&b).ok())
                 .unwrap_or_default(),
             None => HashMap::new(),
         };
@@ -64,30 +153,41 @@ impl Pacer {
         }
     }
 
-    /// When the transition is due, if it was seen before.
-    pub async fn expected(&self, key: &str) -> Option<Duration> {
+    /// Where the change came last time, if it was seen before.
+    pub async fn expected(&self, key: &str) -> Option<Window> {
         self.load().await;
-        let secs = self.learned.lock().ok()?.as_ref()?.get(key).copied()?;
-        (secs.is_finite() && secs >= 0.0).then(|| Duration::from_secs_f64(secs.min(86_400.0)))
+        let w = self.learned.lock().ok()?.as_ref()?.get(key).copied()?;
+        let sane = |x: f64| x.is_finite() && (0.0..=86_400.0).contains(&x);
+        (sane(w.lo) && sane(w.hi) && w.lo <= w.hi).then_some(w)
     }
 
-    /// Learns from one wait: the change happened after the last look that
-    /// found it pending and no later than the look that found it done.
+    /// Learns from one wait: the change came after the last look that found
+    /// it pending and by the look that found it done.
     pub async fn record(&self, key: &str, last_pending: Option<Duration>, done: Duration) {
         self.load().await;
-        let estimate = match last_pending {
-            Some(p) => (p.as_secs_f64() + done.as_secs_f64()) / 2.0,
-            None => done.as_secs_f64() * PROBE_DOWN,
-        };
+        let done = done.as_secs_f64();
         let snapshot = {
             let Ok(mut l) = self.learned.lock() else {
                 return;
             };
             let map = l.get_or_insert_with(HashMap::new);
-            map.insert(key.to_string(), estimate);
+            let w = match last_pending {
+                Some(p) => Window {
+                    lo: p.as_secs_f64().min(done),
+                    hi: done,
+                },
+                None => {
+                    let lo = map.get(key).map(|w| w.lo.min(done)).unwrap_or(0.0);
+                    Window {
+                        lo: (lo - narrow_width(done) * RELAX).max(0.0),
+                        hi: done,
+                    }
+                }
+            };
+            tracing::debug!(key, lo_s = w.lo, hi_s = w.hi, "transition time learned");
+            map.insert(key.to_string(), w);
             map.clone()
         };
-        tracing::debug!(key, estimate_s = estimate, "transition time learned");
         if let Some(f) = &self.file {
             save_json(f, &snapshot).await;
         }
@@ -120,7 +220,7 @@ mod tests {
     use super::*;
 
     #[tokio::test]
-    async fn learns_the_midpoint_and_probes_down_when_first_look_is_late() {
+    async fn learns_a_window_and_keeps_it_across_processes() {
         let dir = tempfile::tempdir().unwrap();
         let file = dir.path().join("timings.json");
         let p = Pacer::at(Some(file.clone()));
@@ -131,14 +231,16 @@ mod tests {
             Duration::from_secs(6),
         )
         .await;
-        assert_eq!(p.expected("r/t/run").await, Some(Duration::from_secs(5)));
+        let w = Window { lo: 4.0, hi: 6.0 };
+        assert_eq!(p.expected("r/t/run").await, Some(w));
+        // Found done at the first look: done by 5 s, and the window opens downwards a little.
         p.record("r/t/run", None, Duration::from_secs(5)).await;
-        let e = p.expected("r/t/run").await.unwrap().as_secs_f64();
-        assert!((e - 4.5).abs() < 1e-9, "{e}");
-        // A new process in the same directory starts from what was learned.
-        let again = Pacer::at(Some(file));
-        let e2 = again.expected("r/t/run").await.unwrap().as_secs_f64();
-        assert!((e2 - 4.5).abs() < 1e-9, "{e2}");
+        let w = Window {
+            lo: 4.0 - 0.125 * RELAX,
+            hi: 5.0,
+        };
+        assert_eq!(p.expected("r/t/run").await, Some(w));
+        assert_eq!(Pacer::at(Some(file)).expected("r/t/run").await, Some(w));
     }
 
     #[tokio::test]
@@ -150,5 +252,35 @@ mod tests {
         assert_eq!(p.expected("r/t/stop").await, None);
         p.record("r/t/stop", None, Duration::from_secs(1)).await;
         assert!(p.expected("r/t/stop").await.is_some());
+    }
+
+    #[test]
+    fn looks_at_the_middle_of_a_wide_window_then_at_its_end() {
+        let mut s = Schedule::new(Some(Window { lo: 4.0, hi: 8.0 }));
+        assert_eq!(s.next(0.0), 6.0);
+        s.pending(6.0);
+        assert_eq!(s.next(6.0), 8.0);
+        s.pending(8.0);
+        // Later than ever seen: back off from a fortieth of `hi`.
+        let t = s.next(8.0);
+        assert!((8.15..=8.25).contains(&t), "{t}");
+        // A narrow window (a fortieth of 8 s is 0.2 s) is aimed at its end at once.
+        let mut n = Schedule::new(Some(Window { lo: 7.9, hi: 8.0 }));
+        assert_eq!(n.next(0.0), 8.0);
+    }
+
+    #[test]
+    fn long_waits_look_halfway_first_and_blind_ones_at_once() {
+        let mut s = Schedule::new(Some(Window {
+            lo: 290.0,
+            hi: 300.0,
+        }));
+        assert_eq!(s.next(0.0), 150.0);
+        s.pending(150.0);
+        assert_eq!(s.next(150.0), 295.0);
+        let mut b = Schedule::new(None);
+        assert_eq!(b.next(0.0), 0.0);
+        let t = b.next(0.0);
+        assert!((0.15..=0.25).contains(&t), "{t}");
     }
 }

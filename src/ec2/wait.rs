@@ -80,25 +80,6 @@ where
     paced(what, None, timeout, cancel, check).await
 }
 
-/// The first delays of a wait. Unknown transition: look at once, then back
-/// off from 200 ms. Learned one: look when it is due (and halfway, when that
-/// is far off), then back off from a fortieth of the estimate.
-fn opening(expected: Option<Duration>) -> (Vec<Duration>, Backoff) {
-    match expected {
-        None => (vec![Duration::ZERO], Backoff::default()),
-        Some(e) => {
-            let first = (e / 40).clamp(Duration::from_millis(100), Duration::from_secs(5));
-            let backoff = Backoff::starting(first, first.max(Duration::from_secs(4)));
-            let delays = if e > super::pace::LONG {
-                vec![e / 2, e - e / 2]
-            } else {
-                vec![e]
-            };
-            (delays, backoff)
-        }
-    }
-}
-
 /// `until`, learning from and for `pace` how long the transition takes.
 pub async fn paced<T, F, Fut>(
     what: &str,
@@ -113,18 +94,16 @@ where
 {
     let start = Instant::now();
     let deadline = start + timeout;
-    let expected = match &pace {
+    let learned = match &pace {
         Some(p) => p.pacer.expected(&p.key).await,
         None => None,
     };
-    let (opening, mut backoff) = opening(expected);
-    let mut opening = opening.into_iter();
+    let mut schedule = super::pace::Schedule::new(learned);
     let mut last = String::from("nothing yet");
     let mut last_pending: Option<Duration> = None;
     loop {
-        let d = opening
-            .next()
-            .unwrap_or_else(|| backoff.next_delay())
+        let now = start.elapsed().as_secs_f64();
+        let d = Duration::from_secs_f64((schedule.next(now) - now).max(0.0))
             .min(deadline.saturating_duration_since(Instant::now()));
         if !d.is_zero() && !sleep_or_cancel(d, cancel).await {
             return Err(WaitError::Cancelled(what.to_string()));
@@ -152,6 +131,7 @@ where
                 }
                 last = state;
                 last_pending = Some(asked);
+                schedule.pending(asked.as_secs_f64());
             }
         }
         if Instant::now() >= deadline {
