@@ -12,7 +12,9 @@
 //! when the change came in the last quarter), and then at `hi`; past `hi` it
 //! backs off from a fortieth of `hi`. Three quarters rather than the middle:
 //! calls are what an account's API rate limit counts, so the first look is
-//! biased towards being the only one. A bake whose first look
+//! biased towards being the only one. A window learned by a blind wait is
+//! coarse (its growing steps reach seconds): the next wait sweeps it in
+//! quarters once, so one bake narrows it fourfold. A bake whose first look
 //! already found the change done widens the window downwards a little, so a
 //! transition that got faster is found again.
 
@@ -28,6 +30,9 @@ use std::time::Duration;
 pub struct Window {
     pub lo: f64,
     pub hi: f64,
+    /// Learned by a blind wait: swept in quarters by the next one.
+    #[serde(default)]
+    pub coarse: bool,
 }
 
 /// Learned windows, by "region/instance type/transition".
@@ -68,6 +73,8 @@ pub struct Schedule {
     looked: bool,
     /// The window was probed: the rest of it is left to the next bake.
     bisected: bool,
+    /// Quarters of a coarse window looked at so far.
+    swept: u32,
     blind: Backoff,
     beyond: Option<Backoff>,
 }
@@ -79,6 +86,7 @@ impl Schedule {
             guard: learned.is_some_and(|w| w.hi > LONG),
             looked: false,
             bisected: false,
+            swept: 0,
             blind: Backoff::default(),
             beyond: None,
         }
@@ -96,8 +104,11 @@ impl Schedule {
         if let Some(b) = &mut self.beyond {
             return now + b.next_delay().as_secs_f64();
         }
+        let wide = w.hi - w.lo > narrow_width(w.hi);
         let at = if self.guard {
             w.hi / 2.0
+        } else if w.coarse && wide {
+            w.lo + (w.hi - w.lo) * f64::from((self.swept + 1).min(4)) / 4.0
         } else if self.bisected || w.hi - w.lo <= narrow_width(w.hi) {
             w.hi
         } else {
@@ -115,6 +126,9 @@ impl Schedule {
             w.lo = w.lo.max(at);
             return;
         }
+        if w.coarse {
+            self.swept += 1;
+        }
         if at >= w.hi {
             if self.beyond.is_none() {
                 let step = Duration::from_secs_f64(narrow_width(w.hi).min(5.0));
@@ -122,8 +136,10 @@ impl Schedule {
             }
             return;
         }
-        w.lo = w.lo.max(at);
-        self.bisected = true;
+        if !w.coarse {
+            w.lo = w.lo.max(at);
+            self.bisected = true;
+        }
     }
 }
 
@@ -177,16 +193,19 @@ impl Pacer {
                 return;
             };
             let map = l.get_or_insert_with(HashMap::new);
+            let blind = !map.contains_key(key);
             let w = match last_pending {
                 Some(p) => Window {
                     lo: p.as_secs_f64().min(done),
                     hi: done,
+                    coarse: blind,
                 },
                 None => {
                     let lo = map.get(key).map(|w| w.lo.min(done)).unwrap_or(0.0);
                     Window {
                         lo: (lo - narrow_width(done) * RELAX).max(0.0),
                         hi: done,
+                        coarse: false,
                     }
                 }
             };
@@ -237,13 +256,18 @@ mod tests {
             Duration::from_secs(6),
         )
         .await;
-        let w = Window { lo: 4.0, hi: 6.0 };
+        let w = Window {
+            lo: 4.0,
+            hi: 6.0,
+            coarse: true,
+        };
         assert_eq!(p.expected("r/t/run").await, Some(w));
         // Found done at the first look: done by 5 s, and the window opens downwards a little.
         p.record("r/t/run", None, Duration::from_secs(5)).await;
         let w = Window {
             lo: 4.0 - 0.125 * RELAX,
             hi: 5.0,
+            coarse: false,
         };
         assert_eq!(p.expected("r/t/run").await, Some(w));
         assert_eq!(Pacer::at(Some(file)).expected("r/t/run").await, Some(w));
@@ -262,7 +286,11 @@ mod tests {
 
     #[test]
     fn probes_a_wide_window_once_then_aims_at_its_end() {
-        let mut s = Schedule::new(Some(Window { lo: 4.0, hi: 8.0 }));
+        let mut s = Schedule::new(Some(Window {
+            lo: 4.0,
+            hi: 8.0,
+            coarse: false,
+        }));
         assert_eq!(s.next(0.0), 7.0);
         s.pending(7.0);
         assert_eq!(s.next(7.0), 8.0);
@@ -271,8 +299,26 @@ mod tests {
         let t = s.next(8.0);
         assert!((8.15..=8.25).contains(&t), "{t}");
         // A narrow window (a fortieth of 8 s is 0.2 s) is aimed at its end at once.
-        let mut n = Schedule::new(Some(Window { lo: 7.9, hi: 8.0 }));
+        let mut n = Schedule::new(Some(Window {
+            lo: 7.9,
+            hi: 8.0,
+            coarse: false,
+        }));
         assert_eq!(n.next(0.0), 8.0);
+    }
+
+    #[test]
+    fn a_coarse_window_is_swept_in_quarters() {
+        let mut s = Schedule::new(Some(Window {
+            lo: 4.0,
+            hi: 8.0,
+            coarse: true,
+        }));
+        for at in [5.0, 6.0, 7.0] {
+            assert_eq!(s.next(0.0), at);
+            s.pending(at);
+        }
+        assert_eq!(s.next(7.0), 8.0);
     }
 
     #[test]
@@ -280,6 +326,7 @@ mod tests {
         let mut s = Schedule::new(Some(Window {
             lo: 290.0,
             hi: 300.0,
+            coarse: false,
         }));
         assert_eq!(s.next(0.0), 150.0);
         s.pending(150.0);
