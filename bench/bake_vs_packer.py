@@ -37,17 +37,10 @@ import threading
 import time
 import urllib.request
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+from common import ROOT, console_fingerprints, find_provider, start, terraform_env
+
 SOURCE_AMI = "ami-0a11ce0000000a001"
 PROFILES = {"instant": (0, 0, 0, 0), "5/5/10/3": (5, 5, 10, 3)}  # run, stop, image, terminate
-
-
-def start(cmd, log):
-    p = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=open(log, "w"), text=True)
-    line = p.stdout.readline()
-    if not line.startswith("READY"):
-        sys.exit(f"{cmd[1]} did not start; see {log}")
-    return p, line.split()[1:]
 
 
 def need(tool, install):
@@ -110,11 +103,7 @@ class Bed:
             [sys.executable, f"{ROOT}/testbed/sshd.py", "--ec2", self.moto, "--port", "0", "--dir",
              f"{work}/sshd"], f"{work}/sshd.log")
         self.procs.append(sshd)
-        fp = subprocess.run(["ssh-keygen", "-lf", hostkey], capture_output=True, text=True,
-                            check=True).stdout
-        with open(f"{work}/console.txt", "w") as f:
-            f.write(f"-----BEGIN SSH HOST KEY FINGERPRINTS-----\n{fp}"
-                    "-----END SSH HOST KEY FINGERPRINTS-----\n")
+        console_fingerprints(hostkey, f"{work}/console.txt")
         # moto's first call after start is slow (it loads the catalogue): not part of a bake.
         urllib.request.urlopen(urllib.request.Request(
             f"{self.moto}/", method="POST", data=b"Action=DescribeRegions&Version=2016-11-15",
@@ -235,16 +224,7 @@ def profile_run(name, holds, provider, runs, warmup, tens, out, keep):
         payload = f"{work}/payload.bin"
         with open(payload, "wb") as f:
             f.write(os.urandom(1 << 20))
-        mirror = f"{work}/mirror/registry.terraform.io/golden-ami/golden/0.1.0/linux_amd64"
-        os.makedirs(mirror)
-        shutil.copy(provider, f"{mirror}/terraform-provider-golden_v0.1.0")
-        with open(f"{work}/terraformrc", "w") as f:
-            f.write(f'provider_installation {{\n  filesystem_mirror {{\n    path = "{work}/mirror"\n'
-                    f'    include = ["registry.terraform.io/golden-ami/golden"]\n  }}\n}}\n')
-        env = dict(os.environ, TF_CLI_CONFIG_FILE=f"{work}/terraformrc", CHECKPOINT_DISABLE="1",
-                   AWS_ACCESS_KEY_ID="test", AWS_SECRET_ACCESS_KEY="test",
-                   AWS_EC2_METADATA_DISABLED="true", PACKER_CACHE_DIR=f"{work}/packer_cache")
-        env.pop("TF_LOG", None)
+        env = dict(terraform_env(work, provider), PACKER_CACHE_DIR=f"{work}/packer_cache")
         if keep:
             env.update(GOLDEN_LOG="debug", GOLDEN_LOG_FILE=f"{work}/provider.log")
         one = terraform_dir(work, "one", bed, remote, payload, 1)
@@ -394,13 +374,7 @@ def main():
     a = ap.parse_args()
     need("packer", "bash scripts/setup.sh (apt-get install -y packer)")
     need("terraform", "bash scripts/setup.sh")
-    provider = a.provider or next(
-        (p for p in (f"{ROOT}/target/release/terraform-provider-golden",
-                     f"{ROOT}/target/release-bench/release/terraform-provider-golden",
-                     f"{ROOT}/target/debug/terraform-provider-golden") if os.path.exists(p)), None)
-    if not provider:
-        sys.exit("build the provider first: cargo build --release")
-    provider = os.path.abspath(provider)
+    provider = find_provider(a.provider)
     runs = 1 if a.quick else a.runs
     out = {}
     profiles = a.profile or (["instant"] if a.quick else list(PROFILES))

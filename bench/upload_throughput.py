@@ -21,15 +21,7 @@ import sys
 import tempfile
 import time
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-
-
-def start(cmd, log):
-    p = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=open(log, "w"), text=True)
-    line = p.stdout.readline()
-    if not line.startswith("READY"):
-        sys.exit(f"{cmd[1]} did not start; see {log}")
-    return p, line.split()[1:]
+from common import ROOT, console_fingerprints, find_provider, start, terraform_env
 
 
 def main():
@@ -38,13 +30,7 @@ def main():
     ap.add_argument("--size-mib", type=int, default=200)
     ap.add_argument("--runs", type=int, default=3)
     a = ap.parse_args()
-    provider = a.provider or next(
-        (p for p in (f"{ROOT}/target/release/terraform-provider-golden",
-                     f"{ROOT}/target/release-bench/release/terraform-provider-golden",
-                     f"{ROOT}/target/debug/terraform-provider-golden") if os.path.exists(p)),
-        None)
-    if not provider:
-        sys.exit("build the provider first: cargo build --release")
+    provider = find_provider(a.provider)
     work = tempfile.mkdtemp(prefix="golden-bench-")
     procs = []
     try:
@@ -54,9 +40,7 @@ def main():
         sshd, (port, user, hostkey) = start([sys.executable, f"{ROOT}/testbed/sshd.py", "--ec2", endpoint,
                                              "--port", "0", "--dir", f"{work}/sshd"], f"{work}/sshd.log")
         procs.append(sshd)
-        fp = subprocess.run(["ssh-keygen", "-lf", hostkey], capture_output=True, text=True, check=True).stdout
-        with open(f"{work}/console.txt", "w") as f:
-            f.write(f"-----BEGIN SSH HOST KEY FINGERPRINTS-----\n{fp}-----END SSH HOST KEY FINGERPRINTS-----\n")
+        console_fingerprints(hostkey, f"{work}/console.txt")
 
         # A key OpenSSH's sftp logs in with: imported into EC2, which the sshd trusts.
         subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", f"{work}/id"], check=True)
@@ -72,12 +56,6 @@ def main():
         remote = f"{work}/remote"
         os.makedirs(remote)
 
-        mirror = f"{work}/mirror/registry.terraform.io/golden-ami/golden/0.1.0/linux_amd64"
-        os.makedirs(mirror)
-        shutil.copy(provider, f"{mirror}/terraform-provider-golden_v0.1.0")
-        with open(f"{work}/terraformrc", "w") as f:
-            f.write(f'provider_installation {{\n  filesystem_mirror {{\n    path = "{work}/mirror"\n'
-                    f'    include = ["registry.terraform.io/golden-ami/golden"]\n  }}\n}}\n')
         tfdir = f"{work}/tf"
         os.makedirs(tfdir)
         with open(f"{tfdir}/main.tf", "w") as f:
@@ -109,9 +87,7 @@ resource "golden_ami" "bench" {{
   }}
 }}
 ''')
-        env = dict(os.environ, TF_CLI_CONFIG_FILE=f"{work}/terraformrc", CHECKPOINT_DISABLE="1",
-                   AWS_ACCESS_KEY_ID="test", AWS_SECRET_ACCESS_KEY="test", AWS_EC2_METADATA_DISABLED="true",
-                   GOLDEN_LOG_FILE=f"{work}/provider.log")
+        env = dict(terraform_env(work, provider), GOLDEN_LOG_FILE=f"{work}/provider.log")
         subprocess.run(["terraform", "init", "-input=false"], cwd=tfdir, env=env, check=True,
                        stdout=subprocess.DEVNULL)
 

@@ -4,10 +4,9 @@
 //! EC2 again. A fact that turns out stale is forgotten by its user and asked
 //! anew.
 
+use super::stored::Stored;
 use serde::{Deserialize, Serialize};
-use std::collections::HashMap;
 use std::path::PathBuf;
-use std::sync::Mutex;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 const KEEP: Duration = Duration::from_secs(24 * 3600);
@@ -19,10 +18,7 @@ struct Fact {
 }
 
 #[derive(Debug, Default)]
-pub struct Facts {
-    file: Option<PathBuf>,
-    known: Mutex<Option<HashMap<String, Fact>>>,
-}
+pub struct Facts(Stored<Fact>);
 
 fn now() -> u64 {
     SystemTime::now()
@@ -31,57 +27,33 @@ fn now() -> u64 {
         .unwrap_or(0)
 }
 
+fn fresh(f: &Fact, now: u64) -> bool {
+    now.saturating_sub(f.at) < KEEP.as_secs()
+}
+
 impl Facts {
     pub fn at(file: Option<PathBuf>) -> Facts {
-        Facts {
-            file,
-            known: Mutex::new(None),
-        }
-    }
-
-    async fn load(&self) {
-        if self.known.lock().map(|k| k.is_some()).unwrap_or(true) {
-            return;
-        }
-        let map = match &self.file {
-            Some(f) => tokio::fs::read(f)
-                .await
-                .ok()
-                .and_then(|b| serde_json::from_slice::<HashMap<String, Fact>>(&b).ok())
-                .unwrap_or_default(),
-            None => HashMap::new(),
-        };
-        if let Ok(mut k) = self.known.lock() {
-            k.get_or_insert(map);
-        }
+        Facts(Stored::at(file))
     }
 
     /// The fact, if learned within the last day.
     pub async fn get(&self, key: &str) -> Option<Vec<String>> {
-        self.load().await;
-        let k = self.known.lock().ok()?;
-        let f = k.as_ref()?.get(key)?;
-        (now().saturating_sub(f.at) < KEEP.as_secs()).then(|| f.value.clone())
+        let f = self.0.get(key).await?;
+        fresh(&f, now()).then_some(f.value)
     }
 
+    /// Remembers `value` under `key`, or forgets the key with `None`.
     pub async fn put(&self, key: &str, value: Option<Vec<String>>) {
-        self.load().await;
-        let snapshot = {
-            let Ok(mut k) = self.known.lock() else {
-                return;
-            };
-            let map = k.get_or_insert_with(HashMap::new);
-            let at = now();
-            map.retain(|_, f| at.saturating_sub(f.at) < KEEP.as_secs());
-            match value {
-                Some(value) => map.insert(key.to_string(), Fact { at, value }),
-                None => map.remove(key),
-            };
-            map.clone()
-        };
-        if let Some(f) = &self.file {
-            crate::ec2::pace::save_json(f, &snapshot).await;
-        }
+        self.0
+            .update(|map| {
+                let at = now();
+                map.retain(|_, f| fresh(f, at));
+                match value {
+                    Some(value) => map.insert(key.to_string(), Fact { at, value }),
+                    None => map.remove(key),
+                };
+            })
+            .await;
     }
 }
 

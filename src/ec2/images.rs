@@ -127,7 +127,6 @@ impl Ec2 {
         Ok(out.images().iter().map(ImageInfo::from).next())
     }
 
-    /// The image, or None when it does not exist (or is deregistered).
     /// Remembers a source AMI the plan resolved.
     pub fn remember_source(&self, image: &ImageInfo) {
         if let Ok(mut m) = self.recent_sources.lock() {
@@ -149,6 +148,7 @@ impl Ec2 {
         }
     }
 
+    /// The image, or None when it does not exist (or is deregistered).
     pub async fn describe_image(&self, id: &str) -> Result<Option<ImageInfo>, Ec2Error> {
         let r = self.client.describe_images().image_ids(id).send().await;
         match r.map_err(api_err("DescribeImages")) {

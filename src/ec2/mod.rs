@@ -6,6 +6,7 @@ pub mod images;
 pub mod instances;
 pub mod network;
 pub mod pace;
+pub mod stored;
 pub mod tags;
 pub mod wait;
 

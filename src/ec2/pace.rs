@@ -18,11 +18,10 @@
 //! already found the change done widens the window downwards a little, so a
 //! transition that got faster is found again.
 
+use super::stored::Stored;
 use super::wait::Backoff;
 use serde::{Deserialize, Serialize};
-use std::collections::HashMap;
 use std::path::PathBuf;
-use std::sync::Mutex;
 use std::time::Duration;
 
 /// When the change came last time, in seconds after the request.
@@ -37,10 +36,7 @@ pub struct Window {
 
 /// Learned windows, by "region/instance type/transition".
 #[derive(Debug, Default)]
-pub struct Pacer {
-    file: Option<PathBuf>,
-    learned: Mutex<Option<HashMap<String, Window>>>,
-}
+pub struct Pacer(Stored<Window>);
 
 /// Names one transition for the pacer.
 pub struct Pace<'a> {
@@ -57,8 +53,8 @@ const LONG: f64 = 20.0;
 
 /// How much of a narrow width a window opens downwards after a bake whose
 /// first look found the change done: every few bakes it is wide enough again
-/// to be looked at in the middle, finding a transition that got faster at the
-/// cost of one call.
+/// to be probed inside, finding a transition that got faster at the cost of
+/// one call.
 const RELAX: f64 = 0.25;
 
 /// A window this narrow (or a fortieth of `hi`) is aimed at its end.
@@ -109,7 +105,7 @@ impl Schedule {
             w.hi / 2.0
         } else if w.coarse && wide {
             w.lo + (w.hi - w.lo) * f64::from((self.swept + 1).min(4)) / 4.0
-        } else if self.bisected || w.hi - w.lo <= narrow_width(w.hi) {
+        } else if self.bisected || !wide {
             w.hi
         } else {
             w.lo + PROBE * (w.hi - w.lo)
@@ -145,10 +141,7 @@ impl Schedule {
 
 impl Pacer {
     pub fn at(file: Option<PathBuf>) -> Pacer {
-        Pacer {
-            file,
-            learned: Mutex::new(None),
-        }
+        Pacer(Stored::at(file))
     }
 
     pub fn pace(&self, region: &str, instance_type: &str, transition: &str) -> Pace<'_> {
@@ -158,85 +151,45 @@ impl Pacer {
         }
     }
 
-    async fn load(&self) {
-        if self.learned.lock().map(|l| l.is_some()).unwrap_or(true) {
-            return;
-        }
-        let map = match &self.file {
-            Some(f) => tokio::fs::read(f)
-                .await
-                .ok()
-                .and_then(|b| serde_json::from_slice::<HashMap<String, Window>>(&b).ok())
-                .unwrap_or_default(),
-            None => HashMap::new(),
-        };
-        if let Ok(mut l) = self.learned.lock() {
-            l.get_or_insert(map);
-        }
-    }
-
     /// Where the change came last time, if it was seen before.
     pub async fn expected(&self, key: &str) -> Option<Window> {
-        self.load().await;
-        let w = self.learned.lock().ok()?.as_ref()?.get(key).copied()?;
+        let w = self.0.get(key).await?;
         let sane = |x: f64| x.is_finite() && (0.0..=86_400.0).contains(&x);
         (sane(w.lo) && sane(w.hi) && w.lo <= w.hi).then_some(w)
     }
 
-    /// Learns from one wait: the change came after the last look that found
-    /// it pending and by the look that found it done.
-    pub async fn record(&self, key: &str, last_pending: Option<Duration>, done: Duration) {
-        self.load().await;
+    /// Learns from one wait that started from the window `from`: the change
+    /// came after the last look that found it pending and by the look that
+    /// found it done.
+    pub async fn record(
+        &self,
+        key: &str,
+        from: Option<Window>,
+        last_pending: Option<Duration>,
+        done: Duration,
+    ) {
         let done = done.as_secs_f64();
-        let snapshot = {
-            let Ok(mut l) = self.learned.lock() else {
-                return;
-            };
-            let map = l.get_or_insert_with(HashMap::new);
-            let blind = !map.contains_key(key);
-            let w = match last_pending {
-                Some(p) => Window {
-                    lo: p.as_secs_f64().min(done),
+        let w = match last_pending {
+            Some(p) => Window {
+                lo: p.as_secs_f64().min(done),
+                hi: done,
+                coarse: from.is_none(),
+            },
+            None => {
+                let lo = from.map(|w| w.lo.min(done)).unwrap_or(0.0);
+                Window {
+                    lo: (lo - narrow_width(done) * RELAX).max(0.0),
                     hi: done,
-                    coarse: blind,
-                },
-                None => {
-                    let lo = map.get(key).map(|w| w.lo.min(done)).unwrap_or(0.0);
-                    Window {
-                        lo: (lo - narrow_width(done) * RELAX).max(0.0),
-                        hi: done,
-                        coarse: false,
-                    }
+                    coarse: false,
                 }
-            };
-            tracing::debug!(key, lo_s = w.lo, hi_s = w.hi, "transition time learned");
-            map.insert(key.to_string(), w);
-            map.clone()
+            }
         };
-        if let Some(f) = &self.file {
-            save_json(f, &snapshot).await;
-        }
-    }
-}
-
-/// Written whole to a temporary file and renamed over, so concurrent bakes
-/// and a crash never leave half a file. A failure only costs the learning.
-pub(crate) async fn save_json<T: serde::Serialize>(file: &PathBuf, value: &T) {
-    let Ok(body) = serde_json::to_vec(value) else {
-        return;
-    };
-    let tmp = file.with_extension(format!("json.{}.tmp", rand::random::<u32>()));
-    let r = async {
-        if let Some(dir) = file.parent() {
-            tokio::fs::create_dir_all(dir).await?;
-        }
-        tokio::fs::write(&tmp, body).await?;
-        tokio::fs::rename(&tmp, file).await
-    }
-    .await;
-    if let Err(e) = r {
-        tracing::debug!(file = %file.display(), error = %e, "could not save what was learned");
-        let _ = tokio::fs::remove_file(&tmp).await;
+        tracing::debug!(key, lo_s = w.lo, hi_s = w.hi, "transition time learned");
+        self.0
+            .update(|map| {
+                map.insert(key.to_string(), w);
+            })
+            .await;
     }
 }
 
@@ -252,6 +205,7 @@ mod tests {
         assert_eq!(p.expected("r/t/run").await, None);
         p.record(
             "r/t/run",
+            None,
             Some(Duration::from_secs(4)),
             Duration::from_secs(6),
         )
@@ -263,7 +217,9 @@ mod tests {
         };
         assert_eq!(p.expected("r/t/run").await, Some(w));
         // Found done at the first look: done by 5 s, and the window opens downwards a little.
-        p.record("r/t/run", None, Duration::from_secs(5)).await;
+        let from = p.expected("r/t/run").await;
+        p.record("r/t/run", from, None, Duration::from_secs(5))
+            .await;
         let w = Window {
             lo: 4.0 - 0.125 * RELAX,
             hi: 5.0,
@@ -280,7 +236,8 @@ mod tests {
         std::fs::write(&file, b"{not json").unwrap();
         let p = Pacer::at(Some(file));
         assert_eq!(p.expected("r/t/stop").await, None);
-        p.record("r/t/stop", None, Duration::from_secs(1)).await;
+        p.record("r/t/stop", None, None, Duration::from_secs(1))
+            .await;
         assert!(p.expected("r/t/stop").await.is_some());
     }
 

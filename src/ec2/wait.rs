@@ -116,7 +116,8 @@ where
         match r {
             Poll::Ready(v) => {
                 if let Some(p) = &pace {
-                    p.pacer.record(&p.key, last_pending, start.elapsed()).await;
+                    let done = start.elapsed();
+                    p.pacer.record(&p.key, learned, last_pending, done).await;
                 }
                 tracing::debug!(
                     what,

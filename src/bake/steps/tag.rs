@@ -14,15 +14,15 @@ impl Step for Tag {
     }
     fn run<'a, 'b: 'a>(&'a self, cx: &'a mut BakeContext<'b>) -> StepFuture<'a> {
         Box::pin(async move {
+            if cx.spec.snapshot_tags.is_empty() {
+                // The image carries the build id; its snapshots go with it.
+                return Ok(());
+            }
             let snapshots = cx
                 .image
                 .as_ref()
                 .map(|i| i.snapshot_ids.clone())
                 .unwrap_or_default();
-            if cx.spec.snapshot_tags.is_empty() {
-                // The image carries the build id; its snapshots go with it.
-                return Ok(());
-            }
             let mut tags = cx.spec.snapshot_tags.clone();
             tags.insert(BUILD_ID_TAG.into(), cx.spec.build_id.clone());
             cx.cancellable(cx.ec2.create_tags(&snapshots, &tags))
