@@ -2,6 +2,7 @@
 //! check, run commands with streamed output, and SFTP transfers.
 
 mod exec;
+pub mod keys;
 mod sftp;
 
 pub use exec::{OutputLine, sh_quote};
