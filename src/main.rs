@@ -1,6 +1,7 @@
 //! terraform-provider-golden: a Terraform provider that bakes AWS golden images.
 
 mod bake;
+mod choices;
 mod ec2;
 mod logging;
 mod plugin;

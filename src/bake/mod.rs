@@ -5,7 +5,7 @@
 mod context;
 pub mod leftovers;
 mod runner;
-mod spec;
+pub mod spec;
 mod steps;
 
 pub use context::BakeContext;

@@ -4,6 +4,40 @@ use crate::provision::ProvisionStep;
 use std::collections::BTreeMap;
 use std::time::Duration;
 
+crate::choices!(
+    /// Which instance address the bake dials.
+    pub enum Interface {
+        PublicIp = "public_ip",
+        PrivateIp = "private_ip",
+        PublicDns = "public_dns",
+        PrivateDns = "private_dns",
+    }
+);
+
+crate::choices!(
+    /// How the build instance's host key is verified; see the `ssh` block's docs.
+    pub enum HostKeyCheck {
+        Console = "console",
+        Pinned = "pinned",
+        None = "none",
+    }
+);
+
+crate::choices!(
+    /// IMDSv2 only (`required`) or v1 too.
+    pub enum HttpTokens {
+        Required = "required",
+        Optional = "optional",
+    }
+);
+
+crate::choices!(
+    pub enum HttpEndpoint {
+        Enabled = "enabled",
+        Disabled = "disabled",
+    }
+);
+
 #[derive(Debug, Clone)]
 pub enum SourceSpec {
     Id(String),
@@ -23,16 +57,15 @@ pub struct SshSpec {
     pub timeout: Duration,
     /// Who may reach port 22 through the temporary group; empty means the VPC's CIDR.
     pub allowed_cidrs: Vec<String>,
-    /// `public_ip`, `private_ip`, `public_dns` or `private_dns`; None picks public, then private.
-    pub interface: Option<String>,
+    /// Which address to dial; None picks public, then private.
+    pub interface: Option<Interface>,
     pub host_key: Option<String>,
     pub bastion: Option<BastionSpec>,
     /// Bring your own key: an existing EC2 key pair and its private key
     /// instead of the temporary pair.
     pub key_pair_name: Option<String>,
     pub private_key: Option<String>,
-    /// `console`, `pinned` or `none`; see the `ssh` block's docs.
-    pub host_key_check: String,
+    pub host_key_check: HostKeyCheck,
 }
 
 #[derive(Debug, Clone)]
@@ -63,8 +96,8 @@ pub struct BakeSpec {
 /// The build instance's metadata service settings.
 #[derive(Debug, Clone)]
 pub struct MetadataSpec {
-    pub http_tokens: String,
-    pub http_endpoint: String,
+    pub http_tokens: HttpTokens,
+    pub http_endpoint: HttpEndpoint,
     pub http_put_response_hop_limit: Option<i32>,
 }
 

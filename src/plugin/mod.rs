@@ -3,14 +3,16 @@
 
 pub mod handshake;
 mod io;
+mod schema_pb;
+mod server;
 pub mod tls;
 
 use crate::protocol::goplugin::Empty;
 use crate::protocol::goplugin::grpc_controller_server::{GrpcController, GrpcControllerServer};
-use crate::protocol::server::ProviderService;
 use crate::protocol::tfplugin6::provider_server::ProviderServer;
 use crate::provider::Provider;
 use io::PluginConn;
+use server::ProviderService;
 use std::io::Write;
 use std::sync::Arc;
 use tokio::net::TcpListener;

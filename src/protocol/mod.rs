@@ -1,9 +1,8 @@
-//! The wire: tfplugin6 messages generated from `proto/`, converted to and
-//! from the protocol-neutral types the provider works with.
+//! The wire vocabulary: tfplugin6 messages generated from `proto/`, the
+//! protocol-neutral values and diagnostics the provider works with, and the
+//! conversions between them. It knows nothing of the provider.
 
 pub mod diag;
-pub mod schema;
-pub mod server;
 pub mod value;
 
 /// Generated tfplugin6 types and server trait.
@@ -19,7 +18,6 @@ pub mod goplugin {
 }
 
 use diag::{AttrPath, Diagnostic, Diagnostics, Severity, Step};
-use schema::{Block, Nesting, Schema};
 use tfplugin6 as pb;
 use value::{DecodeError, Value};
 
@@ -70,56 +68,4 @@ fn diag_to_pb(d: &Diagnostic) -> pb::Diagnostic {
 
 pub(crate) fn diags_to_pb(d: &Diagnostics) -> Vec<pb::Diagnostic> {
     d.0.iter().map(diag_to_pb).collect()
-}
-
-fn block_to_pb(b: &Block, version: i64) -> pb::schema::Block {
-    pb::schema::Block {
-        version,
-        attributes: b
-            .attrs
-            .iter()
-            .map(|a| pb::schema::Attribute {
-                name: a.name.to_string(),
-                r#type: a.ty.to_json().to_string().into_bytes(),
-                description: a.description.to_string(),
-                required: a.mode == schema::Mode::Required,
-                optional: matches!(
-                    a.mode,
-                    schema::Mode::Optional | schema::Mode::OptionalComputed
-                ),
-                computed: matches!(
-                    a.mode,
-                    schema::Mode::Computed | schema::Mode::OptionalComputed
-                ),
-                sensitive: a.sensitive,
-                description_kind: pb::StringKind::Markdown as i32,
-                deprecated: false,
-                write_only: a.write_only,
-            })
-            .collect(),
-        block_types: b
-            .blocks
-            .iter()
-            .map(|nb| pb::schema::NestedBlock {
-                type_name: nb.name.to_string(),
-                block: Some(block_to_pb(&nb.block, 0)),
-                nesting: match nb.nesting {
-                    Nesting::Single => pb::schema::nested_block::NestingMode::Single as i32,
-                    Nesting::List => pb::schema::nested_block::NestingMode::List as i32,
-                },
-                min_items: 0,
-                max_items: 0,
-            })
-            .collect(),
-        description: b.description.to_string(),
-        description_kind: pb::StringKind::Markdown as i32,
-        deprecated: false,
-    }
-}
-
-pub(crate) fn schema_to_pb(s: &Schema) -> pb::Schema {
-    pb::Schema {
-        version: s.version,
-        block: Some(block_to_pb(&s.block, s.version)),
-    }
 }

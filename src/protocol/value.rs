@@ -80,13 +80,6 @@ impl Value {
         }
     }
 
-    pub fn as_f64(&self) -> Option<f64> {
-        match self {
-            Value::Number(n) => Some(*n),
-            _ => None,
-        }
-    }
-
     pub fn as_list(&self) -> &[Value] {
         match self {
             Value::List(l) => l,

@@ -1,25 +1,37 @@
 //! The provider block: region, profile, endpoints, retries.
 
 use super::Configured;
+use super::schema::decode::decode;
+use super::schema::{BlockDef, Schema};
+use crate::define_block;
 use crate::ec2::{AwsSettings, Ec2};
 use crate::protocol::diag::{AttrPath, Diagnostic, Diagnostics};
-use crate::protocol::schema::{Attr, Block, Nesting, Schema, Ty};
 use crate::protocol::value::Value;
 
 pub fn schema() -> Schema {
     Schema {
         version: 0,
-        block: Block::new("Bakes AWS golden images (AMIs) from Terraform, the way Packer's `amazon-ebs` builder does. Credentials come from the standard AWS chain: environment, shared config and credentials files, SSO, web identity, container and instance metadata.")
-            .attr(Attr::optional("region", Ty::String, "AWS region to bake in. Defaults to the region of the AWS chain (`AWS_REGION`, the profile)."))
-            .attr(Attr::optional("profile", Ty::String, "Named profile from the shared AWS config and credentials files."))
-            .attr(Attr::optional("public_ip_url", Ty::String, "Where to learn this machine's public IPv4 address when the build instance is reached on a public address: the temporary security group admits SSH from that address only. Default `https://checkip.amazonaws.com/`."))
-            .attr(Attr::optional("max_retries", Ty::Number, "Attempts per EC2 call on throttling and server errors, with adaptive backoff and jitter. Default 25."))
-            .block(
-                "endpoints",
-                Nesting::Single,
-                Block::new("Custom service endpoints: a local emulator, LocalStack or a VPC endpoint.")
-                    .attr(Attr::optional("ec2", Ty::String, "EC2 endpoint URL, e.g. `http://127.0.0.1:5000`.")),
-            ),
+        block: ProviderBlock::block(),
+    }
+}
+
+define_block! {
+    pub struct ProviderBlock: "Bakes AWS golden images (AMIs) from Terraform, the way Packer's `amazon-ebs` builder does. Credentials come from the standard AWS chain: environment, shared config and credentials files, SSO, web identity, container and instance metadata." {
+        pub region: Option<String> => optional("AWS region to bake in. Defaults to the region of the AWS chain (`AWS_REGION`, the profile)."),
+        pub profile: Option<String> => optional("Named profile from the shared AWS config and credentials files."),
+        pub public_ip_url: String => optional("Where to learn this machine's public IPv4 address when the build instance is reached on a public address: the temporary security group admits SSH from that address only.")
+            .default(crate::public_ip::DEFAULT_URL)
+            .check(Check::HttpUrl),
+        pub max_retries: u32 => optional("Attempts per EC2 call on throttling and server errors, with adaptive backoff and jitter.")
+            .default(25)
+            .check(Check::Whole { min: 1, max: 100, what: "a whole number" }),
+        pub endpoints: Endpoints => block().defaults_when_absent(),
+    }
+}
+
+define_block! {
+    pub struct Endpoints: "Custom service endpoints: a local emulator, LocalStack or a VPC endpoint." {
+        pub ec2: Option<String> => optional("EC2 endpoint URL, e.g. `http://127.0.0.1:5000`.").check(Check::HttpUrl),
     }
 }
 
@@ -29,59 +41,36 @@ pub struct ProviderConfig {
 }
 
 impl ProviderConfig {
-    pub fn from_value(v: &Value) -> (ProviderConfig, Diagnostics) {
+    /// The settings, or the diagnostics that say why there are none. Unknown
+    /// values (settings that depend on resources not yet created) are
+    /// checked once known.
+    pub fn from_value(v: &Value) -> (Option<ProviderConfig>, Diagnostics) {
         let mut diags = Diagnostics::default();
-        let mut settings = AwsSettings {
-            region: v.get("region").as_str().map(str::to_string),
-            profile: v.get("profile").as_str().map(str::to_string),
-            ec2_endpoint: v.get("endpoints").get("ec2").as_str().map(str::to_string),
-            max_retries: 25,
-        };
-        if let Some(n) = v.get("max_retries").as_f64() {
-            if !(1.0..=100.0).contains(&n) || n.fract() != 0.0 {
-                diags.push(
-                    Diagnostic::error(
-                        "Invalid max_retries",
-                        "max_retries must be a whole number from 1 to 100.",
-                    )
-                    .at(AttrPath::root("max_retries")),
-                );
-            } else {
-                settings.max_retries = n as u32;
+        ProviderBlock::block().check(v, None, &mut diags);
+        if diags.has_errors() || !v.is_wholly_known() {
+            return (None, diags);
+        }
+        match decode::<ProviderBlock>(v) {
+            Ok(b) => (
+                Some(ProviderConfig {
+                    settings: AwsSettings {
+                        region: b.region,
+                        profile: b.profile,
+                        ec2_endpoint: b.endpoints.ec2,
+                        max_retries: b.max_retries,
+                    },
+                    public_ip_url: b.public_ip_url,
+                }),
+                diags,
+            ),
+            Err(e) => {
+                diags.push(Diagnostic::error(
+                    "Internal error in the golden provider",
+                    e.to_string(),
+                ));
+                (None, diags)
             }
         }
-        if let Some(url) = &settings.ec2_endpoint
-            && !(url.starts_with("http://") || url.starts_with("https://"))
-        {
-            diags.push(
-                Diagnostic::error(
-                    "Invalid endpoint",
-                    format!("endpoints.ec2 must be an http:// or https:// URL, got {url:?}."),
-                )
-                .at(AttrPath::root("endpoints").attr("ec2")),
-            );
-        }
-        let public_ip_url = v
-            .get("public_ip_url")
-            .as_str()
-            .unwrap_or(crate::public_ip::DEFAULT_URL)
-            .to_string();
-        if !(public_ip_url.starts_with("http://") || public_ip_url.starts_with("https://")) {
-            diags.push(
-                Diagnostic::error(
-                    "Invalid public_ip_url",
-                    format!("{public_ip_url:?} is not an http:// or https:// URL."),
-                )
-                .at(AttrPath::root("public_ip_url")),
-            );
-        }
-        (
-            ProviderConfig {
-                settings,
-                public_ip_url,
-            },
-            diags,
-        )
     }
 
     pub async fn connect(&self) -> Result<Configured, Diagnostic> {

@@ -61,3 +61,14 @@ mod tests {
         assert!(parse("800h").is_err());
     }
 }
+
+/// A duration attribute: written like "5m", decoded once into a [`Duration`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Dur(pub Duration);
+
+impl<'de> serde::Deserialize<'de> for Dur {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Dur, D::Error> {
+        let s = String::deserialize(d)?;
+        parse(&s).map(Dur).map_err(serde::de::Error::custom)
+    }
+}

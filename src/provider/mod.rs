@@ -2,15 +2,14 @@
 //! resource types, working on [`Value`]s and returning [`Diagnostics`].
 
 mod config;
-#[cfg(test)]
-mod docs;
 mod duration;
 pub mod golden_ami;
+pub mod schema;
 
 use crate::protocol::diag::{AttrPath, Diagnostic, Diagnostics};
-use crate::protocol::schema::Schema;
 use crate::protocol::value::Value;
 use config::ProviderConfig;
+use schema::Schema;
 use std::sync::Arc;
 use tokio::sync::RwLock;
 use tokio_util::sync::CancellationToken;
@@ -161,10 +160,10 @@ impl Provider {
         tracing::debug!(terraform_version, "configuring");
         // Settings that depend on resources not yet created: plan with unknowns,
         // Terraform configures again with known values before applying.
-        if !cfg.is_wholly_known() {
+        let Some(pc) = pc else {
             tracing::info!("provider settings not known yet; planning without EC2");
             return diags;
-        }
+        };
         match pc.connect().await {
             Ok(c) => {
                 // Leftovers of bakes whose process was killed, found through the journal:

@@ -15,6 +15,7 @@ pub struct ShellStep {
     pub scripts: Vec<PathBuf>,
     pub environment: BTreeMap<String, String>,
     pub valid_exit_codes: Vec<u32>,
+    /// Defaults for these come from the resource's attribute definitions.
     pub inline_shebang: String,
     pub remote_folder: String,
     /// `{{ .Path }}` and `{{ .Vars }}` are replaced as in Packer.
@@ -31,29 +32,6 @@ pub struct ShellStep {
     pub expect_disconnect: bool,
     /// Exact path for the uploaded script (Packer's `remote_path`).
     pub remote_path: Option<String>,
-}
-
-/// Packer's default, with `{{ .Vars }}` loading the environment file.
-pub const DEFAULT_EXECUTE_COMMAND: &str = "chmod +x {{ .Path }}; {{ .Vars }} {{ .Path }}";
-
-impl Default for ShellStep {
-    fn default() -> Self {
-        ShellStep {
-            inline: vec![],
-            scripts: vec![],
-            environment: BTreeMap::new(),
-            valid_exit_codes: vec![0],
-            inline_shebang: "/bin/sh -e".into(),
-            remote_folder: "/tmp".into(),
-            execute_command: DEFAULT_EXECUTE_COMMAND.into(),
-            pause_before: Duration::ZERO,
-            max_retries: 0,
-            timeout: None,
-            skip_clean: false,
-            expect_disconnect: false,
-            remote_path: None,
-        }
-    }
 }
 
 impl ShellStep {
@@ -229,8 +207,21 @@ mod tests {
 
     #[test]
     fn environment_values_are_masked() {
-        let mut s = ShellStep::default();
-        s.environment.insert("TOKEN".into(), "hunter22".into());
+        let s = ShellStep {
+            inline: vec![],
+            scripts: vec![],
+            environment: [("TOKEN".to_string(), "hunter22".to_string())].into(),
+            valid_exit_codes: vec![0],
+            inline_shebang: "/bin/sh".into(),
+            remote_folder: "/tmp".into(),
+            execute_command: "{{ .Path }}".into(),
+            pause_before: std::time::Duration::ZERO,
+            max_retries: 0,
+            timeout: None,
+            skip_clean: false,
+            expect_disconnect: false,
+            remote_path: None,
+        };
         assert_eq!(s.mask("token=hunter22!"), "token=(sensitive value)!");
     }
 

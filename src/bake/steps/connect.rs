@@ -1,6 +1,7 @@
 //! Waits for SSH on the build instance and logs in with the temporary key.
 
 use super::{Step, StepFuture};
+use crate::bake::spec::{HostKeyCheck, Interface};
 use crate::bake::{BakeContext, BakeError};
 use crate::ec2::wait::{self, Poll};
 use crate::ssh::{HostKeyPolicy, SshSession, SshTarget, Trust};
@@ -16,14 +17,14 @@ fn address(cx: &BakeContext<'_>) -> Result<String, BakeError> {
         .instance
         .as_ref()
         .ok_or_else(|| BakeError::Invalid("no build instance".into()))?;
-    let pick = match cx.spec.ssh.interface.as_deref() {
-        Some("public_ip") => i.public_ip.clone(),
-        Some("private_ip") => i.private_ip.clone(),
-        Some("public_dns") => i.public_dns.clone(),
-        Some("private_dns") => i.private_dns.clone(),
+    let pick = match cx.spec.ssh.interface {
+        Some(Interface::PublicIp) => i.public_ip.clone(),
+        Some(Interface::PrivateIp) => i.private_ip.clone(),
+        Some(Interface::PublicDns) => i.public_dns.clone(),
+        Some(Interface::PrivateDns) => i.private_dns.clone(),
         // Behind a bastion the private address is the one that works.
-        _ if cx.spec.ssh.bastion.is_some() => i.private_ip.clone(),
-        _ => i.public_ip.clone().or_else(|| i.private_ip.clone()),
+        None if cx.spec.ssh.bastion.is_some() => i.private_ip.clone(),
+        None => i.public_ip.clone().or_else(|| i.private_ip.clone()),
     };
     pick.ok_or_else(|| {
         BakeError::Invalid(format!(
@@ -37,15 +38,15 @@ fn address(cx: &BakeContext<'_>) -> Result<String, BakeError> {
 /// without `ssh.host_key`), the fingerprints cloud-init prints to the
 /// instance's console, read through the EC2 API, as an operator would.
 async fn trust(cx: &BakeContext<'_>) -> Result<Trust, BakeError> {
-    match cx.spec.ssh.host_key_check.as_str() {
-        "none" => Ok(Trust::FirstSeen),
-        "pinned" => {
+    match cx.spec.ssh.host_key_check {
+        HostKeyCheck::None => Ok(Trust::FirstSeen),
+        HostKeyCheck::Pinned => {
             let k = cx.spec.ssh.host_key.as_deref().unwrap_or_default();
             let key = russh::keys::PublicKey::from_openssh(k)
                 .map_err(|e| BakeError::Invalid(format!("ssh.host_key: {e}")))?;
             Ok(Trust::Key(key))
         }
-        _ => {
+        HostKeyCheck::Console => {
             let id = cx
                 .instance
                 .as_ref()

@@ -3,6 +3,7 @@
 
 use super::{Step, StepFuture};
 use crate::bake::BakeContext;
+use crate::choices::Choice;
 use crate::ec2::instances::LaunchSpec;
 use crate::ec2::tags::BUILD_ID_TAG;
 use crate::ec2::wait::{self, Poll, WaitError};
@@ -65,8 +66,8 @@ impl Step for Launch {
                 instance_tags: cx.run_tags("instance"),
                 volume_tags: cx.run_tags("volume"),
                 client_token: format!("golden-{}", cx.spec.build_id),
-                http_tokens: cx.spec.metadata.http_tokens.clone(),
-                http_endpoint: cx.spec.metadata.http_endpoint.clone(),
+                http_tokens: cx.spec.metadata.http_tokens.as_str().to_string(),
+                http_endpoint: cx.spec.metadata.http_endpoint.as_str().to_string(),
                 http_put_response_hop_limit: cx.spec.metadata.http_put_response_hop_limit,
             };
             // The client token makes a retried launch return the same instance.

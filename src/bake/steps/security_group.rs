@@ -2,6 +2,7 @@
 //! (the VPC's own range unless told otherwise; never 0.0.0.0/0 by default).
 
 use super::{Step, StepFuture};
+use crate::bake::spec::Interface;
 use crate::bake::{BakeContext, BakeError};
 use crate::ec2::wait;
 use std::time::Duration;
@@ -18,9 +19,9 @@ async fn allowed_cidrs(cx: &BakeContext<'_>, vpc_cidr: String) -> Result<Vec<Str
     if !ssh.allowed_cidrs.is_empty() {
         return Ok(ssh.allowed_cidrs.clone());
     }
-    let public = match ssh.interface.as_deref() {
-        Some("public_ip" | "public_dns") => true,
-        Some(_) => false,
+    let public = match ssh.interface {
+        Some(Interface::PublicIp | Interface::PublicDns) => true,
+        Some(Interface::PrivateIp | Interface::PrivateDns) => false,
         // Through a bastion the instance is reached from inside the VPC.
         None => ssh.host.is_none() && ssh.bastion.is_none(),
     };

@@ -1,12 +1,14 @@
 //! Apply: create runs a bake; update changes tags and description in place;
 //! delete deregisters the AMI and deletes its snapshots.
 
-use super::model::{bake_spec, delete_timeout, generated_name};
+use super::model::{bake_spec, generated_name};
+use super::schema::GoldenAmi;
 use super::{digest, new_build_id};
 use crate::bake::{self, BakeError};
 use crate::ec2::Ec2;
 use crate::protocol::diag::{AttrPath, Diagnostic, Diagnostics};
 use crate::protocol::value::Value;
+use crate::provider::schema::decode::decode;
 use crate::provider::{Configured, Lifecycle, StateOutcome};
 use tokio_util::sync::CancellationToken;
 
@@ -33,15 +35,22 @@ async fn create(
     planned: Value,
     config: &Value,
 ) -> StateOutcome {
-    let name = match planned.get("name").as_str() {
-        Some(n) => n.to_string(),
-        None => generated_name(planned.get("name_prefix").as_str().unwrap_or("golden-")),
-    };
-    let build_id = new_build_id();
     // Write-only values reach the provider in the configuration only.
     let mut inputs = planned.clone();
     super::schema().block.fill_write_only(&mut inputs, config);
-    let spec = bake_spec(&inputs, name.clone(), build_id.clone(), &c.public_ip_url);
+    let inputs: GoldenAmi = match decode(&inputs) {
+        Ok(v) => v,
+        Err(e) => return StateOutcome::err(Value::Null, internal(e)),
+    };
+    let name = match &inputs.name {
+        Some(n) => n.clone(),
+        None => generated_name(inputs.name_prefix.as_deref().unwrap_or("golden-")),
+    };
+    let build_id = new_build_id();
+    let spec = match bake_spec(&inputs, name.clone(), build_id.clone(), &c.public_ip_url) {
+        Ok(s) => s,
+        Err(e) => return StateOutcome::err(Value::Null, internal(e)),
+    };
     // The bake runs as its own task: if Terraform drops this request (a lost
     // connection), the bake still finishes its cleanup.
     let (ec2, stop, abandoned) = (c.ec2.clone(), life.stop.clone(), life.abandoned.clone());
@@ -130,29 +139,29 @@ async fn create(
     }
 }
 
+/// A diagnostic for a broken invariant: a bug, not the user's input.
+fn internal(e: impl std::fmt::Display) -> Diagnostic {
+    Diagnostic::error("Internal error in the golden provider", e.to_string())
+}
+
 async fn update(ec2: &Ec2, prior: Value, planned: Value, private: Vec<u8>) -> StateOutcome {
-    let id = prior.get("id").as_str().unwrap_or_default().to_string();
+    let (old, new) = match (decode::<GoldenAmi>(&prior), decode::<GoldenAmi>(&planned)) {
+        (Ok(o), Ok(n)) => (o, n),
+        (Err(e), _) | (_, Err(e)) => return StateOutcome::err(prior, internal(e)),
+    };
+    let id = old.id.clone().unwrap_or_default();
     let mut diags = Diagnostics::default();
     let image_ids = vec![id.clone()];
-    let snapshots = prior.get("snapshot_ids").as_string_list();
+    let snapshots = old.snapshot_ids.clone();
     let steps = [
         (
             "tags",
-            ec2.sync_tags(
-                &image_ids,
-                &prior.get("tags").as_string_map(),
-                &planned.get("tags").as_string_map(),
-            )
-            .await,
+            ec2.sync_tags(&image_ids, &old.tags, &new.tags).await,
         ),
         (
             "snapshot_tags",
-            ec2.sync_tags(
-                &snapshots,
-                &prior.get("snapshot_tags").as_string_map(),
-                &planned.get("snapshot_tags").as_string_map(),
-            )
-            .await,
+            ec2.sync_tags(&snapshots, &old.snapshot_tags, &new.snapshot_tags)
+                .await,
         ),
     ];
     for (attr, r) in steps {
@@ -163,19 +172,16 @@ async fn update(ec2: &Ec2, prior: Value, planned: Value, private: Vec<u8>) -> St
             );
         }
     }
-    let (old_users, new_users) = (
-        prior.get("ami_users").as_string_list(),
-        planned.get("ami_users").as_string_list(),
-    );
+    let (old_users, new_users) = (&old.ami_users, &new.ami_users);
     if old_users != new_users {
         let add: Vec<String> = new_users
             .iter()
-            .filter(|u| !old_users.contains(u))
+            .filter(|u| !old_users.contains(*u))
             .cloned()
             .collect();
         let remove: Vec<String> = old_users
             .iter()
-            .filter(|u| !new_users.contains(u))
+            .filter(|u| !new_users.contains(*u))
             .cloned()
             .collect();
         if let Err(e) = ec2.set_launch_permissions(&id, &add, &remove).await {
@@ -185,18 +191,16 @@ async fn update(ec2: &Ec2, prior: Value, planned: Value, private: Vec<u8>) -> St
             );
         }
     }
-    if prior.get("deprecate_at") != planned.get("deprecate_at")
-        && let Err(e) = ec2
-            .set_deprecation(&id, planned.get("deprecate_at").as_str())
-            .await
+    if old.deprecate_at != new.deprecate_at
+        && let Err(e) = ec2.set_deprecation(&id, new.deprecate_at.as_deref()).await
     {
         diags.push(
             Diagnostic::error("Cannot update deprecate_at", e.to_string())
                 .at(AttrPath::root("deprecate_at")),
         );
     }
-    if prior.get("description") != planned.get("description") {
-        let desc = planned.get("description").as_str().unwrap_or_default();
+    if old.description != new.description {
+        let desc = new.description.as_deref().unwrap_or_default();
         if let Err(e) = ec2.set_image_description(&id, desc).await {
             diags.push(
                 Diagnostic::error("Cannot update description", e.to_string())
@@ -214,15 +218,19 @@ async fn update(ec2: &Ec2, prior: Value, planned: Value, private: Vec<u8>) -> St
 }
 
 async fn delete(ec2: &Ec2, prior: Value) -> StateOutcome {
-    let Some(id) = prior.get("id").as_str().map(str::to_string) else {
+    let held = match decode::<GoldenAmi>(&prior) {
+        Ok(h) => h,
+        Err(e) => return StateOutcome::err(prior, internal(e)),
+    };
+    let Some(id) = held.id else {
         return StateOutcome {
             state: Value::Null,
             private: vec![],
             diags: Diagnostics::default(),
         };
     };
-    let limit = delete_timeout(&prior);
-    let snapshots = prior.get("snapshot_ids").as_string_list();
+    let limit = held.timeouts.delete.0;
+    let snapshots = held.snapshot_ids;
     let never = CancellationToken::new();
     let r = tokio::time::timeout(
         limit,

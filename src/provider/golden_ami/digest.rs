@@ -3,7 +3,6 @@
 //! the image. Equal digests mean nothing to rebake.
 
 use super::schema::schema;
-use crate::protocol::schema::{Mode, OnChange};
 use crate::protocol::value::Value;
 use sha2::{Digest, Sha256};
 use std::collections::BTreeMap;
@@ -115,32 +114,16 @@ pub async fn fill_content_digests(
     Ok(())
 }
 
-/// One digest over every input that shapes the image; Unknown while any is.
+/// One digest over every input that shapes the image (the attributes and
+/// blocks whose definitions say `digest`); Unknown while any is.
 pub fn input_digest(v: &Value) -> Value {
-    let mut parts = BTreeMap::new();
     let s = schema();
-    for a in s
-        .block
-        .attrs
-        .iter()
-        .filter(|a| a.on_change == OnChange::Replace && a.mode != Mode::Computed)
-    {
-        if a.name != "name" && a.name != "name_prefix" {
-            parts.insert(a.name.to_string(), v.get(a.name).clone());
-        }
-    }
-    for b in s
-        .block
-        .blocks
-        .iter()
-        .filter(|b| b.on_change == OnChange::Replace)
-    {
-        // The filter only matters through the AMI it resolves to.
-        if b.name != "source_ami_filter" {
-            parts.insert(b.name.to_string(), v.get(b.name).clone());
-        }
-    }
-    parts.insert("source_ami_id".into(), v.get("source_ami_id").clone());
+    let attrs = s.block.attrs.iter().filter(|a| a.digest).map(|a| a.name);
+    let blocks = s.block.blocks.iter().filter(|b| b.digest).map(|b| b.name);
+    let parts: BTreeMap<String, Value> = attrs
+        .chain(blocks)
+        .map(|name| (name.to_string(), v.get(name).clone()))
+        .collect();
     let all = Value::Map(parts);
     if !all.is_wholly_known() {
         return Value::Unknown;

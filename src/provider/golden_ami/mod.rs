@@ -31,3 +31,6 @@ fn user_tags(all: &BTreeMap<String, String>) -> BTreeMap<String, String> {
 fn new_build_id() -> String {
     format!("{:012x}", rand::random::<u64>() & 0xffff_ffff_ffff)
 }
+
+#[cfg(test)]
+mod tests;

@@ -1,11 +1,12 @@
 //! Planning: what is known before apply, and what forces a new bake.
 
 use super::digest;
-use super::schema::schema;
+use super::schema::{GoldenAmi, schema};
 use super::validate::validate;
 use crate::protocol::diag::{AttrPath, Diagnostic, Diagnostics};
-use crate::protocol::schema::{Mode, OnChange};
 use crate::protocol::value::Value;
+use crate::provider::schema::decode::decode_known;
+use crate::provider::schema::{Mode, OnChange};
 use crate::provider::{Configured, PlanOutcome};
 
 /// Computed attributes only a bake can tell.
@@ -85,9 +86,11 @@ pub async fn plan(
     }
 
     // An update: a newer AMI behind the filter is a reason to rebake, unless opted out.
-    let follow = config.get("rebake_on_new_source").as_bool().unwrap_or(true);
-    if follow
-        && !config.get("source_ami_filter").is_null()
+    // An unknown flag reads as its default.
+    let known = decode_known::<GoldenAmi>(&config);
+    if known
+        .as_ref()
+        .is_ok_and(|k| k.rebake_on_new_source && k.source_ami_filter.is_some())
         && let Some(c) = client
     {
         let now = resolve_source(c, &config, &mut diags).await;
@@ -179,7 +182,7 @@ async fn resolve_source(c: &Configured, config: &Value, diags: &mut Diagnostics)
 }
 
 /// The configured attributes and blocks whose change means a new bake.
-fn replaced_paths(prior: &Value, proposed: &Value, config: &Value) -> Vec<AttrPath> {
+pub(super) fn replaced_paths(prior: &Value, proposed: &Value, config: &Value) -> Vec<AttrPath> {
     let s = schema();
     let mut out = Vec::new();
     for a in &s.block.attrs {

@@ -1,6 +1,14 @@
-//! The golden_ami schema: each attribute defined once, with its help text.
+//! The golden_ami resource, each attribute defined once: its typed field and,
+//! after `=>`, its description, default, checks and what a change does. The
+//! tfplugin6 schema, the docs, plan-time checks, defaults and the input
+//! digest all come from here.
 
-use crate::protocol::schema::{Attr, Block, Nesting, Schema, Ty};
+use crate::bake::spec::{HostKeyCheck, HttpEndpoint, HttpTokens, Interface};
+use crate::define_block;
+use crate::provider::duration::Dur;
+use crate::provider::schema::check::PORT;
+use crate::provider::schema::{BlockDef, Schema};
+use std::collections::BTreeMap;
 
 /// Bumped when the state layout changes; `upgrade_state` maps old versions.
 pub const SCHEMA_VERSION: i64 = 1;
@@ -8,116 +16,182 @@ pub const SCHEMA_VERSION: i64 = 1;
 pub fn schema() -> Schema {
     Schema {
         version: SCHEMA_VERSION,
-        block: resource_block(),
+        block: GoldenAmi::block(),
     }
 }
 
-fn resource_block() -> Block {
-    Block::new("Bakes an AMI: launches a build instance from a source AMI, provisions it over SSH, stops it, creates the image, and removes every temporary resource. Destroy deregisters the AMI and deletes its snapshots.")
-        .attr(Attr::computed("id", Ty::String, "The AMI id; use it as `aws_instance.ami`."))
-        .attr(Attr::optional_computed("name", Ty::String, "AMI name (3–128 characters: letters, digits, spaces and `( ) [ ] . / - ' @ _`). Conflicts with `name_prefix`; one of the two is required."))
-        .attr(Attr::optional("name_prefix", Ty::String, "Makes a unique AMI name starting with this prefix, followed by the UTC time and a random suffix; lets `create_before_destroy` replace an image without a name clash."))
-        .attr(Attr::optional("description", Ty::String, "AMI description. Changed in place.").in_place())
-        .attr(Attr::required("instance_type", Ty::String, "Instance type of the build instance, e.g. `t3.micro`."))
-        .attr(Attr::optional("source_ami", Ty::String, "Id of the AMI to start from. Conflicts with `source_ami_filter`; one of the two is required."))
-        .attr(Attr::optional("subnet_id", Ty::String, "Subnet for the build instance; default: the default VPC."))
-        .attr(Attr::optional("associate_public_ip_address", Ty::Bool, "Give the build instance a public IP address (default: the subnet's setting)."))
-        .attr(Attr::optional("iam_instance_profile", Ty::String, "Instance profile name for the build instance."))
-        .attr(Attr::optional("user_data", Ty::String, "User data for the build instance."))
-        .attr(Attr::optional("triggers", Ty::map_of_strings(), "Arbitrary values; changing any of them bakes a new image (for inputs the provider cannot see, such as a package version)."))
-        .attr(Attr::optional("rebake_on_new_source", Ty::Bool, "With a `source_ami_filter`, plan a new bake when the filter selects a newer AMI than the one baked from. Default `true`.").in_place())
-        .attr(Attr::optional("ami_users", Ty::list_of_strings(), "Account ids allowed to launch the AMI (`all` makes it public). Changed in place.").in_place())
-        .attr(Attr::optional("deprecate_at", Ty::String, "RFC 3339 time at which EC2 marks the AMI deprecated. Changed in place.").in_place())
-        .attr(Attr::optional("tags", Ty::map_of_strings(), "Tags on the AMI. Changed in place.").in_place())
-        .attr(Attr::optional("snapshot_tags", Ty::map_of_strings(), "Tags on the AMI's snapshots. Changed in place.").in_place())
-        .attr(Attr::optional("run_tags", Ty::map_of_strings(), "Tags on the build instance, its volumes, the temporary key pair and security group.").in_place())
-        .attr(Attr::computed("source_ami_id", Ty::String, "The AMI the image was baked from (resolved from `source_ami_filter` at plan time)."))
-        .attr(Attr::computed("snapshot_ids", Ty::list_of_strings(), "EBS snapshots backing the AMI."))
-        .attr(Attr::computed("region", Ty::String, "Region the AMI lives in."))
-        .attr(Attr::computed("creation_date", Ty::String, "When EC2 created the AMI."))
-        .attr(Attr::computed("build_id", Ty::String, "Id of the bake; every temporary resource and the AMI carry it in the `golden:build-id` tag."))
-        .attr(Attr::computed("input_digest", Ty::String, "SHA-256 of everything that shapes the image: the resolved source AMI, instance settings, every `provision` step with the content of the local files it uses, and `triggers`. A change plans a new bake."))
-        .block(
-            "source_ami_filter",
-            Nesting::Single,
-            Block::new("Finds the source AMI as Packer's `source_ami_filter` does, at plan time.")
-                .attr(Attr::required("filters", Ty::map_of_strings(), "DescribeImages filters, e.g. `{ name = \"amzn2-ami-hvm-*\", architecture = \"x86_64\" }`."))
-                .attr(Attr::optional("owners", Ty::list_of_strings(), "Owner account ids or aliases (`amazon`, `self`, ...). Strongly recommended."))
-                .attr(Attr::optional("most_recent", Ty::Bool, "Take the newest match when several match; without it several matches are an error.")),
-        )
-        .block_in_place(
-            "ssh",
-            Nesting::Single,
-            Block::new("How to reach the build instance. Required.")
-                .attr(Attr::required("username", Ty::String, "User to log in as, e.g. `ec2-user`."))
-                .attr(Attr::optional("host", Ty::String, "Dial this address instead of the instance's (a NAT, a tunnel, a local test bed)."))
-                .attr(Attr::optional("port", Ty::Number, "SSH port. Default 22."))
-                .attr(Attr::optional("timeout", Ty::String, "How long to keep trying to connect, e.g. `5m`. Default `5m`."))
-                .attr(Attr::optional("interface", Ty::String, "Which instance address to dial without `host`: `public_ip`, `private_ip`, `public_dns` or `private_dns`. Default: public IP if any, else private IP."))
-                .attr(Attr::optional("allowed_cidrs", Ty::list_of_strings(), "Who the temporary security group lets reach SSH. Default: the VPC's CIDR. `0.0.0.0/0` only when written here."))
-                .attr(Attr::optional("key_pair_name", Ty::String, "Launch with this existing EC2 key pair instead of a temporary one; needs `private_key`."))
-                .attr(Attr::optional("private_key", Ty::String, "The private key of `key_pair_name` (OpenSSH or PEM). Sensitive and write-only: Terraform 1.11+ never stores it in plans or state (older versions store it, as a sensitive value).").sensitive().write_only())
-                .attr(Attr::optional("host_key", Ty::String, "The build instance's SSH host public key (`ssh-ed25519 AAAA...`) to demand (`host_key_check = \"pinned\"`)."))
-                .attr(Attr::optional("host_key_check", Ty::String, "How the host key is verified: `console` (default without `host_key`): only a key whose fingerprint cloud-init printed on the instance console, read with GetConsoleOutput; `pinned` (default with `host_key`): exactly `host_key`; `none`: the first key seen, unverified. In every mode a reconnect must present the same key."))
-                .block(
-                    "bastion",
-                    Nesting::Single,
-                    Block::new("A jump host for instances in private subnets: the bake reaches the instance through a direct-tcpip channel opened on it, as Terraform's `connection` block and Packer's `ssh_bastion_*` do.")
-                        .attr(Attr::required("host", Ty::String, "Bastion address."))
-                        .attr(Attr::optional("port", Ty::Number, "Bastion SSH port. Default 22."))
-                        .attr(Attr::required("username", Ty::String, "User on the bastion."))
-                        .attr(Attr::required("private_key", Ty::String, "Private key for the bastion. Sensitive and write-only (Terraform 1.11+).").sensitive().write_only())
-                        .attr(Attr::optional("host_key", Ty::String, "The bastion's host public key to demand; without it the first key seen is trusted (and logged).")),
-                ),
-        )
-        .block(
-            "provision",
-            Nesting::List,
-            Block::new("A provisioning step; the blocks run in order. Each holds exactly one of `shell` or `file`.")
-                .attr(Attr::computed("content_digest", Ty::String, "SHA-256 of the local files this step uploads or runs (names, modes and contents); null when it uses none. Editing such a file plans a new bake and the plan names this attribute."))
-                .block(
-                    "shell",
-                    Nesting::Single,
-                    Block::new("Runs commands on the build instance, like Packer's `shell` provisioner.")
-                        .attr(Attr::optional("inline", Ty::list_of_strings(), "Commands run as one script with `inline_shebang` (default `/bin/sh -e`: the first failing command fails the step)."))
-                        .attr(Attr::optional("script", Ty::String, "A local script to upload and run."))
-                        .attr(Attr::optional("scripts", Ty::list_of_strings(), "Local scripts to upload and run, in order."))
-                        .attr(Attr::optional("environment", Ty::map_of_strings(), "Environment variables for the commands. Passed through a file that is sourced and deleted, never on a command line; the values are masked in logs and diagnostics. Write-only: Terraform 1.11+ never stores them in state or plans (older versions ignore that and store them, as sensitive values). Being write-only, a change of value alone does not plan a new bake: change `triggers` for that.").sensitive().write_only())
-                        .attr(Attr::optional("valid_exit_codes", Ty::List(Box::new(Ty::Number)), "Exit codes that count as success. Default `[0]`."))
-                        .attr(Attr::optional("inline_shebang", Ty::String, "Interpreter line for `inline`. Default `/bin/sh -e`."))
-                        .attr(Attr::optional("remote_folder", Ty::String, "Where scripts are uploaded on the instance. Default `/tmp`."))
-                        .attr(Attr::optional("pause_before", Ty::String, "Wait this long before the step, e.g. `10s`."))
-                        .attr(Attr::optional("max_retries", Ty::Number, "Run the step again this many times if it fails. Default 0."))
-                        .attr(Attr::optional("timeout", Ty::String, "Bound on one attempt, e.g. `5m`; the remote command is ended when it passes."))
-                        .attr(Attr::optional("skip_clean", Ty::Bool, "Keep the uploaded scripts on the instance."))
-                        .attr(Attr::optional("remote_path", Ty::String, "Exact path for the uploaded script (each script of the step in turn); default: a unique name in `remote_folder`."))
-                        .attr(Attr::optional("expect_disconnect", Ty::Bool, "A reboot step: the connection dropping counts as success, and the next step reconnects (retrying until `ssh.timeout`, demanding the same host key)."))
-                        .attr(Attr::optional("execute_command", Ty::String, "How each script is run. `{{ .Path }}` is the uploaded script; `{{ .Vars }}` expands to the command that loads `environment` (it ends in `&&`). Default `chmod +x {{ .Path }}; {{ .Vars }} {{ .Path }}`.")),
-                )
-                .block(
-                    "file",
-                    Nesting::Single,
-                    Block::new("Uploads a file, a directory or inline content, like Packer's `file` provisioner.")
-                        .attr(Attr::optional("source", Ty::String, "Local file or directory. A directory with a trailing slash uploads its contents; without, the directory itself."))
-                        .attr(Attr::optional("sources", Ty::list_of_strings(), "Several sources, each landing inside `destination`."))
-                        .attr(Attr::optional("content", Ty::String, "Inline content to write to `destination`."))
-                        .attr(Attr::optional("direction", Ty::String, "`upload` (default) or `download`: then `source`/`sources` are paths on the instance and `destination` is a local path, e.g. to bring back a manifest or an SBOM."))
-                        .attr(Attr::required("destination", Ty::String, "Absolute path on the build instance. Ending in `/` puts a file inside that directory.")),
-                ),
-        )
-        .block_in_place(
-            "metadata_options",
-            Nesting::Single,
-            Block::new("The build instance's metadata service (IMDS). By default IMDSv2 is required.")
-                .attr(Attr::optional("http_tokens", Ty::String, "`required` (default, IMDSv2 only) or `optional`."))
-                .attr(Attr::optional("http_endpoint", Ty::String, "`enabled` (default) or `disabled`."))
-                .attr(Attr::optional("http_put_response_hop_limit", Ty::Number, "Hop limit for IMDSv2 token requests (1-64).")),
-        )
-        .block_in_place(
-            "timeouts",
-            Nesting::Single,
-            Block::new("Bounds on the whole operation.")
-                .attr(Attr::optional("create", Ty::String, "Default `60m`."))
-                .attr(Attr::optional("delete", Ty::String, "Default `20m`.")),
-        )
+crate::choices!(
+    /// Which way a `file` step copies.
+    pub enum Direction {
+        Upload = "upload",
+        Download = "download",
+    }
+);
+
+define_block! {
+    /// A golden_ami object: configuration, plan or state.
+    pub struct GoldenAmi: "Bakes an AMI: launches a build instance from a source AMI, provisions it over SSH, stops it, creates the image, and removes every temporary resource. Destroy deregisters the AMI and deletes its snapshots." {
+        pub id: Option<String> => computed("The AMI id; use it as `aws_instance.ami`."),
+        pub name: Option<String> => optional_computed("AMI name (3–128 characters: letters, digits, spaces and `( ) [ ] . / - ' @ _`). Conflicts with `name_prefix`; one of the two is required.")
+            .check(Check::AmiName { min: 3, max: 128 })
+            .digest(false),
+        pub name_prefix: Option<String> => optional("Makes a unique AMI name starting with this prefix, followed by the UTC time and a random suffix; lets `create_before_destroy` replace an image without a name clash.")
+            .check(Check::AmiName { min: 1, max: 100 })
+            .digest(false),
+        pub description: Option<String> => optional("AMI description. Changed in place.").in_place(),
+        // Optional in Rust only: an imported state has none.
+        pub instance_type: Option<String> => required("Instance type of the build instance, e.g. `t3.micro`.")
+            .check(Check::InstanceType),
+        pub source_ami: Option<String> => optional("Id of the AMI to start from. Conflicts with `source_ami_filter`; one of the two is required.")
+            .check(Check::AmiId),
+        pub subnet_id: Option<String> => optional("Subnet for the build instance; default: the default VPC."),
+        pub associate_public_ip_address: Option<bool> => optional("Give the build instance a public IP address (default: the subnet's setting)."),
+        pub iam_instance_profile: Option<String> => optional("Instance profile name for the build instance."),
+        pub user_data: Option<String> => optional("User data for the build instance."),
+        pub triggers: BTreeMap<String, String> => optional("Arbitrary values; changing any of them bakes a new image (for inputs the provider cannot see, such as a package version)."),
+        pub rebake_on_new_source: bool => optional("With a `source_ami_filter`, plan a new bake when the filter selects a newer AMI than the one baked from.")
+            .default(true)
+            .in_place(),
+        pub ami_users: Vec<String> => optional("Account ids allowed to launch the AMI (`all` makes it public). Changed in place.")
+            .check(Check::AccountIdOrAll)
+            .in_place(),
+        pub deprecate_at: Option<String> => optional("RFC 3339 time at which EC2 marks the AMI deprecated. Changed in place.")
+            .check(Check::Rfc3339)
+            .in_place(),
+        pub tags: BTreeMap<String, String> => optional("Tags on the AMI. Changed in place.")
+            .check(Check::NoReservedTagKeys)
+            .in_place(),
+        pub snapshot_tags: BTreeMap<String, String> => optional("Tags on the AMI's snapshots. Changed in place.")
+            .check(Check::NoReservedTagKeys)
+            .in_place(),
+        pub run_tags: BTreeMap<String, String> => optional("Tags on the build instance, its volumes, the temporary key pair and security group.")
+            .check(Check::NoReservedTagKeys)
+            .in_place(),
+        pub source_ami_id: Option<String> => computed("The AMI the image was baked from (resolved from `source_ami_filter` at plan time).")
+            .digest(true),
+        pub snapshot_ids: Vec<String> => computed("EBS snapshots backing the AMI."),
+        pub region: Option<String> => computed("Region the AMI lives in."),
+        pub creation_date: Option<String> => computed("When EC2 created the AMI."),
+        pub build_id: Option<String> => computed("Id of the bake; every temporary resource and the AMI carry it in the `golden:build-id` tag."),
+        pub input_digest: Option<String> => computed("SHA-256 of everything that shapes the image: the resolved source AMI, instance settings, every `provision` step with the content of the local files it uses, and `triggers`. A change plans a new bake."),
+        // The filter only matters through the AMI it resolves to (`source_ami_id`).
+        pub source_ami_filter: Option<SourceAmiFilter> => block().digest(false),
+        pub ssh: Option<Ssh> => block().in_place(),
+        pub provision: Vec<Provision> => block(),
+        pub metadata_options: MetadataOptions => block().in_place().defaults_when_absent(),
+        pub timeouts: Timeouts => block().in_place().defaults_when_absent(),
+    }
+}
+
+define_block! {
+    pub struct SourceAmiFilter: "Finds the source AMI as Packer's `source_ami_filter` does, at plan time." {
+        pub filters: BTreeMap<String, String> => required("DescribeImages filters, e.g. `{ name = \"amzn2-ami-hvm-*\", architecture = \"x86_64\" }`.")
+            .check(Check::NonEmpty("A filter with no conditions would pick from every AMI visible to the account.")),
+        pub owners: Vec<String> => optional("Owner account ids or aliases (`amazon`, `self`, ...). Strongly recommended."),
+        pub most_recent: bool => optional("Take the newest match when several match; without it several matches are an error.")
+            .default(false),
+    }
+}
+
+define_block! {
+    pub struct Ssh: "How to reach the build instance. Required." {
+        pub username: String => required("User to log in as, e.g. `ec2-user`."),
+        pub host: Option<String> => optional("Dial this address instead of the instance's (a NAT, a tunnel, a local test bed)."),
+        pub port: u16 => optional("SSH port.").default(22).check(PORT),
+        pub timeout: Dur => optional("How long to keep trying to connect, e.g. `5m`.").default("5m"),
+        pub interface: Option<Interface> => optional("Which instance address to dial without `host`. Default: public IP if any, else private IP."),
+        pub allowed_cidrs: Vec<String> => optional("Who the temporary security group lets reach SSH. Default: the VPC's CIDR. `0.0.0.0/0` only when written here.")
+            .check(Check::Ipv4Cidr),
+        pub key_pair_name: Option<String> => optional("Launch with this existing EC2 key pair instead of a temporary one; needs `private_key`."),
+        pub private_key: Option<String> => optional("The private key of `key_pair_name` (OpenSSH or PEM). Sensitive and write-only: Terraform 1.11+ never stores it in plans or state (older versions store it, as a sensitive value).")
+            .check(Check::PrivateKey)
+            .sensitive()
+            .write_only(),
+        pub host_key: Option<String> => optional("The build instance's SSH host public key (`ssh-ed25519 AAAA...`) to demand (`host_key_check = \"pinned\"`).")
+            .check(Check::PublicKey),
+        pub host_key_check: Option<HostKeyCheck> => optional("How the host key is verified: `console` (default without `host_key`): only a key whose fingerprint cloud-init printed on the instance console, read with GetConsoleOutput; `pinned` (default with `host_key`): exactly `host_key`; `none`: the first key seen, unverified. In every mode a reconnect must present the same key."),
+        pub bastion: Option<Bastion> => block(),
+    }
+}
+
+define_block! {
+    pub struct Bastion: "A jump host for instances in private subnets: the bake reaches the instance through a direct-tcpip channel opened on it, as Terraform's `connection` block and Packer's `ssh_bastion_*` do." {
+        pub host: String => required("Bastion address."),
+        pub port: u16 => optional("Bastion SSH port.").default(22).check(PORT),
+        pub username: String => required("User on the bastion."),
+        pub private_key: String => required("Private key for the bastion. Sensitive and write-only (Terraform 1.11+).")
+            .check(Check::PrivateKey)
+            .sensitive()
+            .write_only(),
+        pub host_key: Option<String> => optional("The bastion's host public key to demand; without it the first key seen is trusted (and logged).")
+            .check(Check::PublicKey),
+    }
+}
+
+define_block! {
+    pub struct Provision: "A provisioning step; the blocks run in order. Each holds exactly one of `shell` or `file`." {
+        pub content_digest: Option<String> => computed("SHA-256 of the local files this step uploads or runs (names, modes and contents); null when it uses none. Editing such a file plans a new bake and the plan names this attribute."),
+        pub shell: Option<Shell> => block(),
+        pub file: Option<File> => block(),
+    }
+}
+
+define_block! {
+    pub struct Shell: "Runs commands on the build instance, like Packer's `shell` provisioner." {
+        pub inline: Vec<String> => optional("Commands run as one script with `inline_shebang` (by default `/bin/sh -e`: the first failing command fails the step).")
+            .check(Check::NonEmpty("`inline` needs at least one command.")),
+        pub script: Option<String> => optional("A local script to upload and run.").check(Check::LocalFile),
+        pub scripts: Vec<String> => optional("Local scripts to upload and run, in order.").check(Check::LocalFile),
+        pub environment: BTreeMap<String, String> => optional("Environment variables for the commands. Passed through a file that is sourced and deleted, never on a command line; the values are masked in logs and diagnostics. Write-only: Terraform 1.11+ never stores them in state or plans (older versions ignore that and store them, as sensitive values). Being write-only, a change of value alone does not plan a new bake: change `triggers` for that.")
+            .check(Check::ShellNames)
+            .sensitive()
+            .write_only(),
+        pub valid_exit_codes: Vec<u32> => optional("Exit codes that count as success.")
+            .default([0])
+            .check(Check::Whole { min: 0, max: 255, what: "an exit status" }),
+        pub inline_shebang: String => optional("Interpreter line for `inline`.").default("/bin/sh -e"),
+        pub remote_folder: String => optional("Where scripts are uploaded on the instance.")
+            .default("/tmp")
+            .check(Check::AbsolutePath),
+        pub pause_before: Dur => optional("Wait this long before the step, e.g. `10s`.").default("0s"),
+        pub max_retries: u32 => optional("Run the step again this many times if it fails.")
+            .default(0)
+            .check(Check::Whole { min: 0, max: 100, what: "a whole number" }),
+        pub timeout: Option<Dur> => optional("Bound on one attempt, e.g. `5m`; the remote command is ended when it passes."),
+        pub skip_clean: bool => optional("Keep the uploaded scripts on the instance.").default(false),
+        pub remote_path: Option<String> => optional("Exact path for the uploaded script (each script of the step in turn); default: a unique name in `remote_folder`.")
+            .check(Check::AbsolutePath),
+        pub expect_disconnect: bool => optional("A reboot step: the connection dropping counts as success, and the next step reconnects (retrying until `ssh.timeout`, demanding the same host key).")
+            .default(false),
+        pub execute_command: String => optional("How each script is run. `{{ .Path }}` is the uploaded script; `{{ .Vars }}` expands to the command that loads `environment` (it ends in `&&`).")
+            .default("chmod +x {{ .Path }}; {{ .Vars }} {{ .Path }}")
+            .check(Check::Contains { needle: "{{ .Path }}", why: "never runs the script" }),
+    }
+}
+
+define_block! {
+    pub struct File: "Uploads a file, a directory or inline content, like Packer's `file` provisioner." {
+        pub source: Option<String> => optional("Local file or directory. A directory with a trailing slash uploads its contents; without, the directory itself."),
+        pub sources: Vec<String> => optional("Several sources, each landing inside `destination`."),
+        pub content: Option<String> => optional("Inline content to write to `destination`."),
+        pub direction: Direction => optional("`download` makes `source`/`sources` paths on the instance and `destination` a local path, e.g. to bring back a manifest or an SBOM.")
+            .default("upload"),
+        pub destination: String => required("Absolute path on the build instance. Ending in `/` puts a file inside that directory."),
+    }
+}
+
+define_block! {
+    pub struct MetadataOptions: "The build instance's metadata service (IMDS). By default IMDSv2 is required." {
+        pub http_tokens: HttpTokens => optional("`required` is IMDSv2 only.").default("required"),
+        pub http_endpoint: HttpEndpoint => optional("Whether the metadata service answers.").default("enabled"),
+        pub http_put_response_hop_limit: Option<i32> => optional("Hop limit for IMDSv2 token requests.")
+            .check(Check::Whole { min: 1, max: 64, what: "a whole number" }),
+    }
+}
+
+define_block! {
+    pub struct Timeouts: "Bounds on the whole operation." {
+        pub create: Dur => optional("The whole bake.").default("60m"),
+        pub delete: Dur => optional("Deregistering the image and deleting its snapshots.").default("20m"),
+    }
 }

@@ -2,7 +2,7 @@
 //! attributes are described once. `GOLDEN_WRITE_DOCS=1 cargo test docs`
 //! rewrites the generated sections; the test fails when they are stale.
 
-use crate::protocol::schema::{Block, Mode, Nesting, OnChange, Ty};
+use super::{Attr, Block, Check, Mode, Nesting, OnChange, Ty};
 
 fn ty_name(t: &Ty) -> String {
     match t {
@@ -36,10 +36,11 @@ pub fn render(block: &Block, title_level: usize, path: &str, replace_note: bool)
             extra.push_str(", forces a new bake");
         }
         out.push_str(&format!(
-            "- `{}` ({}, {mode}{extra}) {}\n",
+            "- `{}` ({}, {mode}{extra}) {}{}\n",
             a.name,
             ty_name(&a.ty),
-            a.description
+            a.description,
+            derived_text(a)
         ));
     }
     for b in &block.blocks {
@@ -74,6 +75,29 @@ pub fn render(block: &Block, title_level: usize, path: &str, replace_note: bool)
     }
     for s in sections {
         out.push_str(&s);
+    }
+    out
+}
+
+/// What the definition says beyond its prose: the allowed values and the default.
+fn derived_text(a: &Attr) -> String {
+    let mut out = String::new();
+    for c in &a.checks {
+        match c {
+            Check::OneOf(values) => {
+                let list: Vec<String> = values.iter().map(|v| format!("`{v}`")).collect();
+                out.push_str(&format!(" One of {}.", list.join(", ")));
+            }
+            Check::Whole { min, max, .. } => out.push_str(&format!(" From {min} to {max}.")),
+            _ => {}
+        }
+    }
+    if let Some(d) = &a.default {
+        let shown = match d {
+            serde_json::Value::String(s) => s.clone(),
+            other => other.to_string(),
+        };
+        out.push_str(&format!(" Default `{shown}`."));
     }
     out
 }

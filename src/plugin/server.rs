@@ -1,11 +1,12 @@
 //! The tfplugin6 gRPC service: decodes each request, hands it to the
 //! protocol-neutral provider, encodes the answer. No resource logic here.
 
-use super::diag::{Diagnostic, Diagnostics};
-use super::tfplugin6 as pb;
-use super::tfplugin6::provider_server::Provider as ProviderRpc;
-use super::value::Value;
-use super::{decode, diags_to_pb, encode, path_to_pb, schema_to_pb};
+use super::schema_pb::schema_to_pb;
+use crate::protocol::diag::{Diagnostic, Diagnostics};
+use crate::protocol::tfplugin6 as pb;
+use crate::protocol::tfplugin6::provider_server::Provider as ProviderRpc;
+use crate::protocol::value::Value;
+use crate::protocol::{decode, diags_to_pb, encode, path_to_pb};
 use crate::provider::Provider;
 use std::sync::Arc;
 use tonic::{Request, Response, Status};

@@ -1,0 +1,606 @@
+//! The resource's rules without Terraform or AWS: every plan-time check,
+//! decoding with defaults, the digest and what forces a new bake.
+
+use super::model::bake_spec;
+use super::plan::replaced_paths;
+use super::schema::GoldenAmi;
+use super::validate;
+use crate::bake::spec::{HostKeyCheck, HttpEndpoint, HttpTokens, Interface};
+use crate::bake::{BakeSpec, SourceSpec};
+use crate::protocol::value::Value;
+use crate::provider::schema::decode::decode;
+use crate::provision::ProvisionStep;
+use serde_json::{Value as Json, json};
+use std::time::Duration;
+
+fn value(j: Json) -> Value {
+    Value::decode_json(j.to_string().as_bytes()).unwrap()
+}
+
+/// A valid configuration, as Terraform sends it (only set attributes here).
+fn good() -> Json {
+    json!({
+        "name": "web-1",
+        "instance_type": "t3.micro",
+        "source_ami": "ami-0a11ce0000000a001",
+        "ssh": { "username": "ec2-user" },
+    })
+}
+
+/// `good()` with `patch` merged in (nulls remove).
+fn with(patch: Json) -> Value {
+    let mut base = good();
+    merge(&mut base, patch);
+    value(base)
+}
+
+fn merge(base: &mut Json, patch: Json) {
+    match (base, patch) {
+        (Json::Object(b), Json::Object(p)) => {
+            for (k, v) in p {
+                if v.is_null() {
+                    b.remove(&k);
+                } else if let (Some(slot), true) = (b.get_mut(&k), v.is_object()) {
+                    merge(slot, v);
+                } else {
+                    b.insert(k, v);
+                }
+            }
+        }
+        (b, p) => *b = p,
+    }
+}
+
+/// The (path, "summary: detail") of each diagnostic.
+fn problems(v: &Value) -> Vec<(String, String)> {
+    validate(v)
+        .0
+        .iter()
+        .map(|d| {
+            (
+                d.path.as_ref().map(|p| p.to_string()).unwrap_or_default(),
+                format!("{}: {}", d.summary, d.detail),
+            )
+        })
+        .collect()
+}
+
+#[test]
+fn a_good_configuration_passes() {
+    assert_eq!(problems(&with(json!({}))), vec![]);
+}
+
+/// Every rule: the configuration, where the diagnostic points, what it says.
+#[test]
+fn every_rule_refuses_its_bad_input_at_its_attribute() {
+    let script = tempfile::NamedTempFile::new().unwrap();
+    let script = script.path().to_string_lossy().to_string();
+    let long = "a".repeat(129);
+    let cases: Vec<(&str, Json, &str, &str)> = vec![
+        (
+            "both names",
+            json!({"name_prefix": "x-"}),
+            "name_prefix",
+            "Set either `name` or `name_prefix`",
+        ),
+        (
+            "no name",
+            json!({"name": null}),
+            "name",
+            "Set `name`, or `name_prefix`",
+        ),
+        (
+            "name characters",
+            json!({"name": "bad*name"}),
+            "name",
+            "contains '*'",
+        ),
+        (
+            "name length",
+            json!({"name": long}),
+            "name",
+            "must be 3 to 128 characters",
+        ),
+        (
+            "prefix length",
+            json!({"name": null, "name_prefix": "a".repeat(101)}),
+            "name_prefix",
+            "must be 1 to 100 characters",
+        ),
+        (
+            "both sources",
+            json!({"source_ami_filter": {"filters": {"name": "x"}}}),
+            "source_ami",
+            "Set either `source_ami` or a `source_ami_filter`",
+        ),
+        (
+            "no source",
+            json!({"source_ami": null}),
+            "source_ami",
+            "Set `source_ami`, or a `source_ami_filter` block",
+        ),
+        (
+            "malformed source",
+            json!({"source_ami": "image-12"}),
+            "source_ami",
+            "is not an AMI id",
+        ),
+        (
+            "empty filter",
+            json!({"source_ami": null, "source_ami_filter": {"filters": {}}}),
+            "source_ami_filter.filters",
+            "A filter with no conditions",
+        ),
+        (
+            "instance type",
+            json!({"instance_type": "t2micro"}),
+            "instance_type",
+            "is not an instance type",
+        ),
+        (
+            "reserved tag",
+            json!({"tags": {"aws:owner": "me"}}),
+            "tags[\"aws:owner\"]",
+            "reserved by AWS",
+        ),
+        (
+            "reserved snapshot tag",
+            json!({"snapshot_tags": {"AWS:x": "me"}}),
+            "snapshot_tags[\"AWS:x\"]",
+            "reserved by AWS",
+        ),
+        (
+            "reserved run tag",
+            json!({"run_tags": {"aws:y": "me"}}),
+            "run_tags[\"aws:y\"]",
+            "reserved by AWS",
+        ),
+        (
+            "deprecate_at",
+            json!({"deprecate_at": "next year"}),
+            "deprecate_at",
+            "is not an RFC 3339 time",
+        ),
+        (
+            "ami_users",
+            json!({"ami_users": ["111122223333", "bob"]}),
+            "ami_users[1]",
+            "neither a 12-digit account id",
+        ),
+        (
+            "http_tokens",
+            json!({"metadata_options": {"http_tokens": "sometimes"}}),
+            "metadata_options.http_tokens",
+            "\"sometimes\": use required or optional.",
+        ),
+        (
+            "http_endpoint",
+            json!({"metadata_options": {"http_endpoint": "on"}}),
+            "metadata_options.http_endpoint",
+            "use enabled or disabled",
+        ),
+        (
+            "hop limit",
+            json!({"metadata_options": {"http_put_response_hop_limit": 65}}),
+            "metadata_options.http_put_response_hop_limit",
+            "65 is not a whole number (1-64)",
+        ),
+        (
+            "create timeout",
+            json!({"timeouts": {"create": "soon"}}),
+            "timeouts.create",
+            "\"soon\" is not a duration",
+        ),
+        (
+            "delete timeout",
+            json!({"timeouts": {"delete": "10 minutes"}}),
+            "timeouts.delete",
+            "is not a duration",
+        ),
+        (
+            "no ssh",
+            json!({"ssh": null}),
+            "ssh",
+            "Add an `ssh { username",
+        ),
+        (
+            "port",
+            json!({"ssh": {"port": 70000}}),
+            "ssh.port",
+            "70000 is not a TCP port",
+        ),
+        (
+            "ssh timeout",
+            json!({"ssh": {"timeout": "5 minutes"}}),
+            "ssh.timeout",
+            "\"5 minutes\" is not a duration",
+        ),
+        (
+            "interface",
+            json!({"ssh": {"interface": "ipv6"}}),
+            "ssh.interface",
+            "use public_ip, private_ip, public_dns or private_dns",
+        ),
+        (
+            "cidr",
+            json!({"ssh": {"allowed_cidrs": ["10.0.0.0/33"]}}),
+            "ssh.allowed_cidrs[0]",
+            "is not an IPv4 CIDR",
+        ),
+        (
+            "key pair without key",
+            json!({"ssh": {"key_pair_name": "mine"}}),
+            "ssh.key_pair_name",
+            "key_pair_name needs private_key",
+        ),
+        (
+            "key without key pair",
+            json!({"ssh": {"private_key": "x"}}),
+            "ssh.private_key",
+            "private_key needs the EC2 key_pair_name",
+        ),
+        (
+            "bad private key",
+            json!({"ssh": {"key_pair_name": "mine", "private_key": "x"}}),
+            "ssh.private_key",
+            "unencrypted OpenSSH or PEM private key",
+        ),
+        (
+            "bad host key",
+            json!({"ssh": {"host_key": "ssh-ed25519 AAAA"}}),
+            "ssh.host_key",
+            "as in known_hosts",
+        ),
+        (
+            "pinned without key",
+            json!({"ssh": {"host_key_check": "pinned"}}),
+            "ssh.host_key_check",
+            "needs ssh.host_key",
+        ),
+        (
+            "host_key_check",
+            json!({"ssh": {"host_key_check": "trust"}}),
+            "ssh.host_key_check",
+            "use console, pinned or none",
+        ),
+        (
+            "bastion port",
+            json!({"ssh": {"bastion": {"host": "b", "username": "u", "private_key": "x", "port": 0}}}),
+            "ssh.bastion.port",
+            "0 is not a TCP port",
+        ),
+        (
+            "bastion key",
+            json!({"ssh": {"bastion": {"host": "b", "username": "u", "private_key": "x"}}}),
+            "ssh.bastion.private_key",
+            "unencrypted OpenSSH or PEM private key",
+        ),
+        (
+            "bastion host key",
+            json!({"ssh": {"bastion": {"host": "b", "username": "u", "private_key": "x", "host_key": "nope"}}}),
+            "ssh.bastion.host_key",
+            "as in known_hosts",
+        ),
+        (
+            "empty provision",
+            json!({"provision": [{}]}),
+            "provision[0]",
+            "Empty provision[0]",
+        ),
+        (
+            "two kinds",
+            json!({"provision": [{"shell": {"inline": ["true"]}, "file": {"content": "x", "destination": "/tmp/x"}}]}),
+            "provision[0].file.destination",
+            "Two step kinds in provision[0]",
+        ),
+        (
+            "nothing to run",
+            json!({"provision": [{"shell": {}}]}),
+            "provision[0].shell",
+            "Set one of `inline`, `script` or `scripts`",
+        ),
+        (
+            "empty inline",
+            json!({"provision": [{"shell": {"inline": []}}]}),
+            "provision[0].shell.inline",
+            "`inline` needs at least one command",
+        ),
+        (
+            "missing script",
+            json!({"provision": [{"shell": {"script": "nope.sh"}}]}),
+            "provision[0].shell.script",
+            "\"nope.sh\" is not a readable file",
+        ),
+        (
+            "missing scripts",
+            json!({"provision": [{"shell": {"scripts": [script, "gone.sh"]}}]}),
+            "provision[0].shell.scripts[1]",
+            "\"gone.sh\" is not a readable file",
+        ),
+        (
+            "exit code",
+            json!({"provision": [{"shell": {"inline": ["true"], "valid_exit_codes": [0, 300]}}]}),
+            "provision[0].shell.valid_exit_codes[1]",
+            "300 is not an exit status",
+        ),
+        (
+            "env name",
+            json!({"provision": [{"shell": {"inline": ["true"], "environment": {"1X": "v"}}}]}),
+            "provision[0].shell.environment[\"1X\"]",
+            "is not a shell variable name",
+        ),
+        (
+            "pause_before",
+            json!({"provision": [{"shell": {"inline": ["true"], "pause_before": "a bit"}}]}),
+            "provision[0].shell.pause_before",
+            "is not a duration",
+        ),
+        (
+            "step timeout",
+            json!({"provision": [{"shell": {"inline": ["true"], "timeout": "forever"}}]}),
+            "provision[0].shell.timeout",
+            "is not a duration",
+        ),
+        (
+            "max_retries",
+            json!({"provision": [{"shell": {"inline": ["true"], "max_retries": 101}}]}),
+            "provision[0].shell.max_retries",
+            "101 is not a whole number (0-100)",
+        ),
+        (
+            "execute_command",
+            json!({"provision": [{"shell": {"inline": ["true"], "execute_command": "sudo sh"}}]}),
+            "provision[0].shell.execute_command",
+            "never runs the script",
+        ),
+        (
+            "remote_path",
+            json!({"provision": [{"shell": {"inline": ["true"], "remote_path": "x.sh"}}]}),
+            "provision[0].shell.remote_path",
+            "must be an absolute path",
+        ),
+        (
+            "remote_folder",
+            json!({"provision": [{"shell": {"inline": ["true"], "remote_folder": "tmp"}}]}),
+            "provision[0].shell.remote_folder",
+            "must be an absolute path",
+        ),
+        (
+            "missing file source",
+            json!({"provision": [{"file": {"source": "no-such-file", "destination": "/tmp/x"}}]}),
+            "provision[0].file.source",
+            "\"no-such-file\" does not exist",
+        ),
+        (
+            "missing file sources",
+            json!({"provision": [{"file": {"sources": [script, "no-such"], "destination": "/tmp/"}}]}),
+            "provision[0].file.sources[1]",
+            "\"no-such\" does not exist",
+        ),
+        (
+            "relative destination",
+            json!({"provision": [{"file": {"content": "x", "destination": "relative/path"}}]}),
+            "provision[0].file.destination",
+            "must be an absolute path",
+        ),
+        (
+            "source and content",
+            json!({"provision": [{"file": {"source": script, "content": "x", "destination": "/tmp/x"}}]}),
+            "provision[0].file.content",
+            "Set either `source` or `content`",
+        ),
+        (
+            "nothing to upload",
+            json!({"provision": [{"file": {"destination": "/tmp/x"}}]}),
+            "provision[0].file.source",
+            "Set `source` (a local file or directory) or `content`",
+        ),
+        (
+            "direction",
+            json!({"provision": [{"file": {"content": "x", "destination": "/tmp/x", "direction": "sideways"}}]}),
+            "provision[0].file.direction",
+            "use upload or download",
+        ),
+        (
+            "download content",
+            json!({"provision": [{"file": {"content": "x", "destination": "out", "direction": "download"}}]}),
+            "provision[0].file.content",
+            "A download takes `source` or `sources`",
+        ),
+        (
+            "download relative source",
+            json!({"provision": [{"file": {"source": "etc/x", "destination": "out", "direction": "download"}}]}),
+            "provision[0].file.source",
+            "must be an absolute path on the instance",
+        ),
+    ];
+    for (what, patch, path, message) in cases {
+        let found = problems(&with(patch));
+        assert!(
+            found.iter().any(|(p, m)| p == path && m.contains(message)),
+            "{what}: expected {message:?} at {path}, got {found:?}"
+        );
+    }
+}
+
+#[test]
+fn unknown_values_are_checked_later() {
+    let mut v = with(json!({"ssh": {"port": 22}}));
+    v.set("instance_type", Value::Unknown);
+    let Value::Map(ssh) = v.get("ssh").clone() else {
+        panic!("no ssh")
+    };
+    let mut ssh = Value::Map(ssh);
+    ssh.set("port", Value::Unknown);
+    v.set("ssh", ssh);
+    assert_eq!(problems(&v), vec![]);
+}
+
+fn spec(v: &Value) -> BakeSpec {
+    let decoded: GoldenAmi = decode(v).unwrap();
+    bake_spec(&decoded, "n".into(), "b".into(), "http://ip").unwrap()
+}
+
+#[test]
+fn defaults_come_from_the_definitions() {
+    let s = spec(&with(
+        json!({"provision": [{"shell": {"inline": ["true"]}}, {"file": {"content": "x", "destination": "/x"}}]}),
+    ));
+    assert_eq!(s.ssh.port, 22);
+    assert_eq!(s.ssh.timeout, Duration::from_secs(300));
+    assert_eq!(s.ssh.host_key_check, HostKeyCheck::Console);
+    assert_eq!(s.ssh.interface, None);
+    assert_eq!(s.create_timeout, Duration::from_secs(3600));
+    assert_eq!(s.metadata.http_tokens, HttpTokens::Required);
+    assert_eq!(s.metadata.http_endpoint, HttpEndpoint::Enabled);
+    assert!(matches!(s.source, SourceSpec::Id(ref id) if id == "ami-0a11ce0000000a001"));
+    let ProvisionStep::Shell(sh) = &s.provision[0] else {
+        panic!("not a shell step")
+    };
+    assert_eq!(sh.valid_exit_codes, vec![0]);
+    assert_eq!(sh.inline_shebang, "/bin/sh -e");
+    assert_eq!(sh.remote_folder, "/tmp");
+    assert_eq!(
+        sh.execute_command,
+        "chmod +x {{ .Path }}; {{ .Vars }} {{ .Path }}"
+    );
+    assert_eq!(sh.max_retries, 0);
+    assert_eq!(sh.timeout, None);
+    let ProvisionStep::File(f) = &s.provision[1] else {
+        panic!("not a file step")
+    };
+    assert!(!f.download);
+}
+
+#[test]
+fn set_values_decode_into_real_types() {
+    let s = spec(&with(json!({
+        "ssh": {"port": 2222, "timeout": "90s", "interface": "private_dns", "host_key": "ssh-ed25519 AAAA"},
+        "metadata_options": {"http_tokens": "optional", "http_put_response_hop_limit": 3},
+        "timeouts": {"create": "2h"},
+        "provision": [{"shell": {"script": "a.sh", "scripts": ["b.sh"], "max_retries": 2, "timeout": "1m"}},
+                      {"file": {"sources": ["/etc/os-release"], "destination": "out/", "direction": "download"}}],
+    })));
+    assert_eq!(s.ssh.port, 2222);
+    assert_eq!(s.ssh.timeout, Duration::from_secs(90));
+    assert_eq!(s.ssh.interface, Some(Interface::PrivateDns));
+    assert_eq!(
+        s.ssh.host_key_check,
+        HostKeyCheck::Pinned,
+        "a host key is pinned by default"
+    );
+    assert_eq!(s.metadata.http_tokens, HttpTokens::Optional);
+    assert_eq!(s.metadata.http_put_response_hop_limit, Some(3));
+    assert_eq!(s.create_timeout, Duration::from_secs(7200));
+    let ProvisionStep::Shell(sh) = &s.provision[0] else {
+        panic!("not a shell step")
+    };
+    let scripts: Vec<String> = sh.scripts.iter().map(|p| p.display().to_string()).collect();
+    assert_eq!(scripts, vec!["a.sh", "b.sh"]);
+    assert_eq!(
+        (sh.max_retries, sh.timeout),
+        (2, Some(Duration::from_secs(60)))
+    );
+    let ProvisionStep::File(f) = &s.provision[1] else {
+        panic!("not a file step")
+    };
+    assert!(f.download);
+    assert_eq!(f.sources, vec!["/etc/os-release"]);
+}
+
+#[test]
+fn an_unknown_configured_value_does_not_decode() {
+    let mut v = with(json!({}));
+    v.set("subnet_id", Value::Unknown);
+    assert!(decode::<GoldenAmi>(&v).is_err());
+    // What only apply can tell may be unknown.
+    let mut v = with(json!({}));
+    v.set("id", Value::Unknown);
+    assert!(decode::<GoldenAmi>(&v).is_ok());
+}
+
+/// The inputs that shape the image, and only they, move the digest.
+#[test]
+fn digest_covers_exactly_the_inputs_that_shape_the_image() {
+    let base = with(json!({"source_ami_id": "ami-1"}));
+    let digest = |v: &Value| super::digest::input_digest(v);
+    let d0 = digest(&base);
+    assert!(d0.as_str().is_some_and(|d| d.len() == 64));
+    let shaping = [
+        json!({"instance_type": "t3.large"}),
+        json!({"source_ami": "ami-2"}),
+        json!({"source_ami_id": "ami-2"}),
+        json!({"subnet_id": "subnet-1"}),
+        json!({"associate_public_ip_address": true}),
+        json!({"iam_instance_profile": "p"}),
+        json!({"user_data": "#!/bin/sh"}),
+        json!({"triggers": {"v": "2"}}),
+        json!({"provision": [{"shell": {"inline": ["true"]}}]}),
+    ];
+    for p in shaping {
+        let mut j = good();
+        merge(&mut j, json!({"source_ami_id": "ami-1"}));
+        merge(&mut j, p.clone());
+        assert_ne!(digest(&value(j)), d0, "{p} must change the digest");
+    }
+    let not_shaping = [
+        json!({"name": "other"}),
+        json!({"name_prefix": "p-"}),
+        json!({"description": "d"}),
+        json!({"tags": {"a": "b"}}),
+        json!({"snapshot_tags": {"a": "b"}}),
+        json!({"run_tags": {"a": "b"}}),
+        json!({"ami_users": ["111122223333"]}),
+        json!({"deprecate_at": "2030-01-01T00:00:00Z"}),
+        json!({"rebake_on_new_source": false}),
+        json!({"ssh": {"port": 2222}}),
+        json!({"timeouts": {"create": "2h"}}),
+        json!({"metadata_options": {"http_tokens": "optional"}}),
+        json!({"source_ami_filter": {"filters": {"name": "x"}}}),
+        json!({"id": "ami-9", "snapshot_ids": ["snap-1"], "build_id": "x"}),
+    ];
+    for p in not_shaping {
+        let mut j = good();
+        merge(&mut j, json!({"source_ami_id": "ami-1"}));
+        merge(&mut j, p.clone());
+        assert_eq!(digest(&value(j)), d0, "{p} must not change the digest");
+    }
+    let mut partial = base.clone();
+    partial.set("source_ami_id", Value::Unknown);
+    assert_eq!(digest(&partial), Value::Unknown);
+}
+
+#[test]
+fn only_replacing_attributes_force_a_new_bake() {
+    let prior = with(json!({"source_ami_id": "ami-1"}));
+    let paths = |patch: Json| -> Vec<String> {
+        let mut j = good();
+        merge(&mut j, json!({"source_ami_id": "ami-1"}));
+        merge(&mut j, patch);
+        let proposed = value(j);
+        replaced_paths(&prior, &proposed, &proposed)
+            .iter()
+            .map(|p| p.to_string())
+            .collect()
+    };
+    assert_eq!(paths(json!({})), Vec::<String>::new());
+    assert_eq!(
+        paths(json!({"instance_type": "t3.large"})),
+        vec!["instance_type"]
+    );
+    assert_eq!(
+        paths(json!({"provision": [{"shell": {"inline": ["x"]}}]})),
+        vec!["provision"]
+    );
+    assert_eq!(paths(json!({"name": "renamed"})), vec!["name"]);
+    for in_place in [
+        json!({"tags": {"a": "b"}}),
+        json!({"description": "d"}),
+        json!({"ami_users": ["all"]}),
+        json!({"ssh": {"port": 2}}),
+        json!({"timeouts": {"delete": "1m"}}),
+        json!({"rebake_on_new_source": false}),
+    ] {
+        assert_eq!(paths(in_place.clone()), Vec::<String>::new(), "{in_place}");
+    }
+}
