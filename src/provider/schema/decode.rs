@@ -47,11 +47,12 @@ fn block_json(block: &Block, v: &Value, path: &str) -> Result<Json, DecodeError>
     let mut out = Map::new();
     for a in &block.attrs {
         let at = format!("{path}{}", a.name);
-        let j = match (v.get(a.name), &a.default, &a.ty) {
-            // What only apply can tell reads as absent before it.
-            (Value::Unknown, _, _) if a.mode != Mode::Required && a.mode != Mode::Optional => {
-                Json::Null
-            }
+        let mut val = v.get(a.name);
+        // What only apply can tell reads as absent before it.
+        if matches!(val, Value::Unknown) && !matches!(a.mode, Mode::Required | Mode::Optional) {
+            val = &Value::Null;
+        }
+        let j = match (val, &a.default, &a.ty) {
             (Value::Null, Some(d), _) => d.clone(),
             (Value::Null, None, Ty::List(_)) => Json::Array(vec![]),
             (Value::Null, None, Ty::Map(_)) => Json::Object(Map::new()),
