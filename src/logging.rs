@@ -19,13 +19,7 @@ pub fn init() -> Option<tracing_appender::non_blocking::WorkerGuard> {
         tracing_subscriber::EnvFilter::new("info,terraform_provider_golden=debug")
     });
     // GOLDEN_LOG_FILE: a copy of the log that outlives Terraform (which reads stderr).
-    let file = std::env::var_os("GOLDEN_LOG_FILE").and_then(|p| {
-        std::fs::OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(p)
-            .ok()
-    });
+    let file = std::env::var_os("GOLDEN_LOG_FILE").and_then(|p| open_log_file(p.as_ref()).ok());
     let (writer, guard) = match file {
         Some(f) => tracing_appender::non_blocking(f),
         None => tracing_appender::non_blocking(std::io::stderr()),
@@ -37,6 +31,17 @@ pub fn init() -> Option<tracing_appender::non_blocking::WorkerGuard> {
         .try_init()
         .ok()
         .map(|_| guard)
+}
+
+/// The log copy holds command output and resource ids: readable by its
+/// owner only, as a new file.
+fn open_log_file(p: &std::path::Path) -> std::io::Result<std::fs::File> {
+    use std::os::unix::fs::OpenOptionsExt;
+    std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .mode(0o600)
+        .open(p)
 }
 
 struct HcLog;
@@ -109,5 +114,18 @@ impl Visit for JsonFields {
     }
     fn record_bool(&mut self, field: &Field, value: bool) {
         self.0.insert(field.name().into(), value.into());
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn the_log_file_is_created_for_its_owner_only() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("golden.log");
+        super::open_log_file(&path).unwrap();
+        let mode = std::fs::metadata(&path).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, 0o600, "{mode:o}");
     }
 }
