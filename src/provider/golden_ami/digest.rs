@@ -115,7 +115,9 @@ pub async fn fill_content_digests(
 }
 
 /// One digest over every input that shapes the image (the attributes and
-/// blocks whose definitions say `digest`); Unknown while any is.
+/// blocks whose definitions say `digest`); Unknown while any is. Absent
+/// (null) values take no part, so a new optional attribute changes no
+/// existing image's digest.
 pub fn input_digest(v: &Value) -> Value {
     let s = schema();
     let attrs = s.block.attrs.iter().filter(|a| a.digest).map(|a| a.name);
@@ -124,9 +126,23 @@ pub fn input_digest(v: &Value) -> Value {
         .chain(blocks)
         .map(|name| (name.to_string(), v.get(name).clone()))
         .collect();
-    let all = Value::Map(parts);
+    let all = without_nulls(Value::Map(parts));
     if !all.is_wholly_known() {
         return Value::Unknown;
     }
     Value::string(hex::encode(Sha256::digest(all.encode_msgpack())))
+}
+
+/// Drops null entries from every object inside `v`.
+fn without_nulls(v: Value) -> Value {
+    match v {
+        Value::Map(m) => Value::Map(
+            m.into_iter()
+                .filter(|(_, i)| !i.is_null())
+                .map(|(k, i)| (k, without_nulls(i)))
+                .collect(),
+        ),
+        Value::List(l) => Value::List(l.into_iter().map(without_nulls).collect()),
+        other => other,
+    }
 }

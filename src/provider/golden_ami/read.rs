@@ -130,7 +130,16 @@ pub fn upgrade_state(version: i64, raw_json: &[u8]) -> (Value, Diagnostics) {
         );
     }
     match Value::decode_json(raw_json) {
-        Ok(v) => (schema().block.conform(&v), Diagnostics::default()),
+        Ok(v) => {
+            let mut state = schema().block.conform(&v);
+            // Before version 2 the digest counted absent values: restate it
+            // the current way, so the upgrade alone plans no rebake.
+            if version < 2 && !state.get("input_digest").is_null() {
+                let d = super::digest::input_digest(&state);
+                state.set("input_digest", d);
+            }
+            (state, Diagnostics::default())
+        }
         Err(e) => (
             Value::Null,
             Diagnostic::error("Cannot read stored state", e.to_string()).into(),

@@ -10,8 +10,9 @@ use crate::provider::schema::check::PORT;
 use crate::provider::schema::{BlockDef, Schema};
 use std::collections::BTreeMap;
 
-/// Bumped when the state layout changes; `upgrade_state` maps old versions.
-pub const SCHEMA_VERSION: i64 = 1;
+/// Bumped when the state layout or the meaning of a stored value changes;
+/// `upgrade_state` maps old versions. 2: the input digest leaves nulls out.
+pub const SCHEMA_VERSION: i64 = 2;
 
 pub fn schema() -> Schema {
     Schema {
@@ -87,7 +88,7 @@ define_block! {
     pub struct SourceAmiFilter: "Finds the source AMI as Packer's `source_ami_filter` does, at plan time." {
         pub filters: BTreeMap<String, String> => required("DescribeImages filters, e.g. `{ name = \"amzn2-ami-hvm-*\", architecture = \"x86_64\" }`.")
             .check(Check::NonEmpty("A filter with no conditions would pick from every AMI visible to the account.")),
-        pub owners: Vec<String> => optional("Owner account ids or aliases (`amazon`, `self`, ...). Strongly recommended."),
+        pub owners: Vec<String> => optional("Owner account ids or aliases (`amazon`, `self`, ...) whose AMIs you trust. Needed: without it anyone who publishes a matching public AMI could become the source."),
         pub most_recent: bool => optional("Take the newest match when several match; without it several matches are an error.")
             .default(false),
     }

@@ -607,3 +607,44 @@ fn only_replacing_attributes_force_a_new_bake() {
         assert_eq!(paths(in_place.clone()), Vec::<String>::new(), "{in_place}");
     }
 }
+
+#[test]
+fn an_absent_attribute_takes_no_part_in_the_digest() {
+    // A state written before an optional attribute existed has no key for it;
+    // one written after has it as null. Both must digest alike.
+    let mut j = good();
+    merge(
+        &mut j,
+        json!({"source_ami_id": "ami-1", "provision": [{"shell": {"inline": ["true"]}}]}),
+    );
+    let before = value(j.clone());
+    j["subnet_id"] = Json::Null;
+    j["provision"][0]["shell"]["remote_path"] = Json::Null;
+    j["provision"][0]["file"] = Json::Null;
+    let after = value(j);
+    assert_eq!(
+        super::digest::input_digest(&before),
+        super::digest::input_digest(&after)
+    );
+}
+
+#[test]
+fn upgrading_a_version_1_state_restates_its_digest_the_current_way() {
+    let mut j = good();
+    merge(
+        &mut j,
+        json!({"source_ami_id": "ami-1", "input_digest": "old-rule-digest", "id": "ami-9"}),
+    );
+    let (state, d) = super::upgrade_state(1, j.to_string().as_bytes());
+    assert!(!d.has_errors());
+    let mut planned = state.clone();
+    planned.set("input_digest", Value::Null);
+    assert_eq!(
+        state.get("input_digest"),
+        &super::digest::input_digest(&planned)
+    );
+    assert_ne!(state.get("input_digest").as_str(), Some("old-rule-digest"));
+    // A state without a digest keeps none: plans only compare digests they have.
+    let (state, _) = super::upgrade_state(1, good().to_string().as_bytes());
+    assert!(state.get("input_digest").is_null());
+}

@@ -50,6 +50,18 @@ pub fn validate(cfg: &Value) -> Diagnostics {
         ),
         _ => {}
     }
+    let filter = cfg.get("source_ami_filter");
+    if present(filter)
+        && filter.get("owners").as_list().is_empty()
+        && !matches!(filter.get("owners"), Value::Unknown)
+    {
+        err(
+            &mut d,
+            AttrPath::root("source_ami_filter").attr("owners"),
+            "Source filter without owners",
+            "Without `owners`, anyone who publishes a public AMI whose name matches the filter can become the source of the next bake (and, with rebake_on_new_source, of a rebake nobody asked for). Name the accounts you trust, e.g. owners = [\"amazon\"], [\"self\"] or an account id, as Packer requires.",
+        );
+    }
     validate_ssh(cfg.get("ssh"), &mut d);
     for (i, p) in cfg.get("provision").as_list().iter().enumerate() {
         validate_provision(p, AttrPath::root("provision").index(i), &mut d);
