@@ -6,6 +6,7 @@ use super::BakeSpec;
 use crate::ec2::Ec2;
 use crate::ec2::images::ImageInfo;
 use crate::ec2::instances::InstanceInfo;
+use crate::retry::Cancelled;
 use crate::ssh::{HostKeyPolicy, SshSession};
 use russh::keys::PrivateKey;
 use std::future::Future;
@@ -72,7 +73,7 @@ impl<'a> BakeContext<'a> {
         fut: impl Future<Output = Result<T, E>>,
     ) -> Result<T, BakeError> {
         tokio::select! {
-            _ = self.cancel.cancelled() => Err(BakeError::Cancelled),
+            _ = self.cancel.cancelled() => Err(Cancelled.into()),
             r = fut => r.map_err(Into::into),
         }
     }
@@ -100,11 +101,7 @@ impl<'a> BakeContext<'a> {
     /// something are awaited to the end and followed by this check, never
     /// raced against cancellation: a create that completes unobserved leaks.
     pub fn check_cancel(&self) -> Result<(), BakeError> {
-        if self.cancel.is_cancelled() {
-            Err(BakeError::Cancelled)
-        } else {
-            Ok(())
-        }
+        Ok(crate::retry::check(&self.cancel)?)
     }
 
     /// Tags for temporary resources: the user's run tags plus the build id.

@@ -16,6 +16,7 @@ use crate::ec2::Ec2Error;
 use crate::ec2::images::FindError;
 use crate::ec2::wait::WaitError;
 use crate::provision::ProvisionError;
+use crate::retry::Cancelled;
 use crate::ssh::SshError;
 
 /// Why a step failed.
@@ -41,7 +42,21 @@ pub enum BakeError {
     #[error("{0}")]
     Invalid(String),
     #[error("cancelled (Terraform asked the provider to stop)")]
-    Cancelled,
+    Cancelled(#[from] Cancelled),
     #[error("timed out: the create timeout ({0}s) passed")]
     TimedOut(u64),
+}
+
+impl BakeError {
+    /// True when the bake's cancellation stopped the step, whichever layer
+    /// (a wait, SSH, a provisioner) noticed it first.
+    pub fn is_cancelled(&self) -> bool {
+        match self {
+            BakeError::Cancelled(_) => true,
+            BakeError::Wait(e) => e.is_cancelled(),
+            BakeError::Ssh(e) => e.is_cancelled(),
+            BakeError::Provision { source, .. } => source.is_cancelled(),
+            _ => false,
+        }
+    }
 }

@@ -5,6 +5,7 @@ use super::steps;
 use super::{BakeContext, BakeError, BakeSpec};
 use crate::ec2::Ec2;
 use crate::ec2::images::ImageInfo;
+use crate::retry::Cancelled;
 use std::time::Duration;
 use tokio_util::sync::CancellationToken;
 
@@ -56,17 +57,13 @@ pub async fn bake(spec: &BakeSpec, ec2: &Ec2, stop: &CancellationToken) -> BakeO
                 "step done"
             ),
             Err(e) => {
+                // The one place a cancellation is told apart: stop or timeout.
                 let e = match e {
-                    BakeError::Cancelled
-                    | BakeError::Wait(crate::ec2::wait::WaitError::Cancelled(_))
-                    | BakeError::Ssh(crate::ssh::SshError::Cancelled)
-                        if timed_out.load(std::sync::atomic::Ordering::SeqCst) =>
-                    {
+                    e if !e.is_cancelled() => e,
+                    _ if timed_out.load(std::sync::atomic::Ordering::SeqCst) => {
                         BakeError::TimedOut(spec.create_timeout.as_secs())
                     }
-                    BakeError::Wait(crate::ec2::wait::WaitError::Cancelled(_))
-                    | BakeError::Ssh(crate::ssh::SshError::Cancelled) => BakeError::Cancelled,
-                    other => other,
+                    _ => BakeError::Cancelled(Cancelled),
                 };
                 tracing::error!(step = step.name(), error = %e, "step failed");
                 error = Some(StepError {

@@ -7,6 +7,7 @@ mod sftp;
 
 pub use exec::{OutputLine, sh_quote};
 
+use crate::retry::{Backoff, Cancelled, sleep_or_cancel};
 use russh::client;
 use russh::keys::{HashAlg, PrivateKey, PrivateKeyWithHashAlg, PublicKey, PublicKeyOrCertificate};
 use std::sync::{Arc, Mutex};
@@ -56,8 +57,8 @@ pub enum SshError {
         secs: u64,
         last: String,
     },
-    #[error("cancelled")]
-    Cancelled,
+    #[error(transparent)]
+    Cancelled(#[from] Cancelled),
     #[error("refusing {addr}: {why}")]
     HostKey { addr: String, why: String },
     #[error("SSH: {0}")]
@@ -71,6 +72,12 @@ pub enum SshError {
     },
     #[error("{0}")]
     Other(String),
+}
+
+impl SshError {
+    pub fn is_cancelled(&self) -> bool {
+        matches!(self, SshError::Cancelled(_))
+    }
 }
 
 /// Which host keys the bake accepts.
@@ -192,7 +199,6 @@ impl SshSession {
         policy: &HostKeyPolicy,
         cancel: &CancellationToken,
     ) -> Result<SshSession, SshError> {
-        use crate::ec2::wait::{Backoff, sleep_or_cancel};
         let addr = format!("{}:{}", target.host, target.port);
         let deadline = tokio::time::Instant::now() + target.timeout;
         let mut backoff = Backoff::starting(Duration::from_millis(100), Duration::from_secs(2));
@@ -200,7 +206,7 @@ impl SshSession {
         loop {
             attempt += 1;
             let last = tokio::select! {
-                _ = cancel.cancelled() => return Err(SshError::Cancelled),
+                _ = cancel.cancelled() => return Err(Cancelled.into()),
                 r = tokio::time::timeout(Duration::from_secs(20), Self::try_once(target, policy)) => match r {
                     Ok(Ok(s)) => {
                         tracing::info!(%addr, attempt, "SSH connected");
@@ -221,9 +227,7 @@ impl SshSession {
                     last,
                 });
             }
-            if !sleep_or_cancel(backoff.next_delay().min(deadline - now), cancel).await {
-                return Err(SshError::Cancelled);
-            }
+            sleep_or_cancel(backoff.next_delay().min(deadline - now), cancel).await?;
         }
     }
 
