@@ -7,10 +7,9 @@ use crate::ec2::Ec2;
 use crate::ec2::images::ImageInfo;
 use crate::ec2::instances::InstanceInfo;
 use crate::retry::Cancelled;
+use crate::ssh::keys::PrivateKey;
 use crate::ssh::{HostKeyPolicy, SshSession};
-use russh::keys::PrivateKey;
 use std::future::Future;
-use std::sync::Arc;
 use tokio_util::sync::CancellationToken;
 
 pub struct BakeContext<'a> {
@@ -19,7 +18,7 @@ pub struct BakeContext<'a> {
     /// Fires on StopProvider or when the create timeout passes.
     pub cancel: CancellationToken,
     pub source: Option<ImageInfo>,
-    pub key: Option<Arc<PrivateKey>>,
+    pub key: Option<PrivateKey>,
     /// The temporary key pair, deleted at cleanup.
     pub key_pair_name: Option<String>,
     /// The key pair the instance is launched with (temporary or the user's).

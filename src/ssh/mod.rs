@@ -8,8 +8,9 @@ mod sftp;
 pub use exec::{OutputLine, sh_quote};
 
 use crate::retry::{Backoff, Cancelled, sleep_or_cancel};
+use keys::{PrivateKey, PublicKey};
 use russh::client;
-use russh::keys::{HashAlg, PrivateKey, PrivateKeyWithHashAlg, PublicKey, PublicKeyOrCertificate};
+use russh::keys::{HashAlg, PrivateKeyWithHashAlg, PublicKeyOrCertificate};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tokio_util::sync::CancellationToken;
@@ -20,7 +21,7 @@ pub struct Bastion {
     pub host: String,
     pub port: u16,
     pub username: String,
-    pub key: Arc<PrivateKey>,
+    pub key: PrivateKey,
     pub host_key: HostKeyPolicy,
 }
 
@@ -43,7 +44,7 @@ pub struct SshTarget {
     pub host: String,
     pub port: u16,
     pub username: String,
-    pub key: Arc<PrivateKey>,
+    pub key: PrivateKey,
     /// How long to keep trying to connect.
     pub timeout: Duration,
     pub bastion: Option<Bastion>,
@@ -108,13 +109,13 @@ impl HostKeyPolicy {
     }
 
     /// Accepts or refuses `key`; on refusal, says why.
-    fn check(&self, key: &PublicKey) -> Result<(), String> {
+    fn check(&self, key: &russh::keys::PublicKey) -> Result<(), String> {
         let seen = key.fingerprint(HashAlg::Sha256).to_string();
         let mut trust = self.0.lock().unwrap_or_else(|p| p.into_inner());
         match &*trust {
-            Trust::Key(k) if k.key_data() == key.key_data() => return Ok(()),
+            Trust::Key(k) if k.0.key_data() == key.key_data() => return Ok(()),
             Trust::Key(k) => {
-                let want = k.fingerprint(HashAlg::Sha256);
+                let want = k.0.fingerprint(HashAlg::Sha256);
                 return Err(format!(
                     "host key mismatch: expected {want}, server offered {seen}"
                 ));
@@ -132,7 +133,7 @@ impl HostKeyPolicy {
                 tracing::warn!(fingerprint = %seen, "host key accepted unverified (host_key_check = \"none\")")
             }
         }
-        *trust = Trust::Key(key.clone());
+        *trust = Trust::Key(PublicKey(key.clone()));
         Ok(())
     }
 }
@@ -291,7 +292,7 @@ impl SshSession {
             .await
             .map_err(|e| Attempt::Retry(e.to_string()))?
             .flatten();
-        let key = PrivateKeyWithHashAlg::new(target.key.clone(), hash);
+        let key = PrivateKeyWithHashAlg::new(target.key.0.clone(), hash);
         let auth = handle
             .authenticate_publickey(target.username.clone(), key)
             .await

@@ -3,6 +3,7 @@
 use super::{Step, StepFuture};
 use crate::bake::{BakeContext, BakeError};
 use crate::ec2::wait::{self, Poll};
+use crate::ssh::keys::{PrivateKey, PublicKey};
 use crate::ssh::{HostKeyPolicy, SshSession, SshTarget, Trust};
 
 pub struct Connect;
@@ -41,7 +42,7 @@ async fn trust(cx: &BakeContext<'_>) -> Result<Trust, BakeError> {
         "none" => Ok(Trust::FirstSeen),
         "pinned" => {
             let k = cx.spec.ssh.host_key.as_deref().unwrap_or_default();
-            let key = russh::keys::PublicKey::from_openssh(k)
+            let key = PublicKey::parse(k)
                 .map_err(|e| BakeError::Invalid(format!("ssh.host_key: {e}")))?;
             Ok(Trust::Key(key))
         }
@@ -95,11 +96,11 @@ pub fn console_fingerprints(console: &str) -> Vec<String> {
 }
 
 fn bastion(b: &crate::bake::BastionSpec) -> Result<crate::ssh::Bastion, BakeError> {
-    let key = russh::keys::decode_secret_key(&b.private_key, None)
+    let key = PrivateKey::parse(&b.private_key)
         .map_err(|e| BakeError::Key(format!("ssh.bastion.private_key: {e}")))?;
     let trust = match &b.host_key {
         Some(k) => Trust::Key(
-            russh::keys::PublicKey::from_openssh(k)
+            PublicKey::parse(k)
                 .map_err(|e| BakeError::Invalid(format!("ssh.bastion.host_key: {e}")))?,
         ),
         None => Trust::FirstSeen,
@@ -108,7 +109,7 @@ fn bastion(b: &crate::bake::BastionSpec) -> Result<crate::ssh::Bastion, BakeErro
         host: b.host.clone(),
         port: b.port,
         username: b.username.clone(),
-        key: std::sync::Arc::new(key),
+        key,
         host_key: HostKeyPolicy::new(trust),
     })
 }

@@ -19,8 +19,7 @@ async fn forget_temporary_key(
         return Ok(());
     };
     let public = key
-        .public_key()
-        .to_openssh()
+        .public_openssh()
         .map_err(|e| BakeError::Key(e.to_string()))?;
     let Some(blob) = public.split_whitespace().nth(1) else {
         return Ok(());
