@@ -186,9 +186,7 @@ pub async fn delete_group_when_free(
         || async {
             match ec2.delete_security_group(id).await {
                 Ok(()) => Ok(Poll::Ready(())),
-                Err(e) if e.code.as_deref() == Some("DependencyViolation") => {
-                    Ok(Poll::Pending(e.message))
-                }
+                Err(e) if e.has_code("DependencyViolation") => Ok(Poll::Pending(e.message)),
                 Err(e) => Err(WaitError::Api(e)),
             }
         },

@@ -33,7 +33,7 @@ impl Step for CreateImage {
             {
                 Ok(id) => id,
                 // A retried create whose first attempt succeeded unseen: ours if it carries our build id.
-                Err(e) if e.code.as_deref() == Some("InvalidAMIName.Duplicate") => {
+                Err(e) if e.has_code("InvalidAMIName.Duplicate") => {
                     match cx.ec2.own_image_named(name).await? {
                         Some(img) if img.tags.get(BUILD_ID_TAG) == Some(&cx.spec.build_id) => {
                             img.id

@@ -54,7 +54,7 @@ impl Step for SecurityGroup {
             let name = format!("golden-{}", cx.spec.build_id);
             let tags = cx.run_tags("security group");
             let mut created = cx.ec2.create_security_group(&name, &vpc_id, &tags).await;
-            if matches!(&created, Err(e) if e.code.as_deref() == Some("InvalidVpcID.NotFound")) {
+            if matches!(&created, Err(e) if e.has_code("InvalidVpcID.NotFound")) {
                 // The remembered VPC is gone (a default VPC recreated): ask again.
                 cx.ec2.forget_vpc(subnet).await;
                 (vpc_id, vpc_cidr) = cx.cancellable(cx.ec2.vpc_for(subnet)).await?;
@@ -63,7 +63,7 @@ impl Step for SecurityGroup {
             let id = match created {
                 Ok(id) => id,
                 // A retried create whose first attempt succeeded unseen: the group is ours.
-                Err(e) if e.code.as_deref() == Some("InvalidGroup.Duplicate") => {
+                Err(e) if e.has_code("InvalidGroup.Duplicate") => {
                     cx.ec2.security_group_id(&name, &vpc_id).await?.ok_or(e)?
                 }
                 Err(e) => return Err(e.into()),
