@@ -8,7 +8,7 @@
 
 use crate::ec2::Ec2;
 use crate::ec2::tags::BUILD_ID_TAG;
-use crate::ec2::wait::{self, WaitError};
+use crate::ec2::wait::WaitError;
 use serde::{Deserialize, Serialize};
 use std::path::PathBuf;
 use std::time::Duration;
@@ -228,10 +228,12 @@ pub async fn remove_tagged(
     removed: &mut Vec<String>,
 ) -> Result<(), WaitError> {
     let instances = ec2.instances_tagged(BUILD_ID_TAG, build_id).await?;
-    wait::terminate_all(ec2, &instances, Duration::from_secs(600)).await?;
+    ec2.terminate_all(&instances, Duration::from_secs(600))
+        .await?;
     removed.extend(instances.iter().map(|id| format!("instance {id}")));
     for id in ec2.groups_tagged(BUILD_ID_TAG, build_id).await? {
-        wait::delete_group_when_free(ec2, &id, None, Duration::from_secs(300)).await?;
+        ec2.wait_security_group_deleted(&id, None, Duration::from_secs(300))
+            .await?;
         removed.push(format!("security group {id}"));
     }
     let key = format!("golden-{build_id}");

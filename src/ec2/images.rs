@@ -165,42 +165,4 @@ impl Ec2 {
     pub async fn delete_snapshot(&self, id: &str) -> Result<(), Ec2Error> {
         gone_is_ok(self.api.delete_snapshot(id).await)
     }
-
-    /// Deregisters an image and deletes every snapshot it had, waiting out
-    /// EC2's brief "still in use" after a deregistration.
-    pub async fn delete_image_and_snapshots(
-        &self,
-        id: &str,
-        known_snapshots: &[String],
-        cancel: &tokio_util::sync::CancellationToken,
-    ) -> Result<(), super::wait::WaitError> {
-        use super::wait::{self, Poll, WaitError};
-        let mut snapshots = known_snapshots.to_vec();
-        if let Some(img) = self.describe_image(id).await? {
-            for s in img.snapshot_ids {
-                if !snapshots.contains(&s) {
-                    snapshots.push(s);
-                }
-            }
-        }
-        self.deregister_image(id).await?;
-        for s in &snapshots {
-            wait::until(
-                &format!("snapshot {s} to be deletable"),
-                Duration::from_secs(600),
-                cancel,
-                || async {
-                    match self.delete_snapshot(s).await {
-                        Ok(()) => Ok(Poll::Ready(())),
-                        Err(e) if e.has_code("InvalidSnapshot.InUse") => {
-                            Ok(Poll::Pending(e.message))
-                        }
-                        Err(e) => Err(WaitError::Api(e)),
-                    }
-                },
-            )
-            .await?;
-        }
-        Ok(())
-    }
 }

@@ -2,7 +2,8 @@
 //! client ([`sdk`]) and, in tests, an in-memory fake implement it. [`Ec2`]
 //! holds the seam beside what outlives a call (learned timings, account
 //! facts, recent source lookups) and adds the policy every caller shares:
-//! deletes are idempotent, lookups by id may miss, waits are paced.
+//! deletes are idempotent, lookups by id may miss, waits are paced and named
+//! per object (`waiters`), removals wait out EC2's dependencies (`removal`).
 
 pub mod api;
 pub mod error;
@@ -12,10 +13,12 @@ pub mod instances;
 pub mod model;
 pub mod network;
 pub mod pace;
+pub mod removal;
 pub mod sdk;
 pub mod stored;
 pub mod tags;
 pub mod wait;
+pub mod waiters;
 
 pub use error::Ec2Error;
 

@@ -1,5 +1,6 @@
 //! Bounded, cancellable polling, paced by what was learned: quick to see a
-//! fast state change, cheap on a slow one. Never a fixed 15 s sleep.
+//! fast state change, cheap on a slow one. Never a fixed 15 s sleep. The
+//! named waiters (`waiters`) are built on this.
 
 use super::Ec2Error;
 use super::pace::{Pace, Schedule};
@@ -120,76 +121,4 @@ where
             });
         }
     }
-}
-
-/// Terminates the instances and waits (up to `limit`) until all are gone.
-/// Cleanup work: not cancellable, only bounded.
-pub async fn terminate_all(
-    ec2: &super::Ec2,
-    ids: &[String],
-    limit: Duration,
-) -> Result<(), WaitError> {
-    terminate_ordered(ec2, ids).await?;
-    terminated(ec2, ids, None, limit).await
-}
-
-/// Asks EC2 to terminate the instances, without waiting.
-pub async fn terminate_ordered(ec2: &super::Ec2, ids: &[String]) -> Result<(), WaitError> {
-    for id in ids {
-        ec2.terminate_instance(id).await?;
-    }
-    Ok(())
-}
-
-/// Waits (up to `limit`) until the instances are gone. Cleanup work: not
-/// cancellable, only bounded.
-pub async fn terminated(
-    ec2: &super::Ec2,
-    ids: &[String],
-    pace: Option<super::pace::Pace<'_>>,
-    limit: Duration,
-) -> Result<(), WaitError> {
-    let never = CancellationToken::new();
-    let mut pace = pace;
-    for id in ids {
-        paced(
-            "an instance to terminate",
-            pace.take(),
-            limit,
-            &never,
-            || async {
-                match ec2.describe_instance(id).await? {
-                    Some(i) if i.state != "terminated" => Ok(Poll::Pending(i.state)),
-                    _ => Ok(Poll::Ready(())),
-                }
-            },
-        )
-        .await?;
-    }
-    Ok(())
-}
-
-/// Deletes a security group, waiting out EC2's DependencyViolation while a
-/// terminated instance's network interface lingers.
-pub async fn delete_group_when_free(
-    ec2: &super::Ec2,
-    id: &str,
-    pace: Option<super::pace::Pace<'_>>,
-    limit: Duration,
-) -> Result<(), WaitError> {
-    let never = CancellationToken::new();
-    paced(
-        "a security group to be deletable",
-        pace,
-        limit,
-        &never,
-        || async {
-            match ec2.delete_security_group(id).await {
-                Ok(()) => Ok(Poll::Ready(())),
-                Err(e) if e.has_code("DependencyViolation") => Ok(Poll::Pending(e.message)),
-                Err(e) => Err(WaitError::Api(e)),
-            }
-        },
-    )
-    .await
 }

@@ -2,7 +2,7 @@
 
 use super::{Step, StepFuture};
 use crate::bake::{BakeContext, BakeError};
-use crate::ec2::wait::{self, Poll};
+use crate::ec2::wait::Poll;
 use crate::ssh::keys::{PrivateKey, PublicKey};
 use crate::ssh::{HostKeyPolicy, SshSession, SshTarget, Trust};
 
@@ -52,22 +52,19 @@ async fn trust(cx: &BakeContext<'_>) -> Result<Trust, BakeError> {
                 .as_ref()
                 .map(|i| i.id.clone())
                 .unwrap_or_default();
-            let ec2 = cx.ec2;
-            let prints = wait::until(
-                "the host key fingerprints on the instance console",
-                cx.spec.ssh.timeout,
-                &cx.cancel,
-                || async {
-                    let text = ec2.console_output(&id).await?.unwrap_or_default();
-                    let prints = console_fingerprints(&text);
-                    Ok(if prints.is_empty() {
-                        Poll::Pending("no fingerprint block yet".into())
-                    } else {
-                        Poll::Ready(prints)
-                    })
-                },
-            )
-            .await?;
+            let prints = cx
+                .ec2
+                .wait_console_output(
+                    &id,
+                    "the host key fingerprints on the instance console",
+                    cx.spec.ssh.timeout,
+                    &cx.cancel,
+                    |text| match console_fingerprints(text) {
+                        p if p.is_empty() => Poll::Pending("no fingerprint block yet".into()),
+                        p => Poll::Ready(p),
+                    },
+                )
+                .await?;
             tracing::info!(fingerprints = ?prints, "host key fingerprints from the console");
             Ok(Trust::Fingerprints(prints))
         }

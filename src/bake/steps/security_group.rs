@@ -3,7 +3,6 @@
 
 use super::{Step, StepFuture};
 use crate::bake::{BakeContext, BakeError};
-use crate::ec2::wait;
 use std::time::Duration;
 
 pub struct SecurityGroup;
@@ -96,7 +95,8 @@ impl Step for SecurityGroup {
             // The first deletion waits out the build instance's termination.
             let mut pace = (!cx.terminating.is_empty()).then(|| cx.pace("terminate"));
             for id in &ids {
-                wait::delete_group_when_free(cx.ec2, id, pace.take(), Duration::from_secs(300))
+                cx.ec2
+                    .wait_security_group_deleted(id, pace.take(), Duration::from_secs(300))
                     .await?;
             }
             for instance in std::mem::take(&mut cx.terminating) {
