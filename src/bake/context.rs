@@ -87,7 +87,7 @@ impl<'a> BakeContext<'a> {
         let target = self
             .ssh_target
             .clone()
-            .ok_or_else(|| BakeError::Invalid("never connected".into()))?;
+            .ok_or_else(|| BakeError::Internal("never connected".into()))?;
         if let Some(old) = self.ssh.take() {
             old.close().await;
         }

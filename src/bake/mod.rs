@@ -39,8 +39,15 @@ pub enum BakeError {
     },
     #[error("cannot generate the temporary SSH key: {0}")]
     Key(String),
+    /// The input cannot be baked (a source AMI that is not there, a host
+    /// key that does not parse, no address of the asked kind).
     #[error("{0}")]
     Invalid(String),
+    /// A step ran without what an earlier step must have provided: a bug.
+    #[error("internal error: {0}")]
+    Internal(String),
+    #[error("cleanup did not finish within {0}s")]
+    CleanupTimedOut(u64),
     #[error("cancelled (Terraform asked the provider to stop)")]
     Cancelled(#[from] Cancelled),
     #[error("timed out: the create timeout ({0}s) passed")]

@@ -94,10 +94,7 @@ pub async fn bake(spec: &BakeSpec, ec2: &Ec2, stop: &CancellationToken) -> BakeO
             }
             Err(_) => cleanup_errors.push(StepError {
                 step: step.name(),
-                error: BakeError::Invalid(format!(
-                    "cleanup did not finish within {}s",
-                    CLEANUP_LIMIT.as_secs()
-                )),
+                error: BakeError::CleanupTimedOut(CLEANUP_LIMIT.as_secs()),
             }),
         }
     }

@@ -16,7 +16,7 @@ fn address(cx: &BakeContext<'_>) -> Result<String, BakeError> {
     let i = cx
         .instance
         .as_ref()
-        .ok_or_else(|| BakeError::Invalid("no build instance".into()))?;
+        .ok_or_else(|| BakeError::Internal("no build instance".into()))?;
     let pick = match cx.spec.ssh.interface.as_deref() {
         Some("public_ip") => i.public_ip.clone(),
         Some("private_ip") => i.private_ip.clone(),
@@ -120,7 +120,7 @@ impl Step for Connect {
             let key = cx
                 .key
                 .clone()
-                .ok_or_else(|| BakeError::Invalid("no temporary key".into()))?;
+                .ok_or_else(|| BakeError::Internal("no temporary key".into()))?;
             cx.host_key = HostKeyPolicy::new(trust(cx).await?);
             let target = SshTarget {
                 host: address(cx)?,

@@ -18,7 +18,7 @@ impl Step for CreateImage {
                 .instance
                 .as_ref()
                 .map(|i| i.id.clone())
-                .ok_or_else(|| BakeError::Invalid("no build instance".into()))?;
+                .ok_or_else(|| BakeError::Internal("no build instance".into()))?;
             let mut tags = cx.spec.tags.clone();
             tags.insert(BUILD_ID_TAG.into(), cx.spec.build_id.clone());
             if let Some(s) = &cx.source {

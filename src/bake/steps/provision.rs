@@ -18,7 +18,7 @@ impl Step for Provision {
                 let ssh = cx
                     .ssh
                     .as_ref()
-                    .ok_or_else(|| BakeError::Invalid("not connected".into()))?;
+                    .ok_or_else(|| BakeError::Internal("not connected".into()))?;
                 crate::provision::run(step, index, ssh, &cx.cancel)
                     .await
                     .map_err(|source| BakeError::Provision {

@@ -49,7 +49,7 @@ impl Step for Stop {
                 .instance
                 .as_ref()
                 .map(|i| i.id.clone())
-                .ok_or_else(|| BakeError::Invalid("no build instance".into()))?;
+                .ok_or_else(|| BakeError::Internal("no build instance".into()))?;
             cx.cancellable(cx.ec2.stop_instance(&id)).await?;
             cx.ec2
                 .wait_instance_stopped(&id, cx.pace("stop"), cx.spec.create_timeout, &cx.cancel)
