@@ -1,7 +1,7 @@
 //! The one seam between the bake and EC2: exactly the calls the bake, the
 //! leftover sweep and the plan make, one method per EC2 action, in plain
 //! types. The real client (`sdk::SdkEc2`) turns each into one SDK
-//! request; the in-memory fake (`super::fake`, tests only) lets the
+//! request; the in-memory fake (`ec2::fake`, tests only) lets the
 //! branches that matter for "nothing leaks" (a lost answer, a not-found
 //! right after a create, cleanup order) run in milliseconds.
 //!

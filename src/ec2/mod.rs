@@ -8,6 +8,8 @@
 pub mod api;
 pub mod error;
 pub mod facts;
+#[cfg(test)]
+pub mod fake;
 pub mod images;
 pub mod instances;
 pub mod model;
@@ -17,6 +19,8 @@ pub mod removal;
 pub mod sdk;
 pub mod stored;
 pub mod tags;
+#[cfg(test)]
+mod tests;
 pub mod wait;
 pub mod waiters;
 
