@@ -7,6 +7,8 @@ pub mod leftovers;
 mod runner;
 mod spec;
 mod steps;
+#[cfg(test)]
+mod tests;
 
 pub use context::BakeContext;
 pub use runner::bake;

@@ -1,7 +1,8 @@
 //! Runs the steps in order; on success, failure, cancel or timeout, runs the
 //! cleanup of every step that started, in reverse, and reports each failure.
 
-use super::steps;
+use super::leftovers::JournalEntry;
+use super::steps::{self, Step};
 use super::{BakeContext, BakeError, BakeSpec};
 use crate::ec2::Ec2;
 use crate::ec2::images::ImageInfo;
@@ -30,6 +31,18 @@ pub struct BakeOutcome {
 }
 
 pub async fn bake(spec: &BakeSpec, ec2: &Ec2, stop: &CancellationToken) -> BakeOutcome {
+    let journal = JournalEntry::open(&spec.build_id, ec2).await;
+    run(spec, ec2, stop, &steps::all(), journal).await
+}
+
+/// Runs `steps` and their cleanups, keeping `journal` up to date.
+pub(super) async fn run(
+    spec: &BakeSpec,
+    ec2: &Ec2,
+    stop: &CancellationToken,
+    steps: &[Box<dyn Step>],
+    journal: JournalEntry,
+) -> BakeOutcome {
     let cancel = stop.child_token();
     let timed_out = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
     let timer = {
@@ -40,13 +53,11 @@ pub async fn bake(spec: &BakeSpec, ec2: &Ec2, stop: &CancellationToken) -> BakeO
             cancel.cancel();
         })
     };
-    let journal = super::leftovers::JournalEntry::open(&spec.build_id, ec2).await;
     let mut cx = BakeContext::new(spec, ec2, cancel);
-    let steps = steps::all();
     let mut started = 0;
     let mut error = None;
     tracing::info!(build_id = %spec.build_id, name = %spec.image_name, "bake starting");
-    for step in &steps {
+    for step in steps {
         started += 1;
         let t0 = tokio::time::Instant::now();
         tracing::info!(step = step.name(), "step starting");
