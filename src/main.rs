@@ -9,6 +9,7 @@ mod protocol;
 mod provider;
 mod provision;
 mod public_ip;
+mod retry;
 mod ssh;
 
 use std::process::ExitCode;

@@ -6,10 +6,10 @@ use super::BakeSpec;
 use crate::ec2::Ec2;
 use crate::ec2::images::ImageInfo;
 use crate::ec2::instances::InstanceInfo;
+use crate::retry::Cancelled;
+use crate::ssh::keys::PrivateKey;
 use crate::ssh::{HostKeyPolicy, SshSession};
-use russh::keys::PrivateKey;
 use std::future::Future;
-use std::sync::Arc;
 use tokio_util::sync::CancellationToken;
 
 pub struct BakeContext<'a> {
@@ -18,7 +18,7 @@ pub struct BakeContext<'a> {
     /// Fires on StopProvider or when the create timeout passes.
     pub cancel: CancellationToken,
     pub source: Option<ImageInfo>,
-    pub key: Option<Arc<PrivateKey>>,
+    pub key: Option<PrivateKey>,
     /// The temporary key pair, deleted at cleanup.
     pub key_pair_name: Option<String>,
     /// The key pair the instance is launched with (temporary or the user's).
@@ -72,7 +72,7 @@ impl<'a> BakeContext<'a> {
         fut: impl Future<Output = Result<T, E>>,
     ) -> Result<T, BakeError> {
         tokio::select! {
-            _ = self.cancel.cancelled() => Err(BakeError::Cancelled),
+            _ = self.cancel.cancelled() => Err(Cancelled.into()),
             r = fut => r.map_err(Into::into),
         }
     }
@@ -87,7 +87,7 @@ impl<'a> BakeContext<'a> {
         let target = self
             .ssh_target
             .clone()
-            .ok_or_else(|| BakeError::Invalid("never connected".into()))?;
+            .ok_or_else(|| BakeError::Internal("never connected".into()))?;
         if let Some(old) = self.ssh.take() {
             old.close().await;
         }
@@ -100,11 +100,7 @@ impl<'a> BakeContext<'a> {
     /// something are awaited to the end and followed by this check, never
     /// raced against cancellation: a create that completes unobserved leaks.
     pub fn check_cancel(&self) -> Result<(), BakeError> {
-        if self.cancel.is_cancelled() {
-            Err(BakeError::Cancelled)
-        } else {
-            Ok(())
-        }
+        Ok(crate::retry::check(&self.cancel)?)
     }
 
     /// Tags for temporary resources: the user's run tags plus the build id.

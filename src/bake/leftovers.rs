@@ -8,7 +8,7 @@
 
 use crate::ec2::Ec2;
 use crate::ec2::tags::BUILD_ID_TAG;
-use crate::ec2::wait::{self, WaitError};
+use crate::ec2::wait::WaitError;
 use serde::{Deserialize, Serialize};
 use std::path::PathBuf;
 use std::time::Duration;
@@ -72,6 +72,12 @@ pub struct JournalEntry {
 }
 
 impl JournalEntry {
+    /// No entry at all: a bake that leaves no trace on disk (tests).
+    #[cfg(test)]
+    pub fn none() -> JournalEntry {
+        JournalEntry { path: None }
+    }
+
     /// Writes the entry; a failure to write is logged, not fatal (the tags remain).
     pub async fn open(build_id: &str, ec2: &Ec2) -> JournalEntry {
         let entry = Entry {
@@ -181,8 +187,12 @@ pub async fn sweep_orphans() -> Vec<String> {
 
 /// Removes what interrupted bakes left; returns a line per thing removed.
 pub async fn sweep(ec2: &Ec2) -> Vec<String> {
+    sweep_dir(&dir(), ec2).await
+}
+
+async fn sweep_dir(dir: &std::path::Path, ec2: &Ec2) -> Vec<String> {
     let mut removed = Vec::new();
-    let Ok(mut entries) = tokio::fs::read_dir(dir()).await else {
+    let Ok(mut entries) = tokio::fs::read_dir(dir).await else {
         return removed;
     };
     while let Ok(Some(e)) = entries.next_entry().await {
@@ -228,10 +238,12 @@ pub async fn remove_tagged(
     removed: &mut Vec<String>,
 ) -> Result<(), WaitError> {
     let instances = ec2.instances_tagged(BUILD_ID_TAG, build_id).await?;
-    wait::terminate_all(ec2, &instances, Duration::from_secs(600)).await?;
+    ec2.terminate_all(&instances, Duration::from_secs(600))
+        .await?;
     removed.extend(instances.iter().map(|id| format!("instance {id}")));
     for id in ec2.groups_tagged(BUILD_ID_TAG, build_id).await? {
-        wait::delete_group_when_free(ec2, &id, None, Duration::from_secs(300)).await?;
+        ec2.wait_security_group_deleted(&id, None, Duration::from_secs(300))
+            .await?;
         removed.push(format!("security group {id}"));
     }
     let key = format!("golden-{build_id}");
@@ -249,4 +261,102 @@ pub async fn remove_tagged(
         removed.push(format!("image {} and its snapshots", img.id));
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ec2::fake::{DEFAULT_VPC, FakeEc2, SOURCE_AMI};
+    use crate::ec2::model::LaunchSpec;
+    use std::collections::BTreeMap;
+
+    /// What a bake killed after creating its image leaves, in the fake.
+    async fn leftovers_of(fake: &FakeEc2, ec2: &Ec2, build_id: &str) -> (String, String) {
+        let tags = BTreeMap::from([(BUILD_ID_TAG.to_string(), build_id.to_string())]);
+        let key = format!("golden-{build_id}");
+        let group = fake.add_group(&key, DEFAULT_VPC, &tags);
+        let launched = async {
+            ec2.import_key_pair(&key, "ssh-ed25519 AAAA", &tags).await?;
+            let spec = LaunchSpec {
+                image_id: SOURCE_AMI.into(),
+                key_name: key.clone(),
+                security_group_ids: vec![group],
+                instance_tags: tags.clone(),
+                client_token: key.clone(),
+                ..Default::default()
+            };
+            ec2.run_instance(&spec).await
+        };
+        let Ok(instance) = launched.await else {
+            panic!("{:?}", fake.log())
+        };
+        let name = format!("unfinished-{build_id}");
+        let Ok(image) = ec2.create_image(&instance, &name, None, &tags).await else {
+            panic!("{:?}", fake.log())
+        };
+        (instance, image)
+    }
+
+    #[tokio::test]
+    async fn remove_tagged_removes_all_but_the_kept_image() {
+        let fake = FakeEc2::new();
+        let ec2 = Ec2::with_api(fake.clone(), "us-east-1".into());
+        let (_, unfinished) = leftovers_of(&fake, &ec2, "b1").await;
+        let kept = fake.add_own_image(
+            "finished",
+            &BTreeMap::from([(BUILD_ID_TAG.to_string(), "b1".to_string())]),
+        );
+        let mut removed = Vec::new();
+        let r = remove_tagged(&ec2, "b1", Some(&kept), &mut removed).await;
+        assert!(r.is_ok(), "{r:?}");
+        assert!(fake.live_instances().is_empty());
+        assert!(fake.groups().is_empty() && fake.key_pairs().is_empty());
+        assert_eq!(fake.own_images(), vec![kept]);
+        assert_eq!(removed.len(), 4, "{removed:?}");
+        assert!(removed.contains(&format!("image {unfinished} and its snapshots")));
+    }
+
+    #[tokio::test]
+    async fn sweep_removes_a_dead_bakes_leftovers_and_leaves_one_it_cannot_judge() {
+        let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+        let fake = FakeEc2::new();
+        let ec2 = Ec2::with_api(fake.clone(), "us-east-1".into());
+        leftovers_of(&fake, &ec2, "dead").await;
+        leftovers_of(&fake, &ec2, "elsewhere").await;
+        let entry = |build_id: &str, pid: u32, host: String| Entry {
+            build_id: build_id.into(),
+            region: "us-east-1".into(),
+            endpoint: None,
+            profile: None,
+            pid,
+            started: String::new(),
+            host,
+            kept_image: None,
+        };
+        // No process has a pid above the kernel's limit (2^22); a bake on
+        // another machine may be alive, so it is not this sweep's to judge.
+        let entries = [
+            entry("dead", 1 << 23, host()),
+            entry("elsewhere", 1 << 23, "another-host/ns".into()),
+        ];
+        for e in entries {
+            let body = serde_json::to_vec(&e).unwrap_or_default();
+            let path = dir.path().join(format!("{}.json", e.build_id));
+            std::fs::write(path, body).unwrap_or_else(|e| panic!("{e}"));
+        }
+        let removed = sweep_dir(dir.path(), &ec2).await;
+        assert_eq!(removed.len(), 4, "{removed:?}");
+        assert!(!dir.path().join("dead.json").exists());
+        assert!(dir.path().join("elsewhere.json").exists());
+        assert!(matches!(
+            ec2.instances_tagged(BUILD_ID_TAG, "elsewhere")
+                .await
+                .as_deref(),
+            Ok([_])
+        ));
+        assert!(matches!(
+            ec2.instances_tagged(BUILD_ID_TAG, "dead").await.as_deref(),
+            Ok([])
+        ));
+    }
 }

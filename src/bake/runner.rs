@@ -1,10 +1,12 @@
 //! Runs the steps in order; on success, failure, cancel or timeout, runs the
 //! cleanup of every step that started, in reverse, and reports each failure.
 
-use super::steps;
+use super::leftovers::JournalEntry;
+use super::steps::{self, Step};
 use super::{BakeContext, BakeError, BakeSpec};
 use crate::ec2::Ec2;
 use crate::ec2::images::ImageInfo;
+use crate::retry::Cancelled;
 use std::time::Duration;
 use tokio_util::sync::CancellationToken;
 
@@ -29,6 +31,18 @@ pub struct BakeOutcome {
 }
 
 pub async fn bake(spec: &BakeSpec, ec2: &Ec2, stop: &CancellationToken) -> BakeOutcome {
+    let journal = JournalEntry::open(&spec.build_id, ec2).await;
+    run(spec, ec2, stop, &steps::all(), journal).await
+}
+
+/// Runs `steps` and their cleanups, keeping `journal` up to date.
+pub(super) async fn run(
+    spec: &BakeSpec,
+    ec2: &Ec2,
+    stop: &CancellationToken,
+    steps: &[Box<dyn Step>],
+    journal: JournalEntry,
+) -> BakeOutcome {
     let cancel = stop.child_token();
     let timed_out = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
     let timer = {
@@ -39,13 +53,11 @@ pub async fn bake(spec: &BakeSpec, ec2: &Ec2, stop: &CancellationToken) -> BakeO
             cancel.cancel();
         })
     };
-    let journal = super::leftovers::JournalEntry::open(&spec.build_id, ec2).await;
     let mut cx = BakeContext::new(spec, ec2, cancel);
-    let steps = steps::all();
     let mut started = 0;
     let mut error = None;
     tracing::info!(build_id = %spec.build_id, name = %spec.image_name, "bake starting");
-    for step in &steps {
+    for step in steps {
         started += 1;
         let t0 = tokio::time::Instant::now();
         tracing::info!(step = step.name(), "step starting");
@@ -56,17 +68,13 @@ pub async fn bake(spec: &BakeSpec, ec2: &Ec2, stop: &CancellationToken) -> BakeO
                 "step done"
             ),
             Err(e) => {
+                // The one place a cancellation is told apart: stop or timeout.
                 let e = match e {
-                    BakeError::Cancelled
-                    | BakeError::Wait(crate::ec2::wait::WaitError::Cancelled(_))
-                    | BakeError::Ssh(crate::ssh::SshError::Cancelled)
-                        if timed_out.load(std::sync::atomic::Ordering::SeqCst) =>
-                    {
+                    e if !e.is_cancelled() => e,
+                    _ if timed_out.load(std::sync::atomic::Ordering::SeqCst) => {
                         BakeError::TimedOut(spec.create_timeout.as_secs())
                     }
-                    BakeError::Wait(crate::ec2::wait::WaitError::Cancelled(_))
-                    | BakeError::Ssh(crate::ssh::SshError::Cancelled) => BakeError::Cancelled,
-                    other => other,
+                    _ => BakeError::Cancelled(Cancelled),
                 };
                 tracing::error!(step = step.name(), error = %e, "step failed");
                 error = Some(StepError {
@@ -97,10 +105,7 @@ pub async fn bake(spec: &BakeSpec, ec2: &Ec2, stop: &CancellationToken) -> BakeO
             }
             Err(_) => cleanup_errors.push(StepError {
                 step: step.name(),
-                error: BakeError::Invalid(format!(
-                    "cleanup did not finish within {}s",
-                    CLEANUP_LIMIT.as_secs()
-                )),
+                error: BakeError::CleanupTimedOut(CLEANUP_LIMIT.as_secs()),
             }),
         }
     }

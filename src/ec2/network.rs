@@ -1,8 +1,8 @@
 //! Temporary key pairs and security groups, and the VPC facts they need.
 
-use super::tags::spec;
-use super::{Ec2, Ec2Error, api_err, gone_is_ok};
-use aws_sdk_ec2::types::{Filter, IpPermission, IpRange, ResourceType};
+use super::Ec2;
+use super::error::{Ec2Error, gone_is_ok};
+use super::model;
 use std::collections::BTreeMap;
 
 impl Ec2 {
@@ -12,27 +12,22 @@ impl Ec2 {
         public_key_openssh: &str,
         tags: &BTreeMap<String, String>,
     ) -> Result<(), Ec2Error> {
-        self.client
-            .import_key_pair()
-            .key_name(name)
-            .public_key_material(aws_smithy_types::Blob::new(public_key_openssh.as_bytes()))
-            .tag_specifications(spec(ResourceType::KeyPair, tags))
-            .send()
+        self.api
+            .import_key_pair(name, public_key_openssh, tags)
             .await
-            .map_err(api_err("ImportKeyPair"))?;
-        Ok(())
     }
 
     /// Deletes a key pair; already gone is success (EC2 itself says so).
     pub async fn delete_key_pair(&self, name: &str) -> Result<(), Ec2Error> {
-        gone_is_ok(
-            self.client
-                .delete_key_pair()
-                .key_name(name)
-                .send()
-                .await
-                .map_err(api_err("DeleteKeyPair")),
-        )
+        gone_is_ok(self.api.delete_key_pair(name).await)
+    }
+
+    pub async fn key_pair_exists(&self, name: &str) -> Result<bool, Ec2Error> {
+        match self.api.describe_key_pairs(name).await {
+            Ok(found) => Ok(!found.is_empty()),
+            Err(e) if e.is_not_found() => Ok(false),
+            Err(e) => Err(e),
+        }
     }
 
     fn vpc_key(&self, subnet_id: Option<&str>) -> String {
@@ -65,39 +60,22 @@ impl Ec2 {
 
     async fn ask_vpc_for(&self, subnet_id: Option<&str>) -> Result<(String, String), Ec2Error> {
         let vpc_id = match subnet_id {
-            Some(s) => {
-                let out = self
-                    .client
-                    .describe_subnets()
-                    .subnet_ids(s)
-                    .send()
-                    .await
-                    .map_err(api_err("DescribeSubnets"))?;
-                out.subnets()
-                    .first()
-                    .and_then(|s| s.vpc_id())
-                    .map(str::to_string)
-            }
+            Some(s) => self.api.subnet_vpc(s).await?,
             None => None,
         };
-        let mut req = self.client.describe_vpcs();
-        req = match &vpc_id {
-            Some(v) => req.vpc_ids(v),
-            None => req.filters(Filter::builder().name("is-default").values("true").build()),
-        };
-        let out = req.send().await.map_err(api_err("DescribeVpcs"))?;
-        let vpc = out.vpcs().first().ok_or_else(|| Ec2Error {
-            action: "DescribeVpcs",
-            code: None,
-            message: match subnet_id {
-                Some(s) => format!("no VPC found for subnet {s}"),
-                None => "this region has no default VPC; set subnet_id".into(),
-            },
-        })?;
-        Ok((
-            vpc.vpc_id().unwrap_or_default().to_string(),
-            vpc.cidr_block().unwrap_or_default().to_string(),
-        ))
+        let vpc = self
+            .api
+            .describe_vpc(vpc_id.as_deref())
+            .await?
+            .ok_or_else(|| Ec2Error {
+                action: "DescribeVpcs",
+                code: None,
+                message: match subnet_id {
+                    Some(s) => format!("no VPC found for subnet {s}"),
+                    None => "this region has no default VPC; set subnet_id".into(),
+                },
+            })?;
+        Ok((vpc.id, vpc.cidr))
     }
 
     /// Creates an empty group; [`Ec2::allow_ssh`] opens the port once its id is recorded.
@@ -107,21 +85,7 @@ impl Ec2 {
         vpc_id: &str,
         tags: &BTreeMap<String, String>,
     ) -> Result<String, Ec2Error> {
-        let out = self
-            .client
-            .create_security_group()
-            .group_name(name)
-            .description("Temporary SSH access for a golden_ami build")
-            .vpc_id(vpc_id)
-            .tag_specifications(spec(ResourceType::SecurityGroup, tags))
-            .send()
-            .await
-            .map_err(api_err("CreateSecurityGroup"))?;
-        out.group_id().map(str::to_string).ok_or_else(|| Ec2Error {
-            action: "CreateSecurityGroup",
-            code: None,
-            message: "EC2 returned no group id".into(),
-        })
+        self.api.create_security_group(name, vpc_id, tags).await
     }
 
     /// The id of the group named `name` in `vpc_id`, if any.
@@ -130,19 +94,18 @@ impl Ec2 {
         name: &str,
         vpc_id: &str,
     ) -> Result<Option<String>, Ec2Error> {
-        let out = self
-            .client
-            .describe_security_groups()
-            .filters(Filter::builder().name("group-name").values(name).build())
-            .filters(Filter::builder().name("vpc-id").values(vpc_id).build())
-            .send()
+        let found = self
+            .api
+            .describe_security_groups(&model::filters([("group-name", name), ("vpc-id", vpc_id)]))
+            .await?;
+        Ok(found.into_iter().next())
+    }
+
+    /// Security groups carrying the tag.
+    pub async fn groups_tagged(&self, key: &str, value: &str) -> Result<Vec<String>, Ec2Error> {
+        self.api
+            .describe_security_groups(&model::tag_filter(key, value))
             .await
-            .map_err(api_err("DescribeSecurityGroups"))?;
-        Ok(out
-            .security_groups()
-            .first()
-            .and_then(|g| g.group_id())
-            .map(str::to_string))
     }
 
     /// Lets SSH in from `cidrs` only.
@@ -152,36 +115,11 @@ impl Ec2 {
         port: u16,
         cidrs: &[String],
     ) -> Result<(), Ec2Error> {
-        let ranges = cidrs
-            .iter()
-            .map(|c| IpRange::builder().cidr_ip(c).build())
-            .collect();
-        self.client
-            .authorize_security_group_ingress()
-            .group_id(group_id)
-            .ip_permissions(
-                IpPermission::builder()
-                    .ip_protocol("tcp")
-                    .from_port(port as i32)
-                    .to_port(port as i32)
-                    .set_ip_ranges(Some(ranges))
-                    .build(),
-            )
-            .send()
-            .await
-            .map_err(api_err("AuthorizeSecurityGroupIngress"))?;
-        Ok(())
+        self.api.authorize_ingress(group_id, port, cidrs).await
     }
 
     /// Deletes a group; already gone is success.
     pub async fn delete_security_group(&self, id: &str) -> Result<(), Ec2Error> {
-        gone_is_ok(
-            self.client
-                .delete_security_group()
-                .group_id(id)
-                .send()
-                .await
-                .map_err(api_err("DeleteSecurityGroup")),
-        )
+        gone_is_ok(self.api.delete_security_group(id).await)
     }
 }

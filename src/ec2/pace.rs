@@ -19,7 +19,7 @@
 //! transition that got faster is found again.
 
 use super::stored::Stored;
-use super::wait::Backoff;
+use crate::retry::Backoff;
 use serde::{Deserialize, Serialize};
 use std::path::PathBuf;
 use std::time::Duration;

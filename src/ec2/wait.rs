@@ -1,7 +1,10 @@
-//! Bounded, cancellable polling with growing, jittered delays: quick to see
-//! a fast state change, cheap on a slow one. Never a fixed 15 s sleep.
+//! Bounded, cancellable polling, paced by what was learned: quick to see a
+//! fast state change, cheap on a slow one. Never a fixed 15 s sleep. The
+//! named waiters (`waiters`) are built on this.
 
 use super::Ec2Error;
+use super::pace::{Pace, Schedule};
+use crate::retry::{Cancelled, sleep_or_cancel};
 use std::future::Future;
 use std::time::Duration;
 use tokio::time::Instant;
@@ -22,47 +25,17 @@ pub enum WaitError {
         secs: u64,
         last: String,
     },
-    #[error("cancelled while waiting for {0}")]
-    Cancelled(String),
+    #[error(transparent)]
+    Cancelled(#[from] Cancelled),
     #[error(transparent)]
     Api(#[from] Ec2Error),
     #[error("{0}")]
     Failed(String),
 }
 
-/// Delays: 200 ms first, ×1.5 each round, capped at 4 s, ±20 % jitter.
-pub struct Backoff {
-    next: Duration,
-    cap: Duration,
-}
-
-impl Default for Backoff {
-    fn default() -> Self {
-        Backoff {
-            next: Duration::from_millis(200),
-            cap: Duration::from_secs(4),
-        }
-    }
-}
-
-impl Backoff {
-    pub fn starting(first: Duration, cap: Duration) -> Backoff {
-        Backoff { next: first, cap }
-    }
-
-    pub fn next_delay(&mut self) -> Duration {
-        let base = self.next;
-        self.next = (self.next.mul_f64(1.5)).min(self.cap);
-        let jitter: f64 = rand::random_range(0.8..1.2);
-        base.mul_f64(jitter)
-    }
-}
-
-/// Sleeps unless cancelled first; false when cancelled.
-pub async fn sleep_or_cancel(d: Duration, cancel: &CancellationToken) -> bool {
-    tokio::select! {
-        _ = cancel.cancelled() => false,
-        _ = tokio::time::sleep(d) => true,
+impl WaitError {
+    pub fn is_cancelled(&self) -> bool {
+        matches!(self, WaitError::Cancelled(_))
     }
 }
 
@@ -83,7 +56,7 @@ where
 /// `until`, learning from and for `pace` how long the transition takes.
 pub async fn paced<T, F, Fut>(
     what: &str,
-    pace: Option<super::pace::Pace<'_>>,
+    pace: Option<Pace<'_>>,
     timeout: Duration,
     cancel: &CancellationToken,
     mut check: F,
@@ -98,19 +71,24 @@ where
         Some(p) => p.pacer.expected(&p.key).await,
         None => None,
     };
-    let mut schedule = super::pace::Schedule::new(learned);
+    let mut schedule = Schedule::new(learned);
     let mut last = String::from("nothing yet");
     let mut last_pending: Option<Duration> = None;
     loop {
         let now = start.elapsed().as_secs_f64();
         let d = Duration::from_secs_f64((schedule.next(now) - now).max(0.0))
             .min(deadline.saturating_duration_since(Instant::now()));
-        if !d.is_zero() && !sleep_or_cancel(d, cancel).await {
-            return Err(WaitError::Cancelled(what.to_string()));
+        if !d.is_zero() {
+            sleep_or_cancel(d, cancel).await.inspect_err(|_| {
+                tracing::debug!(what, "wait cancelled");
+            })?;
         }
         let asked = start.elapsed();
         let r = tokio::select! {
-            _ = cancel.cancelled() => return Err(WaitError::Cancelled(what.to_string())),
+            _ = cancel.cancelled() => {
+                tracing::debug!(what, "wait cancelled");
+                return Err(Cancelled.into());
+            }
             r = check() => r?,
         };
         match r {
@@ -143,78 +121,4 @@ where
             });
         }
     }
-}
-
-/// Terminates the instances and waits (up to `limit`) until all are gone.
-/// Cleanup work: not cancellable, only bounded.
-pub async fn terminate_all(
-    ec2: &super::Ec2,
-    ids: &[String],
-    limit: Duration,
-) -> Result<(), WaitError> {
-    terminate_ordered(ec2, ids).await?;
-    terminated(ec2, ids, None, limit).await
-}
-
-/// Asks EC2 to terminate the instances, without waiting.
-pub async fn terminate_ordered(ec2: &super::Ec2, ids: &[String]) -> Result<(), WaitError> {
-    for id in ids {
-        ec2.terminate_instance(id).await?;
-    }
-    Ok(())
-}
-
-/// Waits (up to `limit`) until the instances are gone. Cleanup work: not
-/// cancellable, only bounded.
-pub async fn terminated(
-    ec2: &super::Ec2,
-    ids: &[String],
-    pace: Option<super::pace::Pace<'_>>,
-    limit: Duration,
-) -> Result<(), WaitError> {
-    let never = CancellationToken::new();
-    let mut pace = pace;
-    for id in ids {
-        paced(
-            "an instance to terminate",
-            pace.take(),
-            limit,
-            &never,
-            || async {
-                match ec2.describe_instance(id).await? {
-                    Some(i) if i.state != "terminated" => Ok(Poll::Pending(i.state)),
-                    _ => Ok(Poll::Ready(())),
-                }
-            },
-        )
-        .await?;
-    }
-    Ok(())
-}
-
-/// Deletes a security group, waiting out EC2's DependencyViolation while a
-/// terminated instance's network interface lingers.
-pub async fn delete_group_when_free(
-    ec2: &super::Ec2,
-    id: &str,
-    pace: Option<super::pace::Pace<'_>>,
-    limit: Duration,
-) -> Result<(), WaitError> {
-    let never = CancellationToken::new();
-    paced(
-        "a security group to be deletable",
-        pace,
-        limit,
-        &never,
-        || async {
-            match ec2.delete_security_group(id).await {
-                Ok(()) => Ok(Poll::Ready(())),
-                Err(e) if e.code.as_deref() == Some("DependencyViolation") => {
-                    Ok(Poll::Pending(e.message))
-                }
-                Err(e) => Err(WaitError::Api(e)),
-            }
-        },
-    )
-    .await
 }

@@ -6,6 +6,7 @@ mod shell;
 pub use file::FileStep;
 pub use shell::ShellStep;
 
+use crate::retry::Cancelled;
 use crate::ssh::{SshError, SshSession};
 use tokio_util::sync::CancellationToken;
 
@@ -51,6 +52,20 @@ pub enum ProvisionError {
     },
     #[error(transparent)]
     Ssh(#[from] SshError),
+    #[error(transparent)]
+    Cancelled(#[from] Cancelled),
+}
+
+impl ProvisionError {
+    /// True when the step was stopped, by the bake or by its own timeout,
+    /// whichever layer noticed.
+    pub fn is_cancelled(&self) -> bool {
+        match self {
+            ProvisionError::Cancelled(_) => true,
+            ProvisionError::Ssh(e) => e.is_cancelled(),
+            _ => false,
+        }
+    }
 }
 
 /// Runs one step; `index` is its position among the `provision` blocks.
@@ -64,7 +79,7 @@ pub async fn run(
     match step {
         ProvisionStep::Shell(s) => s.run(index, ssh, cancel).await,
         ProvisionStep::File(f) => tokio::select! {
-            _ = cancel.cancelled() => Err(ProvisionError::Ssh(SshError::Cancelled)),
+            _ = cancel.cancelled() => Err(Cancelled.into()),
             r = f.run(ssh) => r,
         },
     }

@@ -79,9 +79,8 @@ impl ShellStep {
         ssh: &SshSession,
         cancel: &CancellationToken,
     ) -> Result<(), ProvisionError> {
-        use crate::ec2::wait::sleep_or_cancel;
-        if !self.pause_before.is_zero() && !sleep_or_cancel(self.pause_before, cancel).await {
-            return Err(ProvisionError::Ssh(crate::ssh::SshError::Cancelled));
+        if !self.pause_before.is_zero() {
+            crate::retry::sleep_or_cancel(self.pause_before, cancel).await?;
         }
         let mut attempt = 0;
         loop {
@@ -98,13 +97,10 @@ impl ShellStep {
                 t.abort();
             }
             let r = match r {
-                Err(ProvisionError::Ssh(crate::ssh::SshError::Cancelled))
-                    if !cancel.is_cancelled() =>
-                {
-                    Err(ProvisionError::TimedOut(
-                        self.timeout.map(|t| t.as_secs()).unwrap_or_default(),
-                    ))
-                }
+                // Our own timer, not the bake, stopped it.
+                Err(e) if e.is_cancelled() && !cancel.is_cancelled() => Err(
+                    ProvisionError::TimedOut(self.timeout.map(|t| t.as_secs()).unwrap_or_default()),
+                ),
                 other => other,
             };
             match r {

@@ -112,7 +112,7 @@ impl SshSession {
                         let _ = tokio::time::timeout(std::time::Duration::from_secs(5), self.run_quietly(&stop)).await;
                     }
                     let _ = channel.close().await;
-                    return Err(SshError::Cancelled);
+                    return Err(crate::retry::Cancelled.into());
                 }
                 m = channel.wait() => m,
             };

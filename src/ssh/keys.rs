@@ -1,14 +1,67 @@
-//! SSH key parsing, so no layer above `ssh/` needs russh's key types to
-//! check or carry a key.
+//! SSH keys as the layers above `ssh/` see them: made, parsed, printed and
+//! checked here, so no caller needs russh's key types.
+
+use std::sync::Arc;
+
+/// Why a key could not be made, read or printed.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct KeyError(String);
+
+/// A private key to log in with; cheap to clone, never printed.
+#[derive(Clone)]
+pub struct PrivateKey(pub(super) Arc<russh::keys::PrivateKey>);
+
+impl std::fmt::Debug for PrivateKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("PrivateKey(..)")
+    }
+}
+
+impl PrivateKey {
+    /// A fresh ed25519 key, made in memory.
+    pub fn generate_ed25519() -> PrivateKey {
+        let seed: [u8; 32] = rand::random();
+        let key = russh::keys::ssh_key::private::Ed25519Keypair::from_seed(&seed);
+        PrivateKey(Arc::new(russh::keys::PrivateKey::from(key)))
+    }
+
+    /// An unencrypted OpenSSH or PEM private key.
+    pub fn parse(pem: &str) -> Result<PrivateKey, KeyError> {
+        russh::keys::decode_secret_key(pem, None)
+            .map(|k| PrivateKey(Arc::new(k)))
+            .map_err(|e| KeyError(e.to_string()))
+    }
+
+    /// The public half as one OpenSSH line (`ssh-ed25519 AAAA...`).
+    pub fn public_openssh(&self) -> Result<String, KeyError> {
+        self.0
+            .public_key()
+            .to_openssh()
+            .map_err(|e| KeyError(e.to_string()))
+    }
+}
+
+/// A host key, as in known_hosts or a `.pub` file.
+#[derive(Debug, Clone)]
+pub struct PublicKey(pub(super) russh::keys::PublicKey);
+
+impl PublicKey {
+    pub fn parse(line: &str) -> Result<PublicKey, KeyError> {
+        russh::keys::PublicKey::from_openssh(line)
+            .map(PublicKey)
+            .map_err(|e| KeyError(e.to_string()))
+    }
+}
 
 /// True when `pem` is an unencrypted OpenSSH or PEM private key.
 pub fn is_private_key(pem: &str) -> bool {
-    russh::keys::decode_secret_key(pem, None).is_ok()
+    PrivateKey::parse(pem).is_ok()
 }
 
 /// True when `line` is a public key as in known_hosts or a `.pub` file.
 pub fn is_public_key(line: &str) -> bool {
-    russh::keys::PublicKey::from_openssh(line).is_ok()
+    PublicKey::parse(line).is_ok()
 }
 
 #[cfg(test)]
@@ -17,19 +70,18 @@ mod tests {
 
     #[test]
     fn recognises_keys_and_rejects_junk() {
-        let seed: [u8; 32] = rand::random();
-        let key = russh::keys::PrivateKey::from(
-            russh::keys::ssh_key::private::Ed25519Keypair::from_seed(&seed),
-        );
-        let Ok(pem) = key.to_openssh(russh::keys::ssh_key::LineEnding::LF) else {
+        let key = PrivateKey::generate_ed25519();
+        let Ok(pem) = key.0.to_openssh(russh::keys::ssh_key::LineEnding::LF) else {
             panic!("cannot encode the key")
         };
         assert!(is_private_key(&pem));
         assert!(!is_private_key("not a key"));
-        let Ok(public) = key.public_key().to_openssh() else {
+        let Ok(public) = key.public_openssh() else {
             panic!("cannot encode the public key")
         };
+        assert!(public.starts_with("ssh-ed25519 "), "{public}");
         assert!(is_public_key(&public));
         assert!(!is_public_key("ssh-ed25519 AAAA"));
+        assert_eq!(format!("{key:?}"), "PrivateKey(..)");
     }
 }

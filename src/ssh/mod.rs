@@ -7,8 +7,10 @@ mod sftp;
 
 pub use exec::{OutputLine, sh_quote};
 
+use crate::retry::{Backoff, Cancelled, sleep_or_cancel};
+use keys::{PrivateKey, PublicKey};
 use russh::client;
-use russh::keys::{HashAlg, PrivateKey, PrivateKeyWithHashAlg, PublicKey, PublicKeyOrCertificate};
+use russh::keys::{HashAlg, PrivateKeyWithHashAlg, PublicKeyOrCertificate};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tokio_util::sync::CancellationToken;
@@ -19,7 +21,7 @@ pub struct Bastion {
     pub host: String,
     pub port: u16,
     pub username: String,
-    pub key: Arc<PrivateKey>,
+    pub key: PrivateKey,
     pub host_key: HostKeyPolicy,
 }
 
@@ -42,7 +44,7 @@ pub struct SshTarget {
     pub host: String,
     pub port: u16,
     pub username: String,
-    pub key: Arc<PrivateKey>,
+    pub key: PrivateKey,
     /// How long to keep trying to connect.
     pub timeout: Duration,
     pub bastion: Option<Bastion>,
@@ -56,8 +58,8 @@ pub enum SshError {
         secs: u64,
         last: String,
     },
-    #[error("cancelled")]
-    Cancelled,
+    #[error(transparent)]
+    Cancelled(#[from] Cancelled),
     #[error("refusing {addr}: {why}")]
     HostKey { addr: String, why: String },
     #[error("SSH: {0}")]
@@ -71,6 +73,12 @@ pub enum SshError {
     },
     #[error("{0}")]
     Other(String),
+}
+
+impl SshError {
+    pub fn is_cancelled(&self) -> bool {
+        matches!(self, SshError::Cancelled(_))
+    }
 }
 
 /// Which host keys the bake accepts.
@@ -101,13 +109,13 @@ impl HostKeyPolicy {
     }
 
     /// Accepts or refuses `key`; on refusal, says why.
-    fn check(&self, key: &PublicKey) -> Result<(), String> {
+    fn check(&self, key: &russh::keys::PublicKey) -> Result<(), String> {
         let seen = key.fingerprint(HashAlg::Sha256).to_string();
         let mut trust = self.0.lock().unwrap_or_else(|p| p.into_inner());
         match &*trust {
-            Trust::Key(k) if k.key_data() == key.key_data() => return Ok(()),
+            Trust::Key(k) if k.0.key_data() == key.key_data() => return Ok(()),
             Trust::Key(k) => {
-                let want = k.fingerprint(HashAlg::Sha256);
+                let want = k.0.fingerprint(HashAlg::Sha256);
                 return Err(format!(
                     "host key mismatch: expected {want}, server offered {seen}"
                 ));
@@ -125,7 +133,7 @@ impl HostKeyPolicy {
                 tracing::warn!(fingerprint = %seen, "host key accepted unverified (host_key_check = \"none\")")
             }
         }
-        *trust = Trust::Key(key.clone());
+        *trust = Trust::Key(PublicKey(key.clone()));
         Ok(())
     }
 }
@@ -192,7 +200,6 @@ impl SshSession {
         policy: &HostKeyPolicy,
         cancel: &CancellationToken,
     ) -> Result<SshSession, SshError> {
-        use crate::ec2::wait::{Backoff, sleep_or_cancel};
         let addr = format!("{}:{}", target.host, target.port);
         let deadline = tokio::time::Instant::now() + target.timeout;
         let mut backoff = Backoff::starting(Duration::from_millis(100), Duration::from_secs(2));
@@ -200,7 +207,7 @@ impl SshSession {
         loop {
             attempt += 1;
             let last = tokio::select! {
-                _ = cancel.cancelled() => return Err(SshError::Cancelled),
+                _ = cancel.cancelled() => return Err(Cancelled.into()),
                 r = tokio::time::timeout(Duration::from_secs(20), Self::try_once(target, policy)) => match r {
                     Ok(Ok(s)) => {
                         tracing::info!(%addr, attempt, "SSH connected");
@@ -221,9 +228,7 @@ impl SshSession {
                     last,
                 });
             }
-            if !sleep_or_cancel(backoff.next_delay().min(deadline - now), cancel).await {
-                return Err(SshError::Cancelled);
-            }
+            sleep_or_cancel(backoff.next_delay().min(deadline - now), cancel).await?;
         }
     }
 
@@ -287,7 +292,7 @@ impl SshSession {
             .await
             .map_err(|e| Attempt::Retry(e.to_string()))?
             .flatten();
-        let key = PrivateKeyWithHashAlg::new(target.key.clone(), hash);
+        let key = PrivateKeyWithHashAlg::new(target.key.0.clone(), hash);
         let auth = handle
             .authenticate_publickey(target.username.clone(), key)
             .await

@@ -3,7 +3,8 @@
 use super::{Step, StepFuture};
 use crate::bake::spec::{HostKeyCheck, Interface};
 use crate::bake::{BakeContext, BakeError};
-use crate::ec2::wait::{self, Poll};
+use crate::ec2::wait::Poll;
+use crate::ssh::keys::{PrivateKey, PublicKey};
 use crate::ssh::{HostKeyPolicy, SshSession, SshTarget, Trust};
 
 pub struct Connect;
@@ -16,7 +17,7 @@ fn address(cx: &BakeContext<'_>) -> Result<String, BakeError> {
     let i = cx
         .instance
         .as_ref()
-        .ok_or_else(|| BakeError::Invalid("no build instance".into()))?;
+        .ok_or_else(|| BakeError::Internal("no build instance".into()))?;
     let pick = match cx.spec.ssh.interface {
         Some(Interface::PublicIp) => i.public_ip.clone(),
         Some(Interface::PrivateIp) => i.private_ip.clone(),
@@ -42,7 +43,7 @@ async fn trust(cx: &BakeContext<'_>) -> Result<Trust, BakeError> {
         HostKeyCheck::None => Ok(Trust::FirstSeen),
         HostKeyCheck::Pinned => {
             let k = cx.spec.ssh.host_key.as_deref().unwrap_or_default();
-            let key = russh::keys::PublicKey::from_openssh(k)
+            let key = PublicKey::parse(k)
                 .map_err(|e| BakeError::Invalid(format!("ssh.host_key: {e}")))?;
             Ok(Trust::Key(key))
         }
@@ -52,22 +53,19 @@ async fn trust(cx: &BakeContext<'_>) -> Result<Trust, BakeError> {
                 .as_ref()
                 .map(|i| i.id.clone())
                 .unwrap_or_default();
-            let ec2 = cx.ec2;
-            let prints = wait::until(
-                "the host key fingerprints on the instance console",
-                cx.spec.ssh.timeout,
-                &cx.cancel,
-                || async {
-                    let text = ec2.console_output(&id).await?.unwrap_or_default();
-                    let prints = console_fingerprints(&text);
-                    Ok(if prints.is_empty() {
-                        Poll::Pending("no fingerprint block yet".into())
-                    } else {
-                        Poll::Ready(prints)
-                    })
-                },
-            )
-            .await?;
+            let prints = cx
+                .ec2
+                .wait_console_output(
+                    &id,
+                    "the host key fingerprints on the instance console",
+                    cx.spec.ssh.timeout,
+                    &cx.cancel,
+                    |text| match console_fingerprints(text) {
+                        p if p.is_empty() => Poll::Pending("no fingerprint block yet".into()),
+                        p => Poll::Ready(p),
+                    },
+                )
+                .await?;
             tracing::info!(fingerprints = ?prints, "host key fingerprints from the console");
             Ok(Trust::Fingerprints(prints))
         }
@@ -96,11 +94,11 @@ pub fn console_fingerprints(console: &str) -> Vec<String> {
 }
 
 fn bastion(b: &crate::bake::BastionSpec) -> Result<crate::ssh::Bastion, BakeError> {
-    let key = russh::keys::decode_secret_key(&b.private_key, None)
+    let key = PrivateKey::parse(&b.private_key)
         .map_err(|e| BakeError::Key(format!("ssh.bastion.private_key: {e}")))?;
     let trust = match &b.host_key {
         Some(k) => Trust::Key(
-            russh::keys::PublicKey::from_openssh(k)
+            PublicKey::parse(k)
                 .map_err(|e| BakeError::Invalid(format!("ssh.bastion.host_key: {e}")))?,
         ),
         None => Trust::FirstSeen,
@@ -109,7 +107,7 @@ fn bastion(b: &crate::bake::BastionSpec) -> Result<crate::ssh::Bastion, BakeErro
         host: b.host.clone(),
         port: b.port,
         username: b.username.clone(),
-        key: std::sync::Arc::new(key),
+        key,
         host_key: HostKeyPolicy::new(trust),
     })
 }
@@ -123,7 +121,7 @@ impl Step for Connect {
             let key = cx
                 .key
                 .clone()
-                .ok_or_else(|| BakeError::Invalid("no temporary key".into()))?;
+                .ok_or_else(|| BakeError::Internal("no temporary key".into()))?;
             cx.host_key = HostKeyPolicy::new(trust(cx).await?);
             let target = SshTarget {
                 host: address(cx)?,

@@ -5,7 +5,6 @@
 use super::{Step, StepFuture};
 use crate::bake::{BakeContext, BakeError};
 use crate::ec2::tags::{BUILD_ID_TAG, SOURCE_AMI_TAG};
-use crate::ec2::wait::{self, Poll, WaitError};
 
 pub struct CreateImage;
 
@@ -19,7 +18,7 @@ impl Step for CreateImage {
                 .instance
                 .as_ref()
                 .map(|i| i.id.clone())
-                .ok_or_else(|| BakeError::Invalid("no build instance".into()))?;
+                .ok_or_else(|| BakeError::Internal("no build instance".into()))?;
             let mut tags = cx.spec.tags.clone();
             tags.insert(BUILD_ID_TAG.into(), cx.spec.build_id.clone());
             if let Some(s) = &cx.source {
@@ -33,7 +32,7 @@ impl Step for CreateImage {
             {
                 Ok(id) => id,
                 // A retried create whose first attempt succeeded unseen: ours if it carries our build id.
-                Err(e) if e.code.as_deref() == Some("InvalidAMIName.Duplicate") => {
+                Err(e) if e.has_code("InvalidAMIName.Duplicate") => {
                     match cx.ec2.own_image_named(name).await? {
                         Some(img) if img.tags.get(BUILD_ID_TAG) == Some(&cx.spec.build_id) => {
                             img.id
@@ -46,26 +45,10 @@ impl Step for CreateImage {
             tracing::info!(image = %id, "image requested");
             cx.image_id = Some(id.clone());
             cx.check_cancel()?;
-            let ec2 = cx.ec2;
-            let image = wait::paced(
-                "the image to become available",
-                Some(cx.pace("image")),
-                cx.spec.create_timeout,
-                &cx.cancel,
-                || async {
-                    match ec2.describe_image(&id).await? {
-                        Some(i) if i.state == "available" => Ok(Poll::Ready(i)),
-                        Some(i) if i.state == "pending" => Ok(Poll::Pending(i.state)),
-                        Some(i) => Err(WaitError::Failed(format!(
-                            "image {id} is {}: {}",
-                            i.state,
-                            i.state_reason.unwrap_or_default()
-                        ))),
-                        None => Ok(Poll::Pending("not visible yet".into())),
-                    }
-                },
-            )
-            .await?;
+            let image = cx
+                .ec2
+                .wait_image_available(&id, cx.pace("image"), cx.spec.create_timeout, &cx.cancel)
+                .await?;
             cx.image = Some(image);
             cx.image_kept = true;
             Ok(())

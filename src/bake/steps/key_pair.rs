@@ -3,9 +3,7 @@
 
 use super::{Step, StepFuture};
 use crate::bake::{BakeContext, BakeError};
-use russh::keys::PrivateKey;
-use russh::keys::ssh_key::private::Ed25519Keypair;
-use std::sync::Arc;
+use crate::ssh::keys::PrivateKey;
 
 pub struct KeyPair;
 
@@ -17,17 +15,15 @@ impl Step for KeyPair {
         Box::pin(async move {
             if let (Some(name), Some(pem)) = (&cx.spec.ssh.key_pair_name, &cx.spec.ssh.private_key)
             {
-                let key = russh::keys::decode_secret_key(pem, None)
+                let key = PrivateKey::parse(pem)
                     .map_err(|e| BakeError::Key(format!("ssh.private_key: {e}")))?;
                 cx.launch_key_name = Some(name.clone());
-                cx.key = Some(Arc::new(key));
+                cx.key = Some(key);
                 return Ok(());
             }
-            let seed: [u8; 32] = rand::random();
-            let key = PrivateKey::from(Ed25519Keypair::from_seed(&seed));
+            let key = PrivateKey::generate_ed25519();
             let public = key
-                .public_key()
-                .to_openssh()
+                .public_openssh()
                 .map_err(|e| BakeError::Key(e.to_string()))?;
             let name = format!("golden-{}", cx.spec.build_id);
             let tags = cx.run_tags("key pair");
@@ -35,7 +31,7 @@ impl Step for KeyPair {
             cx.key_pair_name = Some(name.clone());
             cx.launch_key_name = Some(name.clone());
             cx.ec2.import_key_pair(&name, &public, &tags).await?;
-            cx.key = Some(Arc::new(key));
+            cx.key = Some(key);
             cx.check_cancel()
         })
     }

@@ -6,7 +6,6 @@ use crate::bake::BakeContext;
 use crate::choices::Choice;
 use crate::ec2::instances::LaunchSpec;
 use crate::ec2::tags::BUILD_ID_TAG;
-use crate::ec2::wait::{self, Poll, WaitError};
 use std::time::Duration;
 
 pub struct Launch;
@@ -78,28 +77,10 @@ impl Step for Launch {
                 ..Default::default()
             });
             cx.check_cancel()?;
-            let ec2 = cx.ec2;
-            let info = wait::paced(
-                "the build instance to run",
-                Some(cx.pace("run")),
-                cx.spec.create_timeout,
-                &cx.cancel,
-                || async {
-                    match ec2.describe_instance(&id).await? {
-                        Some(i) if i.state == "running" => Ok(Poll::Ready(i)),
-                        Some(i) if matches!(i.state.as_str(), "pending") => {
-                            Ok(Poll::Pending(i.state))
-                        }
-                        Some(i) => Err(WaitError::Failed(format!(
-                            "build instance {id} is {} instead of running",
-                            i.state
-                        ))),
-                        // Eventual consistency: a fresh instance may not be visible yet.
-                        None => Ok(Poll::Pending("not visible yet".into())),
-                    }
-                },
-            )
-            .await?;
+            let info = cx
+                .ec2
+                .wait_instance_running(&id, cx.pace("run"), cx.spec.create_timeout, &cx.cancel)
+                .await?;
             cx.instance = Some(info);
             Ok(())
         })
@@ -116,7 +97,7 @@ impl Step for Launch {
                         .await?
                 }
             };
-            wait::terminate_ordered(cx.ec2, &ids).await?;
+            cx.ec2.terminate_instances(&ids).await?;
             if cx.security_group_id.is_some() {
                 // EC2 refuses to delete the temporary group while an instance still
                 // holds it: that deletion is the cheapest wait for the end.
@@ -124,7 +105,9 @@ impl Step for Launch {
                 return Ok(());
             }
             let pace = Some(cx.pace("terminate"));
-            wait::terminated(cx.ec2, &ids, pace, Duration::from_secs(540)).await?;
+            cx.ec2
+                .wait_instances_terminated(&ids, pace, Duration::from_secs(540))
+                .await?;
             for id in ids {
                 tracing::info!(instance = %id, "build instance terminated");
             }

@@ -12,26 +12,19 @@ impl Step for Provision {
     fn run<'a, 'b: 'a>(&'a self, cx: &'a mut BakeContext<'b>) -> StepFuture<'a> {
         Box::pin(async move {
             for (index, step) in cx.spec.provision.iter().enumerate() {
-                if cx.cancel.is_cancelled() {
-                    return Err(BakeError::Cancelled);
-                }
+                cx.check_cancel()?;
                 // After a reboot step, or a connection that dropped between steps.
                 cx.ensure_connected().await?;
                 let ssh = cx
                     .ssh
                     .as_ref()
-                    .ok_or_else(|| BakeError::Invalid("not connected".into()))?;
+                    .ok_or_else(|| BakeError::Internal("not connected".into()))?;
                 crate::provision::run(step, index, ssh, &cx.cancel)
                     .await
-                    .map_err(|source| match source {
-                        crate::provision::ProvisionError::Ssh(crate::ssh::SshError::Cancelled) => {
-                            BakeError::Cancelled
-                        }
-                        source => BakeError::Provision {
-                            index,
-                            kind: step.kind(),
-                            source,
-                        },
+                    .map_err(|source| BakeError::Provision {
+                        index,
+                        kind: step.kind(),
+                        source,
                     })?;
                 if step.expects_disconnect() {
                     // Drop the old session; the next step connects anew (with retries

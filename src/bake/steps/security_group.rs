@@ -4,7 +4,6 @@
 use super::{Step, StepFuture};
 use crate::bake::spec::Interface;
 use crate::bake::{BakeContext, BakeError};
-use crate::ec2::wait;
 use std::time::Duration;
 
 pub struct SecurityGroup;
@@ -55,7 +54,7 @@ impl Step for SecurityGroup {
             let name = format!("golden-{}", cx.spec.build_id);
             let tags = cx.run_tags("security group");
             let mut created = cx.ec2.create_security_group(&name, &vpc_id, &tags).await;
-            if matches!(&created, Err(e) if e.code.as_deref() == Some("InvalidVpcID.NotFound")) {
+            if matches!(&created, Err(e) if e.has_code("InvalidVpcID.NotFound")) {
                 // The remembered VPC is gone (a default VPC recreated): ask again.
                 cx.ec2.forget_vpc(subnet).await;
                 (vpc_id, vpc_cidr) = cx.cancellable(cx.ec2.vpc_for(subnet)).await?;
@@ -64,7 +63,7 @@ impl Step for SecurityGroup {
             let id = match created {
                 Ok(id) => id,
                 // A retried create whose first attempt succeeded unseen: the group is ours.
-                Err(e) if e.code.as_deref() == Some("InvalidGroup.Duplicate") => {
+                Err(e) if e.has_code("InvalidGroup.Duplicate") => {
                     cx.ec2.security_group_id(&name, &vpc_id).await?.ok_or(e)?
                 }
                 Err(e) => return Err(e.into()),
@@ -97,7 +96,8 @@ impl Step for SecurityGroup {
             // The first deletion waits out the build instance's termination.
             let mut pace = (!cx.terminating.is_empty()).then(|| cx.pace("terminate"));
             for id in &ids {
-                wait::delete_group_when_free(cx.ec2, id, pace.take(), Duration::from_secs(300))
+                cx.ec2
+                    .wait_security_group_deleted(id, pace.take(), Duration::from_secs(300))
                     .await?;
             }
             for instance in std::mem::take(&mut cx.terminating) {

@@ -2,7 +2,6 @@
 
 use super::{Step, StepFuture};
 use crate::bake::{BakeContext, BakeError};
-use crate::ec2::wait::{self, Poll, WaitError};
 
 pub struct Stop;
 
@@ -19,8 +18,7 @@ async fn forget_temporary_key(
         return Ok(());
     };
     let public = key
-        .public_key()
-        .to_openssh()
+        .public_openssh()
         .map_err(|e| BakeError::Key(e.to_string()))?;
     let Some(blob) = public.split_whitespace().nth(1) else {
         return Ok(());
@@ -51,33 +49,11 @@ impl Step for Stop {
                 .instance
                 .as_ref()
                 .map(|i| i.id.clone())
-                .ok_or_else(|| BakeError::Invalid("no build instance".into()))?;
+                .ok_or_else(|| BakeError::Internal("no build instance".into()))?;
             cx.cancellable(cx.ec2.stop_instance(&id)).await?;
-            let ec2 = cx.ec2;
-            wait::paced(
-                "the build instance to stop",
-                Some(cx.pace("stop")),
-                cx.spec.create_timeout,
-                &cx.cancel,
-                || async {
-                    match ec2.describe_instance(&id).await? {
-                        Some(i) if i.state == "stopped" => Ok(Poll::Ready(())),
-                        Some(i)
-                            if matches!(i.state.as_str(), "stopping" | "running" | "pending") =>
-                        {
-                            Ok(Poll::Pending(i.state))
-                        }
-                        Some(i) => Err(WaitError::Failed(format!(
-                            "build instance {id} is {} instead of stopping",
-                            i.state
-                        ))),
-                        None => Err(WaitError::Failed(format!(
-                            "build instance {id} disappeared"
-                        ))),
-                    }
-                },
-            )
-            .await?;
+            cx.ec2
+                .wait_instance_stopped(&id, cx.pace("stop"), cx.spec.create_timeout, &cx.cancel)
+                .await?;
             Ok(())
         })
     }

@@ -1,0 +1,348 @@
+//! The runner and the steps that talk to EC2, against the in-memory fake:
+//! the retry and cleanup branches that decide whether anything leaks. The
+//! steps needing SSH (connect, provision, stop) are left to the end-to-end
+//! tests; a stand-in step fails where they would run.
+
+use super::leftovers::JournalEntry;
+use super::runner::{BakeOutcome, run};
+use super::steps::{self, Step, StepFuture};
+use super::{BakeContext, BakeError, BakeSpec, MetadataSpec, SourceSpec, SshSpec};
+use crate::ec2::Ec2;
+use crate::ec2::fake::{DEFAULT_VPC, FakeEc2, SOURCE_AMI, Timing};
+use crate::ec2::tags::BUILD_ID_TAG;
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio_util::sync::CancellationToken;
+
+/// A bake of the fake's source image, reachable without a public IP lookup.
+fn spec() -> BakeSpec {
+    BakeSpec {
+        build_id: "b1".into(),
+        image_name: "golden-test".into(),
+        description: None,
+        instance_type: "t3.micro".into(),
+        source: SourceSpec::Id(SOURCE_AMI.into()),
+        ssh: SshSpec {
+            username: "ec2-user".into(),
+            host: None,
+            port: 22,
+            timeout: Duration::from_secs(5),
+            allowed_cidrs: vec!["10.0.0.0/8".into()],
+            interface: None,
+            host_key: None,
+            bastion: None,
+            key_pair_name: None,
+            private_key: None,
+            host_key_check: crate::bake::spec::HostKeyCheck::Console,
+        },
+        provision: vec![],
+        tags: BTreeMap::new(),
+        snapshot_tags: BTreeMap::new(),
+        run_tags: BTreeMap::new(),
+        subnet_id: None,
+        iam_instance_profile: None,
+        user_data: None,
+        associate_public_ip: None,
+        create_timeout: Duration::from_secs(60),
+        ami_users: vec![],
+        public_ip_url: "http://127.0.0.1:9/".into(),
+        metadata: MetadataSpec {
+            http_tokens: crate::bake::spec::HttpTokens::Required,
+            http_endpoint: crate::bake::spec::HttpEndpoint::Enabled,
+            http_put_response_hop_limit: None,
+        },
+        deprecate_at: None,
+    }
+}
+
+/// The bake's own steps named, in bake order.
+fn steps_named(names: &[&str]) -> Vec<Box<dyn Step>> {
+    steps::all()
+        .into_iter()
+        .filter(|s| names.contains(&s.name()))
+        .collect()
+}
+
+const TO_LAUNCH: &[&str] = &["source_ami", "key_pair", "security_group", "launch"];
+
+/// Stands in for the steps after launch, and fails.
+struct Fails;
+
+impl Step for Fails {
+    fn name(&self) -> &'static str {
+        "provision"
+    }
+    fn run<'a, 'b: 'a>(&'a self, _cx: &'a mut BakeContext<'b>) -> StepFuture<'a> {
+        Box::pin(async { Err(BakeError::Invalid("the test's step fails".into())) })
+    }
+}
+
+/// Takes a moment, so a wait after it ends later than the bake's timer.
+struct Pause;
+
+impl Step for Pause {
+    fn name(&self) -> &'static str {
+        "pause"
+    }
+    fn run<'a, 'b: 'a>(&'a self, _cx: &'a mut BakeContext<'b>) -> StepFuture<'a> {
+        Box::pin(async {
+            tokio::time::sleep(Duration::from_millis(100)).await;
+            Ok(())
+        })
+    }
+}
+
+async fn bake(fake: &Arc<FakeEc2>, spec: &BakeSpec, steps: Vec<Box<dyn Step>>) -> BakeOutcome {
+    let ec2 = Ec2::with_api(fake.clone(), "us-east-1".into());
+    run(
+        spec,
+        &ec2,
+        &CancellationToken::new(),
+        &steps,
+        JournalEntry::none(),
+    )
+    .await
+}
+
+/// Nothing the bake made is left: no instance alive, no group, no key pair,
+/// no image of ours.
+fn nothing_left(fake: &FakeEc2) {
+    assert!(fake.live_instances().is_empty(), "{:?}", fake.log());
+    assert!(fake.groups().is_empty(), "{:?}", fake.log());
+    assert!(fake.key_pairs().is_empty(), "{:?}", fake.log());
+    assert!(fake.own_images().is_empty(), "{:?}", fake.log());
+}
+
+fn failed_at<'a>(o: &'a BakeOutcome, step: &str) -> &'a BakeError {
+    match &o.error {
+        Some(e) if e.step == step => &e.error,
+        other => panic!("expected a failure at {step}, got {other:?}"),
+    }
+}
+
+#[tokio::test]
+async fn a_failed_launch_removes_the_key_pair_and_the_group() {
+    let fake = FakeEc2::new();
+    fake.fail("RunInstances", 1, "InsufficientInstanceCapacity");
+    let o = bake(&fake, &spec(), steps_named(TO_LAUNCH)).await;
+    let e = failed_at(&o, "launch");
+    assert!(
+        e.to_string().contains("InsufficientInstanceCapacity"),
+        "{e}"
+    );
+    assert!(o.cleanup_errors.is_empty(), "{:?}", o.cleanup_errors);
+    nothing_left(&fake);
+    // Not recorded: the cleanup looked for an instance by build id, found none.
+    assert_eq!(fake.calls("DescribeInstances"), 1);
+    assert_eq!(fake.calls("TerminateInstances"), 0);
+}
+
+#[tokio::test]
+async fn a_launch_whose_answer_was_lost_is_found_by_build_id_and_ended_first() {
+    let fake = FakeEc2::new();
+    fake.set_timing(Timing {
+        terminate: Duration::from_millis(300),
+        ..Default::default()
+    });
+    fake.lose_answer("RunInstances", 1);
+    let o = bake(&fake, &spec(), steps_named(TO_LAUNCH)).await;
+    failed_at(&o, "launch");
+    assert!(o.cleanup_errors.is_empty(), "{:?}", o.cleanup_errors);
+    let [id] = fake
+        .instances()
+        .try_into()
+        .unwrap_or_else(|v| panic!("{v:?}"));
+    nothing_left(&fake);
+    // The group could only go once the instance was gone.
+    let (Some(terminate), Some(deleted)) = (
+        fake.first(&format!("TerminateInstances {id}")),
+        fake.log()
+            .iter()
+            .rposition(|l| l.starts_with("DeleteSecurityGroup ")),
+    ) else {
+        panic!("{:?}", fake.log())
+    };
+    assert!(terminate < deleted, "{:?}", fake.log());
+    assert!(fake.calls("DeleteSecurityGroup") >= 2, "{:?}", fake.log());
+}
+
+#[tokio::test]
+async fn cleanup_runs_in_reverse_instance_then_group_then_key_pair() {
+    let fake = FakeEc2::new();
+    let mut steps = steps_named(TO_LAUNCH);
+    steps.push(Box::new(Fails));
+    let o = bake(&fake, &spec(), steps).await;
+    assert!(matches!(failed_at(&o, "provision"), BakeError::Invalid(_)));
+    assert!(o.cleanup_errors.is_empty(), "{:?}", o.cleanup_errors);
+    nothing_left(&fake);
+    let log = fake.log();
+    let at = |prefix: &str| {
+        log.iter()
+            .rposition(|l| l.starts_with(prefix))
+            .unwrap_or_else(|| panic!("no {prefix} in {log:?}"))
+    };
+    assert!(
+        at("TerminateInstances ") < at("DeleteSecurityGroup "),
+        "{log:?}"
+    );
+    assert!(at("DeleteSecurityGroup ") < at("DeleteKeyPair "), "{log:?}");
+}
+
+#[tokio::test]
+async fn an_instance_not_found_right_after_launch_is_waited_for() {
+    let fake = FakeEc2::new();
+    fake.hide_new(2);
+    let o = bake(&fake, &spec(), steps_named(TO_LAUNCH)).await;
+    assert!(o.error.is_none(), "{:?}", o.error);
+    assert!(o.cleanup_errors.is_empty(), "{:?}", o.cleanup_errors);
+    nothing_left(&fake);
+}
+
+#[tokio::test]
+async fn an_image_whose_answer_was_lost_is_found_by_build_id_and_removed() {
+    let fake = FakeEc2::new();
+    let snapshots_before = fake.snapshots();
+    fake.lose_answer("CreateImage", 1);
+    let mut names = TO_LAUNCH.to_vec();
+    names.push("create_image");
+    let o = bake(&fake, &spec(), steps_named(&names)).await;
+    failed_at(&o, "create_image");
+    assert!(o.image.is_none());
+    assert!(o.cleanup_errors.is_empty(), "{:?}", o.cleanup_errors);
+    nothing_left(&fake);
+    assert_eq!(fake.snapshots(), snapshots_before, "{:?}", fake.log());
+    assert_eq!(fake.calls("DeregisterImage"), 1);
+}
+
+#[tokio::test]
+async fn a_finished_image_is_kept_and_an_earlier_one_of_ours_adopted() {
+    let fake = FakeEc2::new();
+    let s = spec();
+    // A CreateImage that succeeded unseen, retried: the name is taken, by us.
+    let ours = BTreeMap::from([(BUILD_ID_TAG.to_string(), s.build_id.clone())]);
+    let earlier = fake.add_own_image(&s.image_name, &ours);
+    let mut names = TO_LAUNCH.to_vec();
+    names.push("create_image");
+    let o = bake(&fake, &s, steps_named(&names)).await;
+    assert!(o.error.is_none(), "{:?}", o.error);
+    assert_eq!(
+        o.image.as_ref().map(|i| i.id.as_str()),
+        Some(earlier.as_str())
+    );
+    assert_eq!(fake.own_images(), vec![earlier]);
+    assert!(fake.live_instances().is_empty() && fake.groups().is_empty());
+}
+
+#[tokio::test]
+async fn an_image_name_taken_by_another_build_fails_and_is_left_alone() {
+    let fake = FakeEc2::new();
+    let s = spec();
+    let theirs = BTreeMap::from([(BUILD_ID_TAG.to_string(), "someone-else".to_string())]);
+    let other = fake.add_own_image(&s.image_name, &theirs);
+    let mut names = TO_LAUNCH.to_vec();
+    names.push("create_image");
+    let o = bake(&fake, &s, steps_named(&names)).await;
+    let e = failed_at(&o, "create_image");
+    assert!(e.to_string().contains("InvalidAMIName.Duplicate"), "{e}");
+    assert_eq!(fake.own_images(), vec![other]);
+    assert!(fake.live_instances().is_empty() && fake.groups().is_empty());
+}
+
+#[tokio::test]
+async fn a_group_an_unseen_create_made_is_adopted_and_removed() {
+    let fake = FakeEc2::new();
+    let s = spec();
+    fake.add_group(
+        &format!("golden-{}", s.build_id),
+        DEFAULT_VPC,
+        &BTreeMap::new(),
+    );
+    let o = bake(&fake, &s, steps_named(&["key_pair", "security_group"])).await;
+    assert!(o.error.is_none(), "{:?}", o.error);
+    assert_eq!(fake.calls("CreateSecurityGroup"), 1);
+    assert_eq!(fake.calls("AuthorizeSecurityGroupIngress"), 1);
+    nothing_left(&fake);
+}
+
+#[tokio::test]
+async fn a_remembered_vpc_that_is_gone_is_asked_again() {
+    let fake = FakeEc2::new();
+    let ec2 = Ec2::with_api(fake.clone(), "us-east-1".into());
+    let s = spec();
+    let steps = steps_named(&["security_group"]);
+    let never = CancellationToken::new();
+    let o = run(&s, &ec2, &never, &steps, JournalEntry::none()).await;
+    assert!(o.error.is_none(), "{:?}", o.error);
+    // The default VPC is recreated between two bakes.
+    fake.remove_vpc(DEFAULT_VPC);
+    fake.add_vpc("vpc-new", "10.9.0.0/16", true);
+    let o = run(&s, &ec2, &never, &steps, JournalEntry::none()).await;
+    assert!(o.error.is_none(), "{:?}", o.error);
+    assert_eq!(fake.calls("DescribeVpcs"), 2);
+    assert_eq!(fake.calls("CreateSecurityGroup"), 3);
+    assert!(fake.groups().is_empty());
+}
+
+#[tokio::test]
+async fn the_create_timeout_ends_the_wait_as_timed_out_and_cleans_up() {
+    let fake = FakeEc2::new();
+    fake.set_timing(Timing {
+        boot: Duration::from_secs(3600),
+        ..Default::default()
+    });
+    let mut s = spec();
+    s.create_timeout = Duration::from_secs(1);
+    // The launch wait is bounded by the create timeout too: started a
+    // moment after the bake's timer, it is the timer that ends it.
+    let mut steps = steps_named(&TO_LAUNCH[..3]);
+    steps.push(Box::new(Pause));
+    steps.extend(steps_named(&["launch"]));
+    let o = bake(&fake, &s, steps).await;
+    let e = failed_at(&o, "launch");
+    assert!(matches!(e, BakeError::TimedOut(1)), "{e:?}");
+    assert_eq!(e.to_string(), "timed out: the create timeout (1s) passed");
+    assert!(o.cleanup_errors.is_empty(), "{:?}", o.cleanup_errors);
+    nothing_left(&fake);
+}
+
+#[tokio::test]
+async fn stop_provider_cancels_the_wait_and_cleans_up() {
+    let fake = FakeEc2::new();
+    fake.set_timing(Timing {
+        boot: Duration::from_secs(3600),
+        ..Default::default()
+    });
+    let ec2 = Ec2::with_api(fake.clone(), "us-east-1".into());
+    let stop = CancellationToken::new();
+    let stopper = {
+        let stop = stop.clone();
+        tokio::spawn(async move {
+            tokio::time::sleep(Duration::from_millis(300)).await;
+            stop.cancel();
+        })
+    };
+    let (s, steps) = (spec(), steps_named(TO_LAUNCH));
+    let o = run(&s, &ec2, &stop, &steps, JournalEntry::none()).await;
+    let _ = stopper.await;
+    let e = failed_at(&o, "launch");
+    assert!(matches!(e, BakeError::Cancelled(_)), "{e:?}");
+    assert!(o.cleanup_errors.is_empty(), "{:?}", o.cleanup_errors);
+    nothing_left(&fake);
+}
+
+#[test]
+fn a_cancellation_is_seen_through_every_layer() {
+    use crate::provision::ProvisionError;
+    use crate::retry::Cancelled;
+    use crate::ssh::SshError;
+    let nested = BakeError::Provision {
+        index: 0,
+        kind: "shell",
+        source: ProvisionError::Ssh(SshError::Cancelled(Cancelled)),
+    };
+    assert!(nested.is_cancelled());
+    assert!(BakeError::Wait(Cancelled.into()).is_cancelled());
+    assert!(!BakeError::Internal("never connected".into()).is_cancelled());
+    assert!(!BakeError::TimedOut(1).is_cancelled());
+}

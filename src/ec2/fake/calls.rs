@@ -1,0 +1,464 @@
+//! The fake's answer to each EC2 call, as EC2 would give it.
+
+use super::{ACCOUNT, FakeEc2, Group, Image, Instance, Phase, err, matches};
+use crate::ec2::api::{Ec2Api, Tags};
+use crate::ec2::error::Ec2Error;
+use crate::ec2::model::{Filters, ImageInfo, InstanceInfo, LaunchSpec, VpcInfo};
+
+#[async_trait::async_trait]
+impl Ec2Api for FakeEc2 {
+    async fn describe_images(
+        &self,
+        owners: &[String],
+        filters: &Filters,
+    ) -> Result<Vec<ImageInfo>, Ec2Error> {
+        const A: &str = "DescribeImages";
+        self.call(A, &format!("{owners:?} {filters:?}"), |w| {
+            let mut out = Vec::new();
+            for img in w.images.values() {
+                let owner_ok = owners.is_empty()
+                    || owners
+                        .iter()
+                        .any(|o| o == &img.owner || (o == "self" && img.owner == ACCOUNT));
+                if !owner_ok || img.phase.now == "deregistered" {
+                    continue;
+                }
+                let field = |name: &str| match name {
+                    "name" => Some(img.info.name.clone()),
+                    "state" => Some(img.phase.now.clone()),
+                    "image-id" => Some(img.info.id.clone()),
+                    _ => None,
+                };
+                if matches(A, filters, &img.info.tags, field)? {
+                    out.push(img.info.clone());
+                }
+            }
+            Ok(out)
+        })
+    }
+
+    async fn describe_image(&self, id: &str) -> Result<Vec<ImageInfo>, Ec2Error> {
+        const A: &str = "DescribeImages";
+        self.call(A, id, |w| {
+            w.hidden(A, "InvalidAMIID.NotFound", id)?;
+            let img = w
+                .images
+                .get(id)
+                .ok_or_else(|| err(A, "InvalidAMIID.NotFound", format!("{id} does not exist")))?;
+            Ok(vec![img.info.clone()])
+        })
+    }
+
+    async fn create_image(
+        &self,
+        instance_id: &str,
+        name: &str,
+        description: Option<&str>,
+        tags: &Tags,
+    ) -> Result<String, Ec2Error> {
+        const A: &str = "CreateImage";
+        self.call(A, name, |w| {
+            let usable = w
+                .instances
+                .get(instance_id)
+                .is_some_and(|i| !matches!(i.phase.now.as_str(), "terminated" | "shutting-down"));
+            if !usable {
+                return Err(err(A, "InvalidInstanceID.NotFound", instance_id));
+            }
+            let taken = w.images.values().any(|i| {
+                i.owner == ACCOUNT && i.info.name == name && i.phase.now != "deregistered"
+            });
+            if taken {
+                return Err(err(
+                    A,
+                    "InvalidAMIName.Duplicate",
+                    format!("{name} is in use"),
+                ));
+            }
+            let id = w.id("ami");
+            let snap = w.id("snap");
+            w.snapshots.insert(snap.clone(), Tags::new());
+            let after = w.timing.image;
+            w.images.insert(
+                id.clone(),
+                Image {
+                    info: ImageInfo {
+                        id: id.clone(),
+                        name: name.into(),
+                        description: description.map(str::to_string),
+                        state: "pending".into(),
+                        creation_date: "2026-01-02T00:00:00.000Z".into(),
+                        snapshot_ids: vec![snap],
+                        tags: tags.clone(),
+                        ..Default::default()
+                    },
+                    phase: Phase::moving("pending", "available", after),
+                    owner: ACCOUNT.into(),
+                    launch_permissions: vec![],
+                    deprecate_at: None,
+                },
+            );
+            w.hide(&id);
+            Ok(id)
+        })
+    }
+
+    async fn modify_image_description(&self, id: &str, description: &str) -> Result<(), Ec2Error> {
+        self.call("ModifyImageAttribute", id, |w| {
+            w.image("ModifyImageAttribute", id)?.info.description = Some(description.into());
+            Ok(())
+        })
+    }
+
+    async fn modify_launch_permissions(
+        &self,
+        id: &str,
+        add: &[String],
+        remove: &[String],
+    ) -> Result<(), Ec2Error> {
+        self.call("ModifyImageAttribute", id, |w| {
+            let img = w.image("ModifyImageAttribute", id)?;
+            img.launch_permissions.retain(|u| !remove.contains(u));
+            img.launch_permissions.extend(add.iter().cloned());
+            Ok(())
+        })
+    }
+
+    async fn describe_launch_permissions(&self, id: &str) -> Result<Vec<String>, Ec2Error> {
+        self.call("DescribeImageAttribute", id, |w| {
+            Ok(w.image("DescribeImageAttribute", id)?
+                .launch_permissions
+                .clone())
+        })
+    }
+
+    async fn enable_image_deprecation(&self, id: &str, at: &str) -> Result<(), Ec2Error> {
+        self.call("EnableImageDeprecation", id, |w| {
+            w.image("EnableImageDeprecation", id)?.deprecate_at = Some(at.into());
+            Ok(())
+        })
+    }
+
+    async fn disable_image_deprecation(&self, id: &str) -> Result<(), Ec2Error> {
+        self.call("DisableImageDeprecation", id, |w| {
+            w.image("DisableImageDeprecation", id)?.deprecate_at = None;
+            Ok(())
+        })
+    }
+
+    async fn deregister_image(&self, id: &str) -> Result<(), Ec2Error> {
+        self.call("DeregisterImage", id, |w| {
+            let img = w.image("DeregisterImage", id)?;
+            img.phase = Phase::settled("deregistered");
+            img.info.state = "deregistered".into();
+            Ok(())
+        })
+    }
+
+    async fn delete_snapshot(&self, id: &str) -> Result<(), Ec2Error> {
+        const A: &str = "DeleteSnapshot";
+        self.call(A, id, |w| {
+            if !w.snapshots.contains_key(id) {
+                return Err(err(A, "InvalidSnapshot.NotFound", id));
+            }
+            let in_use = w.images.values().any(|i| {
+                i.phase.now != "deregistered" && i.info.snapshot_ids.iter().any(|s| s == id)
+            });
+            if in_use {
+                return Err(err(
+                    A,
+                    "InvalidSnapshot.InUse",
+                    format!("{id} is used by an image"),
+                ));
+            }
+            w.snapshots.remove(id);
+            Ok(())
+        })
+    }
+
+    async fn run_instance(&self, s: &LaunchSpec) -> Result<String, Ec2Error> {
+        const A: &str = "RunInstances";
+        self.call(A, &s.client_token, |w| {
+            // The client token: a retried launch gets the instance the first one made.
+            if let Some((id, _)) = w
+                .instances
+                .iter()
+                .find(|(_, i)| !s.client_token.is_empty() && i.client_token == s.client_token)
+            {
+                return Ok(id.clone());
+            }
+            let usable = w.images.get(&s.image_id).map(|i| i.phase.now.as_str());
+            if usable != Some("available") {
+                return Err(err(A, "InvalidAMIID.NotFound", &s.image_id));
+            }
+            if !w.key_pairs.contains_key(&s.key_name) {
+                return Err(err(A, "InvalidKeyPair.NotFound", &s.key_name));
+            }
+            if let Some(g) = s
+                .security_group_ids
+                .iter()
+                .find(|g| !w.groups.contains_key(*g))
+            {
+                return Err(err(A, "InvalidGroup.NotFound", g));
+            }
+            let id = w.id("i");
+            let boot = w.timing.boot;
+            w.instances.insert(
+                id.clone(),
+                Instance {
+                    phase: Phase::moving("pending", "running", boot),
+                    tags: s.instance_tags.clone(),
+                    groups: s.security_group_ids.clone(),
+                    client_token: s.client_token.clone(),
+                },
+            );
+            w.hide(&id);
+            Ok(id)
+        })
+    }
+
+    async fn describe_instance(&self, id: &str) -> Result<Option<InstanceInfo>, Ec2Error> {
+        const A: &str = "DescribeInstances";
+        self.call(A, id, |w| {
+            w.hidden(A, "InvalidInstanceID.NotFound", id)?;
+            let i = w
+                .instances
+                .get(id)
+                .ok_or_else(|| err(A, "InvalidInstanceID.NotFound", id))?;
+            Ok(Some(w.instance_info(id, i)))
+        })
+    }
+
+    async fn describe_instances(&self, filters: &Filters) -> Result<Vec<InstanceInfo>, Ec2Error> {
+        const A: &str = "DescribeInstances";
+        self.call(A, &format!("{filters:?}"), |w| {
+            let mut out = Vec::new();
+            for (id, i) in &w.instances {
+                let field = |name: &str| match name {
+                    "instance-state-name" => Some(i.phase.now.clone()),
+                    _ => None,
+                };
+                if matches(A, filters, &i.tags, field)? {
+                    out.push(w.instance_info(id, i));
+                }
+            }
+            Ok(out)
+        })
+    }
+
+    async fn console_output(&self, id: &str) -> Result<Option<String>, Ec2Error> {
+        const A: &str = "GetConsoleOutput";
+        self.call(A, id, |w| {
+            if !w.instances.contains_key(id) {
+                return Err(err(A, "InvalidInstanceID.NotFound", id));
+            }
+            // No boot output: host keys come from `ssh.host_key` in tests.
+            Ok(None)
+        })
+    }
+
+    async fn stop_instance(&self, id: &str) -> Result<(), Ec2Error> {
+        const A: &str = "StopInstances";
+        self.call(A, id, |w| {
+            let after = w.timing.stop;
+            let i = w
+                .instances
+                .get_mut(id)
+                .ok_or_else(|| err(A, "InvalidInstanceID.NotFound", id))?;
+            match i.phase.now.as_str() {
+                "running" | "pending" => i.phase = Phase::moving("stopping", "stopped", after),
+                "stopping" | "stopped" => {}
+                other => {
+                    return Err(err(A, "IncorrectInstanceState", format!("{id} is {other}")));
+                }
+            }
+            Ok(())
+        })
+    }
+
+    async fn terminate_instance(&self, id: &str) -> Result<(), Ec2Error> {
+        const A: &str = "TerminateInstances";
+        self.call(A, id, |w| {
+            let after = w.timing.terminate;
+            let i = w
+                .instances
+                .get_mut(id)
+                .ok_or_else(|| err(A, "InvalidInstanceID.NotFound", id))?;
+            if !matches!(i.phase.now.as_str(), "terminated" | "shutting-down") {
+                i.phase = Phase::moving("shutting-down", "terminated", after);
+            }
+            Ok(())
+        })
+    }
+
+    async fn import_key_pair(
+        &self,
+        name: &str,
+        public_key_openssh: &str,
+        tags: &Tags,
+    ) -> Result<(), Ec2Error> {
+        const A: &str = "ImportKeyPair";
+        self.call(A, name, |w| {
+            if !public_key_openssh.starts_with("ssh-") {
+                return Err(err(A, "InvalidKey.Format", "not an OpenSSH public key"));
+            }
+            if w.key_pairs.contains_key(name) {
+                return Err(err(A, "InvalidKeyPair.Duplicate", name));
+            }
+            w.key_pairs.insert(name.into(), tags.clone());
+            Ok(())
+        })
+    }
+
+    async fn describe_key_pairs(&self, name: &str) -> Result<Vec<String>, Ec2Error> {
+        const A: &str = "DescribeKeyPairs";
+        self.call(A, name, |w| {
+            if w.key_pairs.contains_key(name) {
+                Ok(vec![name.to_string()])
+            } else {
+                Err(err(A, "InvalidKeyPair.NotFound", name))
+            }
+        })
+    }
+
+    async fn delete_key_pair(&self, name: &str) -> Result<(), Ec2Error> {
+        // EC2 answers success for a key pair that does not exist.
+        self.call("DeleteKeyPair", name, |w| {
+            w.key_pairs.remove(name);
+            Ok(())
+        })
+    }
+
+    async fn create_security_group(
+        &self,
+        name: &str,
+        vpc_id: &str,
+        tags: &Tags,
+    ) -> Result<String, Ec2Error> {
+        const A: &str = "CreateSecurityGroup";
+        self.call(A, name, |w| {
+            if !w.vpcs.contains_key(vpc_id) {
+                return Err(err(A, "InvalidVpcID.NotFound", vpc_id));
+            }
+            if w.groups.values().any(|g| g.name == name && g.vpc == vpc_id) {
+                return Err(err(A, "InvalidGroup.Duplicate", name));
+            }
+            let id = w.id("sg");
+            w.groups.insert(
+                id.clone(),
+                Group {
+                    name: name.into(),
+                    vpc: vpc_id.into(),
+                    tags: tags.clone(),
+                },
+            );
+            Ok(id)
+        })
+    }
+
+    async fn describe_security_groups(&self, filters: &Filters) -> Result<Vec<String>, Ec2Error> {
+        const A: &str = "DescribeSecurityGroups";
+        self.call(A, &format!("{filters:?}"), |w| {
+            let mut out = Vec::new();
+            for (id, g) in &w.groups {
+                let field = |name: &str| match name {
+                    "group-name" => Some(g.name.clone()),
+                    "vpc-id" => Some(g.vpc.clone()),
+                    _ => None,
+                };
+                if matches(A, filters, &g.tags, field)? {
+                    out.push(id.clone());
+                }
+            }
+            Ok(out)
+        })
+    }
+
+    async fn authorize_ingress(
+        &self,
+        group_id: &str,
+        _port: u16,
+        _cidrs: &[String],
+    ) -> Result<(), Ec2Error> {
+        const A: &str = "AuthorizeSecurityGroupIngress";
+        self.call(A, group_id, |w| {
+            if w.groups.contains_key(group_id) {
+                Ok(())
+            } else {
+                Err(err(A, "InvalidGroup.NotFound", group_id))
+            }
+        })
+    }
+
+    async fn delete_security_group(&self, id: &str) -> Result<(), Ec2Error> {
+        const A: &str = "DeleteSecurityGroup";
+        self.call(A, id, |w| {
+            if !w.groups.contains_key(id) {
+                return Err(err(A, "InvalidGroup.NotFound", id));
+            }
+            let held = w
+                .instances
+                .values()
+                .any(|i| i.phase.now != "terminated" && i.groups.iter().any(|g| g == id));
+            if held {
+                return Err(err(
+                    A,
+                    "DependencyViolation",
+                    format!("{id} has a dependent object"),
+                ));
+            }
+            w.groups.remove(id);
+            Ok(())
+        })
+    }
+
+    async fn subnet_vpc(&self, subnet_id: &str) -> Result<Option<String>, Ec2Error> {
+        const A: &str = "DescribeSubnets";
+        self.call(A, subnet_id, |w| {
+            w.subnets
+                .get(subnet_id)
+                .cloned()
+                .map(Some)
+                .ok_or_else(|| err(A, "InvalidSubnetID.NotFound", subnet_id))
+        })
+    }
+
+    async fn describe_vpc(&self, vpc_id: Option<&str>) -> Result<Option<VpcInfo>, Ec2Error> {
+        const A: &str = "DescribeVpcs";
+        self.call(A, vpc_id.unwrap_or("default"), |w| {
+            let found = match vpc_id {
+                Some(v) => Some(
+                    w.vpcs
+                        .get_key_value(v)
+                        .ok_or_else(|| err(A, "InvalidVpcID.NotFound", v))?,
+                ),
+                None => w.vpcs.iter().find(|(_, (_, default))| *default),
+            };
+            Ok(found.map(|(id, (cidr, _))| VpcInfo {
+                id: id.clone(),
+                cidr: cidr.clone(),
+            }))
+        })
+    }
+
+    async fn create_tags(&self, ids: &[String], tags: &Tags) -> Result<(), Ec2Error> {
+        self.call("CreateTags", &ids.join(","), |w| {
+            for id in ids {
+                w.tags_of("CreateTags", id)?.extend(tags.clone());
+            }
+            Ok(())
+        })
+    }
+
+    async fn delete_tags(&self, ids: &[String], keys: &[String]) -> Result<(), Ec2Error> {
+        self.call("DeleteTags", &ids.join(","), |w| {
+            for id in ids {
+                let t = w.tags_of("DeleteTags", id)?;
+                keys.iter().for_each(|k| {
+                    t.remove(k);
+                });
+            }
+            Ok(())
+        })
+    }
+}

@@ -1,0 +1,73 @@
+//! What we know of EC2 objects, as plain data: what the EC2 seam (`api`)
+//! hands in and out, free of SDK types so a fake can produce it too.
+
+use std::collections::BTreeMap;
+
+/// What we need to know of an AMI.
+#[derive(Debug, Clone, Default)]
+pub struct ImageInfo {
+    pub id: String,
+    pub name: String,
+    pub description: Option<String>,
+    pub state: String,
+    pub state_reason: Option<String>,
+    pub creation_date: String,
+    pub snapshot_ids: Vec<String>,
+    pub tags: BTreeMap<String, String>,
+}
+
+/// An instance as the bake sees it.
+#[derive(Debug, Clone, Default)]
+pub struct InstanceInfo {
+    pub id: String,
+    pub state: String,
+    pub public_ip: Option<String>,
+    pub private_ip: Option<String>,
+    pub public_dns: Option<String>,
+    pub private_dns: Option<String>,
+}
+
+/// What the bake needs to launch the build instance.
+#[derive(Debug, Clone, Default)]
+pub struct LaunchSpec {
+    pub image_id: String,
+    pub instance_type: String,
+    pub key_name: String,
+    pub security_group_ids: Vec<String>,
+    pub subnet_id: Option<String>,
+    pub iam_instance_profile: Option<String>,
+    pub user_data: Option<String>,
+    pub associate_public_ip: Option<bool>,
+    pub instance_tags: BTreeMap<String, String>,
+    pub volume_tags: BTreeMap<String, String>,
+    /// Idempotency token: a retried launch never starts a second instance.
+    pub client_token: String,
+    /// IMDS: `required` tokens (IMDSv2) unless told otherwise.
+    pub http_tokens: String,
+    pub http_endpoint: String,
+    pub http_put_response_hop_limit: Option<i32>,
+}
+
+/// A VPC and its primary CIDR block.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct VpcInfo {
+    pub id: String,
+    pub cidr: String,
+}
+
+/// Describe filters as EC2 takes them: name → one value (`tag:KEY`, `name`
+/// with wildcards, `group-name`...).
+pub type Filters = BTreeMap<String, String>;
+
+/// Filters of one entry, built inline.
+pub fn filters<const N: usize>(pairs: [(&str, &str); N]) -> Filters {
+    pairs
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect()
+}
+
+/// The filter for "carries tag `key` = `value`".
+pub fn tag_filter(key: &str, value: &str) -> Filters {
+    filters([(format!("tag:{key}").as_str(), value)])
+}

@@ -1,0 +1,463 @@
+//! Each [`Ec2Api`] method as one aws-sdk-ec2 request.
+
+use super::convert::{self, spec};
+use super::{SdkEc2, api_err, missing};
+use crate::ec2::api::{Ec2Api, Tags};
+use crate::ec2::error::Ec2Error;
+use crate::ec2::model::{Filters, ImageInfo, InstanceInfo, LaunchSpec, VpcInfo};
+use aws_sdk_ec2::types::{
+    AttributeValue, Filter, HttpTokensState, IamInstanceProfileSpecification, ImageAttributeName,
+    InstanceMetadataEndpointState, InstanceMetadataOptionsRequest,
+    InstanceNetworkInterfaceSpecification, InstanceType, IpPermission, IpRange, LaunchPermission,
+    LaunchPermissionModifications, PermissionGroup, ResourceType, ShutdownBehavior, Tag,
+};
+
+#[async_trait::async_trait]
+impl Ec2Api for SdkEc2 {
+    async fn describe_images(
+        &self,
+        owners: &[String],
+        filters: &Filters,
+    ) -> Result<Vec<ImageInfo>, Ec2Error> {
+        let out = self
+            .client
+            .describe_images()
+            .set_filters(Some(convert::filters(filters)))
+            .set_owners((!owners.is_empty()).then(|| owners.to_vec()))
+            .send()
+            .await
+            .map_err(api_err("DescribeImages"))?;
+        Ok(out.images().iter().map(convert::image).collect())
+    }
+
+    async fn describe_image(&self, id: &str) -> Result<Vec<ImageInfo>, Ec2Error> {
+        let out = self
+            .client
+            .describe_images()
+            .image_ids(id)
+            .send()
+            .await
+            .map_err(api_err("DescribeImages"))?;
+        Ok(out.images().iter().map(convert::image).collect())
+    }
+
+    async fn create_image(
+        &self,
+        instance_id: &str,
+        name: &str,
+        description: Option<&str>,
+        tags: &Tags,
+    ) -> Result<String, Ec2Error> {
+        let out = self
+            .client
+            .create_image()
+            .instance_id(instance_id)
+            .name(name)
+            .set_description(description.map(str::to_string))
+            .tag_specifications(spec(ResourceType::Image, tags))
+            .send()
+            .await
+            .map_err(api_err("CreateImage"))?;
+        out.image_id()
+            .map(str::to_string)
+            .ok_or_else(|| missing("CreateImage", "image id"))
+    }
+
+    async fn modify_image_description(&self, id: &str, description: &str) -> Result<(), Ec2Error> {
+        self.client
+            .modify_image_attribute()
+            .image_id(id)
+            .description(AttributeValue::builder().value(description).build())
+            .send()
+            .await
+            .map_err(api_err("ModifyImageAttribute"))?;
+        Ok(())
+    }
+
+    async fn modify_launch_permissions(
+        &self,
+        id: &str,
+        add: &[String],
+        remove: &[String],
+    ) -> Result<(), Ec2Error> {
+        let perm = |u: &String| {
+            if u == "all" {
+                LaunchPermission::builder()
+                    .group(PermissionGroup::All)
+                    .build()
+            } else {
+                LaunchPermission::builder().user_id(u).build()
+            }
+        };
+        let mods = LaunchPermissionModifications::builder()
+            .set_add((!add.is_empty()).then(|| add.iter().map(perm).collect()))
+            .set_remove((!remove.is_empty()).then(|| remove.iter().map(perm).collect()))
+            .build();
+        self.client
+            .modify_image_attribute()
+            .image_id(id)
+            .launch_permission(mods)
+            .send()
+            .await
+            .map_err(api_err("ModifyImageAttribute"))?;
+        Ok(())
+    }
+
+    async fn describe_launch_permissions(&self, id: &str) -> Result<Vec<String>, Ec2Error> {
+        let out = self
+            .client
+            .describe_image_attribute()
+            .image_id(id)
+            .attribute(ImageAttributeName::LaunchPermission)
+            .send()
+            .await
+            .map_err(api_err("DescribeImageAttribute"))?;
+        Ok(out
+            .launch_permissions()
+            .iter()
+            .filter_map(|p| {
+                p.user_id()
+                    .map(str::to_string)
+                    .or_else(|| p.group().map(|g| g.as_str().to_string()))
+            })
+            .collect())
+    }
+
+    async fn enable_image_deprecation(&self, id: &str, at: &str) -> Result<(), Ec2Error> {
+        let when =
+            aws_smithy_types::DateTime::from_str(at, aws_smithy_types::date_time::Format::DateTime)
+                .map_err(|e| Ec2Error {
+                    action: "EnableImageDeprecation",
+                    code: None,
+                    message: format!("{at:?}: {e}"),
+                })?;
+        self.client
+            .enable_image_deprecation()
+            .image_id(id)
+            .deprecate_at(when)
+            .send()
+            .await
+            .map_err(api_err("EnableImageDeprecation"))?;
+        Ok(())
+    }
+
+    async fn disable_image_deprecation(&self, id: &str) -> Result<(), Ec2Error> {
+        self.client
+            .disable_image_deprecation()
+            .image_id(id)
+            .send()
+            .await
+            .map_err(api_err("DisableImageDeprecation"))?;
+        Ok(())
+    }
+
+    async fn deregister_image(&self, id: &str) -> Result<(), Ec2Error> {
+        self.client
+            .deregister_image()
+            .image_id(id)
+            .send()
+            .await
+            .map_err(api_err("DeregisterImage"))?;
+        Ok(())
+    }
+
+    async fn delete_snapshot(&self, id: &str) -> Result<(), Ec2Error> {
+        self.client
+            .delete_snapshot()
+            .snapshot_id(id)
+            .send()
+            .await
+            .map_err(api_err("DeleteSnapshot"))?;
+        Ok(())
+    }
+
+    async fn run_instance(&self, s: &LaunchSpec) -> Result<String, Ec2Error> {
+        use base64::Engine;
+        let mut req = self
+            .client
+            .run_instances()
+            .image_id(&s.image_id)
+            .instance_type(InstanceType::from(s.instance_type.as_str()))
+            .key_name(&s.key_name)
+            .min_count(1)
+            .max_count(1)
+            .client_token(&s.client_token)
+            // An abandoned build instance that shuts itself down is gone, not stopped.
+            .instance_initiated_shutdown_behavior(ShutdownBehavior::Terminate)
+            .metadata_options(
+                InstanceMetadataOptionsRequest::builder()
+                    .http_tokens(HttpTokensState::from(s.http_tokens.as_str()))
+                    .http_endpoint(InstanceMetadataEndpointState::from(
+                        s.http_endpoint.as_str(),
+                    ))
+                    .set_http_put_response_hop_limit(s.http_put_response_hop_limit)
+                    .build(),
+            )
+            .tag_specifications(spec(ResourceType::Instance, &s.instance_tags))
+            .tag_specifications(spec(ResourceType::Volume, &s.volume_tags));
+        if let Some(ud) = &s.user_data {
+            req = req.user_data(base64::engine::general_purpose::STANDARD.encode(ud));
+        }
+        if let Some(p) = &s.iam_instance_profile {
+            req = req
+                .iam_instance_profile(IamInstanceProfileSpecification::builder().name(p).build());
+        }
+        req = match (&s.subnet_id, s.associate_public_ip) {
+            (subnet, Some(public)) => req.network_interfaces(
+                InstanceNetworkInterfaceSpecification::builder()
+                    .device_index(0)
+                    .associate_public_ip_address(public)
+                    .set_subnet_id(subnet.clone())
+                    .set_groups(Some(s.security_group_ids.clone()))
+                    .build(),
+            ),
+            (subnet, None) => req
+                .set_subnet_id(subnet.clone())
+                .set_security_group_ids(Some(s.security_group_ids.clone())),
+        };
+        let out = req.send().await.map_err(api_err("RunInstances"))?;
+        out.instances()
+            .first()
+            .and_then(|i| i.instance_id())
+            .map(str::to_string)
+            .ok_or_else(|| missing("RunInstances", "instance"))
+    }
+
+    async fn describe_instance(&self, id: &str) -> Result<Option<InstanceInfo>, Ec2Error> {
+        let out = self
+            .client
+            .describe_instances()
+            .instance_ids(id)
+            .send()
+            .await
+            .map_err(api_err("DescribeInstances"))?;
+        Ok(out
+            .reservations()
+            .iter()
+            .flat_map(|r| r.instances())
+            .next()
+            .map(convert::instance))
+    }
+
+    async fn describe_instances(&self, filters: &Filters) -> Result<Vec<InstanceInfo>, Ec2Error> {
+        let out = self
+            .client
+            .describe_instances()
+            .set_filters(Some(convert::filters(filters)))
+            .send()
+            .await
+            .map_err(api_err("DescribeInstances"))?;
+        Ok(out
+            .reservations()
+            .iter()
+            .flat_map(|r| r.instances())
+            .map(convert::instance)
+            .collect())
+    }
+
+    async fn console_output(&self, id: &str) -> Result<Option<String>, Ec2Error> {
+        use base64::Engine;
+        let out = self
+            .client
+            .get_console_output()
+            .instance_id(id)
+            .send()
+            .await
+            .map_err(api_err("GetConsoleOutput"))?;
+        Ok(out
+            .output()
+            .and_then(|o| {
+                base64::engine::general_purpose::STANDARD
+                    .decode(o.trim())
+                    .ok()
+            })
+            .map(|b| String::from_utf8_lossy(&b).to_string()))
+    }
+
+    async fn stop_instance(&self, id: &str) -> Result<(), Ec2Error> {
+        self.client
+            .stop_instances()
+            .instance_ids(id)
+            .send()
+            .await
+            .map_err(api_err("StopInstances"))?;
+        Ok(())
+    }
+
+    async fn terminate_instance(&self, id: &str) -> Result<(), Ec2Error> {
+        self.client
+            .terminate_instances()
+            .instance_ids(id)
+            .send()
+            .await
+            .map_err(api_err("TerminateInstances"))?;
+        Ok(())
+    }
+
+    async fn import_key_pair(
+        &self,
+        name: &str,
+        public_key_openssh: &str,
+        tags: &Tags,
+    ) -> Result<(), Ec2Error> {
+        self.client
+            .import_key_pair()
+            .key_name(name)
+            .public_key_material(aws_smithy_types::Blob::new(public_key_openssh.as_bytes()))
+            .tag_specifications(spec(ResourceType::KeyPair, tags))
+            .send()
+            .await
+            .map_err(api_err("ImportKeyPair"))?;
+        Ok(())
+    }
+
+    async fn describe_key_pairs(&self, name: &str) -> Result<Vec<String>, Ec2Error> {
+        let out = self
+            .client
+            .describe_key_pairs()
+            .key_names(name)
+            .send()
+            .await
+            .map_err(api_err("DescribeKeyPairs"))?;
+        Ok(out
+            .key_pairs()
+            .iter()
+            .filter_map(|k| k.key_name())
+            .map(str::to_string)
+            .collect())
+    }
+
+    async fn delete_key_pair(&self, name: &str) -> Result<(), Ec2Error> {
+        self.client
+            .delete_key_pair()
+            .key_name(name)
+            .send()
+            .await
+            .map_err(api_err("DeleteKeyPair"))?;
+        Ok(())
+    }
+
+    async fn create_security_group(
+        &self,
+        name: &str,
+        vpc_id: &str,
+        tags: &Tags,
+    ) -> Result<String, Ec2Error> {
+        let out = self
+            .client
+            .create_security_group()
+            .group_name(name)
+            .description("Temporary SSH access for a golden_ami build")
+            .vpc_id(vpc_id)
+            .tag_specifications(spec(ResourceType::SecurityGroup, tags))
+            .send()
+            .await
+            .map_err(api_err("CreateSecurityGroup"))?;
+        out.group_id()
+            .map(str::to_string)
+            .ok_or_else(|| missing("CreateSecurityGroup", "group id"))
+    }
+
+    async fn describe_security_groups(&self, filters: &Filters) -> Result<Vec<String>, Ec2Error> {
+        let out = self
+            .client
+            .describe_security_groups()
+            .set_filters(Some(convert::filters(filters)))
+            .send()
+            .await
+            .map_err(api_err("DescribeSecurityGroups"))?;
+        Ok(out
+            .security_groups()
+            .iter()
+            .filter_map(|g| g.group_id().map(str::to_string))
+            .collect())
+    }
+
+    async fn authorize_ingress(
+        &self,
+        group_id: &str,
+        port: u16,
+        cidrs: &[String],
+    ) -> Result<(), Ec2Error> {
+        let ranges = cidrs
+            .iter()
+            .map(|c| IpRange::builder().cidr_ip(c).build())
+            .collect();
+        self.client
+            .authorize_security_group_ingress()
+            .group_id(group_id)
+            .ip_permissions(
+                IpPermission::builder()
+                    .ip_protocol("tcp")
+                    .from_port(i32::from(port))
+                    .to_port(i32::from(port))
+                    .set_ip_ranges(Some(ranges))
+                    .build(),
+            )
+            .send()
+            .await
+            .map_err(api_err("AuthorizeSecurityGroupIngress"))?;
+        Ok(())
+    }
+
+    async fn delete_security_group(&self, id: &str) -> Result<(), Ec2Error> {
+        self.client
+            .delete_security_group()
+            .group_id(id)
+            .send()
+            .await
+            .map_err(api_err("DeleteSecurityGroup"))?;
+        Ok(())
+    }
+
+    async fn subnet_vpc(&self, subnet_id: &str) -> Result<Option<String>, Ec2Error> {
+        let out = self
+            .client
+            .describe_subnets()
+            .subnet_ids(subnet_id)
+            .send()
+            .await
+            .map_err(api_err("DescribeSubnets"))?;
+        Ok(out
+            .subnets()
+            .first()
+            .and_then(|s| s.vpc_id())
+            .map(str::to_string))
+    }
+
+    async fn describe_vpc(&self, vpc_id: Option<&str>) -> Result<Option<VpcInfo>, Ec2Error> {
+        let req = self.client.describe_vpcs();
+        let req = match vpc_id {
+            Some(v) => req.vpc_ids(v),
+            None => req.filters(Filter::builder().name("is-default").values("true").build()),
+        };
+        let out = req.send().await.map_err(api_err("DescribeVpcs"))?;
+        Ok(out.vpcs().first().map(|v| VpcInfo {
+            id: v.vpc_id().unwrap_or_default().to_string(),
+            cidr: v.cidr_block().unwrap_or_default().to_string(),
+        }))
+    }
+
+    async fn create_tags(&self, ids: &[String], tags: &Tags) -> Result<(), Ec2Error> {
+        self.client
+            .create_tags()
+            .set_resources(Some(ids.to_vec()))
+            .set_tags(Some(convert::to_sdk(tags)))
+            .send()
+            .await
+            .map_err(api_err("CreateTags"))?;
+        Ok(())
+    }
+
+    async fn delete_tags(&self, ids: &[String], keys: &[String]) -> Result<(), Ec2Error> {
+        let tags = keys.iter().map(|k| Tag::builder().key(k).build()).collect();
+        self.client
+            .delete_tags()
+            .set_resources(Some(ids.to_vec()))
+            .set_tags(Some(tags))
+            .send()
+            .await
+            .map_err(api_err("DeleteTags"))?;
+        Ok(())
+    }
+}

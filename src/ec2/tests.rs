@@ -1,0 +1,206 @@
+//! The policy above the seam (idempotent deletes, lookups that may miss,
+//! named waiters, removal order, pacing), driven through the fake.
+
+use super::Ec2;
+use super::fake::{ACCOUNT, FakeEc2, SOURCE_AMI, Timing};
+use super::model::{LaunchSpec, filters};
+use super::tags::BUILD_ID_TAG;
+use super::wait::{Poll, WaitError};
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio_util::sync::CancellationToken;
+
+fn ec2(fake: &Arc<FakeEc2>) -> Ec2 {
+    Ec2::with_api(fake.clone(), "us-east-1".into())
+}
+
+/// Launches one instance with its own client token.
+async fn launch(ec2: &Ec2, fake: &FakeEc2, token: &str) -> String {
+    if fake.key_pairs().is_empty() {
+        let Ok(()) = ec2
+            .import_key_pair("k", "ssh-ed25519 AAAA", &BTreeMap::new())
+            .await
+        else {
+            panic!("cannot import the key pair")
+        };
+    }
+    let spec = LaunchSpec {
+        image_id: SOURCE_AMI.into(),
+        key_name: "k".into(),
+        client_token: token.into(),
+        ..Default::default()
+    };
+    match ec2.run_instance(&spec).await {
+        Ok(id) => id,
+        Err(e) => panic!("{e}"),
+    }
+}
+
+#[tokio::test]
+async fn deletes_are_idempotent_but_other_failures_are_not() {
+    let fake = FakeEc2::new();
+    let ec2 = ec2(&fake);
+    assert!(ec2.terminate_instance("i-gone").await.is_ok());
+    assert!(ec2.delete_security_group("sg-gone").await.is_ok());
+    assert!(ec2.deregister_image("ami-gone").await.is_ok());
+    assert!(ec2.delete_snapshot("snap-gone").await.is_ok());
+    assert!(matches!(ec2.describe_instance("i-gone").await, Ok(None)));
+    assert!(matches!(ec2.describe_image("ami-gone").await, Ok(None)));
+    assert!(matches!(ec2.key_pair_exists("gone").await, Ok(false)));
+    fake.fail("DeleteSecurityGroup", 2, "UnauthorizedOperation");
+    let Err(e) = ec2.delete_security_group("sg-gone").await else {
+        panic!("an authorisation failure passed as deleted")
+    };
+    assert!(e.has_code("UnauthorizedOperation"), "{e}");
+}
+
+#[tokio::test]
+async fn find_image_picks_the_newest_only_when_asked() {
+    let fake = FakeEc2::new();
+    fake.add_image("ami-old", "web-1", "amazon", "2024-01-01T00:00:00.000Z");
+    fake.add_image("ami-new", "web-2", "amazon", "2024-06-01T00:00:00.000Z");
+    fake.add_image("ami-mine", "web-3", ACCOUNT, "2025-01-01T00:00:00.000Z");
+    let ec2 = ec2(&fake);
+    let web = filters([("name", "web-*")]);
+    let amazon = vec!["amazon".to_string()];
+    match ec2.find_image(&web, &amazon, true).await {
+        Ok(img) => assert_eq!(img.id, "ami-new"),
+        Err(e) => panic!("{e}"),
+    }
+    let ambiguous = ec2.find_image(&web, &amazon, false).await;
+    assert!(
+        matches!(
+            &ambiguous,
+            Err(super::images::FindError::Ambiguous { count: 2, .. })
+        ),
+        "{ambiguous:?}"
+    );
+    let none = ec2
+        .find_image(&filters([("name", "db-*")]), &amazon, true)
+        .await;
+    assert!(matches!(
+        none,
+        Err(super::images::FindError::NoMatch { .. })
+    ));
+}
+
+#[tokio::test]
+async fn a_new_instance_not_yet_visible_is_waited_for() {
+    let fake = FakeEc2::new();
+    let ec2 = ec2(&fake);
+    fake.hide_new(2);
+    let id = launch(&ec2, &fake, "t1").await;
+    let never = CancellationToken::new();
+    let pace = ec2.pacer.pace("r", "t", "run");
+    let r = ec2
+        .wait_instance_running(&id, pace, Duration::from_secs(10), &never)
+        .await;
+    assert!(matches!(&r, Ok(i) if i.state == "running"), "{r:?}");
+    assert_eq!(fake.calls("DescribeInstances"), 3);
+}
+
+#[tokio::test]
+async fn an_instance_that_vanishes_while_stopping_fails_the_wait() {
+    let fake = FakeEc2::new();
+    let ec2 = ec2(&fake);
+    let r = ec2.status_instance_stopped("i-gone").await;
+    assert!(
+        matches!(&r, Err(WaitError::Failed(m)) if m.contains("disappeared")),
+        "{:?}",
+        r.map(|_| ())
+    );
+    // Gone counts as terminated.
+    assert!(matches!(
+        ec2.status_instance_terminated("i-gone").await,
+        Ok(Poll::Ready(()))
+    ));
+}
+
+#[tokio::test]
+async fn a_security_group_is_deleted_once_its_instance_is_gone() {
+    let fake = FakeEc2::new();
+    fake.set_timing(Timing {
+        terminate: Duration::from_millis(300),
+        ..Default::default()
+    });
+    let ec2 = ec2(&fake);
+    let group = fake.add_group("g", super::fake::DEFAULT_VPC, &BTreeMap::new());
+    let Ok(()) = ec2
+        .import_key_pair("k", "ssh-ed25519 AAAA", &BTreeMap::new())
+        .await
+    else {
+        panic!("cannot import the key pair")
+    };
+    let spec = LaunchSpec {
+        image_id: SOURCE_AMI.into(),
+        key_name: "k".into(),
+        security_group_ids: vec![group.clone()],
+        ..Default::default()
+    };
+    let Ok(id) = ec2.run_instance(&spec).await else {
+        panic!("launch failed")
+    };
+    assert!(
+        ec2.terminate_instances(std::slice::from_ref(&id))
+            .await
+            .is_ok()
+    );
+    let r = ec2
+        .wait_security_group_deleted(&group, None, Duration::from_secs(10))
+        .await;
+    assert!(r.is_ok(), "{r:?}");
+    assert!(fake.groups().is_empty());
+    assert!(fake.calls("DeleteSecurityGroup") >= 2, "{:?}", fake.log());
+    assert_eq!(fake.instance_state(&id).as_deref(), Some("terminated"));
+}
+
+#[tokio::test]
+async fn an_image_goes_before_its_snapshots_which_wait_until_free() {
+    let fake = FakeEc2::new();
+    let ec2 = ec2(&fake);
+    let tags = BTreeMap::from([(BUILD_ID_TAG.to_string(), "b1".to_string())]);
+    let id = fake.add_own_image("web", &tags);
+    let Ok(Some(img)) = ec2.describe_image(&id).await else {
+        panic!("image not found")
+    };
+    let snap = img.snapshot_ids[0].clone();
+    // EC2 may still hold the snapshot a moment after the deregistration.
+    fake.fail("DeleteSnapshot", 1, "InvalidSnapshot.InUse");
+    let never = CancellationToken::new();
+    let r = ec2.delete_image_and_snapshots(&id, &[], &never).await;
+    assert!(r.is_ok(), "{r:?}");
+    assert!(fake.own_images().is_empty());
+    assert!(!fake.snapshots().contains(&snap));
+    assert_eq!(fake.calls("DeleteSnapshot"), 2);
+    let (Some(dereg), Some(del)) = (
+        fake.first(&format!("DeregisterImage {id}")),
+        fake.first(&format!("DeleteSnapshot {snap}")),
+    ) else {
+        panic!("{:?}", fake.log())
+    };
+    assert!(dereg < del, "{:?}", fake.log());
+}
+
+#[tokio::test]
+async fn a_learned_launch_time_saves_looks_on_the_next_launch() {
+    let fake = FakeEc2::new();
+    fake.set_timing(Timing {
+        boot: Duration::from_millis(600),
+        ..Default::default()
+    });
+    let ec2 = ec2(&fake);
+    let never = CancellationToken::new();
+    let mut looks = Vec::new();
+    for token in ["first", "second"] {
+        let id = launch(&ec2, &fake, token).await;
+        let before = fake.calls("DescribeInstances");
+        let pace = ec2.pacer.pace("us-east-1", "t3.micro", "run");
+        let r = ec2
+            .wait_instance_running(&id, pace, Duration::from_secs(10), &never)
+            .await;
+        assert!(r.is_ok(), "{r:?}");
+        looks.push(fake.calls("DescribeInstances") - before);
+    }
+    assert!(looks[1] < looks[0], "looks per wait: {looks:?}");
+}

@@ -1,0 +1,215 @@
+//! Named waiters, terraform-provider-aws style. Per object kind, `status_*`
+//! is one look, saying whether the target state is reached (a [`Poll`]), and
+//! `wait_*` looks until it is, paced by what earlier waits learned. The
+//! lookups they use (`describe_instance`, `describe_image`) are the `find`s.
+
+use super::Ec2;
+use super::model::{ImageInfo, InstanceInfo};
+use super::pace::Pace;
+use super::wait::{self, Poll, WaitError};
+use std::time::Duration;
+use tokio_util::sync::CancellationToken;
+
+/// How long a snapshot may stay "in use" after its image is deregistered.
+const SNAPSHOT_RELEASE: Duration = Duration::from_secs(600);
+
+impl Ec2 {
+    /// Running is the target; pending or not yet visible (eventual
+    /// consistency right after RunInstances) is on the way; else a failure.
+    pub async fn status_instance_running(&self, id: &str) -> Result<Poll<InstanceInfo>, WaitError> {
+        match self.describe_instance(id).await? {
+            Some(i) if i.state == "running" => Ok(Poll::Ready(i)),
+            Some(i) if i.state == "pending" => Ok(Poll::Pending(i.state)),
+            Some(i) => Err(WaitError::Failed(format!(
+                "build instance {id} is {} instead of running",
+                i.state
+            ))),
+            None => Ok(Poll::Pending("not visible yet".into())),
+        }
+    }
+
+    pub async fn wait_instance_running(
+        &self,
+        id: &str,
+        pace: Pace<'_>,
+        timeout: Duration,
+        cancel: &CancellationToken,
+    ) -> Result<InstanceInfo, WaitError> {
+        wait::paced(
+            "the build instance to run",
+            Some(pace),
+            timeout,
+            cancel,
+            || self.status_instance_running(id),
+        )
+        .await
+    }
+
+    /// Stopped is the target; an instance that vanishes or ends elsewhere fails.
+    pub async fn status_instance_stopped(&self, id: &str) -> Result<Poll<()>, WaitError> {
+        match self.describe_instance(id).await? {
+            Some(i) if i.state == "stopped" => Ok(Poll::Ready(())),
+            Some(i) if matches!(i.state.as_str(), "stopping" | "running" | "pending") => {
+                Ok(Poll::Pending(i.state))
+            }
+            Some(i) => Err(WaitError::Failed(format!(
+                "build instance {id} is {} instead of stopping",
+                i.state
+            ))),
+            None => Err(WaitError::Failed(format!(
+                "build instance {id} disappeared"
+            ))),
+        }
+    }
+
+    pub async fn wait_instance_stopped(
+        &self,
+        id: &str,
+        pace: Pace<'_>,
+        timeout: Duration,
+        cancel: &CancellationToken,
+    ) -> Result<(), WaitError> {
+        wait::paced(
+            "the build instance to stop",
+            Some(pace),
+            timeout,
+            cancel,
+            || self.status_instance_stopped(id),
+        )
+        .await
+    }
+
+    /// Terminated, or no longer known at all, is the target.
+    pub async fn status_instance_terminated(&self, id: &str) -> Result<Poll<()>, WaitError> {
+        match self.describe_instance(id).await? {
+            Some(i) if i.state != "terminated" => Ok(Poll::Pending(i.state)),
+            _ => Ok(Poll::Ready(())),
+        }
+    }
+
+    /// Waits (up to `limit` each) until the instances are gone; the first
+    /// wait is paced. Cleanup work: not cancellable, only bounded.
+    pub async fn wait_instances_terminated(
+        &self,
+        ids: &[String],
+        pace: Option<Pace<'_>>,
+        limit: Duration,
+    ) -> Result<(), WaitError> {
+        let never = CancellationToken::new();
+        let mut pace = pace;
+        for id in ids {
+            wait::paced(
+                "an instance to terminate",
+                pace.take(),
+                limit,
+                &never,
+                || self.status_instance_terminated(id),
+            )
+            .await?;
+        }
+        Ok(())
+    }
+
+    /// Available is the target; pending or not yet visible is on the way;
+    /// failed (or anything else) is a failure, with EC2's reason.
+    pub async fn status_image_available(&self, id: &str) -> Result<Poll<ImageInfo>, WaitError> {
+        match self.describe_image(id).await? {
+            Some(i) if i.state == "available" => Ok(Poll::Ready(i)),
+            Some(i) if i.state == "pending" => Ok(Poll::Pending(i.state)),
+            Some(i) => Err(WaitError::Failed(format!(
+                "image {id} is {}: {}",
+                i.state,
+                i.state_reason.unwrap_or_default()
+            ))),
+            None => Ok(Poll::Pending("not visible yet".into())),
+        }
+    }
+
+    pub async fn wait_image_available(
+        &self,
+        id: &str,
+        pace: Pace<'_>,
+        timeout: Duration,
+        cancel: &CancellationToken,
+    ) -> Result<ImageInfo, WaitError> {
+        wait::paced(
+            "the image to become available",
+            Some(pace),
+            timeout,
+            cancel,
+            || self.status_image_available(id),
+        )
+        .await
+    }
+
+    /// One attempt to delete the group: EC2's DependencyViolation (a
+    /// terminating instance's interface still holds it) means "not yet".
+    /// Deleting is the cheapest look at whether it can be deleted.
+    pub async fn status_security_group_deleted(&self, id: &str) -> Result<Poll<()>, WaitError> {
+        match self.delete_security_group(id).await {
+            Ok(()) => Ok(Poll::Ready(())),
+            Err(e) if e.has_code("DependencyViolation") => Ok(Poll::Pending(e.message)),
+            Err(e) => Err(WaitError::Api(e)),
+        }
+    }
+
+    /// Deletes the group, waiting (up to `limit`) while something still
+    /// uses it. Cleanup work: not cancellable, only bounded.
+    pub async fn wait_security_group_deleted(
+        &self,
+        id: &str,
+        pace: Option<Pace<'_>>,
+        limit: Duration,
+    ) -> Result<(), WaitError> {
+        let never = CancellationToken::new();
+        wait::paced(
+            "a security group to be deletable",
+            pace,
+            limit,
+            &never,
+            || self.status_security_group_deleted(id),
+        )
+        .await
+    }
+
+    /// One attempt to delete the snapshot: InvalidSnapshot.InUse (its image
+    /// was only just deregistered) means "not yet".
+    pub async fn status_snapshot_deleted(&self, id: &str) -> Result<Poll<()>, WaitError> {
+        match self.delete_snapshot(id).await {
+            Ok(()) => Ok(Poll::Ready(())),
+            Err(e) if e.has_code("InvalidSnapshot.InUse") => Ok(Poll::Pending(e.message)),
+            Err(e) => Err(WaitError::Api(e)),
+        }
+    }
+
+    pub async fn wait_snapshot_deleted(
+        &self,
+        id: &str,
+        cancel: &CancellationToken,
+    ) -> Result<(), WaitError> {
+        wait::until(
+            &format!("snapshot {id} to be deletable"),
+            SNAPSHOT_RELEASE,
+            cancel,
+            || self.status_snapshot_deleted(id),
+        )
+        .await
+    }
+
+    /// Reads the console until `look` finds what it looks for in it.
+    pub async fn wait_console_output<T>(
+        &self,
+        id: &str,
+        what: &str,
+        timeout: Duration,
+        cancel: &CancellationToken,
+        look: impl Fn(&str) -> Poll<T>,
+    ) -> Result<T, WaitError> {
+        let look = &look;
+        wait::until(what, timeout, cancel, || async move {
+            let text = self.console_output(id).await?.unwrap_or_default();
+            Ok(look(&text))
+        })
+        .await
+    }
+}
