@@ -455,3 +455,21 @@ resource "golden_ami" "img" {{
     assert!(!out.contains(secret), "{out}");
     assert!(!std::fs::read_to_string(&log).unwrap().contains(secret));
 }
+
+/// The bed's servers (moto, sshd, and the wrappers that started them) end
+/// with it: killing a wrapper alone used to orphan its sshd, and every test
+/// run left listeners behind.
+#[test]
+fn the_test_bed_leaves_no_process_behind() {
+    let bed = Bed::start();
+    let marker = bed.dir.path().to_string_lossy().to_string();
+    assert!(
+        !support::no_process_matching(&marker),
+        "the bed's servers run under {marker}"
+    );
+    drop(bed);
+    assert!(
+        support::no_process_matching(&marker),
+        "a process of the dropped bed is still running (pgrep -f {marker})"
+    );
+}

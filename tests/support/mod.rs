@@ -115,12 +115,29 @@ fn cli_config() -> &'static PathBuf {
     })
 }
 
-/// A child process killed when the test ends.
+/// A child process, with everything it started, ended when the test ends.
+/// It leads its own process group: a wrapper killed alone would orphan its
+/// server (sshd.py's sshd, moto's workers), so the whole group goes, asked
+/// politely first.
 struct Proc(Child, &'static str);
 
 impl Drop for Proc {
     fn drop(&mut self) {
-        let _ = self.0.kill();
+        let group = format!("-{}", self.0.id());
+        let signal = |sig: &str| {
+            let _ = Command::new("kill")
+                .args([sig, "--", &group])
+                .stderr(Stdio::null())
+                .status();
+        };
+        signal("-TERM");
+        for _ in 0..40 {
+            if matches!(self.0.try_wait(), Ok(Some(_))) {
+                break;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(25));
+        }
+        signal("-KILL");
         let _ = self.0.wait();
     }
 }
@@ -136,9 +153,11 @@ fn start_ready_logged(
     name: &'static str,
     log: Option<PathBuf>,
 ) -> (Proc, Vec<String>) {
+    use std::os::unix::process::CommandExt;
     let mut child = cmd
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
+        .process_group(0)
         .spawn()
         .unwrap_or_else(|e| panic!("cannot start {name}: {e}"));
     let stdout = child.stdout.take().unwrap();
@@ -154,6 +173,9 @@ fn start_ready_logged(
         .unwrap_or_default();
     if !line.starts_with("READY") {
         let mut err = String::new();
+        let _ = Command::new("kill")
+            .args(["-KILL", "--", &format!("-{}", child.id())])
+            .status();
         let _ = child.kill();
         let _ = child.stderr.take().unwrap().read_to_string(&mut err);
         panic!(
