@@ -1,5 +1,6 @@
 //! What to bake, as plain data built from the resource's configuration.
 
+use crate::ec2::model::LaunchOptions;
 use crate::provision::ProvisionStep;
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -82,7 +83,8 @@ pub struct BakeSpec {
     pub snapshot_tags: BTreeMap<String, String>,
     pub run_tags: BTreeMap<String, String>,
     pub subnet_id: Option<String>,
-    pub iam_instance_profile: Option<String>,
+    /// Settings passed to RunInstances unchanged.
+    pub launch: LaunchOptions,
     pub user_data: Option<String>,
     pub associate_public_ip: Option<bool>,
     pub create_timeout: Duration,

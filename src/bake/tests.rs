@@ -41,7 +41,7 @@ fn spec() -> BakeSpec {
         snapshot_tags: BTreeMap::new(),
         run_tags: BTreeMap::new(),
         subnet_id: None,
-        iam_instance_profile: None,
+        launch: Default::default(),
         user_data: None,
         associate_public_ip: None,
         create_timeout: Duration::from_secs(60),

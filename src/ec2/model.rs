@@ -27,6 +27,15 @@ pub struct InstanceInfo {
     pub private_dns: Option<String>,
 }
 
+/// Launch settings that go to RunInstances as the user wrote them: the
+/// provider declares each one (docs, checks, digest) and decodes straight
+/// into this struct; only the call below reads them.
+#[derive(Debug, Clone, Default, PartialEq, serde::Deserialize, serde::Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct LaunchOptions {
+    pub iam_instance_profile: Option<String>,
+}
+
 /// What the bake needs to launch the build instance.
 #[derive(Debug, Clone, Default)]
 pub struct LaunchSpec {
@@ -35,7 +44,7 @@ pub struct LaunchSpec {
     pub key_name: String,
     pub security_group_ids: Vec<String>,
     pub subnet_id: Option<String>,
-    pub iam_instance_profile: Option<String>,
+    pub options: LaunchOptions,
     pub user_data: Option<String>,
     pub associate_public_ip: Option<bool>,
     pub instance_tags: BTreeMap<String, String>,

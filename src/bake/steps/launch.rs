@@ -56,7 +56,7 @@ impl Step for Launch {
                 key_name: cx.launch_key_name.clone().unwrap_or_default(),
                 security_group_ids: cx.security_group_id.iter().cloned().collect(),
                 subnet_id: cx.spec.subnet_id.clone(),
-                iam_instance_profile: cx.spec.iam_instance_profile.clone(),
+                options: cx.spec.launch.clone(),
                 user_data: Some(with_self_destruct(
                     cx.spec.user_data.as_deref(),
                     cx.spec.create_timeout,

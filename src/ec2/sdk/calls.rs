@@ -198,7 +198,7 @@ impl Ec2Api for SdkEc2 {
         if let Some(ud) = &s.user_data {
             req = req.user_data(base64::engine::general_purpose::STANDARD.encode(ud));
         }
-        if let Some(p) = &s.iam_instance_profile {
+        if let Some(p) = &s.options.iam_instance_profile {
             req = req
                 .iam_instance_profile(IamInstanceProfileSpecification::builder().name(p).build());
         }

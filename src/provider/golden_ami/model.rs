@@ -126,7 +126,7 @@ pub fn bake_spec(
         snapshot_tags: v.snapshot_tags.clone(),
         run_tags: v.run_tags.clone(),
         subnet_id: v.subnet_id.clone(),
-        iam_instance_profile: v.iam_instance_profile.clone(),
+        launch: v.launch.clone(),
         user_data: v.user_data.clone(),
         associate_public_ip: v.associate_public_ip_address,
         create_timeout: v.timeouts.create.0,

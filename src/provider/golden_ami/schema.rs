@@ -4,10 +4,11 @@
 //! digest all come from here.
 
 use crate::bake::spec::{HostKeyCheck, HttpEndpoint, HttpTokens, Interface};
-use crate::define_block;
+use crate::ec2::model::LaunchOptions;
 use crate::provider::duration::Dur;
 use crate::provider::schema::check::PORT;
 use crate::provider::schema::{BlockDef, Schema};
+use crate::{define_block, define_group};
 use std::collections::BTreeMap;
 
 /// Bumped when the state layout or the meaning of a stored value changes;
@@ -47,7 +48,8 @@ define_block! {
             .check(Check::AmiId),
         pub subnet_id: Option<String> => optional("Subnet for the build instance; default: the default VPC."),
         pub associate_public_ip_address: Option<bool> => optional("Give the build instance a public IP address (default: the subnet's setting)."),
-        pub iam_instance_profile: Option<String> => optional("Instance profile name for the build instance."),
+        #[serde(flatten)]
+        pub launch: LaunchOptions => group(),
         pub user_data: Option<String> => optional("User data for the build instance."),
         pub triggers: BTreeMap<String, String> => optional("Arbitrary values; changing any of them bakes a new image (for inputs the provider cannot see, such as a package version)."),
         pub rebake_on_new_source: bool => optional("With a `source_ami_filter`, plan a new bake when the filter selects a newer AMI than the one baked from.")
@@ -81,6 +83,13 @@ define_block! {
         pub provision: Vec<Provision> => block(),
         pub metadata_options: MetadataOptions => block().in_place().defaults_when_absent(),
         pub timeouts: Timeouts => block().in_place().defaults_when_absent(),
+    }
+}
+
+define_group! {
+    /// Launch settings passed to RunInstances unchanged.
+    LaunchOptions {
+        iam_instance_profile: Option<String> => optional("Instance profile name for the build instance."),
     }
 }
 

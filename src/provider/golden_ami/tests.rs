@@ -648,3 +648,23 @@ fn upgrading_a_version_1_state_restates_its_digest_the_current_way() {
     let (state, _) = super::upgrade_state(1, good().to_string().as_bytes());
     assert!(state.get("input_digest").is_null());
 }
+
+/// `LaunchOptions` belongs to ec2/ and is declared here by `define_group!`:
+/// a field the group forgot would silently always be absent.
+#[test]
+fn every_launch_option_is_declared_and_decoded() {
+    use crate::ec2::model::LaunchOptions;
+    use crate::provider::schema::BlockDef;
+    let block = GoldenAmi::block();
+    let Json::Object(fields) = serde_json::to_value(LaunchOptions::default()).unwrap() else {
+        panic!("LaunchOptions is not a struct")
+    };
+    for name in fields.keys() {
+        assert!(
+            block.attrs.iter().any(|a| a.name == name),
+            "LaunchOptions.{name} has no definition in the golden_ami schema"
+        );
+    }
+    let s = spec(&with(json!({"iam_instance_profile": "builder"})));
+    assert_eq!(s.launch.iam_instance_profile.as_deref(), Some("builder"));
+}

@@ -158,6 +158,10 @@ pub mod defs {
     pub fn block() -> Def {
         def(Mode::Optional, "")
     }
+    /// Attributes declared with `define_group!`, flattened into this block.
+    pub fn group() -> Def {
+        def(Mode::Optional, "")
+    }
 }
 
 impl Def {
@@ -192,10 +196,11 @@ impl Def {
     }
 }
 
-/// An attribute or a nested block, ready to join a block.
+/// An attribute, a nested block, or a group of attributes, ready to join a block.
 pub enum Entry {
     Attr(Attr),
     Block(NestedBlock),
+    Group(Vec<Entry>),
 }
 
 /// The entry for a field named `name` of Rust type `T`.
@@ -224,6 +229,7 @@ pub fn entry<T: TfShape>(name: &'static str, mut d: Def) -> Entry {
             digest: d.digest.unwrap_or(d.on_change == OnChange::Replace),
             defaults_when_absent: d.defaults_when_absent,
         }),
+        Shape::Group(entries) => Entry::Group(entries()),
     }
 }
 
@@ -234,13 +240,18 @@ impl Block {
             description,
             ..Block::default()
         };
+        b.add(entries);
+        b
+    }
+
+    fn add(&mut self, entries: Vec<Entry>) {
         for e in entries {
             match e {
-                Entry::Attr(a) => b.attrs.push(a),
-                Entry::Block(nb) => b.blocks.push(nb),
+                Entry::Attr(a) => self.attrs.push(a),
+                Entry::Block(nb) => self.blocks.push(nb),
+                Entry::Group(g) => self.add(g),
             }
         }
-        b
     }
 }
 
@@ -293,5 +304,34 @@ macro_rules! define_block {
                 )
             }
         }
+    };
+}
+
+/// Declares the attributes of a struct that a lower layer owns (it decodes
+/// into it with `#[serde(flatten)]`), so they join a block as if declared
+/// there. Each listed field must exist with the listed type (checked at
+/// compile time); a unit test checks that no field is left unlisted.
+#[macro_export]
+macro_rules! define_group {
+    (
+        $(#[$meta:meta])*
+        $target:path {
+            $( $field:ident : $ty:ty => $def:expr ),* $(,)?
+        }
+    ) => {
+        impl $crate::provider::schema::TfShape for $target {
+            fn shape() -> $crate::provider::schema::Shape {
+                fn entries() -> Vec<$crate::provider::schema::Entry> {
+                    #[allow(unused_imports)]
+                    use $crate::provider::schema::defs::*;
+                    vec![$( $crate::provider::schema::entry::<$ty>(stringify!($field), $def) ),*]
+                }
+                $crate::provider::schema::Shape::Group(entries)
+            }
+        }
+
+        const _: fn(&$target) = |o| {
+            $( let _: &$ty = &o.$field; )*
+        };
     };
 }

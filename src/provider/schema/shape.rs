@@ -1,13 +1,15 @@
 //! From a field's Rust type to its Terraform type, so a definition never
 //! states a type its field could contradict.
 
-use super::{Block, Check, Nesting, Ty};
+use super::{Block, Check, Entry, Nesting, Ty};
 use std::collections::BTreeMap;
 
 /// What a field is in the schema.
 pub enum Shape {
     Attr(Ty),
     Block(Nesting, fn() -> Block),
+    /// Attributes declared for another struct, flattened into this block.
+    Group(fn() -> Vec<Entry>),
 }
 
 pub trait TfShape {
@@ -71,6 +73,7 @@ impl<T: TfShape> TfShape for Vec<T> {
         match T::shape() {
             Shape::Attr(t) => Shape::Attr(Ty::List(Box::new(t))),
             Shape::Block(_, b) => Shape::Block(Nesting::List, b),
+            group => group,
         }
     }
     fn implied_checks() -> Vec<Check> {
