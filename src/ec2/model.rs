@@ -34,6 +34,7 @@ pub struct InstanceInfo {
 #[serde(deny_unknown_fields)]
 pub struct LaunchOptions {
     pub iam_instance_profile: Option<String>,
+    pub ebs_optimized: Option<bool>,
 }
 
 /// What the bake needs to launch the build instance.

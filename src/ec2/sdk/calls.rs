@@ -182,6 +182,7 @@ impl Ec2Api for SdkEc2 {
             .min_count(1)
             .max_count(1)
             .client_token(&s.client_token)
+            .set_ebs_optimized(s.options.ebs_optimized)
             // An abandoned build instance that shuts itself down is gone, not stopped.
             .instance_initiated_shutdown_behavior(ShutdownBehavior::Terminate)
             .metadata_options(

@@ -90,6 +90,7 @@ define_group! {
     /// Launch settings passed to RunInstances unchanged.
     LaunchOptions {
         iam_instance_profile: Option<String> => optional("Instance profile name for the build instance."),
+        ebs_optimized: Option<bool> => optional("Launch the build instance EBS-optimized (Packer's `ebs_optimized`); default: the instance type's own setting."),
     }
 }
 
