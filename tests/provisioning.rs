@@ -284,11 +284,12 @@ fn reboot_step_reconnects(v: TfVersion) {
 }
 
 /// Bring your own key: the instance launches with the user's key pair, the
-/// bake logs in with its private key, and no temporary pair is made.
+/// bake logs in with its private key, and no temporary pair is made. Launch
+/// options reach RunInstances (`ebs_optimized`, read back from EC2).
 fn own_key_pair(v: TfVersion) {
     let bed = Bed::start();
     let key = bed.new_key_pair("my-key");
-    let hcl = resource(&bed, "").replace(
+    let hcl = resource(&bed, "  ebs_optimized = true\n").replace(
         "    timeout  = \"30s\"\n",
         &format!("    timeout  = \"30s\"\n    key_pair_name = \"my-key\"\n    private_key = file(\"{}\")\n", key.display()),
     );
@@ -300,13 +301,13 @@ fn own_key_pair(v: TfVersion) {
         vec!["my-key"],
         "no temporary key pair was made, and the user's stays"
     );
-    let launched_with = bed.rt.block_on(async {
+    let (launched_with, ebs_optimized) = bed.rt.block_on(async {
         let o = bed.ec2.describe_instances().send().await.unwrap();
-        o.reservations()[0].instances()[0]
-            .key_name()
-            .map(str::to_string)
+        let i = &o.reservations()[0].instances()[0];
+        (i.key_name().map(str::to_string), i.ebs_optimized())
     });
     assert_eq!(launched_with.as_deref(), Some("my-key"));
+    assert_eq!(ebs_optimized, Some(true));
     if matches!(v, TfVersion::Current) {
         assert!(
             !tf.state_file().contains("PRIVATE KEY"),
