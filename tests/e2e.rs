@@ -336,6 +336,26 @@ fn import_and_out_of_band_deletion(v: TfVersion) {
         assert_eq!(after[attr], before[attr], "imported {attr}");
     }
 
+    // The image records its input digest: a configuration that would bake
+    // something else is a replacement, and the plan says why.
+    let main_tf = tf.dir.join("main.tf");
+    let hcl = std::fs::read_to_string(&main_tf).unwrap();
+    std::fs::write(&main_tf, hcl.replace("\"t3.micro\"", "\"t3.small\"")).unwrap();
+    let (code, out) = tf.plan_exit(&[]);
+    assert_eq!(code, 2, "{out}");
+    assert!(
+        out.lines()
+            .any(|l| l.contains("input_digest") && l.contains("forces replacement")),
+        "an input that differs from the image's is named:\n{out}"
+    );
+    // The configuration that made it is adopted in place, with no rebake.
+    std::fs::write(&main_tf, &hcl).unwrap();
+    let (_, out) = tf.plan_exit(&[]);
+    assert!(!out.contains("must be replaced"), "{out}");
+    tf.apply(&[]);
+    assert_eq!(tf.output("id"), ami, "the imported image is kept");
+    assert_eq!(tf.plan_exit(&[]).0, 0, "adopted: nothing left to change");
+
     // Deregistered behind Terraform's back: the next plan bakes it again.
     bed.rt.block_on(async {
         bed.ec2

@@ -93,6 +93,8 @@ pub struct BakeSpec {
     pub public_ip_url: String,
     pub metadata: MetadataSpec,
     pub deprecate_at: Option<String>,
+    /// The plan's input digest, recorded on the image (when known at plan time).
+    pub input_digest: Option<String>,
 }
 
 /// The build instance's metadata service settings.

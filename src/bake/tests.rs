@@ -42,6 +42,7 @@ fn spec() -> BakeSpec {
         run_tags: BTreeMap::new(),
         subnet_id: None,
         launch: Default::default(),
+        input_digest: None,
         user_data: None,
         associate_public_ip: None,
         create_timeout: Duration::from_secs(60),

@@ -9,6 +9,8 @@ use std::collections::BTreeMap;
 pub const BUILD_ID_TAG: &str = "golden:build-id";
 /// Tag key on the AMI naming the image it was baked from.
 pub const SOURCE_AMI_TAG: &str = "golden:source-ami";
+/// The image's input digest, so an import can tell whether a configuration made it.
+pub const INPUT_DIGEST_TAG: &str = "golden:input-digest";
 
 impl Ec2 {
     pub async fn create_tags(

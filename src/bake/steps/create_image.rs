@@ -4,7 +4,7 @@
 
 use super::{Step, StepFuture};
 use crate::bake::{BakeContext, BakeError};
-use crate::ec2::tags::{BUILD_ID_TAG, SOURCE_AMI_TAG};
+use crate::ec2::tags::{BUILD_ID_TAG, INPUT_DIGEST_TAG, SOURCE_AMI_TAG};
 
 pub struct CreateImage;
 
@@ -20,6 +20,9 @@ impl Step for CreateImage {
                 .map(|i| i.id.clone())
                 .ok_or_else(|| BakeError::Internal("no build instance".into()))?;
             let mut tags = cx.spec.tags.clone();
+            if let Some(d) = &cx.spec.input_digest {
+                tags.insert(INPUT_DIGEST_TAG.into(), d.clone());
+            }
             tags.insert(BUILD_ID_TAG.into(), cx.spec.build_id.clone());
             if let Some(s) = &cx.source {
                 tags.insert(SOURCE_AMI_TAG.into(), s.id.clone());

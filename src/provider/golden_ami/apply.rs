@@ -209,7 +209,14 @@ async fn update(ec2: &Ec2, prior: Value, planned: Value, private: Vec<u8>) -> St
         }
     }
     // On failure keep the prior values so the next plan retries the change.
-    let state = if diags.has_errors() { prior } else { planned };
+    let (state, private) = if diags.has_errors() {
+        (prior, private)
+    } else if super::private::is_imported(&private) {
+        // The configuration is adopted: from now on the state knows its inputs.
+        (planned, vec![])
+    } else {
+        (planned, private)
+    };
     StateOutcome {
         state,
         private,

@@ -5,6 +5,7 @@ mod apply;
 mod digest;
 mod model;
 mod plan;
+mod private;
 mod read;
 mod schema;
 mod validate;

@@ -138,5 +138,6 @@ pub fn bake_spec(
             http_put_response_hop_limit: v.metadata_options.http_put_response_hop_limit,
         },
         deprecate_at: v.deprecate_at.clone(),
+        input_digest: v.input_digest.clone(),
     })
 }

@@ -1,8 +1,8 @@
 //! Planning: what is known before apply, and what forces a new bake.
 
-use super::digest;
 use super::schema::{GoldenAmi, schema};
 use super::validate::validate;
+use super::{digest, private};
 use crate::protocol::diag::{AttrPath, Diagnostic, Diagnostics};
 use crate::protocol::value::Value;
 use crate::provider::schema::decode::decode_known;
@@ -102,10 +102,17 @@ pub async fn plan(
     let d = digest::input_digest(&planned);
     planned.set("input_digest", d);
 
-    let mut requires_replace = replaced_paths(&prior, &proposed, &config);
+    let mut requires_replace = if private::is_imported(&private) {
+        imported_replacements(&prior, &planned)
+    } else {
+        replaced_paths(&prior, &proposed, &config)
+    };
     // Digests only count when the prior state has them (states older than them do not).
     for attr in ["source_ami_id", "input_digest"] {
-        if !prior.get(attr).is_null() && prior.get(attr) != planned.get(attr) {
+        if !prior.get(attr).is_null()
+            && prior.get(attr) != planned.get(attr)
+            && !requires_replace.contains(&AttrPath::root(attr))
+        {
             requires_replace.push(AttrPath::root(attr));
         }
     }
@@ -179,6 +186,28 @@ async fn resolve_source(c: &Configured, config: &Value, diags: &mut Diagnostics)
             Value::Unknown
         }
     }
+}
+
+/// After an import the state knows the image, not the inputs that made it:
+/// the configuration is adopted unless what the image records of its inputs
+/// (the digest tag; else the source AMI tag) says the configuration would
+/// bake something else.
+pub(super) fn imported_replacements(prior: &Value, planned: &Value) -> Vec<AttrPath> {
+    let differs = |attr: &str| {
+        let (p, n) = (prior.get(attr), planned.get(attr));
+        p.as_str().is_some() && n.as_str().is_some() && p != n
+    };
+    if !prior.get("input_digest").is_null() {
+        return if differs("input_digest") {
+            vec![AttrPath::root("input_digest")]
+        } else {
+            vec![]
+        };
+    }
+    if differs("source_ami_id") {
+        return vec![AttrPath::root("source_ami_id")];
+    }
+    vec![]
 }
 
 /// The configured attributes and blocks whose change means a new bake.

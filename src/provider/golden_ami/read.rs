@@ -3,7 +3,7 @@
 use super::schema::{SCHEMA_VERSION, schema};
 use super::user_tags;
 use crate::ec2::images::ImageInfo;
-use crate::ec2::tags::{BUILD_ID_TAG, SOURCE_AMI_TAG};
+use crate::ec2::tags::{BUILD_ID_TAG, INPUT_DIGEST_TAG, SOURCE_AMI_TAG};
 use crate::protocol::diag::{Diagnostic, Diagnostics};
 use crate::protocol::value::Value;
 use crate::provider::{Configured, StateOutcome};
@@ -110,9 +110,13 @@ pub async fn import(c: &Configured, id: &str) -> StateOutcome {
         "build_id",
         Value::opt_string(img.tags.get(BUILD_ID_TAG).cloned()),
     );
+    state.set(
+        "input_digest",
+        Value::opt_string(img.tags.get(INPUT_DIGEST_TAG).cloned()),
+    );
     StateOutcome {
         state,
-        private: vec![],
+        private: super::private::IMPORTED.to_vec(),
         diags: Diagnostics::default(),
     }
 }

@@ -668,3 +668,35 @@ fn every_launch_option_is_declared_and_decoded() {
     let s = spec(&with(json!({"iam_instance_profile": "builder"})));
     assert_eq!(s.launch.iam_instance_profile.as_deref(), Some("builder"));
 }
+
+#[test]
+fn an_import_adopts_the_configuration_unless_the_image_says_otherwise() {
+    use super::plan::imported_replacements;
+    let planned = with(json!({"source_ami_id": "ami-1", "input_digest": "d1"}));
+    let imported = |j: Json| {
+        imported_replacements(&value(j), &planned)
+            .iter()
+            .map(|p| p.to_string())
+            .collect::<Vec<_>>()
+    };
+    let none: Vec<String> = vec![];
+    assert_eq!(
+        imported(json!({"id": "ami-9", "input_digest": "d1", "source_ami_id": "ami-1"})),
+        none
+    );
+    assert_eq!(
+        imported(json!({"id": "ami-9", "input_digest": "d0", "source_ami_id": "ami-1"})),
+        vec!["input_digest"]
+    );
+    // Images from before the digest tag: the source AMI tag decides.
+    assert_eq!(
+        imported(json!({"id": "ami-9", "source_ami_id": "ami-1"})),
+        none
+    );
+    assert_eq!(
+        imported(json!({"id": "ami-9", "source_ami_id": "ami-2"})),
+        vec!["source_ami_id"]
+    );
+    // An image that records nothing of its inputs is adopted as configured.
+    assert_eq!(imported(json!({"id": "ami-9"})), none);
+}
