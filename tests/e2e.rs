@@ -304,6 +304,51 @@ fn tag_change_updates_in_place(v: TfVersion) {
     assert_eq!(bed.all_instances(), 1, "no rebake");
     let (code, plan) = tf.plan_exit(&[]);
     assert_eq!(code, 0, "{plan}");
+
+    // Made public by hand, with no ami_users configured: the plan shows it,
+    // and the apply takes it back.
+    use aws_sdk_ec2::types::{
+        ImageAttributeName, LaunchPermission, LaunchPermissionModifications, PermissionGroup,
+    };
+    let public = || {
+        bed.rt.block_on(async {
+            let o = bed
+                .ec2
+                .describe_image_attribute()
+                .image_id(&ami)
+                .attribute(ImageAttributeName::LaunchPermission)
+                .send()
+                .await
+                .unwrap();
+            o.launch_permissions()
+                .iter()
+                .any(|p| p.group() == Some(&PermissionGroup::All))
+        })
+    };
+    bed.rt.block_on(async {
+        bed.ec2
+            .modify_image_attribute()
+            .image_id(&ami)
+            .launch_permission(
+                LaunchPermissionModifications::builder()
+                    .add(
+                        LaunchPermission::builder()
+                            .group(PermissionGroup::All)
+                            .build(),
+                    )
+                    .build(),
+            )
+            .send()
+            .await
+            .unwrap()
+    });
+    assert!(public());
+    let (code, plan) = tf.plan_exit(&[]);
+    assert_eq!(code, 2, "drift in sharing shows in the plan:\n{plan}");
+    assert!(plan.contains("ami_users"), "{plan}");
+    tf.apply(&[]);
+    assert!(!public(), "the apply made the image private again");
+    assert_eq!(tf.plan_exit(&[]).0, 0);
 }
 
 fn import_and_out_of_band_deletion(v: TfVersion) {

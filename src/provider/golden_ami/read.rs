@@ -27,6 +27,21 @@ fn refresh(state: &mut Value, img: &ImageInfo, region: &str) {
     }
 }
 
+/// Writes who may launch the image into `ami_users`: the configured order
+/// when the set is the same, and no sharing stays null when none was set.
+fn refresh_users(state: &mut Value, users: Vec<String>) {
+    let known = state.get("ami_users");
+    if known.is_null() && users.is_empty() {
+        return;
+    }
+    let (mut configured, mut seen) = (known.as_string_list(), users.clone());
+    configured.sort();
+    seen.sort();
+    if configured != seen || known.is_null() {
+        state.set("ami_users", Value::string_list(users));
+    }
+}
+
 pub async fn read(c: &Configured, state: Value, private: Vec<u8>) -> StateOutcome {
     let Some(id) = state.get("id").as_str().map(str::to_string) else {
         return StateOutcome {
@@ -39,25 +54,15 @@ pub async fn read(c: &Configured, state: Value, private: Vec<u8>) -> StateOutcom
         Ok(Some(img)) => {
             let mut state = state;
             refresh(&mut state, &img, &c.ec2.region);
-            // Sharing is one more call: only made when the configuration shares.
-            if !state.get("ami_users").is_null() {
-                match c.ec2.launch_permissions(&id).await {
-                    Ok(users) => {
-                        let (mut configured, mut seen) =
-                            (state.get("ami_users").as_string_list(), users.clone());
-                        configured.sort();
-                        seen.sort();
-                        // Keep the configured order when the set is the same.
-                        if configured != seen {
-                            state.set("ami_users", Value::string_list(users));
-                        }
-                    }
-                    Err(e) => {
-                        return StateOutcome::err(
-                            state,
-                            Diagnostic::error(format!("Cannot read AMI {id}"), e.to_string()),
-                        );
-                    }
+            // Sharing is read whether configured or not: an image made
+            // public by hand must show up in the plan.
+            match c.ec2.launch_permissions(&id).await {
+                Ok(users) => refresh_users(&mut state, users),
+                Err(e) => {
+                    return StateOutcome::err(
+                        state,
+                        Diagnostic::error(format!("Cannot read AMI {id}"), e.to_string()),
+                    );
                 }
             }
             StateOutcome {
@@ -154,6 +159,29 @@ pub fn upgrade_state(version: i64, raw_json: &[u8]) -> (Value, Diagnostics) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn sharing_drift_shows_whether_configured_or_not() {
+        let mut unshared = Value::Map(Default::default());
+        refresh_users(&mut unshared, vec![]);
+        assert!(
+            unshared.get("ami_users").is_null(),
+            "nothing shared, nothing configured"
+        );
+        let mut made_public = Value::Map(Default::default());
+        refresh_users(&mut made_public, vec!["all".into()]);
+        assert_eq!(made_public.get("ami_users").as_string_list(), vec!["all"]);
+        let mut reordered = Value::Map(Default::default());
+        reordered.set("ami_users", Value::string_list(["b", "a"]));
+        refresh_users(&mut reordered, vec!["a".into(), "b".into()]);
+        assert_eq!(
+            reordered.get("ami_users").as_string_list(),
+            vec!["b", "a"],
+            "configured order kept"
+        );
+        refresh_users(&mut reordered, vec!["a".into()]);
+        assert_eq!(reordered.get("ami_users").as_string_list(), vec!["a"]);
+    }
 
     #[test]
     fn version_0_state_gains_the_new_attributes_as_null() {
