@@ -12,23 +12,41 @@ cargo build --locked
 DEMO="$ROOT/.work/demo"
 rm -rf "$DEMO" && mkdir -p "$DEMO"
 pids=()
-cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/null || true; }
+# Each test-bed process leads its own session, so stopping it stops what it started (sshd.py's
+# sshd); the PIDs are kept in this shell, never in a $(...) subshell.
+cleanup() {
+  for p in "${pids[@]}"; do kill -TERM -- "-$p" 2>/dev/null || true; done
+  sleep 0.5
+  for p in "${pids[@]}"; do kill -KILL -- "-$p" 2>/dev/null || true; done
+  wait 2>/dev/null || true
+}
 trap cleanup EXIT
 
-# Starts a test-bed process in the background and prints the words after its READY line.
-ready() {
+# Starts a test-bed process in the background, in this shell.
+start() {
   local log="$1"; shift
-  "$@" >"$log.out" 2>"$log.err" &
+  setsid "$@" >"$log.out" 2>"$log.err" &
   pids+=($!)
+}
+
+# Prints the words after a started process's READY line.
+ready() {
+  local log="$1"
   for _ in $(seq 1 100); do
     if grep -q '^READY' "$log.out" 2>/dev/null; then sed -n 's/^READY //p' "$log.out"; return; fi
     sleep 0.1
   done
-  echo "demo: $* did not start; see $log.err" >&2; exit 1
+  echo "demo: $log did not start; see $log.err" >&2; exit 1
 }
 
-endpoint="$(ready "$DEMO/moto" python3 testbed/moto_ec2.py --port 0 --console-file "$DEMO/console.txt")"
-read -r ssh_port ssh_user host_key_pub < <(ready "$DEMO/sshd" python3 testbed/sshd.py --ec2 "$endpoint" --port 0 --dir "$DEMO/sshd")
+# Terraform's colours only where a terminal shows them.
+color=()
+[ -t 1 ] || color=(-no-color)
+
+start "$DEMO/moto" python3 testbed/moto_ec2.py --port 0 --console-file "$DEMO/console.txt"
+endpoint="$(ready "$DEMO/moto")"
+start "$DEMO/sshd" python3 testbed/sshd.py --ec2 "$endpoint" --port 0 --dir "$DEMO/sshd"
+read -r ssh_port ssh_user host_key_pub < <(ready "$DEMO/sshd")
 # As cloud-init does on EC2: the host key fingerprints on the console, which the bake checks.
 { echo "ec2: -----BEGIN SSH HOST KEY FINGERPRINTS-----"; echo "ec2: $(ssh-keygen -lf "$host_key_pub")"
   echo "ec2: -----END SSH HOST KEY FINGERPRINTS-----"; } >"$DEMO/console.txt"
@@ -53,10 +71,10 @@ cp -r examples/seed-provisioners "$DEMO/work"
 cd "$DEMO/work"
 vars=(-var "ec2_endpoint=$endpoint" -var ssh_host=127.0.0.1 -var "ssh_port=$ssh_port"
       -var "ssh_username=$ssh_user" -var "remote_dir=$DEMO/instance/opt/packer")
-terraform init -input=false >/dev/null
+terraform init -input=false "${color[@]}" >/dev/null
 start=$(date +%s.%N)
-TF_LOG=INFO TF_LOG_PATH="$DEMO/terraform.log" terraform apply -auto-approve -input=false "${vars[@]}"
+TF_LOG=INFO TF_LOG_PATH="$DEMO/terraform.log" terraform apply -auto-approve -input=false "${color[@]}" "${vars[@]}"
 echo "demo: apply took $(awk "BEGIN { printf \"%.1f\", $(date +%s.%N) - $start }") s (log: $DEMO/terraform.log)"
 echo "demo: AMI id: $(terraform output -raw ami_id)"
-terraform destroy -auto-approve -input=false "${vars[@]}" >/dev/null
+terraform destroy -auto-approve -input=false "${color[@]}" "${vars[@]}" >/dev/null
 echo "demo: destroyed; test bed stopped"

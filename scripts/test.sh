@@ -12,5 +12,14 @@ cargo test --locked -- --test-threads 2
 # The benchmarks in quick mode (bakes beside Packer, then the upload): they must keep working;
 # their figures are not asserted.
 python3 bench/bake_vs_packer.py --quick --provider target/debug/terraform-provider-golden
+# The main job as a new user runs it, its output piped: no colour codes, and nothing of its
+# test bed may be left running afterwards.
+demo_out=.work/demo.out
+bash scripts/demo.sh >"$demo_out" 2>&1 || { cat "$demo_out"; echo "test.sh: the demo failed" >&2; exit 1; }
+if grep -q $'\e' "$demo_out"; then echo "test.sh: the demo printed colour codes into a pipe" >&2; exit 1; fi
+if pgrep -f "$PWD/.work/demo/" >/dev/null; then
+  echo "test.sh: the demo left processes running:" >&2; pgrep -af "$PWD/.work/demo/" >&2; exit 1
+fi
+echo "test.sh: demo ok, nothing left running"
 cargo fmt --check
 cargo clippy --locked --all-targets -- -D warnings
