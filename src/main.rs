@@ -15,7 +15,18 @@ mod ssh;
 use std::process::ExitCode;
 use std::sync::Arc;
 
+/// The plugin protocol this binary serves (tfplugin6), as the Registry's
+/// manifest states it.
+const PROTOCOL_VERSION: &str = "6.0";
+
 fn main() -> ExitCode {
+    if std::env::args().nth(1).as_deref() == Some("--version") {
+        println!(
+            "terraform-provider-golden {} (Terraform plugin protocol {PROTOCOL_VERSION})",
+            env!("CARGO_PKG_VERSION")
+        );
+        return ExitCode::SUCCESS;
+    }
     let _log_guard = logging::init();
     if let Err(e) = plugin::handshake::check_env() {
         eprintln!("{e}");

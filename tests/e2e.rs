@@ -538,3 +538,21 @@ fn the_test_bed_leaves_no_process_behind() {
         "a process of the dropped bed is still running (pgrep -f {marker})"
     );
 }
+
+/// `--version` answers without a Terraform handshake.
+#[test]
+fn version_names_the_release_and_the_protocol() {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_terraform-provider-golden"))
+        .arg("--version")
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(
+        text.trim(),
+        format!(
+            "terraform-provider-golden {} (Terraform plugin protocol 6.0)",
+            env!("CARGO_PKG_VERSION")
+        )
+    );
+}
