@@ -401,7 +401,15 @@ fn import_and_out_of_band_deletion(v: TfVersion) {
     assert_eq!(tf.output("id"), ami, "the imported image is kept");
     assert_eq!(tf.plan_exit(&[]).0, 0, "adopted: nothing left to change");
 
-    // Deregistered behind Terraform's back: the next plan bakes it again.
+    // Deregistered behind Terraform's back: EC2 keeps the snapshots. The next
+    // plan bakes it again, and the replacement deletes what the old one left.
+    let old_snapshots: Vec<String> = golden_values(&tf.state_json())["snapshot_ids"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s.as_str().unwrap().to_string())
+        .collect();
+    assert!(!old_snapshots.is_empty());
     bed.rt.block_on(async {
         bed.ec2
             .deregister_image()
@@ -412,7 +420,18 @@ fn import_and_out_of_band_deletion(v: TfVersion) {
     });
     let (code, plan) = tf.plan_exit(&[]);
     assert_eq!(code, 2, "{plan}");
-    assert!(plan.contains("golden_ami.small will be created"), "{plan}");
+    assert!(plan.contains("golden_ami.small must be replaced"), "{plan}");
+    tf.apply(&[]);
+    assert_ne!(tf.output("id"), ami, "baked again");
+    for s in &old_snapshots {
+        assert!(
+            !bed.snapshot_exists(s),
+            "{s} of the deregistered image is deleted"
+        );
+    }
+    assert_eq!(tf.plan_exit(&[]).0, 0);
+    tf.destroy(&[]);
+    assert!(bed.own_images().is_empty());
 }
 
 /// Ctrl-C in a terminal signals the whole process group, plugin included.

@@ -2,6 +2,7 @@
 //! delete deregisters the AMI and deletes its snapshots.
 
 use super::model::{bake_spec, generated_name};
+use super::private::Private;
 use super::schema::GoldenAmi;
 use super::{digest, new_build_id};
 use crate::bake::{self, BakeError};
@@ -211,9 +212,13 @@ async fn update(ec2: &Ec2, prior: Value, planned: Value, private: Vec<u8>) -> St
     // On failure keep the prior values so the next plan retries the change.
     let (state, private) = if diags.has_errors() {
         (prior, private)
-    } else if super::private::is_imported(&private) {
+    } else if Private::read(&private).imported {
         // The configuration is adopted: from now on the state knows its inputs.
-        (planned, vec![])
+        let kept = Private {
+            imported: false,
+            ..Private::read(&private)
+        };
+        (planned, kept.bytes())
     } else {
         (planned, private)
     };

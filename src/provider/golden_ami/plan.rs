@@ -1,8 +1,9 @@
 //! Planning: what is known before apply, and what forces a new bake.
 
+use super::digest;
+use super::private::Private;
 use super::schema::{GoldenAmi, schema};
 use super::validate::validate;
-use super::{digest, private};
 use crate::protocol::diag::{AttrPath, Diagnostic, Diagnostics};
 use crate::protocol::value::Value;
 use crate::provider::schema::decode::decode_known;
@@ -102,11 +103,20 @@ pub async fn plan(
     let d = digest::input_digest(&planned);
     planned.set("input_digest", d);
 
-    let mut requires_replace = if private::is_imported(&private) {
+    let kept = Private::read(&private);
+    let mut requires_replace = if kept.imported {
         imported_replacements(&prior, &planned)
     } else {
         replaced_paths(&prior, &proposed, &config)
     };
+    if kept.image_gone {
+        // Only a new bake brings the image back; the replacement's delete
+        // removes the snapshots the old one left.
+        for a in BAKE_COMPUTED {
+            planned.set(a, Value::Unknown);
+        }
+        requires_replace.push(AttrPath::root("id"));
+    }
     // Digests only count when the prior state has them (states older than them do not).
     for attr in ["source_ami_id", "input_digest"] {
         if !prior.get(attr).is_null()

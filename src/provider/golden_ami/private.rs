@@ -1,10 +1,54 @@
-//! What the resource keeps in Terraform's private state.
+//! What the resource keeps in Terraform's private state: facts about the
+//! object that are no attribute, carried from one operation to the next.
 
-/// Marks a state made by `terraform import` until the first apply after it:
-/// its inputs are unknown, so the plan adopts the configuration instead of
-/// reading every configured attribute as a change.
-pub const IMPORTED: &[u8] = br#"{"imported":true}"#;
+use serde::{Deserialize, Serialize};
 
-pub fn is_imported(private: &[u8]) -> bool {
-    private == IMPORTED
+#[derive(Debug, Default, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Private {
+    /// Made by `terraform import` and not applied since: its inputs are
+    /// unknown, so the plan adopts the configuration instead of reading every
+    /// configured attribute as a change.
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub imported: bool,
+    /// Refresh found the image deregistered out of band: the next plan
+    /// replaces it, and the replacement deletes the snapshots it left.
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub image_gone: bool,
+}
+
+fn is_false(b: &bool) -> bool {
+    !b
+}
+
+impl Private {
+    /// Reads what an earlier operation kept; anything unreadable (or the
+    /// empty bytes of a resource that has none) reads as nothing kept.
+    pub fn read(bytes: &[u8]) -> Private {
+        serde_json::from_slice(bytes).unwrap_or_default()
+    }
+
+    pub fn bytes(&self) -> Vec<u8> {
+        if *self == Private::default() {
+            return Vec::new();
+        }
+        serde_json::to_vec(self).unwrap_or_default()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Private;
+
+    #[test]
+    fn round_trips_and_reads_nothing_from_nothing() {
+        assert_eq!(Private::read(b""), Private::default());
+        assert_eq!(Private::read(b"garbage"), Private::default());
+        assert!(Private::default().bytes().is_empty());
+        let p = Private {
+            imported: true,
+            image_gone: false,
+        };
+        assert_eq!(p.bytes(), br#"{"imported":true}"#);
+        assert_eq!(Private::read(&p.bytes()), p);
+    }
 }

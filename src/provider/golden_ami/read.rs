@@ -1,5 +1,6 @@
 //! Read (refresh from EC2), import, and state upgrades.
 
+use super::private::Private;
 use super::schema::{SCHEMA_VERSION, schema};
 use super::user_tags;
 use crate::ec2::images::ImageInfo;
@@ -72,10 +73,25 @@ pub async fn read(c: &Configured, state: Value, private: Vec<u8>) -> StateOutcom
             }
         }
         Ok(None) => {
-            tracing::info!(image = %id, "AMI is gone; removing it from state");
+            // Deregistered out of band: EC2 keeps the snapshots. The state
+            // stays, so the next apply's replacement (or a destroy) deletes
+            // them; with none, there is nothing to keep.
+            if state.get("snapshot_ids").as_list().is_empty() {
+                tracing::info!(image = %id, "AMI is gone; removing it from state");
+                return StateOutcome {
+                    state: Value::Null,
+                    private,
+                    diags: Diagnostics::default(),
+                };
+            }
+            tracing::info!(image = %id, "AMI is gone; the next apply replaces it and deletes its snapshots");
+            let gone = Private {
+                image_gone: true,
+                ..Private::read(&private)
+            };
             StateOutcome {
-                state: Value::Null,
-                private,
+                state,
+                private: gone.bytes(),
                 diags: Diagnostics::default(),
             }
         }
@@ -121,7 +137,11 @@ pub async fn import(c: &Configured, id: &str) -> StateOutcome {
     );
     StateOutcome {
         state,
-        private: super::private::IMPORTED.to_vec(),
+        private: Private {
+            imported: true,
+            ..Private::default()
+        }
+        .bytes(),
         diags: Diagnostics::default(),
     }
 }

@@ -700,3 +700,39 @@ fn an_import_adopts_the_configuration_unless_the_image_says_otherwise() {
     // An image that records nothing of its inputs is adopted as configured.
     assert_eq!(imported(json!({"id": "ami-9"})), none);
 }
+
+/// Refresh found the image deregistered by hand: the plan replaces it, so
+/// the replacement's delete removes the snapshots EC2 kept.
+#[tokio::test]
+async fn an_image_gone_out_of_band_is_replaced() {
+    use super::private::Private;
+    let state = with(
+        json!({"id": "ami-9", "snapshot_ids": ["snap-1"], "source_ami_id": "ami-0a11ce0000000a001"}),
+    );
+    let mut state = state;
+    let d = super::digest::input_digest(&state);
+    state.set("input_digest", d);
+    let gone = Private {
+        image_gone: true,
+        ..Private::default()
+    }
+    .bytes();
+    let out = super::plan(
+        None,
+        state.clone(),
+        state.clone(),
+        state.clone(),
+        gone,
+        false,
+    )
+    .await;
+    assert!(!out.diags.has_errors(), "{:?}", out.diags);
+    let paths: Vec<String> = out.requires_replace.iter().map(|p| p.to_string()).collect();
+    assert_eq!(paths, vec!["id"]);
+    assert_eq!(out.planned.get("id"), &Value::Unknown);
+    let out = super::plan(None, state.clone(), state.clone(), state, vec![], false).await;
+    assert!(
+        out.requires_replace.is_empty(),
+        "an image that is there is kept"
+    );
+}
