@@ -495,6 +495,33 @@ fn held_states_end_terminated_and_are_learned() {
             "{key}: {w}"
         );
     }
+    // What was learned travels with the state: a fresh directory (a new CI
+    // runner) given only the state file knows it after its first refresh.
+    let fresh = bed.workspace(
+        "held-fresh",
+        &quick_resource(&bed, &bed.ssh_hcl(), ""),
+        TfVersion::Current,
+    );
+    fresh.init();
+    std::fs::copy(
+        tf.dir.join("terraform.tfstate"),
+        fresh.dir.join("terraform.tfstate"),
+    )
+    .unwrap();
+    assert!(
+        !fresh
+            .dir
+            .join(".terraform/golden-journal/timings.json")
+            .exists()
+    );
+    assert_eq!(fresh.plan_exit(&[]).0, 0);
+    let travelled: std::collections::BTreeMap<String, serde_json::Value> = serde_json::from_slice(
+        &std::fs::read(fresh.dir.join(".terraform/golden-journal/timings.json")).unwrap(),
+    )
+    .unwrap();
+    for key in learned.keys() {
+        assert_eq!(travelled.get(key), learned.get(key), "{key}");
+    }
     // The next bake starts from what was learned, and still ends clean.
     tf.destroy(&[]);
     tf.apply(&[]);

@@ -21,6 +21,7 @@
 use super::stored::Stored;
 use crate::retry::Backoff;
 use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -139,6 +140,13 @@ impl Schedule {
     }
 }
 
+/// A window a wait can use: finite, within a day, in order. Whatever a file
+/// or a state from elsewhere holds is checked before it is used.
+fn sane(w: &Window) -> bool {
+    let ok = |x: f64| x.is_finite() && (0.0..=86_400.0).contains(&x);
+    ok(w.lo) && ok(w.hi) && w.lo <= w.hi
+}
+
 impl Pacer {
     pub fn at(file: Option<PathBuf>) -> Pacer {
         Pacer(Stored::at(file))
@@ -151,11 +159,29 @@ impl Pacer {
         }
     }
 
+    /// What was learned about one instance type in one region: it travels
+    /// with the resource's state, so a fresh machine (a CI runner) starts
+    /// informed.
+    pub async fn learned_for(&self, region: &str, instance_type: &str) -> BTreeMap<String, Window> {
+        self.0
+            .with_prefix(&format!("{region}/{instance_type}/"))
+            .await
+            .into_iter()
+            .filter(|(_, w)| sane(w))
+            .collect()
+    }
+
+    /// Takes what another machine learned where nothing is known here.
+    pub async fn absorb(&self, learned: BTreeMap<String, Window>) {
+        let learned: BTreeMap<String, Window> =
+            learned.into_iter().filter(|(_, w)| sane(w)).collect();
+        self.0.add_missing(learned).await;
+    }
+
     /// Where the change came last time, if it was seen before.
     pub async fn expected(&self, key: &str) -> Option<Window> {
         let w = self.0.get(key).await?;
-        let sane = |x: f64| x.is_finite() && (0.0..=86_400.0).contains(&x);
-        (sane(w.lo) && sane(w.hi) && w.lo <= w.hi).then_some(w)
+        sane(&w).then_some(w)
     }
 
     /// Learns from one wait that started from the window `from`: the change
@@ -227,6 +253,57 @@ mod tests {
         };
         assert_eq!(p.expected("r/t/run").await, Some(w));
         assert_eq!(Pacer::at(Some(file)).expected("r/t/run").await, Some(w));
+    }
+
+    #[tokio::test]
+    async fn what_one_machine_learned_seeds_another_without_overwriting_it() {
+        let here = Pacer::default();
+        for (t, hi) in [("run", 6), ("stop", 4)] {
+            let key = format!("r/t3.micro/{t}");
+            here.record(
+                &key,
+                None,
+                Some(Duration::from_secs(hi - 1)),
+                Duration::from_secs(hi),
+            )
+            .await;
+        }
+        here.record("r/m5.large/run", None, None, Duration::from_secs(9))
+            .await;
+        here.record("other/t3.micro/run", None, None, Duration::from_secs(9))
+            .await;
+        let travelling = here.learned_for("r", "t3.micro").await;
+        let keys: Vec<&str> = travelling.keys().map(String::as_str).collect();
+        assert_eq!(keys, vec!["r/t3.micro/run", "r/t3.micro/stop"]);
+
+        let fresh = Pacer::default();
+        fresh
+            .record("r/t3.micro/stop", None, None, Duration::from_secs(2))
+            .await;
+        let mut with_junk = travelling.clone();
+        with_junk.insert(
+            "r/t3.micro/image".into(),
+            Window {
+                lo: 5.0,
+                hi: 1.0,
+                coarse: false,
+            },
+        );
+        fresh.absorb(with_junk).await;
+        assert_eq!(
+            fresh.expected("r/t3.micro/run").await,
+            travelling.get("r/t3.micro/run").copied()
+        );
+        assert_eq!(
+            fresh.expected("r/t3.micro/stop").await.map(|w| w.hi),
+            Some(2.0),
+            "what is known here wins"
+        );
+        assert_eq!(
+            fresh.expected("r/t3.micro/image").await,
+            None,
+            "an insane window is not taken"
+        );
     }
 
     #[tokio::test]

@@ -5,7 +5,7 @@
 
 use serde::Serialize;
 use serde::de::DeserializeOwned;
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::path::PathBuf;
 use std::sync::Mutex;
 
@@ -54,6 +54,35 @@ impl<V: Clone + Serialize + DeserializeOwned> Stored<V> {
     pub async fn get(&self, key: &str) -> Option<V> {
         self.load().await;
         self.map.lock().ok()?.as_ref()?.get(key).cloned()
+    }
+
+    /// The entries whose key starts with `prefix`.
+    pub async fn with_prefix(&self, prefix: &str) -> BTreeMap<String, V> {
+        self.load().await;
+        let Ok(m) = self.map.lock() else {
+            return BTreeMap::new();
+        };
+        m.iter()
+            .flatten()
+            .filter(|(k, _)| k.starts_with(prefix))
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect()
+    }
+
+    /// Adds the entries the map lacks (what is known here already is at
+    /// least as fresh); writes only when something was added.
+    pub async fn add_missing(&self, entries: BTreeMap<String, V>) {
+        self.load().await;
+        let fresh: Vec<(String, V)> = {
+            let Ok(m) = self.map.lock() else { return };
+            entries
+                .into_iter()
+                .filter(|(k, _)| !m.as_ref().is_some_and(|m| m.contains_key(k)))
+                .collect()
+        };
+        if !fresh.is_empty() {
+            self.update(|map| map.extend(fresh)).await;
+        }
     }
 
     /// Changes the map with `change`, then writes it out.

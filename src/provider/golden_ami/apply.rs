@@ -52,6 +52,7 @@ async fn create(
         Ok(s) => s,
         Err(e) => return StateOutcome::err(Value::Null, internal(e)),
     };
+    let instance_type = spec.instance_type.clone();
     // The bake runs as its own task: if Terraform drops this request (a lost
     // connection), the bake still finishes its cleanup.
     let (ec2, stop, abandoned) = (c.ec2.clone(), life.stop.clone(), life.abandoned.clone());
@@ -133,9 +134,13 @@ async fn create(
         null_unknowns(&mut state);
     }
     tracing::info!(image = %image.id, name = %image.name, "golden_ami created");
+    let private = Private {
+        learned: c.ec2.pacer.learned_for(&c.ec2.region, &instance_type).await,
+        ..Private::default()
+    };
     StateOutcome {
         state,
-        private: vec![],
+        private: private.bytes(),
         diags,
     }
 }

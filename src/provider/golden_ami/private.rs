@@ -1,7 +1,9 @@
 //! What the resource keeps in Terraform's private state: facts about the
 //! object that are no attribute, carried from one operation to the next.
 
+use crate::ec2::pace::Window;
 use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
 
 #[derive(Debug, Default, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Private {
@@ -14,6 +16,11 @@ pub struct Private {
     /// replaces it, and the replacement deletes the snapshots it left.
     #[serde(default, skip_serializing_if = "is_false")]
     pub image_gone: bool,
+    /// How long this image's build instance type took to change state, as
+    /// learned by the bakes: Terraform keeps it wherever it keeps the state,
+    /// so the next bake on any machine waits as a warm one would.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub learned: BTreeMap<String, Window>,
 }
 
 fn is_false(b: &bool) -> bool {
@@ -46,7 +53,7 @@ mod tests {
         assert!(Private::default().bytes().is_empty());
         let p = Private {
             imported: true,
-            image_gone: false,
+            ..Private::default()
         };
         assert_eq!(p.bytes(), br#"{"imported":true}"#);
         assert_eq!(Private::read(&p.bytes()), p);
