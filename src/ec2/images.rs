@@ -78,9 +78,14 @@ impl Ec2 {
 
     /// This account's images carrying the tag.
     pub async fn images_tagged(&self, key: &str, value: &str) -> Result<Vec<ImageInfo>, Ec2Error> {
-        self.api
+        let found = self
+            .api
             .describe_images(&owned_by_us(), &model::tag_filter(key, value))
-            .await
+            .await?;
+        Ok(found
+            .into_iter()
+            .filter(|i| model::tagged_exactly(&i.tags, key, value))
+            .collect())
     }
 
     /// Remembers a source AMI the plan resolved.

@@ -204,3 +204,71 @@ async fn a_learned_launch_time_saves_looks_on_the_next_launch() {
     }
     assert!(looks[1] < looks[0], "looks per wait: {looks:?}");
 }
+
+/// EC2 filters take `*` and `?` as wildcards: whatever a filter lets through,
+/// a lookup by tag returns only what carries exactly that value.
+#[tokio::test]
+async fn tagged_lookups_return_only_exact_tag_matches() {
+    let fake = FakeEc2::new();
+    let ec2 = ec2(&fake);
+    let tagged = |v: &str| BTreeMap::from([(BUILD_ID_TAG.to_string(), v.to_string())]);
+    let Ok(()) = ec2
+        .import_key_pair("k", "ssh-ed25519 AAAA", &BTreeMap::new())
+        .await
+    else {
+        panic!("cannot import the key pair")
+    };
+    for v in ["0123456789ab", "0123456789ac"] {
+        let spec = LaunchSpec {
+            image_id: SOURCE_AMI.into(),
+            key_name: "k".into(),
+            client_token: v.into(),
+            instance_tags: tagged(v),
+            ..Default::default()
+        };
+        assert!(ec2.run_instance(&spec).await.is_ok(), "{:?}", fake.log());
+        fake.add_group(v, super::fake::DEFAULT_VPC, &tagged(v));
+        fake.add_own_image(v, &tagged(v));
+    }
+    for pattern in ["*", "0123456789a?", "0123456789a*"] {
+        assert!(
+            matches!(
+                ec2.instances_tagged(BUILD_ID_TAG, pattern).await.as_deref(),
+                Ok([])
+            ),
+            "instances by {pattern}"
+        );
+        assert!(
+            matches!(
+                ec2.groups_tagged(BUILD_ID_TAG, pattern).await.as_deref(),
+                Ok([])
+            ),
+            "groups by {pattern}"
+        );
+        assert!(
+            matches!(
+                ec2.images_tagged(BUILD_ID_TAG, pattern).await.as_deref(),
+                Ok([])
+            ),
+            "images by {pattern}"
+        );
+    }
+    assert!(matches!(
+        ec2.instances_tagged(BUILD_ID_TAG, "0123456789ab")
+            .await
+            .as_deref(),
+        Ok([_])
+    ));
+    assert!(matches!(
+        ec2.groups_tagged(BUILD_ID_TAG, "0123456789ab")
+            .await
+            .as_deref(),
+        Ok([_])
+    ));
+    assert!(matches!(
+        ec2.images_tagged(BUILD_ID_TAG, "0123456789ab")
+            .await
+            .as_deref(),
+        Ok([_])
+    ));
+}

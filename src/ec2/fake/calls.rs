@@ -3,7 +3,7 @@
 use super::{ACCOUNT, FakeEc2, Group, Image, Instance, Phase, err, matches};
 use crate::ec2::api::{Ec2Api, Tags};
 use crate::ec2::error::Ec2Error;
-use crate::ec2::model::{Filters, ImageInfo, InstanceInfo, LaunchSpec, VpcInfo};
+use crate::ec2::model::{Filters, GroupInfo, ImageInfo, InstanceInfo, LaunchSpec, VpcInfo};
 
 #[async_trait::async_trait]
 impl Ec2Api for FakeEc2 {
@@ -356,7 +356,10 @@ impl Ec2Api for FakeEc2 {
         })
     }
 
-    async fn describe_security_groups(&self, filters: &Filters) -> Result<Vec<String>, Ec2Error> {
+    async fn describe_security_groups(
+        &self,
+        filters: &Filters,
+    ) -> Result<Vec<GroupInfo>, Ec2Error> {
         const A: &str = "DescribeSecurityGroups";
         self.call(A, &format!("{filters:?}"), |w| {
             let mut out = Vec::new();
@@ -367,7 +370,10 @@ impl Ec2Api for FakeEc2 {
                     _ => None,
                 };
                 if matches(A, filters, &g.tags, field)? {
-                    out.push(id.clone());
+                    out.push(GroupInfo {
+                        id: id.clone(),
+                        tags: g.tags.clone(),
+                    });
                 }
             }
             Ok(out)

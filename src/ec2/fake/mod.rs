@@ -210,6 +210,7 @@ impl World {
             id: id.to_string(),
             state: i.phase.now.clone(),
             private_ip: running.then(|| "10.0.0.10".to_string()),
+            tags: i.tags.clone(),
             ..Default::default()
         }
     }
