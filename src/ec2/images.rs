@@ -88,6 +88,21 @@ impl Ec2 {
             .collect())
     }
 
+    /// The images (any owner we can see) whose block devices use `snapshot`.
+    pub async fn images_using_snapshot(&self, snapshot: &str) -> Result<Vec<ImageInfo>, Ec2Error> {
+        let found = self
+            .api
+            .describe_images(
+                &[],
+                &model::filters([("block-device-mapping.snapshot-id", snapshot)]),
+            )
+            .await?;
+        Ok(found
+            .into_iter()
+            .filter(|i| i.state != "deregistered" && i.snapshot_ids.iter().any(|s| s == snapshot))
+            .collect())
+    }
+
     /// Remembers a source AMI the plan resolved.
     pub fn remember_source(&self, image: &ImageInfo) {
         if let Ok(mut m) = self.recent_sources.lock() {

@@ -272,3 +272,58 @@ async fn tagged_lookups_return_only_exact_tag_matches() {
         Ok([_])
     ));
 }
+
+/// A snapshot that another image uses stays in use however long one waits:
+/// the delete fails at once, naming that image, after deregistering ours.
+#[tokio::test]
+async fn a_snapshot_another_image_uses_fails_the_delete_at_once_naming_it() {
+    let fake = FakeEc2::new();
+    let ec2 = ec2(&fake);
+    let id = fake.add_own_image("web", &BTreeMap::new());
+    let Ok(Some(img)) = ec2.describe_image(&id).await else {
+        panic!("image not found")
+    };
+    let snap = img.snapshot_ids[0].clone();
+    let other = fake.add_own_image_using("web-copy", &snap);
+    let never = CancellationToken::new();
+    let r = tokio::time::timeout(
+        Duration::from_secs(5),
+        ec2.delete_image_and_snapshots(&id, &[], &never),
+    )
+    .await;
+    let Ok(Err(WaitError::Failed(m))) = &r else {
+        panic!("{r:?}")
+    };
+    assert!(
+        m.contains(&other) && m.contains("web-copy") && m.contains(&snap),
+        "{m}"
+    );
+    assert_eq!(fake.own_images(), vec![other]);
+    assert!(fake.snapshots().contains(&snap));
+    assert_eq!(fake.calls("DeleteSnapshot"), 1, "{:?}", fake.log());
+}
+
+/// A wait for a snapshot held only by our own deregistration still honours
+/// cancellation.
+#[tokio::test]
+async fn a_snapshot_wait_ends_when_cancelled() {
+    let fake = FakeEc2::new();
+    let ec2 = ec2(&fake);
+    let id = fake.add_own_image("web", &BTreeMap::new());
+    for n in 1..=100 {
+        fake.fail("DeleteSnapshot", n, "InvalidSnapshot.InUse");
+    }
+    let stop = CancellationToken::new();
+    let cancel = stop.clone();
+    tokio::spawn(async move {
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        cancel.cancel();
+    });
+    let r = tokio::time::timeout(
+        Duration::from_secs(5),
+        ec2.delete_image_and_snapshots(&id, &[], &stop),
+    )
+    .await;
+    assert!(matches!(&r, Ok(Err(e)) if e.is_cancelled()), "{r:?}");
+    assert!(fake.own_images().is_empty());
+}

@@ -373,6 +373,17 @@ impl FakeEc2 {
         id
     }
 
+    /// Adds this account's image registered from an existing snapshot (as
+    /// RegisterImage does), so two images share it.
+    pub fn add_own_image_using(&self, name: &str, snapshot: &str) -> String {
+        let id = self.add_own_image(name, &Tags::new());
+        let mut w = self.world();
+        if let Some(img) = w.images.get_mut(&id) {
+            img.info.snapshot_ids = vec![snapshot.to_string()];
+        }
+        id
+    }
+
     /// Adds a security group as if an earlier, unseen call made it.
     pub fn add_group(&self, name: &str, vpc: &str, tags: &Tags) -> String {
         let mut w = self.world();
