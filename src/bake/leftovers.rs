@@ -261,13 +261,19 @@ async fn sweep_dir(dir: &std::path::Path, ec2: &Ec2) -> Vec<String> {
     removed
 }
 
-/// Deletes every resource tagged with `build_id`, instances first.
+/// Deletes every resource tagged with `build_id`, instances first. Refuses
+/// anything that is not a build id: it goes into tag filters.
 pub async fn remove_tagged(
     ec2: &Ec2,
     build_id: &str,
     kept_image: Option<&str>,
     removed: &mut Vec<String>,
 ) -> Result<(), WaitError> {
+    if !valid_build_id(build_id) {
+        return Err(WaitError::Failed(format!(
+            "{build_id:?} is not a build id; nothing removed"
+        )));
+    }
     let instances = ec2.instances_tagged(BUILD_ID_TAG, build_id).await?;
     ec2.terminate_all(&instances, Duration::from_secs(600))
         .await?;
@@ -436,6 +442,23 @@ mod tests {
             Some(6)
         );
         assert!(valid_build_id(DEAD) && valid_build_id("0123456789ab"));
+    }
+
+    /// `remove_tagged` itself refuses what is not a build id, whoever calls it.
+    #[tokio::test]
+    async fn remove_tagged_refuses_what_is_not_a_build_id() {
+        let fake = FakeEc2::new();
+        let ec2 = Ec2::with_api(fake.clone(), "us-east-1".into());
+        leftovers_of(&fake, &ec2, B1).await;
+        let before = fake.log().len();
+        let mut removed = Vec::new();
+        let r = remove_tagged(&ec2, "*", None, &mut removed).await;
+        assert!(
+            matches!(&r, Err(WaitError::Failed(m)) if m.contains("build id")),
+            "{r:?}"
+        );
+        assert_eq!(fake.log().len(), before, "{:?}", fake.log());
+        assert!(removed.is_empty());
     }
 
     /// Only the configured provider's endpoint and profile are swept: an
