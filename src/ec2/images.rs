@@ -88,12 +88,15 @@ impl Ec2 {
             .collect())
     }
 
-    /// The images (any owner we can see) whose block devices use `snapshot`.
+    /// This account's images whose block devices use `snapshot` (an image
+    /// registered from it). Owners are given: DescribeImages without them
+    /// searches every public image, which is slow, and this runs on each
+    /// "in use" answer while a deregistration settles.
     pub async fn images_using_snapshot(&self, snapshot: &str) -> Result<Vec<ImageInfo>, Ec2Error> {
         let found = self
             .api
             .describe_images(
-                &[],
+                &owned_by_us(),
                 &model::filters([("block-device-mapping.snapshot-id", snapshot)]),
             )
             .await?;
