@@ -327,3 +327,19 @@ async fn a_snapshot_wait_ends_when_cancelled() {
     assert!(matches!(&r, Ok(Err(e)) if e.is_cancelled()), "{r:?}");
     assert!(fake.own_images().is_empty());
 }
+
+/// Looking for another image that holds the snapshot only sharpens the
+/// error: when that look fails, the wait for our own deregistration goes on.
+#[tokio::test]
+async fn a_failed_look_for_other_holders_does_not_end_the_snapshot_wait() {
+    let fake = FakeEc2::new();
+    let ec2 = ec2(&fake);
+    let id = fake.add_own_image("web", &BTreeMap::new());
+    fake.fail("DeleteSnapshot", 1, "InvalidSnapshot.InUse");
+    // DescribeImages: 1 is the look at the image itself, 2 the look for holders.
+    fake.fail("DescribeImages", 2, "UnauthorizedOperation");
+    let never = CancellationToken::new();
+    let r = ec2.delete_image_and_snapshots(&id, &[], &never).await;
+    assert!(r.is_ok(), "{r:?} {:?}", fake.log());
+    assert_eq!(fake.calls("DeleteSnapshot"), 2, "{:?}", fake.log());
+}

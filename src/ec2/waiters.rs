@@ -184,9 +184,12 @@ impl Ec2 {
         match self.delete_snapshot(id).await {
             Ok(()) => Ok(Poll::Ready(())),
             Err(e) if e.has_code("InvalidSnapshot.InUse") => {
-                let others: Vec<String> = self
-                    .images_using_snapshot(id)
-                    .await?
+                // Only sharpens the error: a failed look keeps the wait going.
+                let holders = self.images_using_snapshot(id).await.unwrap_or_else(|e| {
+                    tracing::debug!(snapshot = %id, error = %e, "cannot look for images using the snapshot");
+                    Vec::new()
+                });
+                let others: Vec<String> = holders
                     .into_iter()
                     .filter(|i| i.id != image)
                     .map(|i| format!("{} ({})", i.id, i.name))
