@@ -35,7 +35,12 @@ struct Entry {
 
 /// This process's identity as `/proc` tells it: host, PID namespace, start time.
 fn whoami(pid: u32) -> Option<(String, String)> {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    Some((started_in(std::path::Path::new("/proc"), pid)?, host()))
+}
+
+/// When process `pid` started, from `<proc>/<pid>/stat`.
+fn started_in(proc: &std::path::Path, pid: u32) -> Option<String> {
+    let stat = std::fs::read_to_string(proc.join(format!("{pid}/stat"))).ok()?;
     // Field 22 (start time), counted after the ")" that ends the command name.
     let started = stat
         .rsplit_once(')')?
@@ -43,7 +48,7 @@ fn whoami(pid: u32) -> Option<(String, String)> {
         .split_whitespace()
         .nth(19)?
         .to_string();
-    Some((started, host()))
+    Some(started)
 }
 
 fn host() -> String {
@@ -131,15 +136,47 @@ impl JournalEntry {
 /// True when the entry's bake is provably dead: written on this host and
 /// PID namespace, and its process is gone (or the pid now names another).
 async fn owner_dead(entry: &Entry) -> bool {
+    owner_dead_in(std::path::Path::new("/proc"), entry).await
+}
+
+async fn owner_dead_in(proc: &std::path::Path, entry: &Entry) -> bool {
     if entry.host != host() {
         return false;
     }
-    match tokio::fs::read(format!("/proc/{}/cmdline", entry.pid)).await {
-        Ok(cmd) if String::from_utf8_lossy(&cmd).contains("terraform-provider-golden") => {
-            whoami(entry.pid).is_some_and(|(started, _)| started != entry.started)
-        }
-        _ => true,
+    // Without our own entry readable, `/proc` is absent or hidden here, and
+    // a missing owner would prove nothing.
+    if tokio::fs::metadata(proc.join("self/stat")).await.is_err() {
+        return false;
     }
+    match tokio::fs::read(proc.join(format!("{}/cmdline", entry.pid))).await {
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => true,
+        // Cannot be inspected: taken as alive.
+        Err(_) => false,
+        Ok(cmd) if !String::from_utf8_lossy(&cmd).contains("terraform-provider-golden") => true,
+        // Our provider: the owner unless it started at another time. Without a
+        // recorded or readable start time a reused pid cannot be told apart.
+        Ok(_) if entry.started.is_empty() => false,
+        Ok(_) => started_in(proc, entry.pid).is_some_and(|started| started != entry.started),
+    }
+}
+
+/// Whether `id` has the shape `new_build_id` gives (12 lowercase hex digits):
+/// anything else in the journal is damage, and must never reach a tag filter,
+/// where `*` and `?` are wildcards.
+fn valid_build_id(id: &str) -> bool {
+    id.len() == 12 && id.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))
+}
+
+/// Reads one journal entry; a damaged one (unreadable, or with a build id
+/// that is not one) is left where it is, untouched.
+async fn read_entry(path: &std::path::Path) -> Option<Entry> {
+    let body = tokio::fs::read(path).await.ok()?;
+    let entry = serde_json::from_slice::<Entry>(&body).ok()?;
+    if !valid_build_id(&entry.build_id) {
+        tracing::warn!(path = %path.display(), build_id = ?entry.build_id, "journal entry with a damaged build id; left alone");
+        return None;
+    }
+    Some(entry)
 }
 
 /// The interrupted bakes' settings, without the provider block: run when the
@@ -154,10 +191,7 @@ pub async fn sweep_orphans() -> Vec<String> {
     };
     let mut targets: Vec<crate::ec2::AwsSettings> = Vec::new();
     while let Ok(Some(e)) = entries.next_entry().await {
-        let Ok(body) = tokio::fs::read(e.path()).await else {
-            continue;
-        };
-        let Ok(entry) = serde_json::from_slice::<Entry>(&body) else {
+        let Some(entry) = read_entry(&e.path()).await else {
             continue;
         };
         if !owner_dead(&entry).await {
@@ -197,10 +231,7 @@ async fn sweep_dir(dir: &std::path::Path, ec2: &Ec2) -> Vec<String> {
     };
     while let Ok(Some(e)) = entries.next_entry().await {
         let path = e.path();
-        let Ok(body) = tokio::fs::read(&path).await else {
-            continue;
-        };
-        let Ok(entry) = serde_json::from_slice::<Entry>(&body) else {
+        let Some(entry) = read_entry(&path).await else {
             continue;
         };
         if entry.region != ec2.region
@@ -230,13 +261,19 @@ async fn sweep_dir(dir: &std::path::Path, ec2: &Ec2) -> Vec<String> {
     removed
 }
 
-/// Deletes every resource tagged with `build_id`, instances first.
+/// Deletes every resource tagged with `build_id`, instances first. Refuses
+/// anything that is not a build id: it goes into tag filters.
 pub async fn remove_tagged(
     ec2: &Ec2,
     build_id: &str,
     kept_image: Option<&str>,
     removed: &mut Vec<String>,
 ) -> Result<(), WaitError> {
+    if !valid_build_id(build_id) {
+        return Err(WaitError::Failed(format!(
+            "{build_id:?} is not a build id; nothing removed"
+        )));
+    }
     let instances = ec2.instances_tagged(BUILD_ID_TAG, build_id).await?;
     ec2.terminate_all(&instances, Duration::from_secs(600))
         .await?;
@@ -301,13 +338,13 @@ mod tests {
     async fn remove_tagged_removes_all_but_the_kept_image() {
         let fake = FakeEc2::new();
         let ec2 = Ec2::with_api(fake.clone(), "us-east-1".into());
-        let (_, unfinished) = leftovers_of(&fake, &ec2, "b1").await;
+        let (_, unfinished) = leftovers_of(&fake, &ec2, B1).await;
         let kept = fake.add_own_image(
             "finished",
-            &BTreeMap::from([(BUILD_ID_TAG.to_string(), "b1".to_string())]),
+            &BTreeMap::from([(BUILD_ID_TAG.to_string(), B1.to_string())]),
         );
         let mut removed = Vec::new();
-        let r = remove_tagged(&ec2, "b1", Some(&kept), &mut removed).await;
+        let r = remove_tagged(&ec2, B1, Some(&kept), &mut removed).await;
         assert!(r.is_ok(), "{r:?}");
         assert!(fake.live_instances().is_empty());
         assert!(fake.groups().is_empty() && fake.key_pairs().is_empty());
@@ -321,42 +358,204 @@ mod tests {
         let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
         let fake = FakeEc2::new();
         let ec2 = Ec2::with_api(fake.clone(), "us-east-1".into());
-        leftovers_of(&fake, &ec2, "dead").await;
-        leftovers_of(&fake, &ec2, "elsewhere").await;
-        let entry = |build_id: &str, pid: u32, host: String| Entry {
-            build_id: build_id.into(),
-            region: "us-east-1".into(),
-            endpoint: None,
-            profile: None,
-            pid,
-            started: String::new(),
-            host,
-            kept_image: None,
-        };
-        // No process has a pid above the kernel's limit (2^22); a bake on
-        // another machine may be alive, so it is not this sweep's to judge.
-        let entries = [
-            entry("dead", 1 << 23, host()),
-            entry("elsewhere", 1 << 23, "another-host/ns".into()),
-        ];
-        for e in entries {
-            let body = serde_json::to_vec(&e).unwrap_or_default();
-            let path = dir.path().join(format!("{}.json", e.build_id));
-            std::fs::write(path, body).unwrap_or_else(|e| panic!("{e}"));
-        }
+        leftovers_of(&fake, &ec2, DEAD).await;
+        leftovers_of(&fake, &ec2, ELSEWHERE).await;
+        // A bake on another machine may be alive, so it is not this sweep's to judge.
+        let mut elsewhere = entry(ELSEWHERE);
+        elsewhere.host = "another-host/ns".into();
+        write_entries(dir.path(), [entry(DEAD), elsewhere]);
         let removed = sweep_dir(dir.path(), &ec2).await;
         assert_eq!(removed.len(), 4, "{removed:?}");
-        assert!(!dir.path().join("dead.json").exists());
-        assert!(dir.path().join("elsewhere.json").exists());
+        assert!(!dir.path().join(format!("{DEAD}.json")).exists());
+        assert!(dir.path().join(format!("{ELSEWHERE}.json")).exists());
         assert!(matches!(
-            ec2.instances_tagged(BUILD_ID_TAG, "elsewhere")
+            ec2.instances_tagged(BUILD_ID_TAG, ELSEWHERE)
                 .await
                 .as_deref(),
             Ok([_])
         ));
         assert!(matches!(
-            ec2.instances_tagged(BUILD_ID_TAG, "dead").await.as_deref(),
+            ec2.instances_tagged(BUILD_ID_TAG, DEAD).await.as_deref(),
             Ok([])
         ));
+    }
+
+    const B1: &str = "0000000000b1";
+    const DEAD: &str = "00000000dead";
+    const ELSEWHERE: &str = "0000000e15e0";
+
+    /// The entry of a bake whose process is gone: no process has a pid above
+    /// the kernel's limit (2^22).
+    fn entry(build_id: &str) -> Entry {
+        Entry {
+            build_id: build_id.into(),
+            region: "us-east-1".into(),
+            endpoint: None,
+            profile: None,
+            pid: 1 << 23,
+            started: String::new(),
+            host: host(),
+            kept_image: None,
+        }
+    }
+
+    fn write_entries<const N: usize>(dir: &std::path::Path, entries: [Entry; N]) {
+        for (i, e) in entries.into_iter().enumerate() {
+            let body = serde_json::to_vec(&e).unwrap_or_default();
+            let name = if valid_build_id(&e.build_id) {
+                e.build_id.clone()
+            } else {
+                format!("damaged-{i}")
+            };
+            std::fs::write(dir.join(format!("{name}.json")), body)
+                .unwrap_or_else(|e| panic!("{e}"));
+        }
+    }
+
+    /// A damaged or hostile entry's build id never reaches a tag filter, where
+    /// `*` would match every build.
+    #[tokio::test]
+    async fn an_entry_whose_build_id_is_not_one_sweeps_nothing() {
+        let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+        let fake = FakeEc2::new();
+        let ec2 = Ec2::with_api(fake.clone(), "us-east-1".into());
+        leftovers_of(&fake, &ec2, DEAD).await;
+        leftovers_of(&fake, &ec2, B1).await;
+        let damaged = [
+            "*",
+            "00000000dea?",
+            "00000000DEAD",
+            "00000000dead ",
+            "dead",
+            "",
+        ];
+        write_entries(dir.path(), damaged.map(entry));
+        let removed = sweep_dir(dir.path(), &ec2).await;
+        assert!(removed.is_empty(), "{removed:?}");
+        assert_eq!(fake.live_instances().len(), 2);
+        assert_eq!(fake.own_images().len(), 2);
+        assert_eq!(fake.key_pairs().len(), 2);
+        assert_eq!(fake.calls("DescribeInstances"), 0, "{:?}", fake.log());
+        assert_eq!(fake.calls("DescribeImages"), 0, "{:?}", fake.log());
+        assert_eq!(
+            std::fs::read_dir(dir.path()).map(|d| d.count()).ok(),
+            Some(6)
+        );
+        assert!(valid_build_id(DEAD) && valid_build_id("0123456789ab"));
+    }
+
+    /// `remove_tagged` itself refuses what is not a build id, whoever calls it.
+    #[tokio::test]
+    async fn remove_tagged_refuses_what_is_not_a_build_id() {
+        let fake = FakeEc2::new();
+        let ec2 = Ec2::with_api(fake.clone(), "us-east-1".into());
+        leftovers_of(&fake, &ec2, B1).await;
+        let before = fake.log().len();
+        let mut removed = Vec::new();
+        let r = remove_tagged(&ec2, "*", None, &mut removed).await;
+        assert!(
+            matches!(&r, Err(WaitError::Failed(m)) if m.contains("build id")),
+            "{r:?}"
+        );
+        assert_eq!(fake.log().len(), before, "{:?}", fake.log());
+        assert!(removed.is_empty());
+    }
+
+    /// Only the configured provider's endpoint and profile are swept: an
+    /// entry recorded for another is left alone, with what it names.
+    #[tokio::test]
+    async fn an_entry_for_another_endpoint_or_profile_is_left_alone() {
+        let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+        let fake = FakeEc2::new();
+        let mut ec2 = Ec2::with_api(fake.clone(), "us-east-1".into());
+        ec2.endpoint = Some("http://127.0.0.1:5000".into());
+        ec2.profile = Some("build".into());
+        leftovers_of(&fake, &ec2, DEAD).await;
+        leftovers_of(&fake, &ec2, ELSEWHERE).await;
+        leftovers_of(&fake, &ec2, B1).await;
+        let mut other_endpoint = entry(DEAD);
+        other_endpoint.endpoint = Some("http://127.0.0.1:6000".into());
+        other_endpoint.profile = ec2.profile.clone();
+        let mut other_profile = entry(ELSEWHERE);
+        other_profile.endpoint = ec2.endpoint.clone();
+        other_profile.profile = Some("prod".into());
+        let mut ours = entry(B1);
+        ours.endpoint = ec2.endpoint.clone();
+        ours.profile = ec2.profile.clone();
+        write_entries(dir.path(), [other_endpoint, other_profile, ours]);
+        let removed = sweep_dir(dir.path(), &ec2).await;
+        assert_eq!(removed.len(), 4, "{removed:?}");
+        for id in [DEAD, ELSEWHERE] {
+            assert!(dir.path().join(format!("{id}.json")).exists());
+            assert!(matches!(
+                ec2.instances_tagged(BUILD_ID_TAG, id).await.as_deref(),
+                Ok([_])
+            ));
+        }
+        assert!(!dir.path().join(format!("{B1}.json")).exists());
+    }
+
+    /// A fake `/proc` with this process readable (or not) and the owner's
+    /// entry as given.
+    fn proc_root(readable_self: bool) -> tempfile::TempDir {
+        let root = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+        if readable_self {
+            let me = root.path().join("self");
+            std::fs::create_dir_all(&me).unwrap_or_else(|e| panic!("{e}"));
+            std::fs::write(
+                me.join("stat"),
+                "1 (x) S 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0 7 0",
+            )
+            .unwrap_or_else(|e| panic!("{e}"));
+        }
+        root
+    }
+
+    /// Where the owner cannot be inspected, it is taken as alive: its entry
+    /// (and what it names) stays.
+    #[tokio::test]
+    async fn an_owner_that_cannot_be_inspected_is_alive() {
+        let mut e = entry(DEAD);
+        e.pid = 42;
+        // Our own /proc entry unreadable (no /proc, or a sandbox): nothing can be judged.
+        let root = proc_root(false);
+        assert!(!owner_dead_in(root.path(), &e).await, "no /proc");
+        // The owner's cmdline exists but cannot be read.
+        let root = proc_root(true);
+        let pid = root.path().join("42");
+        std::fs::create_dir_all(pid.join("cmdline")).unwrap_or_else(|e| panic!("{e}"));
+        assert!(!owner_dead_in(root.path(), &e).await, "unreadable cmdline");
+        // Our provider, but no start time was recorded: a reused pid cannot be told apart.
+        let root = proc_root(true);
+        let pid = root.path().join("42");
+        std::fs::create_dir_all(&pid).unwrap_or_else(|e| panic!("{e}"));
+        std::fs::write(pid.join("cmdline"), "/x/terraform-provider-golden\0")
+            .unwrap_or_else(|e| panic!("{e}"));
+        std::fs::write(
+            pid.join("stat"),
+            "42 (t) S 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0 99 0",
+        )
+        .unwrap_or_else(|e| panic!("{e}"));
+        assert!(
+            !owner_dead_in(root.path(), &e).await,
+            "no start time recorded"
+        );
+        // ... but its stat unreadable with one recorded: still alive.
+        e.started = "98".into();
+        std::fs::remove_file(pid.join("stat")).unwrap_or_else(|e| panic!("{e}"));
+        assert!(!owner_dead_in(root.path(), &e).await, "unreadable stat");
+        // What can be judged still is: another start time is another process,
+        std::fs::write(
+            pid.join("stat"),
+            "42 (t) S 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0 99 0",
+        )
+        .unwrap_or_else(|e| panic!("{e}"));
+        assert!(owner_dead_in(root.path(), &e).await, "pid reused");
+        // the same one is the owner,
+        e.started = "99".into();
+        assert!(!owner_dead_in(root.path(), &e).await, "the owner");
+        // and a pid that names no process is a dead owner.
+        e.pid = 43;
+        assert!(owner_dead_in(root.path(), &e).await, "gone");
     }
 }

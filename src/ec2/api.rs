@@ -11,7 +11,7 @@
 //! seam, in `ec2::Ec2`.
 
 use super::error::Ec2Error;
-use super::model::{Filters, ImageInfo, InstanceInfo, LaunchSpec, VpcInfo};
+use super::model::{Filters, GroupInfo, ImageInfo, InstanceInfo, LaunchSpec, VpcInfo};
 use std::collections::BTreeMap;
 
 pub type Tags = BTreeMap<String, String>;
@@ -83,8 +83,9 @@ pub trait Ec2Api: Send + Sync + std::fmt::Debug {
         vpc_id: &str,
         tags: &Tags,
     ) -> Result<String, Ec2Error>;
-    /// DescribeSecurityGroups by filters: the group ids.
-    async fn describe_security_groups(&self, filters: &Filters) -> Result<Vec<String>, Ec2Error>;
+    /// DescribeSecurityGroups by filters: the groups, with their tags.
+    async fn describe_security_groups(&self, filters: &Filters)
+    -> Result<Vec<GroupInfo>, Ec2Error>;
     /// AuthorizeSecurityGroupIngress: TCP `port` from `cidrs`.
     async fn authorize_ingress(
         &self,

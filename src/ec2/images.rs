@@ -78,9 +78,32 @@ impl Ec2 {
 
     /// This account's images carrying the tag.
     pub async fn images_tagged(&self, key: &str, value: &str) -> Result<Vec<ImageInfo>, Ec2Error> {
-        self.api
+        let found = self
+            .api
             .describe_images(&owned_by_us(), &model::tag_filter(key, value))
-            .await
+            .await?;
+        Ok(found
+            .into_iter()
+            .filter(|i| model::tagged_exactly(&i.tags, key, value))
+            .collect())
+    }
+
+    /// This account's images whose block devices use `snapshot` (an image
+    /// registered from it). Owners are given: DescribeImages without them
+    /// searches every public image, which is slow, and this runs on each
+    /// "in use" answer while a deregistration settles.
+    pub async fn images_using_snapshot(&self, snapshot: &str) -> Result<Vec<ImageInfo>, Ec2Error> {
+        let found = self
+            .api
+            .describe_images(
+                &owned_by_us(),
+                &model::filters([("block-device-mapping.snapshot-id", snapshot)]),
+            )
+            .await?;
+        Ok(found
+            .into_iter()
+            .filter(|i| i.state != "deregistered" && i.snapshot_ids.iter().any(|s| s == snapshot))
+            .collect())
     }
 
     /// Remembers a source AMI the plan resolved.

@@ -24,7 +24,7 @@ impl Ec2 {
             .await?;
         Ok(found
             .into_iter()
-            .filter(|i| i.state != "terminated")
+            .filter(|i| i.state != "terminated" && model::tagged_exactly(&i.tags, key, value))
             .map(|i| i.id)
             .collect())
     }

@@ -25,6 +25,14 @@ pub struct InstanceInfo {
     pub private_ip: Option<String>,
     pub public_dns: Option<String>,
     pub private_dns: Option<String>,
+    pub tags: BTreeMap<String, String>,
+}
+
+/// A security group: its id and tags.
+#[derive(Debug, Clone, Default)]
+pub struct GroupInfo {
+    pub id: String,
+    pub tags: BTreeMap<String, String>,
 }
 
 /// Launch settings that go to RunInstances as the user wrote them: the
@@ -75,6 +83,13 @@ pub fn filters<const N: usize>(pairs: [(&str, &str); N]) -> Filters {
         .iter()
         .map(|(k, v)| (k.to_string(), v.to_string()))
         .collect()
+}
+
+/// Whether `tags` has `key` with exactly `value`. EC2 reads `*` and `?` in a
+/// filter value as wildcards, so what a tag filter returns is checked with this
+/// before anything acts on it.
+pub fn tagged_exactly(tags: &BTreeMap<String, String>, key: &str, value: &str) -> bool {
+    tags.get(key).is_some_and(|v| v == value)
 }
 
 /// The filter for "carries tag `key` = `value`".

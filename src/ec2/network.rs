@@ -98,14 +98,20 @@ impl Ec2 {
             .api
             .describe_security_groups(&model::filters([("group-name", name), ("vpc-id", vpc_id)]))
             .await?;
-        Ok(found.into_iter().next())
+        Ok(found.into_iter().next().map(|g| g.id))
     }
 
     /// Security groups carrying the tag.
     pub async fn groups_tagged(&self, key: &str, value: &str) -> Result<Vec<String>, Ec2Error> {
-        self.api
+        let found = self
+            .api
             .describe_security_groups(&model::tag_filter(key, value))
-            .await
+            .await?;
+        Ok(found
+            .into_iter()
+            .filter(|g| model::tagged_exactly(&g.tags, key, value))
+            .map(|g| g.id)
+            .collect())
     }
 
     /// Lets SSH in from `cidrs` only.

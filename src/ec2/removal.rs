@@ -24,7 +24,8 @@ impl Ec2 {
     }
 
     /// Deregisters an image and deletes every snapshot it had, waiting out
-    /// EC2's brief "still in use" after a deregistration.
+    /// EC2's brief "still in use" after a deregistration; a snapshot another
+    /// image uses fails at once, naming that image.
     pub async fn delete_image_and_snapshots(
         &self,
         id: &str,
@@ -41,7 +42,7 @@ impl Ec2 {
         }
         self.deregister_image(id).await?;
         for s in &snapshots {
-            self.wait_snapshot_deleted(s, cancel).await?;
+            self.wait_snapshot_deleted(s, id, cancel).await?;
         }
         Ok(())
     }

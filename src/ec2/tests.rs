@@ -204,3 +204,142 @@ async fn a_learned_launch_time_saves_looks_on_the_next_launch() {
     }
     assert!(looks[1] < looks[0], "looks per wait: {looks:?}");
 }
+
+/// EC2 filters take `*` and `?` as wildcards: whatever a filter lets through,
+/// a lookup by tag returns only what carries exactly that value.
+#[tokio::test]
+async fn tagged_lookups_return_only_exact_tag_matches() {
+    let fake = FakeEc2::new();
+    let ec2 = ec2(&fake);
+    let tagged = |v: &str| BTreeMap::from([(BUILD_ID_TAG.to_string(), v.to_string())]);
+    let Ok(()) = ec2
+        .import_key_pair("k", "ssh-ed25519 AAAA", &BTreeMap::new())
+        .await
+    else {
+        panic!("cannot import the key pair")
+    };
+    for v in ["0123456789ab", "0123456789ac"] {
+        let spec = LaunchSpec {
+            image_id: SOURCE_AMI.into(),
+            key_name: "k".into(),
+            client_token: v.into(),
+            instance_tags: tagged(v),
+            ..Default::default()
+        };
+        assert!(ec2.run_instance(&spec).await.is_ok(), "{:?}", fake.log());
+        fake.add_group(v, super::fake::DEFAULT_VPC, &tagged(v));
+        fake.add_own_image(v, &tagged(v));
+    }
+    for pattern in ["*", "0123456789a?", "0123456789a*"] {
+        assert!(
+            matches!(
+                ec2.instances_tagged(BUILD_ID_TAG, pattern).await.as_deref(),
+                Ok([])
+            ),
+            "instances by {pattern}"
+        );
+        assert!(
+            matches!(
+                ec2.groups_tagged(BUILD_ID_TAG, pattern).await.as_deref(),
+                Ok([])
+            ),
+            "groups by {pattern}"
+        );
+        assert!(
+            matches!(
+                ec2.images_tagged(BUILD_ID_TAG, pattern).await.as_deref(),
+                Ok([])
+            ),
+            "images by {pattern}"
+        );
+    }
+    assert!(matches!(
+        ec2.instances_tagged(BUILD_ID_TAG, "0123456789ab")
+            .await
+            .as_deref(),
+        Ok([_])
+    ));
+    assert!(matches!(
+        ec2.groups_tagged(BUILD_ID_TAG, "0123456789ab")
+            .await
+            .as_deref(),
+        Ok([_])
+    ));
+    assert!(matches!(
+        ec2.images_tagged(BUILD_ID_TAG, "0123456789ab")
+            .await
+            .as_deref(),
+        Ok([_])
+    ));
+}
+
+/// A snapshot that another image uses stays in use however long one waits:
+/// the delete fails at once, naming that image, after deregistering ours.
+#[tokio::test]
+async fn a_snapshot_another_image_uses_fails_the_delete_at_once_naming_it() {
+    let fake = FakeEc2::new();
+    let ec2 = ec2(&fake);
+    let id = fake.add_own_image("web", &BTreeMap::new());
+    let Ok(Some(img)) = ec2.describe_image(&id).await else {
+        panic!("image not found")
+    };
+    let snap = img.snapshot_ids[0].clone();
+    let other = fake.add_own_image_using("web-copy", &snap);
+    let never = CancellationToken::new();
+    let r = tokio::time::timeout(
+        Duration::from_secs(5),
+        ec2.delete_image_and_snapshots(&id, &[], &never),
+    )
+    .await;
+    let Ok(Err(WaitError::Failed(m))) = &r else {
+        panic!("{r:?}")
+    };
+    assert!(
+        m.contains(&other) && m.contains("web-copy") && m.contains(&snap),
+        "{m}"
+    );
+    assert_eq!(fake.own_images(), vec![other]);
+    assert!(fake.snapshots().contains(&snap));
+    assert_eq!(fake.calls("DeleteSnapshot"), 1, "{:?}", fake.log());
+}
+
+/// A wait for a snapshot held only by our own deregistration still honours
+/// cancellation.
+#[tokio::test]
+async fn a_snapshot_wait_ends_when_cancelled() {
+    let fake = FakeEc2::new();
+    let ec2 = ec2(&fake);
+    let id = fake.add_own_image("web", &BTreeMap::new());
+    for n in 1..=100 {
+        fake.fail("DeleteSnapshot", n, "InvalidSnapshot.InUse");
+    }
+    let stop = CancellationToken::new();
+    let cancel = stop.clone();
+    tokio::spawn(async move {
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        cancel.cancel();
+    });
+    let r = tokio::time::timeout(
+        Duration::from_secs(5),
+        ec2.delete_image_and_snapshots(&id, &[], &stop),
+    )
+    .await;
+    assert!(matches!(&r, Ok(Err(e)) if e.is_cancelled()), "{r:?}");
+    assert!(fake.own_images().is_empty());
+}
+
+/// Looking for another image that holds the snapshot only sharpens the
+/// error: when that look fails, the wait for our own deregistration goes on.
+#[tokio::test]
+async fn a_failed_look_for_other_holders_does_not_end_the_snapshot_wait() {
+    let fake = FakeEc2::new();
+    let ec2 = ec2(&fake);
+    let id = fake.add_own_image("web", &BTreeMap::new());
+    fake.fail("DeleteSnapshot", 1, "InvalidSnapshot.InUse");
+    // DescribeImages: 1 is the look at the image itself, 2 the look for holders.
+    fake.fail("DescribeImages", 2, "UnauthorizedOperation");
+    let never = CancellationToken::new();
+    let r = ec2.delete_image_and_snapshots(&id, &[], &never).await;
+    assert!(r.is_ok(), "{r:?} {:?}", fake.log());
+    assert_eq!(fake.calls("DeleteSnapshot"), 2, "{:?}", fake.log());
+}

@@ -172,26 +172,55 @@ impl Ec2 {
         .await
     }
 
-    /// One attempt to delete the snapshot: InvalidSnapshot.InUse (its image
-    /// was only just deregistered) means "not yet".
-    pub async fn status_snapshot_deleted(&self, id: &str) -> Result<Poll<()>, WaitError> {
+    /// One attempt to delete the snapshot of `image` (being deregistered):
+    /// InvalidSnapshot.InUse means "not yet" while only that deregistration
+    /// holds it; when another image uses the snapshot, no wait will free it,
+    /// and the failure names that image.
+    pub async fn status_snapshot_deleted(
+        &self,
+        id: &str,
+        image: &str,
+    ) -> Result<Poll<()>, WaitError> {
         match self.delete_snapshot(id).await {
             Ok(()) => Ok(Poll::Ready(())),
-            Err(e) if e.has_code("InvalidSnapshot.InUse") => Ok(Poll::Pending(e.message)),
+            Err(e) if e.has_code("InvalidSnapshot.InUse") => {
+                // Only sharpens the error: a failed look keeps the wait going.
+                let holders = self.images_using_snapshot(id).await.unwrap_or_else(|e| {
+                    tracing::debug!(snapshot = %id, error = %e, "cannot look for images using the snapshot");
+                    Vec::new()
+                });
+                let others: Vec<String> = holders
+                    .into_iter()
+                    .filter(|i| i.id != image)
+                    .map(|i| format!("{} ({})", i.id, i.name))
+                    .collect();
+                if others.is_empty() {
+                    return Ok(Poll::Pending(e.message));
+                }
+                Err(WaitError::Failed(format!(
+                    "snapshot {id} is also used by image {}; image {image} is deregistered, \
+                     but its snapshot cannot be deleted while another image uses it. \
+                     Deregister that image first, then destroy again.",
+                    others.join(", ")
+                )))
+            }
             Err(e) => Err(WaitError::Api(e)),
         }
     }
 
+    /// Deletes the snapshot of `image`, waiting out EC2's brief hold after
+    /// the image's deregistration.
     pub async fn wait_snapshot_deleted(
         &self,
         id: &str,
+        image: &str,
         cancel: &CancellationToken,
     ) -> Result<(), WaitError> {
         wait::until(
             &format!("snapshot {id} to be deletable"),
             SNAPSHOT_RELEASE,
             cancel,
-            || self.status_snapshot_deleted(id),
+            || self.status_snapshot_deleted(id, image),
         )
         .await
     }

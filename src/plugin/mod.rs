@@ -55,7 +55,13 @@ pub async fn serve(provider: Arc<Provider>) -> Result<(), ServeError> {
     let acceptor = mtls
         .as_ref()
         .map(|m| tokio_rustls::TlsAcceptor::from(m.config.clone()));
-    tokio::spawn(accept_loop(listener, acceptor, tx, shutdown.clone()));
+    tokio::spawn(accept_loop(
+        listener,
+        acceptor,
+        tx,
+        shutdown.clone(),
+        HANDSHAKE_TIMEOUT,
+    ));
 
     {
         let line = handshake::line(addr, mtls.as_ref().map(|m| m.server_cert_der.as_slice()));
@@ -111,11 +117,16 @@ fn watch_parent(shutdown: CancellationToken, provider: Arc<Provider>) {
     });
 }
 
+/// How long a client may take to complete the TLS handshake after it
+/// connects; one that stays silent longer is dropped.
+const HANDSHAKE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
+
 async fn accept_loop(
     listener: TcpListener,
     acceptor: Option<tokio_rustls::TlsAcceptor>,
     tx: mpsc::Sender<std::io::Result<PluginConn>>,
     shutdown: CancellationToken,
+    handshake_timeout: std::time::Duration,
 ) {
     loop {
         let (sock, peer) = tokio::select! {
@@ -132,10 +143,16 @@ async fn accept_loop(
         // Handshakes run beside the accept loop so a stalled client cannot block others.
         tokio::spawn(async move {
             let conn = match acceptor {
-                Some(a) => match a.accept(sock).await {
-                    Ok(s) => PluginConn::new(s),
-                    Err(e) => {
+                // Bounded: a client that connects and never speaks is dropped
+                // (its socket closed) instead of holding a task forever.
+                Some(a) => match tokio::time::timeout(handshake_timeout, a.accept(sock)).await {
+                    Ok(Ok(s)) => PluginConn::new(s),
+                    Ok(Err(e)) => {
                         tracing::warn!(%peer, error = %e, "TLS handshake with Terraform failed");
+                        return;
+                    }
+                    Err(_) => {
+                        tracing::warn!(%peer, timeout_ms = handshake_timeout.as_millis() as u64, "TLS handshake timed out; connection dropped");
                         return;
                     }
                 },
@@ -145,6 +162,9 @@ async fn accept_loop(
         });
     }
 }
+
+#[cfg(test)]
+mod tests;
 
 /// go-plugin's controller: Terraform's polite "we are done with you".
 struct Controller {

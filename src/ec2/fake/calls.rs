@@ -1,9 +1,9 @@
 //! The fake's answer to each EC2 call, as EC2 would give it.
 
-use super::{ACCOUNT, FakeEc2, Group, Image, Instance, Phase, err, matches};
+use super::{ACCOUNT, FakeEc2, Group, Image, Instance, Phase, err, glob, matches};
 use crate::ec2::api::{Ec2Api, Tags};
 use crate::ec2::error::Ec2Error;
-use crate::ec2::model::{Filters, ImageInfo, InstanceInfo, LaunchSpec, VpcInfo};
+use crate::ec2::model::{Filters, GroupInfo, ImageInfo, InstanceInfo, LaunchSpec, VpcInfo};
 
 #[async_trait::async_trait]
 impl Ec2Api for FakeEc2 {
@@ -13,6 +13,9 @@ impl Ec2Api for FakeEc2 {
         filters: &Filters,
     ) -> Result<Vec<ImageInfo>, Ec2Error> {
         const A: &str = "DescribeImages";
+        const SNAPSHOT: &str = "block-device-mapping.snapshot-id";
+        let mut scalar = filters.clone();
+        scalar.remove(SNAPSHOT);
         self.call(A, &format!("{owners:?} {filters:?}"), |w| {
             let mut out = Vec::new();
             for img in w.images.values() {
@@ -23,13 +26,19 @@ impl Ec2Api for FakeEc2 {
                 if !owner_ok || img.phase.now == "deregistered" {
                     continue;
                 }
+                // A list field: matches when any of the image's snapshots does.
+                if let Some(want) = filters.get(SNAPSHOT)
+                    && !img.info.snapshot_ids.iter().any(|s| glob(want, s))
+                {
+                    continue;
+                }
                 let field = |name: &str| match name {
                     "name" => Some(img.info.name.clone()),
                     "state" => Some(img.phase.now.clone()),
                     "image-id" => Some(img.info.id.clone()),
                     _ => None,
                 };
-                if matches(A, filters, &img.info.tags, field)? {
+                if matches(A, &scalar, &img.info.tags, field)? {
                     out.push(img.info.clone());
                 }
             }
@@ -356,7 +365,10 @@ impl Ec2Api for FakeEc2 {
         })
     }
 
-    async fn describe_security_groups(&self, filters: &Filters) -> Result<Vec<String>, Ec2Error> {
+    async fn describe_security_groups(
+        &self,
+        filters: &Filters,
+    ) -> Result<Vec<GroupInfo>, Ec2Error> {
         const A: &str = "DescribeSecurityGroups";
         self.call(A, &format!("{filters:?}"), |w| {
             let mut out = Vec::new();
@@ -367,7 +379,10 @@ impl Ec2Api for FakeEc2 {
                     _ => None,
                 };
                 if matches(A, filters, &g.tags, field)? {
-                    out.push(id.clone());
+                    out.push(GroupInfo {
+                        id: id.clone(),
+                        tags: g.tags.clone(),
+                    });
                 }
             }
             Ok(out)

@@ -210,6 +210,7 @@ impl World {
             id: id.to_string(),
             state: i.phase.now.clone(),
             private_ip: running.then(|| "10.0.0.10".to_string()),
+            tags: i.tags.clone(),
             ..Default::default()
         }
     }
@@ -368,6 +369,17 @@ impl FakeEc2 {
         self.add_image(&id, name, ACCOUNT, "2026-01-01T00:00:00.000Z");
         if let Some(img) = self.world().images.get_mut(&id) {
             img.info.tags = tags.clone();
+        }
+        id
+    }
+
+    /// Adds this account's image registered from an existing snapshot (as
+    /// RegisterImage does), so two images share it.
+    pub fn add_own_image_using(&self, name: &str, snapshot: &str) -> String {
+        let id = self.add_own_image(name, &Tags::new());
+        let mut w = self.world();
+        if let Some(img) = w.images.get_mut(&id) {
+            img.info.snapshot_ids = vec![snapshot.to_string()];
         }
         id
     }

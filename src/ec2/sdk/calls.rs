@@ -4,7 +4,7 @@ use super::convert::{self, spec};
 use super::{SdkEc2, api_err, missing};
 use crate::ec2::api::{Ec2Api, Tags};
 use crate::ec2::error::Ec2Error;
-use crate::ec2::model::{Filters, ImageInfo, InstanceInfo, LaunchSpec, VpcInfo};
+use crate::ec2::model::{Filters, GroupInfo, ImageInfo, InstanceInfo, LaunchSpec, VpcInfo};
 use aws_sdk_ec2::types::{
     AttributeValue, Filter, HttpTokensState, IamInstanceProfileSpecification, ImageAttributeName,
     InstanceMetadataEndpointState, InstanceMetadataOptionsRequest,
@@ -359,7 +359,10 @@ impl Ec2Api for SdkEc2 {
             .ok_or_else(|| missing("CreateSecurityGroup", "group id"))
     }
 
-    async fn describe_security_groups(&self, filters: &Filters) -> Result<Vec<String>, Ec2Error> {
+    async fn describe_security_groups(
+        &self,
+        filters: &Filters,
+    ) -> Result<Vec<GroupInfo>, Ec2Error> {
         let out = self
             .client
             .describe_security_groups()
@@ -370,7 +373,12 @@ impl Ec2Api for SdkEc2 {
         Ok(out
             .security_groups()
             .iter()
-            .filter_map(|g| g.group_id().map(str::to_string))
+            .filter_map(|g| {
+                Some(GroupInfo {
+                    id: g.group_id()?.to_string(),
+                    tags: convert::from_sdk(g.tags()),
+                })
+            })
             .collect())
     }
 

@@ -77,5 +77,6 @@ pub fn instance(i: &Instance) -> InstanceInfo {
             .private_dns_name()
             .filter(|s| !s.is_empty())
             .map(str::to_string),
+        tags: from_sdk(i.tags()),
     }
 }

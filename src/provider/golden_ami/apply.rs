@@ -22,7 +22,7 @@ pub async fn apply(
     private: Vec<u8>,
 ) -> StateOutcome {
     if planned.is_null() {
-        return delete(&c.ec2, prior).await;
+        return delete(&c.ec2, life.stop, prior).await;
     }
     if prior.is_null() {
         return create(c, life, planned, &config).await;
@@ -234,7 +234,9 @@ async fn update(ec2: &Ec2, prior: Value, planned: Value, private: Vec<u8>) -> St
     }
 }
 
-async fn delete(ec2: &Ec2, prior: Value) -> StateOutcome {
+/// Deregisters the AMI and deletes its snapshots; Terraform's stop (Ctrl-C)
+/// ends it at once, keeping the state so the next destroy finishes the job.
+async fn delete(ec2: &Ec2, stop: &CancellationToken, prior: Value) -> StateOutcome {
     let held = match decode::<GoldenAmi>(&prior) {
         Ok(h) => h,
         Err(e) => return StateOutcome::err(prior, internal(e)),
@@ -248,14 +250,12 @@ async fn delete(ec2: &Ec2, prior: Value) -> StateOutcome {
     };
     let limit = held.timeouts.delete.0;
     let snapshots = held.snapshot_ids;
-    let never = CancellationToken::new();
-    let r = tokio::time::timeout(
-        limit,
-        ec2.delete_image_and_snapshots(&id, &snapshots, &never),
-    )
-    .await;
+    let r = tokio::select! {
+        r = tokio::time::timeout(limit, ec2.delete_image_and_snapshots(&id, &snapshots, stop)) => Some(r),
+        _ = stop.cancelled() => None,
+    };
     let err = match r {
-        Ok(Ok(())) => {
+        Some(Ok(Ok(()))) => {
             tracing::info!(image = %id, "golden_ami deleted");
             return StateOutcome {
                 state: Value::Null,
@@ -263,8 +263,18 @@ async fn delete(ec2: &Ec2, prior: Value) -> StateOutcome {
                 diags: Diagnostics::default(),
             };
         }
-        Ok(Err(e)) => e.to_string(),
-        Err(_) => format!("timed out after {}s (timeouts.delete)", limit.as_secs()),
+        Some(Ok(Err(e))) if !e.is_cancelled() => e.to_string(),
+        Some(Err(_)) => format!("timed out after {}s (timeouts.delete)", limit.as_secs()),
+        Some(Ok(Err(_))) | None => {
+            tracing::warn!(image = %id, "destroy stopped by Terraform");
+            return StateOutcome::err(
+                prior,
+                Diagnostic::error(
+                    format!("Destroy of AMI {id} interrupted"),
+                    "Terraform asked the provider to stop before the AMI and its snapshots were all deleted. The AMI stays in the state; the next terraform destroy finishes the job.",
+                ),
+            );
+        }
     };
     StateOutcome::err(
         prior,

@@ -736,3 +736,91 @@ async fn an_image_gone_out_of_band_is_replaced() {
         "an image that is there is kept"
     );
 }
+
+/// The provider and a resource's lifecycle over the fake EC2.
+fn over_fake(
+    fake: &std::sync::Arc<crate::ec2::fake::FakeEc2>,
+) -> (
+    crate::provider::Configured,
+    tokio_util::sync::CancellationToken,
+    tokio_util::task::TaskTracker,
+    std::sync::Arc<std::sync::atomic::AtomicBool>,
+) {
+    let ec2 = crate::ec2::Ec2::with_api(fake.clone(), "us-east-1".into());
+    let c = crate::provider::Configured {
+        ec2,
+        public_ip_url: String::new(),
+    };
+    (
+        c,
+        Default::default(),
+        Default::default(),
+        Default::default(),
+    )
+}
+
+/// A destroy whose snapshot another image shares fails at once, and its
+/// diagnostic names that image.
+#[tokio::test]
+async fn destroy_names_the_image_that_shares_its_snapshot() {
+    let fake = crate::ec2::fake::FakeEc2::new();
+    let id = fake.add_own_image("web", &Default::default());
+    let snaps = fake.snapshots();
+    let Some(snap) = snaps.last() else {
+        panic!("no snapshot")
+    };
+    let other = fake.add_own_image_using("web-copy", snap);
+    let (c, stop, tasks, abandoned) = over_fake(&fake);
+    let life = crate::provider::Lifecycle {
+        stop: &stop,
+        tasks: &tasks,
+        abandoned: &abandoned,
+    };
+    let prior = with(json!({"id": id, "snapshot_ids": [snap]}));
+    let out = tokio::time::timeout(
+        Duration::from_secs(5),
+        super::apply::apply(&c, life, prior.clone(), Value::Null, Value::Null, vec![]),
+    )
+    .await;
+    let Ok(out) = out else {
+        panic!("destroy still waiting on a snapshot another image holds")
+    };
+    assert_eq!(out.state, prior);
+    let d = format!("{:?}", out.diags);
+    assert!(out.diags.has_errors() && d.contains(&other), "{d}");
+}
+
+/// `terraform destroy` honours Ctrl-C: once Terraform stops the provider, a
+/// delete still waiting for a snapshot returns at once, keeping the state.
+#[tokio::test]
+async fn destroy_returns_when_the_provider_is_stopped() {
+    let fake = crate::ec2::fake::FakeEc2::new();
+    let id = fake.add_own_image("web", &Default::default());
+    // Our own deregistration never settles: only the stop can end the wait.
+    for n in 1..=1000 {
+        fake.fail("DeleteSnapshot", n, "InvalidSnapshot.InUse");
+    }
+    let (c, stop, tasks, abandoned) = over_fake(&fake);
+    let life = crate::provider::Lifecycle {
+        stop: &stop,
+        tasks: &tasks,
+        abandoned: &abandoned,
+    };
+    let prior = with(json!({"id": id, "snapshot_ids": []}));
+    let stopper = stop.clone();
+    tokio::spawn(async move {
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        stopper.cancel();
+    });
+    let out = tokio::time::timeout(
+        Duration::from_secs(5),
+        super::apply::apply(&c, life, prior.clone(), Value::Null, Value::Null, vec![]),
+    )
+    .await;
+    let Ok(out) = out else {
+        panic!("destroy still waiting 5 s after the stop")
+    };
+    assert_eq!(out.state, prior, "a stopped destroy keeps the state");
+    let d = format!("{:?}", out.diags);
+    assert!(out.diags.has_errors() && d.contains("stop"), "{d}");
+}
