@@ -3,14 +3,15 @@
 
 use super::model::{bake_spec, generated_name};
 use super::private::Private;
-use super::schema::GoldenAmi;
+use super::schema::{GoldenAmi, Timeouts};
 use super::{digest, new_build_id};
 use crate::bake::{self, BakeError};
 use crate::ec2::Ec2;
 use crate::protocol::diag::{AttrPath, Diagnostic, Diagnostics};
 use crate::protocol::value::Value;
-use crate::provider::schema::decode::decode;
+use crate::provider::schema::decode::{decode, view};
 use crate::provider::{Configured, Lifecycle, StateOutcome};
+use std::collections::BTreeMap;
 use tokio_util::sync::CancellationToken;
 
 pub async fn apply(
@@ -150,8 +151,32 @@ fn internal(e: impl std::fmt::Display) -> Diagnostic {
     Diagnostic::error("Internal error in the golden provider", e.to_string())
 }
 
+/// What an in-place update reads of the prior and planned objects.
+#[derive(serde::Deserialize)]
+struct InPlace {
+    id: Option<String>,
+    snapshot_ids: Vec<String>,
+    tags: BTreeMap<String, String>,
+    snapshot_tags: BTreeMap<String, String>,
+    ami_users: Vec<String>,
+    deprecate_at: Option<String>,
+    description: Option<String>,
+}
+
+/// What a destroy reads of the stored object.
+#[derive(serde::Deserialize)]
+struct Held {
+    id: Option<String>,
+    snapshot_ids: Vec<String>,
+    timeouts: Timeouts,
+}
+
 async fn update(ec2: &Ec2, prior: Value, planned: Value, private: Vec<u8>) -> StateOutcome {
-    let (old, new) = match (decode::<GoldenAmi>(&prior), decode::<GoldenAmi>(&planned)) {
+    let block = super::schema().block;
+    let (old, new) = match (
+        view::<InPlace>(&block, &prior),
+        view::<InPlace>(&block, &planned),
+    ) {
         (Ok(o), Ok(n)) => (o, n),
         (Err(e), _) | (_, Err(e)) => return StateOutcome::err(prior, internal(e)),
     };
@@ -237,7 +262,7 @@ async fn update(ec2: &Ec2, prior: Value, planned: Value, private: Vec<u8>) -> St
 /// Deregisters the AMI and deletes its snapshots; Terraform's stop (Ctrl-C)
 /// ends it at once, keeping the state so the next destroy finishes the job.
 async fn delete(ec2: &Ec2, stop: &CancellationToken, prior: Value) -> StateOutcome {
-    let held = match decode::<GoldenAmi>(&prior) {
+    let held = match view::<Held>(&super::schema().block, &prior) {
         Ok(h) => h,
         Err(e) => return StateOutcome::err(prior, internal(e)),
     };

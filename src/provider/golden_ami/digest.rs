@@ -116,10 +116,15 @@ pub async fn fill_content_digests(
 
 /// One digest over every input that shapes the image (the attributes and
 /// blocks whose definitions say `digest`); Unknown while any is. Absent
-/// (null) values take no part, so a new optional attribute changes no
-/// existing image's digest.
+/// (null) and write-only values take no part, so a new optional attribute
+/// changes no existing image's digest.
 pub fn input_digest(v: &Value) -> Value {
     let s = schema();
+    // Write-only values never take part: Terraform 1.11+ keeps them out of
+    // plans and state while 1.0 stores them, so the digest would depend on
+    // the Terraform version; and a hash of a secret is no tag to publish.
+    let mut v = v.clone();
+    s.block.null_write_only(&mut v);
     let attrs = s.block.attrs.iter().filter(|a| a.digest).map(|a| a.name);
     let blocks = s.block.blocks.iter().filter(|b| b.digest).map(|b| b.name);
     let parts: BTreeMap<String, Value> = attrs

@@ -19,8 +19,21 @@ pub fn source(v: &GoldenAmi) -> Option<SourceSpec> {
     })
 }
 
-fn ssh(s: &Ssh) -> SshSpec {
-    SshSpec {
+fn ssh(s: &Ssh) -> Result<SshSpec, Incomplete> {
+    let bastion = match &s.bastion {
+        Some(b) => Some(BastionSpec {
+            host: b.host.clone(),
+            port: b.port,
+            username: b.username.clone(),
+            private_key: b
+                .private_key
+                .clone()
+                .ok_or(Incomplete("ssh.bastion.private_key"))?,
+            host_key: b.host_key.clone(),
+        }),
+        None => None,
+    };
+    Ok(SshSpec {
         username: s.username.clone(),
         host: s.host.clone(),
         port: s.port,
@@ -29,13 +42,7 @@ fn ssh(s: &Ssh) -> SshSpec {
         interface: s.interface,
         host_key: s.host_key.clone(),
         key_pair_name: s.key_pair_name.clone(),
-        bastion: s.bastion.as_ref().map(|b| BastionSpec {
-            host: b.host.clone(),
-            port: b.port,
-            username: b.username.clone(),
-            private_key: b.private_key.clone(),
-            host_key: b.host_key.clone(),
-        }),
+        bastion,
         private_key: s.private_key.clone(),
         // The default follows from whether there is a key to pin.
         host_key_check: s.host_key_check.unwrap_or(if s.host_key.is_some() {
@@ -43,7 +50,7 @@ fn ssh(s: &Ssh) -> SshSpec {
         } else {
             HostKeyCheck::Console
         }),
-    }
+    })
 }
 
 fn shell_step(s: &Shell) -> ShellStep {
@@ -112,7 +119,7 @@ pub fn bake_spec(
         description: v.description.clone(),
         instance_type: v.instance_type.clone().ok_or(Incomplete("instance_type"))?,
         source: source(v).ok_or(Incomplete("source AMI"))?,
-        ssh: ssh(ssh_block),
+        ssh: ssh(ssh_block)?,
         provision: v
             .provision
             .iter()

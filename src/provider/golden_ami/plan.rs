@@ -2,11 +2,11 @@
 
 use super::digest;
 use super::private::Private;
-use super::schema::{GoldenAmi, schema};
+use super::schema::schema;
 use super::validate::validate;
 use crate::protocol::diag::{AttrPath, Diagnostic, Diagnostics};
 use crate::protocol::value::Value;
-use crate::provider::schema::decode::decode_known;
+use crate::provider::schema::decode::view_known;
 use crate::provider::schema::{Mode, OnChange};
 use crate::provider::{Configured, PlanOutcome};
 
@@ -88,10 +88,15 @@ pub async fn plan(
 
     // An update: a newer AMI behind the filter is a reason to rebake, unless opted out.
     // An unknown flag reads as its default.
-    let known = decode_known::<GoldenAmi>(&config);
-    if known
-        .as_ref()
-        .is_ok_and(|k| k.rebake_on_new_source && k.source_ami_filter.is_some())
+    let follow = match view_known::<FollowSource>(&schema().block, &config) {
+        Ok(f) => f.rebake_on_new_source && f.source_ami_filter.is_some(),
+        Err(e) => {
+            tracing::warn!(error = %e, "cannot read rebake_on_new_source; following the source");
+            true
+        }
+    };
+    if follow
+        && !config.get("source_ami_filter").is_null()
         && let Some(c) = client
     {
         let now = resolve_source(c, &config, &mut diags).await;
@@ -105,7 +110,7 @@ pub async fn plan(
 
     let kept = Private::read(&private);
     let mut requires_replace = if kept.imported {
-        imported_replacements(&prior, &planned)
+        imported_replacements(&prior, &planned, &config)
     } else {
         replaced_paths(&prior, &proposed, &config)
     };
@@ -142,6 +147,13 @@ pub async fn plan(
         private,
         diags,
     }
+}
+
+/// What deciding to follow a newer source reads of the configuration.
+#[derive(serde::Deserialize)]
+struct FollowSource {
+    rebake_on_new_source: bool,
+    source_ami_filter: Option<serde_json::Value>,
 }
 
 /// Resolves the source AMI now, so a bad filter fails the plan (creating
@@ -199,25 +211,30 @@ async fn resolve_source(c: &Configured, config: &Value, diags: &mut Diagnostics)
 }
 
 /// After an import the state knows the image, not the inputs that made it:
-/// the configuration is adopted unless what the image records of its inputs
-/// (the digest tag; else the source AMI tag) says the configuration would
-/// bake something else.
-pub(super) fn imported_replacements(prior: &Value, planned: &Value) -> Vec<AttrPath> {
-    let differs = |attr: &str| {
-        let (p, n) = (prior.get(attr), planned.get(attr));
-        p.as_str().is_some() && n.as_str().is_some() && p != n
-    };
+/// the configuration is adopted unless the image says it would bake
+/// something else. An AMI cannot be renamed, so a configured `name` must be
+/// the image's; then the digest tag decides, or, for images from before it,
+/// the source AMI tag.
+pub(super) fn imported_replacements(
+    prior: &Value,
+    planned: &Value,
+    config: &Value,
+) -> Vec<AttrPath> {
+    let differs = |a: &Value, b: &Value| a.as_str().is_some() && b.as_str().is_some() && a != b;
+    let mut out = Vec::new();
+    if differs(config.get("name"), prior.get("name")) {
+        out.push(AttrPath::root("name"));
+    }
     if !prior.get("input_digest").is_null() {
-        return if differs("input_digest") {
-            vec![AttrPath::root("input_digest")]
-        } else {
-            vec![]
-        };
+        if differs(prior.get("input_digest"), planned.get("input_digest")) {
+            out.push(AttrPath::root("input_digest"));
+        }
+    } else if differs(config.get("source_ami"), prior.get("source_ami_id")) {
+        out.push(AttrPath::root("source_ami"));
+    } else if differs(prior.get("source_ami_id"), planned.get("source_ami_id")) {
+        out.push(AttrPath::root("source_ami_id"));
     }
-    if differs("source_ami_id") {
-        return vec![AttrPath::root("source_ami_id")];
-    }
-    vec![]
+    out
 }
 
 /// The configured attributes and blocks whose change means a new bake.

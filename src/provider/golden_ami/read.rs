@@ -56,6 +56,12 @@ pub async fn read(c: &Configured, state: Value, private: Vec<u8>) -> StateOutcom
     };
     match c.ec2.describe_image(&id).await {
         Ok(Some(img)) => {
+            // The image is there (again): nothing to replace.
+            let private = Private {
+                image_gone: false,
+                ..Private::read(&private)
+            }
+            .bytes();
             let mut state = state;
             refresh(&mut state, &img, &c.ec2.region);
             // Sharing is read whether configured or not: an image made

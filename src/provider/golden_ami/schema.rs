@@ -130,7 +130,8 @@ define_block! {
         pub host: String => required("Bastion address."),
         pub port: u16 => optional("Bastion SSH port.").default(22).check(PORT),
         pub username: String => required("User on the bastion."),
-        pub private_key: String => required("Private key for the bastion. Sensitive and write-only (Terraform 1.11+).")
+        // Optional in Rust only: Terraform 1.11+ stores write-only values as null.
+        pub private_key: Option<String> => required("Private key for the bastion. Sensitive and write-only (Terraform 1.11+).")
             .check(Check::PrivateKey)
             .sensitive()
             .write_only(),

@@ -628,27 +628,6 @@ fn an_absent_attribute_takes_no_part_in_the_digest() {
     );
 }
 
-#[test]
-fn upgrading_a_version_1_state_restates_its_digest_the_current_way() {
-    let mut j = good();
-    merge(
-        &mut j,
-        json!({"source_ami_id": "ami-1", "input_digest": "old-rule-digest", "id": "ami-9"}),
-    );
-    let (state, d) = super::upgrade_state(1, j.to_string().as_bytes());
-    assert!(!d.has_errors());
-    let mut planned = state.clone();
-    planned.set("input_digest", Value::Null);
-    assert_eq!(
-        state.get("input_digest"),
-        &super::digest::input_digest(&planned)
-    );
-    assert_ne!(state.get("input_digest").as_str(), Some("old-rule-digest"));
-    // A state without a digest keeps none: plans only compare digests they have.
-    let (state, _) = super::upgrade_state(1, good().to_string().as_bytes());
-    assert!(state.get("input_digest").is_null());
-}
-
 /// `LaunchOptions` belongs to ec2/ and is declared here by `define_group!`:
 /// a field the group forgot would silently always be absent.
 #[test]
@@ -672,33 +651,60 @@ fn every_launch_option_is_declared_and_decoded() {
 #[test]
 fn an_import_adopts_the_configuration_unless_the_image_says_otherwise() {
     use super::plan::imported_replacements;
-    let planned = with(json!({"source_ami_id": "ami-1", "input_digest": "d1"}));
-    let imported = |j: Json| {
-        imported_replacements(&value(j), &planned)
+    let planned = with(json!({"source_ami_id": "ami-0a11ce0000000a001", "input_digest": "d1"}));
+    let config = with(json!({}));
+    let imported = |j: Json, config: &Value| {
+        imported_replacements(&value(j), &planned, config)
             .iter()
             .map(|p| p.to_string())
             .collect::<Vec<_>>()
     };
     let none: Vec<String> = vec![];
+    let image = |extra: Json| {
+        let mut j = json!({"id": "ami-9", "name": "web-1"});
+        merge(&mut j, extra);
+        j
+    };
     assert_eq!(
-        imported(json!({"id": "ami-9", "input_digest": "d1", "source_ami_id": "ami-1"})),
+        imported(
+            image(json!({"input_digest": "d1", "source_ami_id": "ami-1"})),
+            &config
+        ),
         none
     );
     assert_eq!(
-        imported(json!({"id": "ami-9", "input_digest": "d0", "source_ami_id": "ami-1"})),
+        imported(
+            image(json!({"input_digest": "d0", "source_ami_id": "ami-1"})),
+            &config
+        ),
         vec!["input_digest"]
     );
-    // Images from before the digest tag: the source AMI tag decides.
+    // An AMI cannot be renamed: a configured name must be the image's.
     assert_eq!(
-        imported(json!({"id": "ami-9", "source_ami_id": "ami-1"})),
+        imported(
+            json!({"id": "ami-9", "name": "other", "input_digest": "d1"}),
+            &config
+        ),
+        vec!["name"]
+    );
+    // Images from before the digest tag: the source AMI decides.
+    let src = |id: &str| with(json!({"source_ami": id}));
+    assert_eq!(
+        imported(
+            image(json!({"source_ami_id": "ami-0a11ce0000000a001"})),
+            &config
+        ),
         none
     );
     assert_eq!(
-        imported(json!({"id": "ami-9", "source_ami_id": "ami-2"})),
-        vec!["source_ami_id"]
+        imported(
+            image(json!({"source_ami_id": "ami-0b0b"})),
+            &src("ami-0a11ce0000000a001")
+        ),
+        vec!["source_ami"]
     );
     // An image that records nothing of its inputs is adopted as configured.
-    assert_eq!(imported(json!({"id": "ami-9"})), none);
+    assert_eq!(imported(image(json!({})), &config), none);
 }
 
 /// Refresh found the image deregistered by hand: the plan replaces it, so
@@ -823,4 +829,151 @@ async fn destroy_returns_when_the_provider_is_stopped() {
     assert_eq!(out.state, prior, "a stopped destroy keeps the state");
     let d = format!("{:?}", out.diags);
     assert!(out.diags.has_errors() && d.contains("stop"), "{d}");
+}
+
+/// An image that is found again clears a not-found seen before: one
+/// transient miss must not replace it forever.
+#[tokio::test]
+async fn an_image_found_again_is_no_longer_marked_gone() {
+    use super::private::Private;
+    let fake = crate::ec2::fake::FakeEc2::new();
+    let id = fake.add_own_image("web", &Default::default());
+    let (c, ..) = over_fake(&fake);
+    let state = with(json!({"id": id, "snapshot_ids": fake.snapshots()}));
+    let gone = Private {
+        image_gone: true,
+        ..Private::default()
+    };
+    let out = super::read(&c, state, gone.bytes()).await;
+    assert!(!out.diags.has_errors(), "{:?}", out.diags);
+    assert!(!Private::read(&out.private).image_gone);
+}
+
+/// Terraform 1.11+ stores write-only values as null: a bastion's private key
+/// is not in the state, and updating or destroying must not need it.
+#[test]
+fn a_state_without_its_write_only_values_still_decodes() {
+    let state = with(json!({
+        "id": "ami-9",
+        "ssh": {"username": "u", "bastion": {"host": "b", "username": "u", "private_key": null}},
+        "provision": [{"shell": {"inline": ["true"], "environment": null}}],
+    }));
+    let decoded: GoldenAmi = decode(&state).unwrap();
+    assert!(decoded.ssh.unwrap().bastion.unwrap().private_key.is_none());
+    let decoded: GoldenAmi = decode(&state).unwrap();
+    let err = bake_spec(&decoded, "n".into(), "b".into(), "").unwrap_err();
+    assert!(err.to_string().contains("ssh.bastion.private_key"), "{err}");
+}
+
+#[test]
+fn null_elements_are_refused_at_their_index_or_key() {
+    let found = problems(&with(json!({
+        "triggers": {"a": null},
+        "provision": [{"shell": {"inline": ["true", null]}}],
+    })));
+    for path in ["triggers[\"a\"]", "provision[0].shell.inline[1]"] {
+        assert!(
+            found
+                .iter()
+                .any(|(p, m)| p == path && m.starts_with("Null in")),
+            "{path}: {found:?}"
+        );
+    }
+}
+
+/// Write-only values (Terraform 1.0 stores them, 1.11+ does not) take no
+/// part in the digest, so it is the same whichever Terraform wrote the state.
+#[test]
+fn the_digest_does_not_depend_on_write_only_values() {
+    let with_env = with(
+        json!({"source_ami_id": "ami-1", "provision": [{"shell": {"inline": ["env"], "environment": {"TOKEN": "secret"}}}]}),
+    );
+    let without = with(
+        json!({"source_ami_id": "ami-1", "provision": [{"shell": {"inline": ["env"], "environment": null}}]}),
+    );
+    assert_eq!(
+        super::digest::input_digest(&with_env),
+        super::digest::input_digest(&without)
+    );
+}
+
+/// A state written by the provider before schema version 2 holds a digest
+/// made the old way (absent values and write-only ones included). After the
+/// upgrade, the plan of the same configuration rebakes nothing, whichever
+/// Terraform wrote it.
+#[tokio::test]
+async fn upgrading_a_version_1_state_plans_no_rebake() {
+    use sha2::{Digest, Sha256};
+    // The version-1 formula, as it was: these attributes and blocks, nulls kept.
+    let old_digest = |v: &Value| {
+        let names = [
+            "instance_type",
+            "source_ami",
+            "subnet_id",
+            "associate_public_ip_address",
+            "iam_instance_profile",
+            "user_data",
+            "triggers",
+            "provision",
+            "source_ami_id",
+        ];
+        let parts: std::collections::BTreeMap<String, Value> = names
+            .iter()
+            .map(|n| (n.to_string(), v.get(n).clone()))
+            .collect();
+        hex::encode(Sha256::digest(Value::Map(parts).encode_msgpack()))
+    };
+    for environment in [json!(null), json!({"TOKEN": "secret"})] {
+        let mut config = good();
+        merge(
+            &mut config,
+            json!({"provision": [{"shell": {"inline": ["env"], "environment": environment.clone()}}]}),
+        );
+        let config = super::schema().block.conform(&value(config));
+        let mut stored = config.clone();
+        stored.set("id", Value::string("ami-9"));
+        stored.set("source_ami_id", Value::string("ami-0a11ce0000000a001"));
+        stored.set("snapshot_ids", Value::string_list(["snap-1"]));
+        stored.set("input_digest", Value::string(old_digest(&stored)));
+        let raw = serde_json::to_vec(&json_of(&stored)).unwrap();
+        let (upgraded, d) = super::upgrade_state(1, &raw);
+        assert!(!d.has_errors());
+        // Terraform 1.11+ (the last flag) plans with write-only values nulled.
+        for write_only_allowed in [false, true] {
+            // As the provider does after an upgrade for Terraform 1.11+.
+            let mut prior = upgraded.clone();
+            if write_only_allowed {
+                super::schema().block.null_write_only(&mut prior);
+            }
+            let out = super::plan(
+                None,
+                prior.clone(),
+                prior,
+                config.clone(),
+                vec![],
+                write_only_allowed,
+            )
+            .await;
+            assert!(
+                out.requires_replace.is_empty(),
+                "environment {environment}, write-only {write_only_allowed}: {:?}",
+                out.requires_replace
+                    .iter()
+                    .map(|p| p.to_string())
+                    .collect::<Vec<_>>()
+            );
+        }
+    }
+}
+
+/// A value as the JSON Terraform stores in a state file.
+fn json_of(v: &Value) -> Json {
+    match v {
+        Value::Null | Value::Unknown => Json::Null,
+        Value::Bool(b) => json!(b),
+        Value::Number(n) => json!(n),
+        Value::String(s) => json!(s),
+        Value::List(l) => Json::Array(l.iter().map(json_of).collect()),
+        Value::Map(m) => Json::Object(m.iter().map(|(k, i)| (k.clone(), json_of(i))).collect()),
+    }
 }

@@ -288,6 +288,31 @@ fn instance_type_ok(t: &str) -> bool {
     })
 }
 
+/// A list element or map value that is null: Terraform lets it through,
+/// but it means nothing to a bake.
+fn null_elements(name: &str, v: &Value, path: &AttrPath, d: &mut Diagnostics) {
+    let mut bad = |p: AttrPath| {
+        push(
+            d,
+            p,
+            format!("Null in {name}"),
+            "An element of this collection is null; remove it or give it a value.",
+        )
+    };
+    match v {
+        Value::List(items) => items
+            .iter()
+            .enumerate()
+            .filter(|(_, i)| i.is_null())
+            .for_each(|(i, _)| bad(path.clone().index(i))),
+        Value::Map(m) => m
+            .iter()
+            .filter(|(_, i)| i.is_null())
+            .for_each(|(k, _)| bad(path.clone().key(k))),
+        _ => {}
+    }
+}
+
 impl Block {
     /// Runs every attribute's checks on `v`, and the checks of every nested
     /// block present. Unknown values are skipped.
@@ -301,6 +326,7 @@ impl Block {
             if val.is_null() || matches!(val, Value::Unknown) {
                 continue;
             }
+            null_elements(a.name, val, &at(a.name), d);
             for c in &a.checks {
                 c.run(a.name, val, &at(a.name), d);
             }

@@ -19,18 +19,22 @@ pub enum DecodeError {
 
 /// Decodes a known object of block `T` (what only apply can tell may be unknown).
 pub fn decode<T: BlockDef + DeserializeOwned>(v: &Value) -> Result<T, DecodeError> {
-    Ok(serde_json::from_value(block_json(&T::block(), v, "")?)?)
+    view(&T::block(), v)
 }
 
-/// Decodes a configuration at plan time, when some values may not be known
-/// yet: those read as absent (so as their defaults). Only for decisions that
-/// an unknown value cannot change.
-pub fn decode_known<T: BlockDef + DeserializeOwned>(v: &Value) -> Result<T, DecodeError> {
-    Ok(serde_json::from_value(block_json(
-        &T::block(),
-        &known(v),
-        "",
-    )?)?)
+/// Decodes some fields of an object of `block` into `T`, a view that names
+/// only what its caller needs (other fields, however incomplete, are not
+/// read): a stored state whose write-only values Terraform dropped can still
+/// be updated and destroyed.
+pub fn view<T: DeserializeOwned>(block: &Block, v: &Value) -> Result<T, DecodeError> {
+    Ok(serde_json::from_value(block_json(block, v, "")?)?)
+}
+
+/// A view of a configuration at plan time, when some values may not be
+/// known yet: those read as absent (so as their defaults). Only for
+/// decisions that an unknown value cannot change.
+pub fn view_known<T: DeserializeOwned>(block: &Block, v: &Value) -> Result<T, DecodeError> {
+    view(block, &known(v))
 }
 
 /// `v` with every unknown value replaced by null.
