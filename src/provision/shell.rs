@@ -2,7 +2,7 @@
 //! environment passed through a file that is sourced and removed, never on
 //! the command line.
 
-use super::{ProvisionError, unique_suffix};
+use super::{Masker, ProvisionError, unique_suffix};
 use crate::ssh::{OutputLine, SshSession, sh_quote};
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -35,19 +35,6 @@ pub struct ShellStep {
 }
 
 impl ShellStep {
-    /// Hides the environment's values (they are secrets until proven
-    /// otherwise) in output shown in logs and diagnostics.
-    fn mask(&self, line: &str) -> String {
-        let mut out = line.to_string();
-        // Longest first, so a value containing another is hidden whole.
-        let mut values: Vec<&String> = self.environment.values().filter(|v| v.len() >= 3).collect();
-        values.sort_by_key(|v| std::cmp::Reverse(v.len()));
-        for v in values {
-            out = out.replace(v.as_str(), "(sensitive value)");
-        }
-        out
-    }
-
     /// The scripts to run, in order: the inline commands as one script, then the files.
     async fn bodies(&self) -> Result<Vec<(String, Vec<u8>)>, ProvisionError> {
         let mut out = Vec::new();
@@ -77,6 +64,7 @@ impl ShellStep {
         &self,
         index: usize,
         ssh: &SshSession,
+        masker: &Masker,
         cancel: &CancellationToken,
     ) -> Result<(), ProvisionError> {
         if !self.pause_before.is_zero() {
@@ -92,7 +80,7 @@ impl ShellStep {
                     c.cancel();
                 })
             });
-            let r = self.run_once(index, ssh, &attempt_cancel).await;
+            let r = self.run_once(index, ssh, masker, &attempt_cancel).await;
             if let Some(t) = timer {
                 t.abort();
             }
@@ -117,6 +105,7 @@ impl ShellStep {
         &self,
         index: usize,
         ssh: &SshSession,
+        masker: &Masker,
         cancel: &CancellationToken,
     ) -> Result<(), ProvisionError> {
         let sftp = ssh.sftp().await?;
@@ -147,9 +136,9 @@ impl ShellStep {
             tracing::info!(step = index, script = %what, "running");
             let result = ssh
                 .exec(&command, cancel, |line| match line {
-                    OutputLine::Stdout(l) => tracing::info!(step = index, "{}", self.mask(l)),
+                    OutputLine::Stdout(l) => tracing::info!(step = index, "{}", masker.mask(l)),
                     OutputLine::Stderr(l) => {
-                        tracing::info!(step = index, stream = "stderr", "{}", self.mask(l))
+                        tracing::info!(step = index, stream = "stderr", "{}", masker.mask(l))
                     }
                 })
                 .await;
@@ -172,7 +161,7 @@ impl ShellStep {
                 tracing::info!(step = index, "connection dropped, as expected");
                 return Ok(());
             }
-            let tail = self.mask(&result.tail.join("\n"));
+            let tail = masker.mask_lines(&result.tail);
             match (result.exit_status, result.exit_signal) {
                 (Some(s), _) if self.valid_exit_codes.contains(&s) => {}
                 (Some(status), _) => {
@@ -197,29 +186,30 @@ impl ShellStep {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::ShellStep;
-    use crate::ssh::sh_quote;
-
-    #[test]
-    fn environment_values_are_masked() {
-        let s = ShellStep {
+impl ShellStep {
+    /// A step with the attribute defaults and nothing to run.
+    pub fn for_test() -> ShellStep {
+        ShellStep {
             inline: vec![],
             scripts: vec![],
-            environment: [("TOKEN".to_string(), "hunter22".to_string())].into(),
+            environment: BTreeMap::new(),
             valid_exit_codes: vec![0],
             inline_shebang: "/bin/sh".into(),
             remote_folder: "/tmp".into(),
             execute_command: "{{ .Path }}".into(),
-            pause_before: std::time::Duration::ZERO,
+            pause_before: Duration::ZERO,
             max_retries: 0,
             timeout: None,
             skip_clean: false,
             expect_disconnect: false,
             remote_path: None,
-        };
-        assert_eq!(s.mask("token=hunter22!"), "token=(sensitive value)!");
+        }
     }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::ssh::sh_quote;
 
     #[test]
     fn quoting_survives_single_quotes() {

@@ -153,7 +153,7 @@ define_block! {
             .check(Check::NonEmpty("`inline` needs at least one command.")),
         pub script: Option<String> => optional("A local script to upload and run.").check(Check::LocalFile),
         pub scripts: Vec<String> => optional("Local scripts to upload and run, in order.").check(Check::LocalFile),
-        pub environment: BTreeMap<String, String> => optional("Environment variables for the commands. Passed through a file that is sourced and deleted, never on a command line; the values are masked in logs and diagnostics. Write-only: Terraform 1.11+ never stores them in state or plans (older versions ignore that and store them, as sensitive values). Being write-only, a change of value alone does not plan a new bake: change `triggers` for that.")
+        pub environment: BTreeMap<String, String> => optional("Environment variables for the commands. Passed through a file that is sourced and deleted, never on a command line. The values are masked in logs and diagnostics, in the output of every step of the bake (a later step printing them is masked too): a trailing line break is ignored, and each line of a multi-line value (a PEM key) is masked on its own. Values, and lines of multi-line values, shorter than 3 characters are not masked, nor is a value the commands transform (encode it, for example). Write-only: Terraform 1.11+ never stores them in state or plans (older versions ignore that and store them, as sensitive values). Being write-only, a change of value alone does not plan a new bake: change `triggers` for that.")
             .check(Check::ShellNames)
             .sensitive()
             .write_only(),
