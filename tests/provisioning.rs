@@ -14,6 +14,124 @@ on_both_terraforms!(
     through_a_bastion,
 );
 
+/// The peak resident set (VmHWM, KiB) of the provider processes that are
+/// children of `parent`, sampled until `parent` exits or `limit` passes
+/// (then it is killed); other engineers' providers on this machine are not
+/// counted.
+fn run_measuring_provider_rss(
+    mut cmd: std::process::Command,
+    limit: Duration,
+) -> (std::process::Output, u64, bool) {
+    use std::process::Stdio;
+    let child = cmd
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let parent = child.id();
+    let done = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let sampler = {
+        let done = done.clone();
+        std::thread::spawn(move || {
+            let mut peak = 0u64;
+            let mut providers: Vec<String> = Vec::new();
+            let t0 = Instant::now();
+            while !done.load(std::sync::atomic::Ordering::Relaxed) {
+                for e in std::fs::read_dir("/proc").unwrap().flatten() {
+                    let Ok(st) = std::fs::read_to_string(e.path().join("status")) else {
+                        continue;
+                    };
+                    let field = |k: &str| {
+                        st.lines()
+                            .find_map(|l| l.strip_prefix(k))
+                            .map(|v| v.trim().to_string())
+                    };
+                    if !field("Name:").is_some_and(|n| n.starts_with("terraform-provi"))
+                        || field("PPid:") != Some(parent.to_string())
+                    {
+                        continue;
+                    }
+                    let pid = e.file_name().to_string_lossy().to_string();
+                    if !providers.contains(&pid) {
+                        providers.push(pid);
+                    }
+                    if let Some(kib) = field("VmHWM:")
+                        .and_then(|v| v.split_whitespace().next().map(str::to_string))
+                        .and_then(|v| v.parse::<u64>().ok())
+                    {
+                        peak = peak.max(kib);
+                    }
+                }
+                if t0.elapsed() > limit {
+                    // Too slow: end the provider and terraform, and say so.
+                    let _ = std::process::Command::new("kill")
+                        .arg("-KILL")
+                        .args(&providers)
+                        .arg(parent.to_string())
+                        .status();
+                    return (peak, true);
+                }
+                std::thread::sleep(Duration::from_millis(20));
+            }
+            (peak, false)
+        })
+    };
+    let out = child.wait_with_output().unwrap();
+    done.store(true, std::sync::atomic::Ordering::Relaxed);
+    let (peak, killed) = sampler.join().unwrap();
+    (out, peak, killed)
+}
+
+/// A command that prints 200 MB without a newline (`base64 -w0` of a large
+/// file): the output is cut into bounded lines, so the bake finishes quickly
+/// and the provider's memory stays small.
+#[test]
+fn a_huge_line_of_output_is_bounded() {
+    let bed = Bed::start();
+    let r = bed.remote_dir();
+    let steps = format!(
+        r#"  provision {{
+    shell {{
+      inline = ["mkdir -p {r}", "head -c 200000000 /dev/zero | tr '\\0' 'a'", "echo after > {r}/after"]
+    }}
+  }}
+"#,
+        r = r.display()
+    );
+    // The provider logs to Terraform's stderr pipe, as it does for users.
+    let tf = bed.workspace("huge-line", &resource(&bed, &steps), TfVersion::Current);
+    tf.init();
+    let t0 = Instant::now();
+    let (out, peak_kib, killed) = run_measuring_provider_rss(
+        tf.command(&["apply", "-auto-approve", "-no-color", "-input=false"]),
+        Duration::from_secs(120),
+    );
+    let elapsed = t0.elapsed();
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    eprintln!("apply took {elapsed:?}; provider peak RSS {peak_kib} KiB");
+    assert!(
+        !killed,
+        "the apply did not end within 120s; peak RSS {peak_kib} KiB"
+    );
+    assert!(out.status.success(), "{text}");
+    assert_eq!(
+        std::fs::read_to_string(r.join("after")).unwrap_or_default(),
+        "after\n",
+        "the command ran past the long line"
+    );
+    assert!(peak_kib > 0, "the provider's RSS was never sampled");
+    assert!(
+        peak_kib < 100 * 1024,
+        "provider peak RSS {peak_kib} KiB (limit 100 MiB)"
+    );
+    bed.assert_no_leftovers();
+}
+
 fn resource(bed: &Bed, steps: &str) -> String {
     format!(
         "{}\nresource \"golden_ami\" \"img\" {{\n  name_prefix = \"shell-\"\n  instance_type = \"t3.micro\"\n  source_ami = \"ami-0a11ce0000000a001\"\n{}\n{steps}\n}}\n",

@@ -161,7 +161,7 @@ impl ShellStep {
                 tracing::info!(step = index, "connection dropped, as expected");
                 return Ok(());
             }
-            let tail = masker.mask_lines(&result.tail);
+            let tail = tail_text(masker, &result.tail);
             match (result.exit_status, result.exit_signal) {
                 (Some(s), _) if self.valid_exit_codes.contains(&s) => {}
                 (Some(status), _) => {
@@ -183,6 +183,23 @@ impl ShellStep {
         sftp.close().await;
         Ok(())
     }
+}
+
+/// The most of a failing command's last output a diagnostic shows, in bytes.
+const DIAGNOSTIC_TAIL_BYTES: usize = 8 * 1024;
+
+/// The last output lines for a diagnostic: masked first, then cut to their
+/// last [`DIAGNOSTIC_TAIL_BYTES`] (so a cut never halves a secret).
+fn tail_text(masker: &Masker, lines: &[String]) -> String {
+    let text = masker.mask_lines(lines);
+    if text.len() <= DIAGNOSTIC_TAIL_BYTES {
+        return text;
+    }
+    let mut start = text.len() - DIAGNOSTIC_TAIL_BYTES;
+    while !text.is_char_boundary(start) {
+        start += 1;
+    }
+    format!("({start} bytes cut) …{}", &text[start..])
 }
 
 #[cfg(test)]
@@ -209,7 +226,25 @@ impl ShellStep {
 
 #[cfg(test)]
 mod tests {
+    use super::{DIAGNOSTIC_TAIL_BYTES, tail_text};
+    use crate::provision::Masker;
     use crate::ssh::sh_quote;
+
+    #[test]
+    fn the_diagnostic_tail_is_masked_then_cut() {
+        let m = Masker::new(["secret-value"]);
+        let short = vec!["a".to_string(), "b secret-value".to_string()];
+        assert_eq!(tail_text(&m, &short), "a\nb (sensitive value)");
+        // A long line ending in a secret: the secret is masked before the cut.
+        let long = vec![format!(
+            "{}é-secret-value",
+            "x".repeat(3 * DIAGNOSTIC_TAIL_BYTES)
+        )];
+        let t = tail_text(&m, &long);
+        assert!(t.len() < DIAGNOSTIC_TAIL_BYTES + 64, "{}", t.len());
+        assert!(t.ends_with("é-(sensitive value)"), "{t:.80}");
+        assert!(t.starts_with('('), "{t:.80}");
+    }
 
     #[test]
     fn quoting_survives_single_quotes() {
