@@ -344,6 +344,125 @@ fn file_steps_upload_and_download(v: TfVersion) {
     assert_eq!(tf.plan_exit(&[]).0, 0);
 }
 
+/// Downloads trust the instance no further than they must: set-id bits are
+/// dropped, a file is never readable by others while it is written (it is
+/// created with its final mode), a symlink inside a downloaded directory is
+/// refused (the source itself is followed: the user named it), and neither
+/// is anything but a regular file or a directory (a device is endless).
+#[test]
+fn downloads_keep_safe_modes_and_refuse_links() {
+    use std::os::unix::fs::PermissionsExt;
+    let bed = Bed::start();
+    let r = bed.remote_dir();
+    let r = r.display();
+    let download = |source: &str| {
+        format!(
+            r#"
+  provision {{
+    shell {{
+      inline = ["mkdir -p {r}/out {r}/links", "head -c 50000000 /dev/zero > {r}/out/secret.bin", "chmod 600 {r}/out/secret.bin", "echo tool > {r}/out/tool", "chmod 6755 {r}/out/tool", "echo real > {r}/real.txt", "ln -sf {r}/real.txt {r}/toplink", "ln -sf /etc/hostname {r}/links/host"]
+    }}
+  }}
+  provision {{
+    file {{
+      direction   = "download"
+      source      = "{source}"
+      destination = "${{path.module}}/down/"
+    }}
+  }}
+"#
+        )
+    };
+    let tf = bed.workspace(
+        "download-safety",
+        &resource(&bed, &download(&format!("{r}/out"))),
+        TfVersion::Current,
+    );
+    tf.init();
+    let secret = tf.dir.join("down/out/secret.bin");
+    let mut apply = tf
+        .command(&["apply", "-auto-approve", "-no-color", "-input=false"])
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    // Every mode the file is seen with while it is written.
+    let mut modes = std::collections::BTreeSet::new();
+    let status = loop {
+        if let Ok(m) = std::fs::symlink_metadata(&secret) {
+            modes.insert(m.permissions().mode() & 0o7777);
+        }
+        if let Some(st) = apply.try_wait().unwrap() {
+            break st;
+        }
+        std::thread::sleep(Duration::from_millis(2));
+    };
+    assert!(status.success(), "the download apply failed");
+    assert_eq!(std::fs::metadata(&secret).unwrap().len(), 50_000_000);
+    assert_eq!(
+        modes.into_iter().collect::<Vec<_>>(),
+        [0o600],
+        "the file was seen with another mode while written"
+    );
+    let tool = std::fs::metadata(tf.dir.join("down/out/tool")).unwrap();
+    assert_eq!(
+        tool.permissions().mode() & 0o7777,
+        0o755,
+        "set-id bits dropped"
+    );
+
+    // The source itself may be a link (/etc/os-release is one): followed.
+    std::fs::write(
+        tf.dir.join("main.tf"),
+        resource(&bed, &download(&format!("{r}/toplink"))),
+    )
+    .unwrap();
+    tf.apply(&["-replace=golden_ami.img".into()]);
+    assert_eq!(
+        std::fs::read_to_string(tf.dir.join("down/toplink")).unwrap(),
+        "real\n"
+    );
+
+    // A link inside a downloaded directory is refused, and nothing is read through it.
+    std::fs::write(
+        tf.dir.join("main.tf"),
+        resource(&bed, &download(&format!("{r}/links"))),
+    )
+    .unwrap();
+    let out = tf.fails(&[
+        "apply",
+        "-auto-approve",
+        "-no-color",
+        "-input=false",
+        "-replace=golden_ami.img",
+    ]);
+    assert!(
+        flat(&out).contains(&format!("{r}/links/host is a symbolic link")),
+        "{out}"
+    );
+    assert!(!tf.dir.join("down/links/host").exists());
+
+    // A device is not a file to download (/dev/zero never ends).
+    std::fs::write(
+        tf.dir.join("main.tf"),
+        resource(&bed, &download("/dev/zero")),
+    )
+    .unwrap();
+    let out = tf.fails(&[
+        "apply",
+        "-auto-approve",
+        "-no-color",
+        "-input=false",
+        "-replace=golden_ami.img",
+    ]);
+    assert!(
+        flat(&out).contains("/dev/zero is not a regular file or a directory"),
+        "{out}"
+    );
+    bed.assert_no_leftovers();
+}
+
 /// `expect_disconnect`: the instance reboots (here: sshd is killed and comes
 /// back on the same port with the same host key); the bake reconnects and
 /// goes on.
