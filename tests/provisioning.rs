@@ -252,6 +252,41 @@ fn step_timeout_ends_the_remote_command(v: TfVersion) {
     assert!(bed.own_images().is_empty());
 }
 
+/// A step timeout ends everything the step started, also what runs as root
+/// through `sudo` and what left the command's process group (a job under
+/// `set -m`, GNU `timeout`, `make`): the whole session the command leads.
+/// (On this test bed the login user is root; on an instance, the `sudo -n`
+/// half is what reaches root's processes.)
+#[test]
+fn step_timeout_ends_a_command_run_with_sudo() {
+    let bed = Bed::start();
+    let nap = 300_000 + u32::from(bed.ssh_port);
+    let steps = format!(
+        r#"  provision {{
+    shell {{
+      inline_shebang  = "/bin/bash"
+      inline          = ["set -m", "sleep {nap} & wait"]
+      execute_command = "chmod +x {{{{ .Path }}}}; {{{{ .Vars }}}} sudo -n -E {{{{ .Path }}}}"
+      timeout         = "2s"
+    }}
+  }}
+"#
+    );
+    let tf = bed.workspace("sudo-timeout", &resource(&bed, &steps), TfVersion::Current);
+    tf.init();
+    let out = tf.fails(&["apply", "-auto-approve", "-no-color", "-input=false"]);
+    assert!(
+        flat(&out).contains("provision[0] (shell) failed: timed out after 2s"),
+        "{out}"
+    );
+    support::eventually(
+        Duration::from_secs(10),
+        "the timed-out sudo command ending remotely",
+        || support::no_process_matching(&format!("sleep {nap}")),
+    );
+    bed.assert_no_leftovers();
+}
+
 fn file_steps_upload_and_download(v: TfVersion) {
     use std::os::unix::fs::PermissionsExt;
     let bed = Bed::start();

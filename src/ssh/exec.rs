@@ -5,7 +5,8 @@ use russh::ChannelMsg;
 use std::collections::VecDeque;
 use tokio_util::sync::CancellationToken;
 
-/// The first stderr line of every command: the process group to kill on cancel.
+/// The first stderr line of every command: the process group, and the
+/// session it leads, to end on cancel.
 const PGID_MARK: &str = "golden-pgid:";
 
 /// Single-quotes a string for POSIX sh.
@@ -23,6 +24,20 @@ fn killable(command: &str) -> String {
         sh_quote(&inner)
     );
     format!("sh -c {} golden {}", sh_quote(&outer), sh_quote(command))
+}
+
+/// The command that ends a cancelled command: its process group, and every
+/// process of the session it leads (what left the group: a job under
+/// `set -m`, GNU `timeout`, `make`), politely then with SIGKILL; as the login
+/// user, and through `sudo -n` where that works without a password, for
+/// what runs as root (the login user may not signal those). `pid` is above 1.
+fn stop_script(pid: u32) -> String {
+    format!(
+        "S=; if command -v sudo >/dev/null 2>&1 && sudo -n true >/dev/null 2>&1; then S='sudo -n'; fi; \
+         end() {{ kill -$1 -- -{pid} 2>/dev/null || kill -$1 {pid} 2>/dev/null; \
+         pkill -$1 -s {pid} 2>/dev/null; [ -z \"$S\" ] || $S pkill -$1 -s {pid} 2>/dev/null; }}; \
+         end TERM; sleep 1; end KILL; true"
+    )
 }
 
 /// How many trailing output lines a failure report keeps.
@@ -171,8 +186,7 @@ impl SshSession {
                     // Without a PTY, closing the channel leaves the command running
                     // on the instance: end its whole process group first.
                     if let Some(pid) = group {
-                        let stop = format!("kill -TERM -- -{pid} 2>/dev/null || kill -TERM {pid}; sleep 1; kill -KILL -- -{pid} 2>/dev/null; true");
-                        let _ = tokio::time::timeout(std::time::Duration::from_secs(5), self.run_quietly(&stop)).await;
+                        let _ = tokio::time::timeout(std::time::Duration::from_secs(5), self.run_quietly(&stop_script(pid))).await;
                     }
                     let _ = channel.close().await;
                     return Err(crate::retry::Cancelled.into());
@@ -189,6 +203,7 @@ impl SshSession {
                         && let Some(pid) = l
                             .strip_prefix(PGID_MARK)
                             .and_then(|p| p.trim().parse().ok())
+                            .filter(|p: &u32| *p > 1)
                     {
                         group = Some(pid);
                         return;
