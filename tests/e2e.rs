@@ -17,6 +17,7 @@ on_both_terraforms!(
     import_and_out_of_band_deletion,
     ctrl_c_during_provisioning_cleans_up,
     secret_environment_stays_secret,
+    multi_line_secret_from_an_earlier_step_stays_secret,
 );
 
 fn tag_value(tags: &[aws_sdk_ec2::types::Tag], key: &str) -> Option<String> {
@@ -538,6 +539,73 @@ resource "golden_ami" "img" {{
     assert!(out.contains("token is (sensitive value)"), "{out}");
     assert!(!out.contains(secret), "{out}");
     assert!(!std::fs::read_to_string(&log).unwrap().contains(secret));
+}
+
+/// A value read with file() keeps its trailing newline, and a key spans
+/// lines: every line of every step's values is masked, in every step's
+/// output (here printed by a later step that has no environment of its own)
+/// and in the failure's diagnostic.
+fn multi_line_secret_from_an_earlier_step_stays_secret(v: TfVersion) {
+    let bed = Bed::start();
+    let r = bed.remote_dir();
+    let key_lines = [
+        "-----BEGIN GOLDEN TEST KEY-----",
+        "MIIEpAIBAAKCAQEA7q3first-line-of-the-key",
+        "Zm9vYmFyc2Vjb25kLWxpbmUtb2YtdGhlLWtleQ",
+        "-----END GOLDEN TEST KEY-----",
+    ];
+    let token = "tok-5e0d77-single-line-with-newline";
+    let hcl = format!(
+        r#"{provider}
+resource "golden_ami" "img" {{
+  name_prefix   = "secret-"
+  instance_type = "t3.micro"
+  source_ami    = "ami-0a11ce0000000a001"
+{ssh}
+  provision {{
+    shell {{
+      environment = {{ KEY = file("${{path.module}}/key.pem"), TOKEN = file("${{path.module}}/token") }}
+      inline      = ["mkdir -p {r}", "printf %s \"$KEY\" > {r}/key", "printf %s \"$TOKEN\" > {r}/token", "echo \"$KEY\""]
+    }}
+  }}
+  provision {{
+    shell {{
+      inline = ["cat {r}/key", "echo \"token: $(cat {r}/token)\"", "echo \"joined: $(tr '\n' ' ' < {r}/key)\"", "exit 4"]
+    }}
+  }}
+}}
+"#,
+        provider = bed.provider_hcl(),
+        ssh = bed.ssh_hcl(),
+        r = r.display()
+    );
+    let mut tf = bed.workspace("multi-line-secret", &hcl, v);
+    std::fs::write(tf.dir.join("key.pem"), key_lines.join("\n") + "\n").unwrap();
+    std::fs::write(tf.dir.join("token"), format!("{token}\n")).unwrap();
+    let log = bed.dir.path().join("trace.log");
+    tf.extra_env.push(("TF_LOG".into(), "TRACE".into()));
+    tf.extra_env
+        .push(("TF_LOG_PATH".into(), log.display().to_string()));
+    tf.init();
+    let out = tf.fails(&["apply", "-auto-approve", "-no-color", "-input=false"]);
+    assert_eq!(
+        std::fs::read_to_string(r.join("token")).unwrap(),
+        format!("{token}\n"),
+        "the command got the value, newline included"
+    );
+    let trace = std::fs::read_to_string(&log).unwrap();
+    assert!(
+        trace.contains("token: (sensitive value)"),
+        "the later step's line is logged, masked"
+    );
+    assert!(out.contains("token: (sensitive value)"), "{out}");
+    for secret in key_lines.iter().skip(1).take(2).chain([&token]) {
+        assert!(!trace.contains(secret), "{secret} is in the TRACE log");
+        assert!(!out.contains(secret), "{secret} is in the output:\n{out}");
+    }
+    assert!(!out.contains("BEGIN GOLDEN TEST KEY"), "{out}");
+    assert!(!trace.contains("BEGIN GOLDEN TEST KEY"));
+    bed.assert_no_leftovers();
 }
 
 /// The bed's servers (moto, sshd, and the wrappers that started them) end

@@ -14,6 +14,124 @@ on_both_terraforms!(
     through_a_bastion,
 );
 
+/// The peak resident set (VmHWM, KiB) of the provider processes that are
+/// children of `parent`, sampled until `parent` exits or `limit` passes
+/// (then it is killed); other engineers' providers on this machine are not
+/// counted.
+fn run_measuring_provider_rss(
+    mut cmd: std::process::Command,
+    limit: Duration,
+) -> (std::process::Output, u64, bool) {
+    use std::process::Stdio;
+    let child = cmd
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let parent = child.id();
+    let done = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let sampler = {
+        let done = done.clone();
+        std::thread::spawn(move || {
+            let mut peak = 0u64;
+            let mut providers: Vec<String> = Vec::new();
+            let t0 = Instant::now();
+            while !done.load(std::sync::atomic::Ordering::Relaxed) {
+                for e in std::fs::read_dir("/proc").unwrap().flatten() {
+                    let Ok(st) = std::fs::read_to_string(e.path().join("status")) else {
+                        continue;
+                    };
+                    let field = |k: &str| {
+                        st.lines()
+                            .find_map(|l| l.strip_prefix(k))
+                            .map(|v| v.trim().to_string())
+                    };
+                    if !field("Name:").is_some_and(|n| n.starts_with("terraform-provi"))
+                        || field("PPid:") != Some(parent.to_string())
+                    {
+                        continue;
+                    }
+                    let pid = e.file_name().to_string_lossy().to_string();
+                    if !providers.contains(&pid) {
+                        providers.push(pid);
+                    }
+                    if let Some(kib) = field("VmHWM:")
+                        .and_then(|v| v.split_whitespace().next().map(str::to_string))
+                        .and_then(|v| v.parse::<u64>().ok())
+                    {
+                        peak = peak.max(kib);
+                    }
+                }
+                if t0.elapsed() > limit {
+                    // Too slow: end the provider and terraform, and say so.
+                    let _ = std::process::Command::new("kill")
+                        .arg("-KILL")
+                        .args(&providers)
+                        .arg(parent.to_string())
+                        .status();
+                    return (peak, true);
+                }
+                std::thread::sleep(Duration::from_millis(20));
+            }
+            (peak, false)
+        })
+    };
+    let out = child.wait_with_output().unwrap();
+    done.store(true, std::sync::atomic::Ordering::Relaxed);
+    let (peak, killed) = sampler.join().unwrap();
+    (out, peak, killed)
+}
+
+/// A command that prints 200 MB without a newline (`base64 -w0` of a large
+/// file): the output is cut into bounded lines, so the bake finishes quickly
+/// and the provider's memory stays small.
+#[test]
+fn a_huge_line_of_output_is_bounded() {
+    let bed = Bed::start();
+    let r = bed.remote_dir();
+    let steps = format!(
+        r#"  provision {{
+    shell {{
+      inline = ["mkdir -p {r}", "head -c 200000000 /dev/zero | tr '\\0' 'a'", "echo after > {r}/after"]
+    }}
+  }}
+"#,
+        r = r.display()
+    );
+    // The provider logs to Terraform's stderr pipe, as it does for users.
+    let tf = bed.workspace("huge-line", &resource(&bed, &steps), TfVersion::Current);
+    tf.init();
+    let t0 = Instant::now();
+    let (out, peak_kib, killed) = run_measuring_provider_rss(
+        tf.command(&["apply", "-auto-approve", "-no-color", "-input=false"]),
+        Duration::from_secs(120),
+    );
+    let elapsed = t0.elapsed();
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    eprintln!("apply took {elapsed:?}; provider peak RSS {peak_kib} KiB");
+    assert!(
+        !killed,
+        "the apply did not end within 120s; peak RSS {peak_kib} KiB"
+    );
+    assert!(out.status.success(), "{text}");
+    assert_eq!(
+        std::fs::read_to_string(r.join("after")).unwrap_or_default(),
+        "after\n",
+        "the command ran past the long line"
+    );
+    assert!(peak_kib > 0, "the provider's RSS was never sampled");
+    assert!(
+        peak_kib < 100 * 1024,
+        "provider peak RSS {peak_kib} KiB (limit 100 MiB)"
+    );
+    bed.assert_no_leftovers();
+}
+
 fn resource(bed: &Bed, steps: &str) -> String {
     format!(
         "{}\nresource \"golden_ami\" \"img\" {{\n  name_prefix = \"shell-\"\n  instance_type = \"t3.micro\"\n  source_ami = \"ami-0a11ce0000000a001\"\n{}\n{steps}\n}}\n",
@@ -134,6 +252,41 @@ fn step_timeout_ends_the_remote_command(v: TfVersion) {
     assert!(bed.own_images().is_empty());
 }
 
+/// A step timeout ends everything the step started, also what runs as root
+/// through `sudo` and what left the command's process group (a job under
+/// `set -m`, GNU `timeout`, `make`): the whole session the command leads.
+/// (On this test bed the login user is root; on an instance, the `sudo -n`
+/// half is what reaches root's processes.)
+#[test]
+fn step_timeout_ends_a_command_run_with_sudo() {
+    let bed = Bed::start();
+    let nap = 300_000 + u32::from(bed.ssh_port);
+    let steps = format!(
+        r#"  provision {{
+    shell {{
+      inline_shebang  = "/bin/bash"
+      inline          = ["set -m", "sleep {nap} & wait"]
+      execute_command = "chmod +x {{{{ .Path }}}}; {{{{ .Vars }}}} sudo -n -E {{{{ .Path }}}}"
+      timeout         = "2s"
+    }}
+  }}
+"#
+    );
+    let tf = bed.workspace("sudo-timeout", &resource(&bed, &steps), TfVersion::Current);
+    tf.init();
+    let out = tf.fails(&["apply", "-auto-approve", "-no-color", "-input=false"]);
+    assert!(
+        flat(&out).contains("provision[0] (shell) failed: timed out after 2s"),
+        "{out}"
+    );
+    support::eventually(
+        Duration::from_secs(10),
+        "the timed-out sudo command ending remotely",
+        || support::no_process_matching(&format!("sleep {nap}")),
+    );
+    bed.assert_no_leftovers();
+}
+
 fn file_steps_upload_and_download(v: TfVersion) {
     use std::os::unix::fs::PermissionsExt;
     let bed = Bed::start();
@@ -224,6 +377,125 @@ fn file_steps_upload_and_download(v: TfVersion) {
     assert_eq!(mode(down.join("sub/deep.txt").display().to_string()), 0o640);
     // A download reads the instance: it does not count as a local input.
     assert_eq!(tf.plan_exit(&[]).0, 0);
+}
+
+/// Downloads trust the instance no further than they must: set-id bits are
+/// dropped, a file is never readable by others while it is written (it is
+/// created with its final mode), a symlink inside a downloaded directory is
+/// refused (the source itself is followed: the user named it), and neither
+/// is anything but a regular file or a directory (a device is endless).
+#[test]
+fn downloads_keep_safe_modes_and_refuse_links() {
+    use std::os::unix::fs::PermissionsExt;
+    let bed = Bed::start();
+    let r = bed.remote_dir();
+    let r = r.display();
+    let download = |source: &str| {
+        format!(
+            r#"
+  provision {{
+    shell {{
+      inline = ["mkdir -p {r}/out {r}/links", "head -c 50000000 /dev/zero > {r}/out/secret.bin", "chmod 600 {r}/out/secret.bin", "echo tool > {r}/out/tool", "chmod 6755 {r}/out/tool", "echo real > {r}/real.txt", "ln -sf {r}/real.txt {r}/toplink", "ln -sf /etc/hostname {r}/links/host"]
+    }}
+  }}
+  provision {{
+    file {{
+      direction   = "download"
+      source      = "{source}"
+      destination = "${{path.module}}/down/"
+    }}
+  }}
+"#
+        )
+    };
+    let tf = bed.workspace(
+        "download-safety",
+        &resource(&bed, &download(&format!("{r}/out"))),
+        TfVersion::Current,
+    );
+    tf.init();
+    let secret = tf.dir.join("down/out/secret.bin");
+    let mut apply = tf
+        .command(&["apply", "-auto-approve", "-no-color", "-input=false"])
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    // Every mode the file is seen with while it is written.
+    let mut modes = std::collections::BTreeSet::new();
+    let status = loop {
+        if let Ok(m) = std::fs::symlink_metadata(&secret) {
+            modes.insert(m.permissions().mode() & 0o7777);
+        }
+        if let Some(st) = apply.try_wait().unwrap() {
+            break st;
+        }
+        std::thread::sleep(Duration::from_millis(2));
+    };
+    assert!(status.success(), "the download apply failed");
+    assert_eq!(std::fs::metadata(&secret).unwrap().len(), 50_000_000);
+    assert_eq!(
+        modes.into_iter().collect::<Vec<_>>(),
+        [0o600],
+        "the file was seen with another mode while written"
+    );
+    let tool = std::fs::metadata(tf.dir.join("down/out/tool")).unwrap();
+    assert_eq!(
+        tool.permissions().mode() & 0o7777,
+        0o755,
+        "set-id bits dropped"
+    );
+
+    // The source itself may be a link (/etc/os-release is one): followed.
+    std::fs::write(
+        tf.dir.join("main.tf"),
+        resource(&bed, &download(&format!("{r}/toplink"))),
+    )
+    .unwrap();
+    tf.apply(&["-replace=golden_ami.img".into()]);
+    assert_eq!(
+        std::fs::read_to_string(tf.dir.join("down/toplink")).unwrap(),
+        "real\n"
+    );
+
+    // A link inside a downloaded directory is refused, and nothing is read through it.
+    std::fs::write(
+        tf.dir.join("main.tf"),
+        resource(&bed, &download(&format!("{r}/links"))),
+    )
+    .unwrap();
+    let out = tf.fails(&[
+        "apply",
+        "-auto-approve",
+        "-no-color",
+        "-input=false",
+        "-replace=golden_ami.img",
+    ]);
+    assert!(
+        flat(&out).contains(&format!("{r}/links/host is a symbolic link")),
+        "{out}"
+    );
+    assert!(!tf.dir.join("down/links/host").exists());
+
+    // A device is not a file to download (/dev/zero never ends).
+    std::fs::write(
+        tf.dir.join("main.tf"),
+        resource(&bed, &download("/dev/zero")),
+    )
+    .unwrap();
+    let out = tf.fails(&[
+        "apply",
+        "-auto-approve",
+        "-no-color",
+        "-input=false",
+        "-replace=golden_ami.img",
+    ]);
+    assert!(
+        flat(&out).contains("/dev/zero is not a regular file or a directory"),
+        "{out}"
+    );
+    bed.assert_no_leftovers();
 }
 
 /// `expect_disconnect`: the instance reboots (here: sshd is killed and comes

@@ -1,9 +1,11 @@
 //! Provisioning steps run over the build instance's SSH connection, in order.
 
 mod file;
+mod mask;
 mod shell;
 
 pub use file::FileStep;
+pub use mask::Masker;
 pub use shell::ShellStep;
 
 use crate::retry::Cancelled;
@@ -69,15 +71,18 @@ impl ProvisionError {
 }
 
 /// Runs one step; `index` is its position among the `provision` blocks.
+/// `masker` hides the environment values of every step of the bake in what
+/// the step logs and reports.
 pub async fn run(
     step: &ProvisionStep,
     index: usize,
     ssh: &SshSession,
+    masker: &Masker,
     cancel: &CancellationToken,
 ) -> Result<(), ProvisionError> {
     tracing::info!(step = index, kind = step.kind(), "provisioning");
     match step {
-        ProvisionStep::Shell(s) => s.run(index, ssh, cancel).await,
+        ProvisionStep::Shell(s) => s.run(index, ssh, masker, cancel).await,
         ProvisionStep::File(f) => tokio::select! {
             _ = cancel.cancelled() => Err(Cancelled.into()),
             r = f.run(ssh) => r,

@@ -2,7 +2,7 @@
 //! environment passed through a file that is sourced and removed, never on
 //! the command line.
 
-use super::{ProvisionError, unique_suffix};
+use super::{Masker, ProvisionError, unique_suffix};
 use crate::ssh::{OutputLine, SshSession, sh_quote};
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -35,19 +35,6 @@ pub struct ShellStep {
 }
 
 impl ShellStep {
-    /// Hides the environment's values (they are secrets until proven
-    /// otherwise) in output shown in logs and diagnostics.
-    fn mask(&self, line: &str) -> String {
-        let mut out = line.to_string();
-        // Longest first, so a value containing another is hidden whole.
-        let mut values: Vec<&String> = self.environment.values().filter(|v| v.len() >= 3).collect();
-        values.sort_by_key(|v| std::cmp::Reverse(v.len()));
-        for v in values {
-            out = out.replace(v.as_str(), "(sensitive value)");
-        }
-        out
-    }
-
     /// The scripts to run, in order: the inline commands as one script, then the files.
     async fn bodies(&self) -> Result<Vec<(String, Vec<u8>)>, ProvisionError> {
         let mut out = Vec::new();
@@ -77,6 +64,7 @@ impl ShellStep {
         &self,
         index: usize,
         ssh: &SshSession,
+        masker: &Masker,
         cancel: &CancellationToken,
     ) -> Result<(), ProvisionError> {
         if !self.pause_before.is_zero() {
@@ -92,7 +80,7 @@ impl ShellStep {
                     c.cancel();
                 })
             });
-            let r = self.run_once(index, ssh, &attempt_cancel).await;
+            let r = self.run_once(index, ssh, masker, &attempt_cancel).await;
             if let Some(t) = timer {
                 t.abort();
             }
@@ -117,6 +105,7 @@ impl ShellStep {
         &self,
         index: usize,
         ssh: &SshSession,
+        masker: &Masker,
         cancel: &CancellationToken,
     ) -> Result<(), ProvisionError> {
         let sftp = ssh.sftp().await?;
@@ -147,9 +136,9 @@ impl ShellStep {
             tracing::info!(step = index, script = %what, "running");
             let result = ssh
                 .exec(&command, cancel, |line| match line {
-                    OutputLine::Stdout(l) => tracing::info!(step = index, "{}", self.mask(l)),
+                    OutputLine::Stdout(l) => tracing::info!(step = index, "{}", masker.mask(l)),
                     OutputLine::Stderr(l) => {
-                        tracing::info!(step = index, stream = "stderr", "{}", self.mask(l))
+                        tracing::info!(step = index, stream = "stderr", "{}", masker.mask(l))
                     }
                 })
                 .await;
@@ -172,7 +161,7 @@ impl ShellStep {
                 tracing::info!(step = index, "connection dropped, as expected");
                 return Ok(());
             }
-            let tail = self.mask(&result.tail.join("\n"));
+            let tail = tail_text(masker, &result.tail);
             match (result.exit_status, result.exit_signal) {
                 (Some(s), _) if self.valid_exit_codes.contains(&s) => {}
                 (Some(status), _) => {
@@ -196,29 +185,65 @@ impl ShellStep {
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::ShellStep;
-    use crate::ssh::sh_quote;
+/// The most of a failing command's last output a diagnostic shows, in bytes.
+const DIAGNOSTIC_TAIL_BYTES: usize = 8 * 1024;
 
-    #[test]
-    fn environment_values_are_masked() {
-        let s = ShellStep {
+/// The last output lines for a diagnostic: masked first, then cut to their
+/// last [`DIAGNOSTIC_TAIL_BYTES`] (so a cut never halves a secret).
+fn tail_text(masker: &Masker, lines: &[String]) -> String {
+    let text = masker.mask_lines(lines);
+    if text.len() <= DIAGNOSTIC_TAIL_BYTES {
+        return text;
+    }
+    let mut start = text.len() - DIAGNOSTIC_TAIL_BYTES;
+    while !text.is_char_boundary(start) {
+        start += 1;
+    }
+    format!("({start} bytes cut) …{}", &text[start..])
+}
+
+#[cfg(test)]
+impl ShellStep {
+    /// A step with the attribute defaults and nothing to run.
+    pub fn for_test() -> ShellStep {
+        ShellStep {
             inline: vec![],
             scripts: vec![],
-            environment: [("TOKEN".to_string(), "hunter22".to_string())].into(),
+            environment: BTreeMap::new(),
             valid_exit_codes: vec![0],
             inline_shebang: "/bin/sh".into(),
             remote_folder: "/tmp".into(),
             execute_command: "{{ .Path }}".into(),
-            pause_before: std::time::Duration::ZERO,
+            pause_before: Duration::ZERO,
             max_retries: 0,
             timeout: None,
             skip_clean: false,
             expect_disconnect: false,
             remote_path: None,
-        };
-        assert_eq!(s.mask("token=hunter22!"), "token=(sensitive value)!");
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{DIAGNOSTIC_TAIL_BYTES, tail_text};
+    use crate::provision::Masker;
+    use crate::ssh::sh_quote;
+
+    #[test]
+    fn the_diagnostic_tail_is_masked_then_cut() {
+        let m = Masker::new(["secret-value"]);
+        let short = vec!["a".to_string(), "b secret-value".to_string()];
+        assert_eq!(tail_text(&m, &short), "a\nb (sensitive value)");
+        // A long line ending in a secret: the secret is masked before the cut.
+        let long = vec![format!(
+            "{}é-secret-value",
+            "x".repeat(3 * DIAGNOSTIC_TAIL_BYTES)
+        )];
+        let t = tail_text(&m, &long);
+        assert!(t.len() < DIAGNOSTIC_TAIL_BYTES + 64, "{}", t.len());
+        assert!(t.ends_with("é-(sensitive value)"), "{t:.80}");
+        assert!(t.starts_with('('), "{t:.80}");
     }
 
     #[test]

@@ -7,6 +7,15 @@ use russh_sftp::protocol::FileAttributes;
 use std::path::Path;
 use tokio::io::AsyncWriteExt;
 
+/// The file type bits of a mode, and the types downloads tell apart.
+const S_IFMT: u32 = 0o170000;
+const S_IFDIR: u32 = 0o040000;
+const S_IFREG: u32 = 0o100000;
+const S_IFLNK: u32 = 0o120000;
+
+/// How deep a downloaded directory may nest.
+const MAX_DEPTH: usize = 64;
+
 fn local_err(path: &Path) -> impl FnOnce(std::io::Error) -> SshError + '_ {
     move |source| SshError::Local {
         path: path.display().to_string(),
@@ -144,50 +153,110 @@ impl Sftp {
         Ok(())
     }
 
-    /// Downloads a remote file, or a directory recursively, to `local`,
-    /// keeping file modes; streamed, never whole in memory.
+    /// Downloads a remote file, or a directory recursively, to `local`;
+    /// streamed, never whole in memory.
+    ///
+    /// The instance is trusted no further than it must be: file modes are
+    /// kept without the set-id and sticky bits (`& 0o777`), and a file has its
+    /// final mode from the moment it exists locally. `remote` itself is
+    /// followed if it is a symbolic link (the user named it; `/etc/os-release`
+    /// is one), but a symbolic link inside a downloaded directory is refused
+    /// with an error rather than followed or recreated: following one reads
+    /// whatever it points to on the instance (or loops), and a recreated link
+    /// would let a later download write through it outside its destination.
+    /// Only regular files and directories are downloaded (a device such as
+    /// `/dev/zero` would never end), at most [`MAX_DEPTH`] levels deep.
     pub async fn download(&self, remote: &str, local: &Path) -> Result<u64, SshError> {
-        use std::os::unix::fs::PermissionsExt;
         let meta = self.session.metadata(remote).await?;
-        if meta.is_dir() {
-            tokio::fs::create_dir_all(local)
-                .await
-                .map_err(local_err(local))?;
-            let mut total = 0;
-            for entry in self.session.read_dir(remote).await? {
-                let name = entry.file_name();
-                if name == "." || name == ".." {
-                    continue;
-                }
-                // A name from the instance must not lead outside the destination.
-                if name.contains('/') || name.is_empty() {
-                    return Err(SshError::Other(format!(
-                        "refusing the remote name {name:?} in {remote}"
-                    )));
-                }
-                let from = format!("{}/{name}", remote.trim_end_matches('/'));
-                total += Box::pin(self.download(&from, &local.join(&name))).await?;
+        self.download_entry(remote, local, meta, 0).await
+    }
+
+    async fn download_entry(
+        &self,
+        remote: &str,
+        local: &Path,
+        meta: FileAttributes,
+        depth: usize,
+    ) -> Result<u64, SshError> {
+        let mode = meta.permissions.unwrap_or(0o644);
+        match mode & S_IFMT {
+            S_IFDIR => Box::pin(self.download_dir(remote, local, depth)).await,
+            S_IFREG => self.download_file(remote, local, mode).await,
+            S_IFLNK => {
+                let target = self.session.read_link(remote).await.unwrap_or_default();
+                Err(SshError::Other(format!(
+                    "refusing to download {remote}: {remote} is a symbolic link (to {target:?}); \
+                     name its target as a source instead"
+                )))
             }
-            return Ok(total);
+            _ => Err(SshError::Other(format!(
+                "refusing to download {remote}: {remote} is not a regular file or a directory"
+            ))),
         }
+    }
+
+    async fn download_dir(
+        &self,
+        remote: &str,
+        local: &Path,
+        depth: usize,
+    ) -> Result<u64, SshError> {
+        if depth >= MAX_DEPTH {
+            return Err(SshError::Other(format!(
+                "refusing to download {remote}: nested more than {MAX_DEPTH} levels deep"
+            )));
+        }
+        tokio::fs::create_dir_all(local)
+            .await
+            .map_err(local_err(local))?;
+        let mut total = 0;
+        for entry in self.session.read_dir(remote).await? {
+            let name = entry.file_name();
+            if name == "." || name == ".." {
+                continue;
+            }
+            // A name from the instance must not lead outside the destination.
+            if name.contains('/') || name.is_empty() {
+                return Err(SshError::Other(format!(
+                    "refusing the remote name {name:?} in {remote}"
+                )));
+            }
+            let from = format!("{}/{name}", remote.trim_end_matches('/'));
+            // lstat: a link is seen as a link, never as what it points to.
+            let meta = self.session.symlink_metadata(from.clone()).await?;
+            total += self
+                .download_entry(&from, &local.join(&name), meta, depth + 1)
+                .await?;
+        }
+        Ok(total)
+    }
+
+    async fn download_file(&self, remote: &str, local: &Path, mode: u32) -> Result<u64, SshError> {
+        use std::os::unix::fs::PermissionsExt;
         if let Some(parent) = local.parent().filter(|p| !p.as_os_str().is_empty()) {
             tokio::fs::create_dir_all(parent)
                 .await
                 .map_err(local_err(parent))?;
         }
         let mut from = self.session.open(remote).await?;
-        let mut to = tokio::fs::File::create(local)
+        let mode = mode & 0o777;
+        // Created with its final mode; a file that was already there gets it
+        // before a byte is written (the umask and the old mode do not count).
+        let mut to = tokio::fs::OpenOptions::new()
+            .write(true)
+            .create(true)
+            .truncate(true)
+            .mode(mode)
+            .open(local)
+            .await
+            .map_err(local_err(local))?;
+        to.set_permissions(std::fs::Permissions::from_mode(mode))
             .await
             .map_err(local_err(local))?;
         let n = tokio::io::copy(&mut from, &mut to)
             .await
             .map_err(local_err(local))?;
-        if let Some(mode) = meta.permissions {
-            let perms = std::fs::Permissions::from_mode(mode & 0o7777);
-            tokio::fs::set_permissions(local, perms)
-                .await
-                .map_err(local_err(local))?;
-        }
+        to.flush().await.map_err(local_err(local))?;
         Ok(n)
     }
 

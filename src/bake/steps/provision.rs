@@ -11,6 +11,8 @@ impl Step for Provision {
     }
     fn run<'a, 'b: 'a>(&'a self, cx: &'a mut BakeContext<'b>) -> StepFuture<'a> {
         Box::pin(async move {
+            // Any step may print what an earlier (or later) step is given.
+            let masker = crate::provision::Masker::for_steps(&cx.spec.provision);
             for (index, step) in cx.spec.provision.iter().enumerate() {
                 cx.check_cancel()?;
                 // After a reboot step, or a connection that dropped between steps.
@@ -19,7 +21,7 @@ impl Step for Provision {
                     .ssh
                     .as_ref()
                     .ok_or_else(|| BakeError::Internal("not connected".into()))?;
-                crate::provision::run(step, index, ssh, &cx.cancel)
+                crate::provision::run(step, index, ssh, &masker, &cx.cancel)
                     .await
                     .map_err(|source| BakeError::Provision {
                         index,
