@@ -81,47 +81,170 @@ fn file_of(path: &[String], files: &BTreeMap<Vec<String>, PathBuf>) -> Option<Ve
         .find(|m| files.contains_key(m))
 }
 
-/// Code without comments (line comments and doc comments).
+/// Code without comments (line comments and doc comments), without the
+/// string literals' contents, and without `#[cfg(test)]` items (test code
+/// may reach anywhere).
 fn code(text: &str) -> String {
-    text.lines()
+    let no_comments: String = text
+        .lines()
         .map(|l| match l.find("//") {
             Some(i) => &l[..i],
             None => l,
         })
         .collect::<Vec<_>>()
-        .join("\n")
+        .join("\n");
+    let mut out = String::new();
+    let mut rest = no_comments.as_str();
+    while let Some(i) = rest.find("#[cfg(test)]") {
+        out.push_str(&rest[..i]);
+        rest = &rest[i + "#[cfg(test)]".len()..];
+        // The item ends at `;` before any `{`, or at the brace that closes the first `{`.
+        let semi = rest.find(';');
+        let open = rest.find('{');
+        match (semi, open) {
+            (Some(s), Some(o)) if s < o => rest = &rest[s + 1..],
+            (_, Some(o)) => {
+                let mut depth = 0usize;
+                let mut end = rest.len();
+                for (j, c) in rest[o..].char_indices() {
+                    match c {
+                        '{' => depth += 1,
+                        '}' => {
+                            depth -= 1;
+                            if depth == 0 {
+                                end = o + j + 1;
+                                break;
+                            }
+                        }
+                        _ => {}
+                    }
+                }
+                rest = &rest[end..];
+            }
+            (Some(s), None) => rest = &rest[s + 1..],
+            (None, None) => rest = "",
+        }
+    }
+    out.push_str(rest);
+    out
 }
 
-/// The module paths a file refers to, absolute.
+/// The modules a file declares as test-only (`#[cfg(test)] mod x;`).
+fn test_modules(text: &str) -> Vec<String> {
+    let lines: Vec<&str> = text.lines().map(str::trim).collect();
+    lines
+        .windows(2)
+        .filter(|w| w[0] == "#[cfg(test)]")
+        .filter_map(|w| {
+            let m = w[1].strip_prefix("pub ").unwrap_or(w[1]);
+            m.strip_prefix("mod ")?
+                .strip_suffix(';')
+                .map(str::to_string)
+        })
+        .collect()
+}
+
+/// Splits `a::{b, c::{d, e}}` into `a::b`, `a::c::d`, `a::c::e`.
+fn expand(path: &str) -> Vec<String> {
+    let Some(open) = path.find('{') else {
+        return vec![path.trim().trim_end_matches("::").to_string()];
+    };
+    let prefix = &path[..open];
+    let inner = &path[open + 1..path.rfind('}').unwrap_or(path.len())];
+    let mut parts = Vec::new();
+    let (mut depth, mut start) = (0, 0);
+    for (i, c) in inner.char_indices() {
+        match c {
+            '{' => depth += 1,
+            '}' => depth -= 1,
+            ',' if depth == 0 => {
+                parts.push(&inner[start..i]);
+                start = i + 1;
+            }
+            _ => {}
+        }
+    }
+    parts.push(&inner[start..]);
+    parts
+        .into_iter()
+        .filter(|p| !p.trim().is_empty())
+        .flat_map(|p| expand(&format!("{prefix}{}", p.trim())))
+        .collect()
+}
+
+/// The module paths a file refers to, absolute: `crate::` and `super::`
+/// paths anywhere, and `use child::...` of a module the file declares.
 fn references(file: &Path, text: &str) -> BTreeSet<Vec<String>> {
     let here = module_of(file);
     let is_mod = file
         .file_name()
         .is_some_and(|n| n == "mod.rs" || n == "main.rs");
-    let mut out = BTreeSet::new();
     let code = code(text);
+    let declared: Vec<String> = code
+        .lines()
+        .map(str::trim)
+        .filter_map(|l| {
+            let l = l.strip_prefix("pub ").unwrap_or(l);
+            l.strip_prefix("mod ")?
+                .strip_suffix(';')
+                .map(str::to_string)
+        })
+        .collect();
+    let mut paths: Vec<String> = Vec::new();
     for start in ["crate::", "super::"] {
         let mut rest = code.as_str();
         while let Some(i) = rest.find(start) {
             let before = rest[..i].chars().last();
             rest = &rest[i..];
-            let word: String = rest
-                .chars()
-                .take_while(|c| c.is_alphanumeric() || *c == '_' || *c == ':')
-                .collect();
+            let mut depth = 0;
+            let end = rest
+                .char_indices()
+                .find(|(_, c)| match c {
+                    '{' => {
+                        depth += 1;
+                        false
+                    }
+                    '}' if depth > 0 => {
+                        depth -= 1;
+                        false
+                    }
+                    c => depth == 0 && !(c.is_alphanumeric() || *c == '_' || *c == ':'),
+                })
+                .map(|(j, _)| j)
+                .unwrap_or(rest.len());
+            let word = rest[..end].to_string();
             rest = &rest[start.len()..];
-            if before.is_some_and(|c| c.is_alphanumeric() || c == '_' || c == '$') {
-                continue;
+            if !before.is_some_and(|c| c.is_alphanumeric() || c == '_' || c == '$') {
+                paths.extend(expand(&word));
             }
-            let mut segs: Vec<String> = word
-                .split("::")
-                .filter(|s| !s.is_empty())
-                .map(str::to_string)
-                .collect();
-            if start == "crate::" {
+        }
+    }
+    // `use child::x;` / `pub use child::x;` in a file that declares `mod child;`.
+    for l in code.lines().map(str::trim) {
+        let l = l.strip_prefix("pub ").unwrap_or(l);
+        if let Some(u) = l.strip_prefix("use ")
+            && declared.iter().any(|m| u.starts_with(&format!("{m}::")))
+        {
+            // A child of a.rs or of a/mod.rs lives under a/ alike.
+            for p in expand(u.trim_end_matches(';')) {
+                let mut full = here.clone();
+                full.extend(p.split("::").map(str::to_string));
+                paths.push(format!("crate::{}", full.join("::")));
+            }
+        }
+    }
+    let mut out = BTreeSet::new();
+    for word in paths {
+        let mut segs: Vec<String> = word
+            .split("::")
+            .filter(|s| !s.is_empty())
+            .map(|s| s.trim().to_string())
+            .collect();
+        match segs.first().map(String::as_str) {
+            Some("crate") => {
                 segs.remove(0);
-            } else {
-                // `super` in a.rs is a's parent; in a/mod.rs it is a's parent too.
+            }
+            Some("super") => {
                 let mut base = here.clone();
                 if !is_mod || !base.is_empty() {
                     base.pop();
@@ -134,8 +257,9 @@ fn references(file: &Path, text: &str) -> BTreeSet<Vec<String>> {
                 base.extend(s);
                 segs = base;
             }
-            out.insert(segs);
+            _ => continue,
         }
+        out.insert(segs);
     }
     out
 }
@@ -147,16 +271,26 @@ fn layers_import_downward_and_no_two_files_import_each_other() {
     let files: BTreeMap<Vec<String>, PathBuf> =
         paths.iter().map(|p| (module_of(p), p.clone())).collect();
     let allowed: BTreeMap<&str, &[&str]> = ALLOWED.iter().copied().collect();
+    // Modules compiled for tests only (`#[cfg(test)] mod x;`) may reach anywhere.
+    let test_only: Vec<Vec<String>> = files
+        .iter()
+        .flat_map(|(m, p)| {
+            let text = std::fs::read_to_string(p).unwrap();
+            test_modules(&text).into_iter().map(move |t| {
+                let mut full = m.clone();
+                full.push(t);
+                full
+            })
+        })
+        .collect();
     let mut edges: BTreeSet<(Vec<String>, Vec<String>)> = BTreeSet::new();
     let mut upward = Vec::new();
     for (module, path) in &files {
+        if test_only.iter().any(|t| module.starts_with(t)) {
+            continue;
+        }
         let text = std::fs::read_to_string(path).unwrap();
-        // Test code may reach anywhere.
-        let text = match text.find("#[cfg(test)]") {
-            Some(i) => &text[..i],
-            None => &text[..],
-        };
-        for r in references(path, text) {
+        for r in references(path, &text) {
             let Some(target) = file_of(&r, &files) else {
                 continue;
             };

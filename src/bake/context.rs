@@ -1,8 +1,8 @@
 //! The typed journal of a bake: what exists so far, so each step's cleanup
 //! knows exactly what to remove.
 
-use super::BakeError;
-use super::BakeSpec;
+use super::error::BakeError;
+use super::spec::BakeSpec;
 use crate::ec2::Ec2;
 use crate::ec2::images::ImageInfo;
 use crate::ec2::instances::InstanceInfo;

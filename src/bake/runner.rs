@@ -1,9 +1,11 @@
 //! Runs the steps in order; on success, failure, cancel or timeout, runs the
 //! cleanup of every step that started, in reverse, and reports each failure.
 
+use super::context::BakeContext;
+use super::error::BakeError;
 use super::leftovers::JournalEntry;
+use super::spec::BakeSpec;
 use super::steps::{self, Step};
-use super::{BakeContext, BakeError, BakeSpec};
 use crate::ec2::Ec2;
 use crate::ec2::images::ImageInfo;
 use crate::retry::Cancelled;

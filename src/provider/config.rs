@@ -1,6 +1,6 @@
 //! The provider block: region, profile, endpoints, retries.
 
-use super::Configured;
+use super::context::Configured;
 use super::schema::decode::decode;
 use super::schema::{BlockDef, Schema};
 use crate::define_block;

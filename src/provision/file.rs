@@ -1,7 +1,7 @@
 //! File steps: upload local files, directories or inline content, or
 //! download from the instance (a manifest, an SBOM) to this machine.
 
-use super::ProvisionError;
+use super::error::ProvisionError;
 use crate::ssh::SshSession;
 use std::path::{Path, PathBuf};
 

@@ -7,8 +7,6 @@
 //! One masker holds the values of every step of a bake, since any step may
 //! print what an earlier one was given.
 
-use super::ProvisionStep;
-
 /// Values, or lines of values, shorter than this (in characters) are not
 /// masked: hiding every `a` or `no` would hide the output, not the secret.
 const MIN_MASKED_CHARS: usize = 3;
@@ -36,14 +34,6 @@ impl Masker {
         needles.sort_by(|a, b| b.len().cmp(&a.len()).then_with(|| a.cmp(b)));
         needles.dedup();
         Masker { needles }
-    }
-
-    /// A masker for the environment values of every shell step of a bake.
-    pub fn for_steps(steps: &[ProvisionStep]) -> Masker {
-        Masker::new(steps.iter().flat_map(|s| match s {
-            ProvisionStep::Shell(s) => s.environment.values().map(String::as_str).collect(),
-            ProvisionStep::File(_) => Vec::new(),
-        }))
     }
 
     /// `text` with every occurrence of every value line replaced by the mark.
@@ -163,7 +153,7 @@ mod tests {
             }),
             shell("B", "second-secret"),
         ];
-        let m = Masker::for_steps(&steps);
+        let m = crate::provision::masker_for(&steps);
         assert_eq!(
             m.mask("first-secret second-secret not-a-secret"),
             "(sensitive value) (sensitive value) not-a-secret"

@@ -1,15 +1,17 @@
 //! Provisioning steps run over the build instance's SSH connection, in order.
 
+mod error;
 mod file;
 mod mask;
 mod shell;
 
+pub use error::ProvisionError;
 pub use file::FileStep;
 pub use mask::Masker;
 pub use shell::ShellStep;
 
 use crate::retry::Cancelled;
-use crate::ssh::{SshError, SshSession};
+use crate::ssh::SshSession;
 use tokio_util::sync::CancellationToken;
 
 /// One `provision` block.
@@ -34,40 +36,12 @@ impl ProvisionStep {
     }
 }
 
-/// A provisioning step that failed, with what the user needs to fix it.
-#[derive(Debug, thiserror::Error)]
-pub enum ProvisionError {
-    #[error("exited with status {status}; allowed: {allowed:?}\n--- last output lines ---\n{tail}")]
-    ExitStatus {
-        status: u32,
-        allowed: Vec<u32>,
-        tail: String,
-    },
-    #[error("killed by signal {signal}\n--- last output lines ---\n{tail}")]
-    Signal { signal: String, tail: String },
-    #[error("timed out after {0}s (the step's timeout); the remote command was ended")]
-    TimedOut(u64),
-    #[error("cannot read {path}: {source}")]
-    Local {
-        path: String,
-        source: std::io::Error,
-    },
-    #[error(transparent)]
-    Ssh(#[from] SshError),
-    #[error(transparent)]
-    Cancelled(#[from] Cancelled),
-}
-
-impl ProvisionError {
-    /// True when the step was stopped, by the bake or by its own timeout,
-    /// whichever layer noticed.
-    pub fn is_cancelled(&self) -> bool {
-        match self {
-            ProvisionError::Cancelled(_) => true,
-            ProvisionError::Ssh(e) => e.is_cancelled(),
-            _ => false,
-        }
-    }
+/// A masker for the environment values of every shell step of a bake.
+pub fn masker_for(steps: &[ProvisionStep]) -> Masker {
+    Masker::new(steps.iter().flat_map(|s| match s {
+        ProvisionStep::Shell(s) => s.environment.values().map(String::as_str).collect(),
+        ProvisionStep::File(_) => Vec::new(),
+    }))
 }
 
 /// Runs one step; `index` is its position among the `provision` blocks.
@@ -88,9 +62,4 @@ pub async fn run(
             r = f.run(ssh) => r,
         },
     }
-}
-
-/// A short random suffix for remote temporary names.
-fn unique_suffix() -> String {
-    format!("{:08x}", rand::random::<u32>())
 }

@@ -2,8 +2,10 @@
 //! environment passed through a file that is sourced and removed, never on
 //! the command line.
 
-use super::{Masker, ProvisionError, unique_suffix};
-use crate::ssh::{OutputLine, SshSession, sh_quote};
+use super::error::ProvisionError;
+use super::mask::Masker;
+use crate::ssh::SshSession;
+use crate::ssh::exec::{OutputLine, sh_quote};
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::time::Duration;
@@ -185,6 +187,11 @@ impl ShellStep {
     }
 }
 
+/// A short random suffix for remote temporary names.
+fn unique_suffix() -> String {
+    format!("{:08x}", rand::random::<u32>())
+}
+
 /// The most of a failing command's last output a diagnostic shows, in bytes.
 const DIAGNOSTIC_TAIL_BYTES: usize = 8 * 1024;
 
@@ -228,7 +235,7 @@ impl ShellStep {
 mod tests {
     use super::{DIAGNOSTIC_TAIL_BYTES, tail_text};
     use crate::provision::Masker;
-    use crate::ssh::sh_quote;
+    use crate::ssh::exec::sh_quote;
 
     #[test]
     fn the_diagnostic_tail_is_masked_then_cut() {

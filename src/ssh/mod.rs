@@ -1,11 +1,9 @@
 //! SSH to the build instance over russh: connect with retry and a host key
 //! check, run commands with streamed output, and SFTP transfers.
 
-mod exec;
+pub mod exec;
 pub mod keys;
 mod sftp;
-
-pub use exec::{OutputLine, sh_quote};
 
 use crate::retry::{Backoff, Cancelled, sleep_or_cancel};
 use keys::{PrivateKey, PublicKey};

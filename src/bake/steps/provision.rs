@@ -12,7 +12,7 @@ impl Step for Provision {
     fn run<'a, 'b: 'a>(&'a self, cx: &'a mut BakeContext<'b>) -> StepFuture<'a> {
         Box::pin(async move {
             // Any step may print what an earlier (or later) step is given.
-            let masker = crate::provision::Masker::for_steps(&cx.spec.provision);
+            let masker = crate::provision::masker_for(&cx.spec.provision);
             for (index, step) in cx.spec.provision.iter().enumerate() {
                 cx.check_cancel()?;
                 // After a reboot step, or a connection that dropped between steps.

@@ -1,10 +1,10 @@
 //! Apply: create runs a bake; update changes tags and description in place;
 //! delete deregisters the AMI and deletes its snapshots.
 
+use super::digest;
 use super::model::{bake_spec, generated_name};
 use super::private::Private;
 use super::schema::{GoldenAmi, Timeouts};
-use super::{digest, new_build_id};
 use crate::bake::{self, BakeError};
 use crate::ec2::Ec2;
 use crate::protocol::diag::{AttrPath, Diagnostic, Diagnostics};
@@ -13,6 +13,11 @@ use crate::provider::schema::decode::{decode, view};
 use crate::provider::{Configured, Lifecycle, StateOutcome};
 use std::collections::BTreeMap;
 use tokio_util::sync::CancellationToken;
+
+/// A fresh build id: 12 hex digits.
+fn new_build_id() -> String {
+    format!("{:012x}", rand::random::<u64>() & 0xffff_ffff_ffff)
+}
 
 pub async fn apply(
     c: &Configured,

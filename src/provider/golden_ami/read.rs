@@ -2,12 +2,21 @@
 
 use super::private::Private;
 use super::schema::{SCHEMA_VERSION, schema};
-use super::user_tags;
 use crate::ec2::images::ImageInfo;
 use crate::ec2::tags::{BUILD_ID_TAG, INPUT_DIGEST_TAG, SOURCE_AMI_TAG};
 use crate::protocol::diag::{Diagnostic, Diagnostics};
 use crate::protocol::value::Value;
 use crate::provider::{Configured, StateOutcome};
+
+/// The tags a user sees in `tags`: ours (`golden:*`) are bookkeeping.
+fn user_tags(
+    all: &std::collections::BTreeMap<String, String>,
+) -> std::collections::BTreeMap<String, String> {
+    all.iter()
+        .filter(|(k, _)| !k.starts_with("golden:"))
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect()
+}
 
 /// Writes what EC2 says of the image into `state`.
 fn refresh(state: &mut Value, img: &ImageInfo, region: &str) {

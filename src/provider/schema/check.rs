@@ -3,7 +3,6 @@
 //! map key); unknown values are skipped and checked again once known.
 //! Rules that span several attributes stay with the resource.
 
-use super::{Block, Nesting};
 use crate::protocol::diag::{AttrPath, Diagnostic, Diagnostics};
 use crate::protocol::value::Value;
 use crate::provider::duration;
@@ -234,7 +233,7 @@ impl Check {
     }
 }
 
-fn push(
+pub(super) fn push(
     d: &mut Diagnostics,
     path: AttrPath,
     summary: impl Into<String>,
@@ -286,66 +285,6 @@ fn instance_type_ok(t: &str) -> bool {
                 .chars()
                 .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit())
     })
-}
-
-/// A list element or map value that is null: Terraform lets it through,
-/// but it means nothing to a bake.
-fn null_elements(name: &str, v: &Value, path: &AttrPath, d: &mut Diagnostics) {
-    let mut bad = |p: AttrPath| {
-        push(
-            d,
-            p,
-            format!("Null in {name}"),
-            "An element of this collection is null; remove it or give it a value.",
-        )
-    };
-    match v {
-        Value::List(items) => items
-            .iter()
-            .enumerate()
-            .filter(|(_, i)| i.is_null())
-            .for_each(|(i, _)| bad(path.clone().index(i))),
-        Value::Map(m) => m
-            .iter()
-            .filter(|(_, i)| i.is_null())
-            .for_each(|(k, _)| bad(path.clone().key(k))),
-        _ => {}
-    }
-}
-
-impl Block {
-    /// Runs every attribute's checks on `v`, and the checks of every nested
-    /// block present. Unknown values are skipped.
-    pub fn check(&self, v: &Value, path: Option<&AttrPath>, d: &mut Diagnostics) {
-        let at = |name: &str| match path {
-            Some(p) => p.clone().attr(name),
-            None => AttrPath::root(name),
-        };
-        for a in &self.attrs {
-            let val = v.get(a.name);
-            if val.is_null() || matches!(val, Value::Unknown) {
-                continue;
-            }
-            null_elements(a.name, val, &at(a.name), d);
-            for c in &a.checks {
-                c.run(a.name, val, &at(a.name), d);
-            }
-        }
-        for b in &self.blocks {
-            let inner = v.get(b.name);
-            match b.nesting {
-                Nesting::Single if matches!(inner, Value::Map(_)) => {
-                    b.block.check(inner, Some(&at(b.name)), d)
-                }
-                Nesting::List => {
-                    for (i, item) in inner.as_list().iter().enumerate() {
-                        b.block.check(item, Some(&at(b.name).index(i)), d);
-                    }
-                }
-                _ => {}
-            }
-        }
-    }
 }
 
 #[cfg(test)]

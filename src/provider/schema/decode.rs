@@ -2,7 +2,8 @@
 //! defaults filled from the definitions, absent lists and maps empty, then
 //! serde. Resource logic reads fields, never a value by its name.
 
-use super::{Block, BlockDef, Mode, Nesting, Ty};
+use super::shape::BlockDef;
+use super::types::{Block, Mode, Nesting, Ty};
 use crate::protocol::value::Value;
 use serde::de::DeserializeOwned;
 use serde_json::{Map, Value as Json};

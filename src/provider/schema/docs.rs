@@ -2,7 +2,8 @@
 //! attributes are described once. `GOLDEN_WRITE_DOCS=1 cargo test docs`
 //! rewrites the generated sections; the test fails when they are stale.
 
-use super::{Attr, Block, Check, Mode, Nesting, OnChange, Ty};
+use super::check::Check;
+use super::types::{Attr, Block, Mode, Nesting, OnChange, Ty};
 
 fn ty_name(t: &Ty) -> String {
     match t {

@@ -1,7 +1,8 @@
 //! From a field's Rust type to its Terraform type, so a definition never
 //! states a type its field could contradict.
 
-use super::{Block, Check, Entry, Nesting, Ty};
+use super::check::Check;
+use super::types::{Block, Entry, Nesting, Ty};
 use std::collections::BTreeMap;
 
 /// What a field is in the schema.

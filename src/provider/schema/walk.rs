@@ -1,7 +1,9 @@
 //! Walks a value along its block: shaping it for Terraform and moving
 //! write-only values, the way the schema says.
 
-use super::{Block, Nesting};
+use super::check::push;
+use super::types::{Block, Nesting};
+use crate::protocol::diag::{AttrPath, Diagnostics};
 use crate::protocol::value::Value;
 use std::collections::BTreeMap;
 
@@ -75,5 +77,65 @@ impl Block {
             out.insert(b.name.to_string(), shaped);
         }
         Value::Map(out)
+    }
+}
+
+/// A list element or map value that is null: Terraform lets it through,
+/// but it means nothing to a bake.
+fn null_elements(name: &str, v: &Value, path: &AttrPath, d: &mut Diagnostics) {
+    let mut bad = |p: AttrPath| {
+        push(
+            d,
+            p,
+            format!("Null in {name}"),
+            "An element of this collection is null; remove it or give it a value.",
+        )
+    };
+    match v {
+        Value::List(items) => items
+            .iter()
+            .enumerate()
+            .filter(|(_, i)| i.is_null())
+            .for_each(|(i, _)| bad(path.clone().index(i))),
+        Value::Map(m) => m
+            .iter()
+            .filter(|(_, i)| i.is_null())
+            .for_each(|(k, _)| bad(path.clone().key(k))),
+        _ => {}
+    }
+}
+
+impl Block {
+    /// Runs every attribute's checks on `v`, and the checks of every nested
+    /// block present. Unknown values are skipped.
+    pub fn check(&self, v: &Value, path: Option<&AttrPath>, d: &mut Diagnostics) {
+        let at = |name: &str| match path {
+            Some(p) => p.clone().attr(name),
+            None => AttrPath::root(name),
+        };
+        for a in &self.attrs {
+            let val = v.get(a.name);
+            if val.is_null() || matches!(val, Value::Unknown) {
+                continue;
+            }
+            null_elements(a.name, val, &at(a.name), d);
+            for c in &a.checks {
+                c.run(a.name, val, &at(a.name), d);
+            }
+        }
+        for b in &self.blocks {
+            let inner = v.get(b.name);
+            match b.nesting {
+                Nesting::Single if matches!(inner, Value::Map(_)) => {
+                    b.block.check(inner, Some(&at(b.name)), d)
+                }
+                Nesting::List => {
+                    for (i, item) in inner.as_list().iter().enumerate() {
+                        b.block.check(item, Some(&at(b.name).index(i)), d);
+                    }
+                }
+                _ => {}
+            }
+        }
     }
 }
