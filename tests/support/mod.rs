@@ -260,6 +260,9 @@ impl Bed {
         moto.arg(repo().join("testbed/moto_ec2.py"))
             .args(["--port", "0", "--console-file"])
             .arg(dir.path().join("console.txt"))
+            // The "instance" presents the host key its user data's cloud-config gives it.
+            .arg("--sshd-dir")
+            .arg(dir.path().join("sshd"))
             .args(moto_args);
         let (moto, words) = start_ready(moto, "moto");
         let moto_endpoint = words[0].clone();
