@@ -35,12 +35,19 @@ fn address(cx: &BakeContext<'_>) -> Result<String, BakeError> {
     })
 }
 
-/// What to trust, per `ssh.host_key_check`. With `console` (the default
-/// without `ssh.host_key`), the fingerprints cloud-init prints to the
+/// What to trust, per `ssh.host_key_check`. With `generated` (the default
+/// without `ssh.host_key`), exactly the key the bake made and handed to
+/// cloud-init; with `console`, the fingerprints cloud-init prints to the
 /// instance's console, read through the EC2 API, as an operator would.
 async fn trust(cx: &BakeContext<'_>) -> Result<Trust, BakeError> {
     match cx.spec.ssh.host_key_check {
         HostKeyCheck::None => Ok(Trust::FirstSeen),
+        // The key the launch gave cloud-init: sshd presents it from its first start.
+        HostKeyCheck::Generated => cx
+            .build_host_key
+            .as_ref()
+            .map(|k| Trust::Key(k.public_key()))
+            .ok_or_else(|| BakeError::Internal("no generated host key".into())),
         HostKeyCheck::Pinned => {
             let k = cx.spec.ssh.host_key.as_deref().unwrap_or_default();
             let key = PublicKey::parse(k)

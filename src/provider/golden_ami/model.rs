@@ -41,7 +41,7 @@ fn ssh(s: &Ssh) -> SshSpec {
         host_key_check: s.host_key_check.unwrap_or(if s.host_key.is_some() {
             HostKeyCheck::Pinned
         } else {
-            HostKeyCheck::Console
+            HostKeyCheck::Generated
         }),
     }
 }
