@@ -528,6 +528,23 @@ fn generated_host_key_needs_no_console() {
     tf.extra_env
         .push(("GOLDEN_LOG_FILE".into(), log.display().to_string()));
     tf.init();
+    // The "instance" is this machine: its own host keys must survive the bake.
+    let etc_ssh = || {
+        let mut keys: Vec<(String, Vec<u8>)> = std::fs::read_dir("/etc/ssh")
+            .map(|d| {
+                d.flatten()
+                    .filter(|e| e.file_name().to_string_lossy().starts_with("ssh_host_"))
+                    .map(|e| {
+                        let body = std::fs::read(e.path()).unwrap_or_default();
+                        (e.file_name().to_string_lossy().to_string(), body)
+                    })
+                    .collect()
+            })
+            .unwrap_or_default();
+        keys.sort();
+        keys
+    };
+    let host_keys_before = etc_ssh();
     let t0 = Instant::now();
     let out = tf.apply(&[]);
     assert!(
@@ -553,9 +570,20 @@ fn generated_host_key_needs_no_console() {
     assert_ne!(presented, bed.host_key_pub, "not the bed's own key");
     // The private key is a secret: not in state, output or log.
     let logged = std::fs::read_to_string(&log).unwrap_or_default();
-    for (what, text) in [("state", tf.state_file()), ("output", out), ("log", logged)] {
+    for (what, text) in [
+        ("state", tf.state_file()),
+        ("output", out),
+        ("log", logged.clone()),
+    ] {
         assert!(!text.contains("PRIVATE KEY"), "{what}:\n{text}");
     }
+    // Before the stop, the bake looked for that key among the host keys and
+    // removed nothing else: the bed's sshd keeps it elsewhere.
+    assert!(
+        logged.contains("generated host key files removed from /etc/ssh"),
+        "{logged}"
+    );
+    assert_eq!(etc_ssh(), host_keys_before, "/etc/ssh is untouched");
     tf.destroy(&[]);
 
     // console on the same Xen type: the fingerprints are not posted in time.
