@@ -91,7 +91,7 @@ class Bed:
         run, stop, image, term = holds
         moto, (self.moto,) = start(
             [sys.executable, f"{ROOT}/testbed/moto_ec2.py", "--port", "0", "--console-file",
-             f"{work}/console.txt", "--events", self.events, "--hold-run", str(run),
+             f"{work}/console.txt", "--sshd-dir", f"{work}/sshd", "--events", self.events, "--hold-run", str(run),
              "--hold-stop", str(stop), "--hold-image", str(image), "--hold-terminate", str(term)],
             f"{work}/moto.log")
         self.procs.append(moto)

@@ -35,7 +35,8 @@ def main():
     procs = []
     try:
         moto, (endpoint,) = start([sys.executable, f"{ROOT}/testbed/moto_ec2.py", "--port", "0",
-                                   "--console-file", f"{work}/console.txt"], f"{work}/moto.log")
+                                   "--console-file", f"{work}/console.txt",
+                                   "--sshd-dir", f"{work}/sshd"], f"{work}/moto.log")
         procs.append(moto)
         sshd, (port, user, hostkey) = start([sys.executable, f"{ROOT}/testbed/sshd.py", "--ec2", endpoint,
                                              "--port", "0", "--dir", f"{work}/sshd"], f"{work}/sshd.log")

@@ -43,11 +43,12 @@ ready() {
 color=()
 [ -t 1 ] || color=(-no-color)
 
-start "$DEMO/moto" python3 testbed/moto_ec2.py --port 0 --console-file "$DEMO/console.txt"
+start "$DEMO/moto" python3 testbed/moto_ec2.py --port 0 --console-file "$DEMO/console.txt" --sshd-dir "$DEMO/sshd"
 endpoint="$(ready "$DEMO/moto")"
 start "$DEMO/sshd" python3 testbed/sshd.py --ec2 "$endpoint" --port 0 --dir "$DEMO/sshd"
 read -r ssh_port ssh_user host_key_pub < <(ready "$DEMO/sshd")
-# As cloud-init does on EC2: the host key fingerprints on the console, which the bake checks.
+# moto's --sshd-dir makes the sshd present the host key the bake hands cloud-init (the default
+# check); as cloud-init also does on EC2: the fingerprints on the console (host_key_check = "console").
 { echo "ec2: -----BEGIN SSH HOST KEY FINGERPRINTS-----"; echo "ec2: $(ssh-keygen -lf "$host_key_pub")"
   echo "ec2: -----END SSH HOST KEY FINGERPRINTS-----"; } >"$DEMO/console.txt"
 echo "demo: EC2 emulator at $endpoint, sshd on 127.0.0.1:$ssh_port as $ssh_user"

@@ -18,12 +18,17 @@ What it changes in stock moto, and why:
     Stock moto flips every state instantly.
   * DeleteSecurityGroup answers DependencyViolation while an instance that is not yet
     terminated (shutting-down included) still uses the group, as EC2 does; stock moto deletes it.
+  * GetConsoleOutput: --console-file text, posted --console-delay seconds late unless read
+    live (`Latest=true`, refused on Xen types such as t2.micro), as EC2 does.
+  * With --sshd-dir DIR, RunInstances installs the user data's cloud-config `ssh_keys`
+    (ed25519) as the host key of testbed/sshd.py's sshd, as cloud-init does on boot.
   * With --events FILE: one JSON line per held transition when a client first sees its end
     (`{"kind": "run"|"stop"|"image"|"terminate", "lag_s": ...}`: how long after the hold ended
     the next read of the state came), so benchmarks can measure how fast a client notices.
 """
 import argparse
 import copy
+import email
 import json
 import logging
 import os
@@ -40,7 +45,8 @@ os.environ.setdefault("MOTO_AMIS_PATH", os.path.join(HERE, "amis.json"))
 os.environ.setdefault("AWS_EC2_METADATA_DISABLED", "true")
 
 from moto.ec2.models import amis as moto_amis  # noqa: E402
-from moto.ec2.exceptions import DependencyViolationError  # noqa: E402
+import yaml  # noqa: E402  (installed with moto, through `responses`)
+from moto.ec2.exceptions import DependencyViolationError, EC2ClientError  # noqa: E402
 from moto.ec2.models import instances as moto_instances  # noqa: E402
 from moto.ec2.models import security_groups as moto_groups  # noqa: E402
 from moto.ec2.responses import general as moto_general  # noqa: E402
@@ -200,23 +206,149 @@ moto_groups.SecurityGroupBackend.delete_security_group = _delete_group
 # GetConsoleOutput returns them. moto answers a fixed text; with --console-file, whatever
 # that file holds at call time (the test bed's sshd fingerprints, in cloud-init's format)
 # is appended, so host key verification runs through the EC2 API as it does on AWS.
+#
+# AWS docs, "Instance console output" (EC2 User Guide, troubleshooting): the buffered output
+# is posted shortly after instance state transitions (start, stop, reboot, terminate), and
+# only instances built on the Nitro system can return the latest output (`Latest=true`);
+# other (Xen) types do not support it. So with --console-delay S, the appended text shows in
+# the buffered output only S seconds after launch; `Latest=true` shows it at once on a Nitro
+# type and is refused with UnsupportedOperation on a Xen type.
 CONSOLE_FILE = []
+CONSOLE_DELAY = [0.0]
+# Instance families on the Xen hypervisor (no live console output); everything else counts
+# as Nitro here. AWS docs, "Instances built on the AWS Nitro System" lists the Nitro ones.
+XEN_FAMILIES = {"t1", "t2", "m1", "m2", "m3", "m4", "c1", "c3", "c4", "r3", "r4", "i2", "i3",
+                "x1", "x1e", "d2", "g2", "g3", "p2", "p3", "h1", "f1"}
+_LAUNCHED = {}  # instance id -> time.monotonic() at RunInstances
 
 
-def _console_output(self, _orig=moto_general.General.get_console_output):
+def _is_xen(instance_type):
+    return (instance_type or "").split(".")[0] in XEN_FAMILIES
+
+
+def _console_output(self):
+    instance = self.ec2_backend.get_instance(self._get_param("InstanceId"))
+    latest = str(self._get_param("Latest", "false")).lower() == "true"
+    if latest and _is_xen(instance.instance_type):
+        raise EC2ClientError("UnsupportedOperation",
+                             f"The instance type {instance.instance_type} does not support "
+                             "retrieving the latest console output.")
     extra = ""
-    if CONSOLE_FILE:
+    launched = _LAUNCHED.get(instance.id, 0.0)
+    posted = latest or time.monotonic() - launched >= CONSOLE_DELAY[0]
+    if CONSOLE_FILE and posted:
         try:
             with open(CONSOLE_FILE[0]) as f:
                 extra = f.read()
         except OSError:
             pass
-    moto_general.SAMPLE_CONSOLE_OUTPUT = _SAMPLE + extra
-    return _orig(self)
+    return moto_general.ActionResult({
+        "InstanceId": instance.id,
+        "Timestamp": moto_general.utcnow(),
+        "Output": moto_general.Base64EncodedString.from_raw_string(_SAMPLE + extra),
+    })
 
 
 _SAMPLE = moto_general.SAMPLE_CONSOLE_OUTPUT
 moto_general.General.get_console_output = _console_output
+
+
+# --- boot: cloud-init's ssh_keys ---------------------------------------------------------
+# With --sshd-dir DIR (testbed/sshd.py's directory), each RunInstances "boots" the one build
+# instance this bed has: as cloud-init's cc_ssh module does, a cloud-config `ssh_keys` with an
+# ed25519 pair in the user data (plain or in a multipart MIME part) becomes the host key
+# sshd presents (DIR/host_keys/ssh_host_ed25519_key); without one, the bed's own key
+# (DIR/ssh_host_ed25519_key) is put back, as a fresh instance has its own keys. If the key
+# changed, sshd is sent SIGHUP (it re-execs and reloads its keys; connections made meanwhile
+# are refused and retried), before RunInstances answers, so no client sees the old key.
+SSHD_DIR = []
+
+
+def _cloud_configs(text):
+    if text.lstrip().startswith("#cloud-config"):
+        return [text]
+    if not text.lstrip().lower().startswith(("content-type: multipart", "mime-version")):
+        return []
+    msg = email.message_from_string(text)
+    return [part.get_payload(decode=True).decode("utf-8", "replace")
+            for part in msg.walk() if part.get_content_type() == "text/cloud-config"]
+
+
+def _ssh_keys(user_data):
+    """The ed25519 host key pair of the user data's cloud-config, or None."""
+    pair = None
+    for doc in _cloud_configs(user_data):
+        try:
+            cfg = yaml.safe_load(doc) or {}
+        except yaml.YAMLError:
+            continue
+        keys = cfg.get("ssh_keys") if isinstance(cfg, dict) else None
+        if isinstance(keys, dict) and keys.get("ed25519_private") and keys.get("ed25519_public"):
+            pair = (keys["ed25519_private"], keys["ed25519_public"])  # later parts win
+    return pair
+
+
+def _boot(instance):
+    if not SSHD_DIR:
+        return
+    d = SSHD_DIR[0]
+    try:
+        text = instance.user_data.decode() if instance.user_data else ""
+    except (UnicodeDecodeError, ValueError):
+        text = ""
+    pair = _ssh_keys(text)
+    if pair is None:
+        try:
+            with open(os.path.join(d, "ssh_host_ed25519_key")) as f:
+                private = f.read()
+            with open(os.path.join(d, "ssh_host_ed25519_key.pub")) as f:
+                public = f.read()
+        except OSError:
+            return  # sshd.py has not made its key yet: nothing to put back
+        pair = (private, public)
+    keys = os.path.join(d, "host_keys")
+    os.makedirs(keys, mode=0o700, exist_ok=True)
+    key = os.path.join(keys, "ssh_host_ed25519_key")
+    try:
+        with open(key) as f:
+            if f.read() == pair[0]:
+                return
+    except OSError:
+        pass
+    for path, body in ((key, pair[0]), (key + ".pub", pair[1].strip() + "\n")):
+        tmp = f"{path}.{os.getpid()}"
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w") as f:
+            f.write(body)
+        os.replace(tmp, path)
+    _reload_sshd(d)
+
+
+def _reload_sshd(d):
+    """SIGHUP to the sshd of DIR, if its pid file names a live sshd started on DIR's config."""
+    try:
+        with open(os.path.join(d, "sshd.pid")) as f:
+            pid = int(f.read().strip())
+        with open(f"/proc/{pid}/cmdline", "rb") as f:
+            cmdline = f.read()
+    except (OSError, ValueError):
+        return  # no sshd running (stopped by the test): it reads the key when it starts
+    if os.path.join(d, "sshd_config").encode() in cmdline:
+        os.kill(pid, signal.SIGHUP)
+
+
+_orig_run_instances = moto_instances.InstanceBackend.run_instances
+
+
+def _run_instances(self, *args, **kwargs):
+    reservation = _orig_run_instances(self, *args, **kwargs)
+    for instance in reservation.instances:
+        _LAUNCHED[instance.id] = time.monotonic()
+        _boot(instance)
+    return reservation
+
+
+moto_instances.InstanceBackend.run_instances = _run_instances
 
 
 # --- server -------------------------------------------------------------------------------
@@ -230,12 +362,19 @@ def main():
     p.add_argument("--hold-terminate", type=float, default=env("TESTBED_HOLD_TERMINATE"))
     p.add_argument("--verbose", action="store_true", help="log every request to stderr")
     p.add_argument("--console-file", help="text appended to every GetConsoleOutput answer")
+    p.add_argument("--console-delay", type=float, default=env("TESTBED_CONSOLE_DELAY"),
+                   help="seconds after launch before the buffered output shows that text")
+    p.add_argument("--sshd-dir", help="testbed/sshd.py's directory: launches install the "
+                   "user data's cloud-config ssh_keys as its host key")
     p.add_argument("--events", help="append a JSON line per held transition's first sighting")
     a = p.parse_args()
     if a.events:
         EVENTS.append(open(a.events, "a", encoding="utf-8"))
     if a.console_file:
         CONSOLE_FILE.append(a.console_file)
+    CONSOLE_DELAY[0] = a.console_delay
+    if a.sshd_dir:
+        SSHD_DIR.append(os.path.abspath(a.sshd_dir))
     HOLD.update(run=a.hold_run, stop=a.hold_stop, image=a.hold_image, terminate=a.hold_terminate)
 
     if not a.verbose:

@@ -10,6 +10,13 @@ the port accepts TCP, relays sshd's log to stderr, and stops sshd on SIGTERM/SIG
 It logs in the user running it (sshd can only switch to other users as root), and accepts
 exactly the public keys imported into moto, via testbed/authorized_keys.py, as cloud-init
 would install the launch key pair on EC2.
+
+Host keys: DIR/ssh_host_ed25519_key is the bed's own key (the one READY names); sshd presents
+DIR/host_keys/ssh_host_ed25519_key, which starts as a copy of it. testbed/moto_ec2.py, started
+with `--sshd-dir DIR`, plays cloud-init on each RunInstances: it writes the user data's
+cloud-config `ssh_keys` ed25519 pair there (or the bed's own key back, without one) and sends
+this sshd SIGHUP, so the "instance" presents the host key its user data gave it, as on EC2.
+A restart (a reboot, `Bed::restart_sshd`) keeps the key the last launch installed.
 """
 import argparse
 import getpass
@@ -81,6 +88,15 @@ def main():
     if not os.path.exists(hostkey):
         subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", "golden-testbed",
                         "-f", hostkey], check=True)
+    presented = os.path.join(d, "host_keys", "ssh_host_ed25519_key")
+    os.makedirs(os.path.dirname(presented), mode=0o700, exist_ok=True)
+    for suffix in ("", ".pub"):
+        if not os.path.exists(presented + suffix):
+            with open(hostkey + suffix, "rb") as src:
+                body = src.read()
+            fd = os.open(presented + suffix, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            with os.fdopen(fd, "wb") as f:
+                f.write(body)
     root = os.geteuid() == 0
     keys_cmd = install_keys_command(root)
     config = os.path.join(d, "sshd_config")
@@ -88,7 +104,7 @@ def main():
         f.write(f"""\
 ListenAddress 127.0.0.1
 Port {port}
-HostKey {hostkey}
+HostKey {presented}
 PidFile {os.path.join(d, "sshd.pid")}
 AuthorizedKeysFile none
 AuthorizedKeysCommand {keys_cmd} {a.ec2}

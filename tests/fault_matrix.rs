@@ -15,6 +15,8 @@ struct Case {
     step: &'static str,
     /// Extra lines inside the resource.
     extra: &'static str,
+    /// Extra lines inside its `ssh` block.
+    ssh_extra: &'static str,
     /// Whether the image was finished (then it is kept in state, tainted).
     keeps_image: bool,
 }
@@ -25,6 +27,7 @@ const CASES: &[Case] = &[
         faults: r#"{"fail_action": "ImportKeyPair"}"#,
         step: "key_pair",
         extra: "",
+        ssh_extra: "",
         keeps_image: false,
     },
     Case {
@@ -32,6 +35,7 @@ const CASES: &[Case] = &[
         faults: r#"{"fail_action": "CreateSecurityGroup"}"#,
         step: "security_group",
         extra: "",
+        ssh_extra: "",
         keeps_image: false,
     },
     Case {
@@ -39,6 +43,7 @@ const CASES: &[Case] = &[
         faults: r#"{"fail_action": "AuthorizeSecurityGroupIngress"}"#,
         step: "security_group",
         extra: "",
+        ssh_extra: "",
         keeps_image: false,
     },
     Case {
@@ -46,6 +51,7 @@ const CASES: &[Case] = &[
         faults: r#"{"fail_action": "RunInstances"}"#,
         step: "launch",
         extra: "",
+        ssh_extra: "",
         keeps_image: false,
     },
     Case {
@@ -53,6 +59,7 @@ const CASES: &[Case] = &[
         faults: r#"{"fail_action": "RunInstances", "fail_after_forward": true}"#,
         step: "launch",
         extra: "",
+        ssh_extra: "",
         keeps_image: false,
     },
     Case {
@@ -60,6 +67,7 @@ const CASES: &[Case] = &[
         faults: r#"{"fail_action": "DescribeInstances"}"#,
         step: "launch",
         extra: "",
+        ssh_extra: "",
         keeps_image: false,
     },
     Case {
@@ -67,6 +75,8 @@ const CASES: &[Case] = &[
         faults: r#"{"fail_action": "GetConsoleOutput"}"#,
         step: "connect",
         extra: "",
+        // The default (`generated`) never reads the console.
+        ssh_extra: "host_key_check = \"console\"\n",
         keeps_image: false,
     },
     Case {
@@ -74,6 +84,7 @@ const CASES: &[Case] = &[
         faults: "{}",
         step: "provision",
         extra: "provision {\nshell {\ninline = [\"exit 7\"]\n}\n}",
+        ssh_extra: "",
         keeps_image: false,
     },
     Case {
@@ -81,6 +92,7 @@ const CASES: &[Case] = &[
         faults: r#"{"fail_action": "StopInstances"}"#,
         step: "stop",
         extra: "",
+        ssh_extra: "",
         keeps_image: false,
     },
     Case {
@@ -88,6 +100,7 @@ const CASES: &[Case] = &[
         faults: r#"{"fail_action": "CreateImage"}"#,
         step: "create_image",
         extra: "",
+        ssh_extra: "",
         keeps_image: false,
     },
     Case {
@@ -95,6 +108,7 @@ const CASES: &[Case] = &[
         faults: r#"{"fail_action": "CreateImage", "fail_after_forward": true}"#,
         step: "create_image",
         extra: "",
+        ssh_extra: "",
         keeps_image: false,
     },
     Case {
@@ -102,6 +116,7 @@ const CASES: &[Case] = &[
         faults: r#"{"fail_action": "CreateTags"}"#,
         step: "tag",
         extra: "snapshot_tags = { Name = \"root\" }",
+        ssh_extra: "",
         keeps_image: true,
     },
     Case {
@@ -109,15 +124,20 @@ const CASES: &[Case] = &[
         faults: r#"{"fail_action": "ModifyImageAttribute"}"#,
         step: "share",
         extra: "ami_users = [\"111122223333\"]",
+        ssh_extra: "",
         keeps_image: true,
     },
 ];
 
 fn hcl(bed: &Bed, extra: &str) -> String {
+    hcl_ssh(bed, extra, "")
+}
+
+fn hcl_ssh(bed: &Bed, extra: &str, ssh_extra: &str) -> String {
     format!(
         "{}\nresource \"golden_ami\" \"img\" {{\n  name_prefix = \"matrix-\"\n  instance_type = \"t3.micro\"\n  source_ami = \"ami-0a11ce0000000a001\"\n{}\n{extra}\n}}\n",
         bed.provider_hcl(),
-        bed.ssh_hcl()
+        bed.ssh_hcl_with(ssh_extra)
     )
 }
 
@@ -128,7 +148,7 @@ fn every_step_fails_cleanly() {
     for (i, case) in CASES.iter().enumerate() {
         let tf = bed.workspace(
             &format!("case-{i}"),
-            &hcl(&bed, case.extra),
+            &hcl_ssh(&bed, case.extra, case.ssh_extra),
             TfVersion::Current,
         );
         tf.init();

@@ -301,22 +301,23 @@ fn host_key_resource(bed: &Bed, extra_ssh: &str) -> String {
     quick_resource(bed, &ssh, "")
 }
 
-/// The build instance's host key is verified: from its console output by
-/// default, against `host_key` when pinned; a refused key fails at once and
+/// The build instance's host key is verified: from its console output with
+/// `console`, against `host_key` when pinned; a refused key fails at once and
 /// leaves nothing behind.
 fn host_key_checks(v: TfVersion) {
     let bed = Bed::start();
     let console = bed.dir.path().join("console.txt");
     let good_console = std::fs::read_to_string(&console).unwrap();
 
-    // Default (console): the sshd's real key is listed, so it works.
-    let tf = bed.workspace("hk-console", &host_key_resource(&bed, ""), v);
+    // console: the sshd's real key is listed, so it works.
+    let console_mode = "    host_key_check = \"console\"\n";
+    let tf = bed.workspace("hk-console", &host_key_resource(&bed, console_mode), v);
     tf.init();
     tf.apply(&[]);
     tf.destroy(&[]);
 
     // The console lists another key: a man in the middle, as far as we can tell.
-    std::fs::write(&console, "ec2: -----BEGIN SSH HOST KEY FINGERPRINTS-----\nec2: 256 SHA256:Zm9yZ2VkZm9yZ2VkZm9yZ2VkZm9yZ2VkZm9yZ2VkZm9y root@x (ED25519)\nec2: -----END SSH HOST KEY FINGERPRINTS-----\n").unwrap();
+    std::fs::write(&console, "ec2: -----BEGIN SSH HOST KEY FINGERPRINTS-----\nec2: 256 SHA256:Zm9yZ2VkZm9yZ2VkZm9yZ2VkZm9yZ2VkZm9yZ2VkZm9 root@x (ED25519)\nec2: -----END SSH HOST KEY FINGERPRINTS-----\n").unwrap();
     let t0 = Instant::now();
     let out = tf.fails(&["apply", "-auto-approve", "-no-color", "-input=false"]);
     assert!(
@@ -526,6 +527,119 @@ fn held_states_end_terminated_and_are_learned() {
     tf.destroy(&[]);
     tf.apply(&[]);
     assert!(bed.live_instances().is_empty());
+    tf.destroy(&[]);
+    bed.assert_no_leftovers();
+}
+
+/// EC2 posts a Xen type's buffered console output minutes late, and offers
+/// no live output on it. The default (`generated`) reads no console: the
+/// "instance" presents the key the bake gave it in its user data, and the
+/// bake connects at once. `console` cannot verify the key on that type
+/// within a short timeout, and reads the live output of a Nitro type at once.
+#[test]
+fn generated_host_key_needs_no_console() {
+    let bed = Bed::start_with(&["--console-delay", "120"]);
+    let resource = |instance_type: &str, ssh_extra: &str| {
+        format!(
+            "{}\nresource \"golden_ami\" \"img\" {{\n  name_prefix = \"gen-\"\n  instance_type = \"{instance_type}\"\n  source_ami = \"ami-0a11ce0000000a001\"\n{}\n}}\n",
+            bed.provider_hcl(),
+            bed.ssh_hcl_with(ssh_extra)
+        )
+    };
+    let log = bed.dir.path().join("provider.log");
+    let mut tf = bed.workspace(
+        "generated",
+        &resource("t2.micro", "    timeout  = \"1m\"\n"),
+        TfVersion::Current,
+    );
+    tf.extra_env
+        .push(("GOLDEN_LOG_FILE".into(), log.display().to_string()));
+    tf.init();
+    // The "instance" is this machine: its own host keys must survive the bake.
+    let etc_ssh = || {
+        let mut keys: Vec<(String, Vec<u8>)> = std::fs::read_dir("/etc/ssh")
+            .map(|d| {
+                d.flatten()
+                    .filter(|e| e.file_name().to_string_lossy().starts_with("ssh_host_"))
+                    .map(|e| {
+                        let body = std::fs::read(e.path()).unwrap_or_default();
+                        (e.file_name().to_string_lossy().to_string(), body)
+                    })
+                    .collect()
+            })
+            .unwrap_or_default();
+        keys.sort();
+        keys
+    };
+    let host_keys_before = etc_ssh();
+    let t0 = Instant::now();
+    let out = tf.apply(&[]);
+    assert!(
+        t0.elapsed() < Duration::from_secs(50),
+        "took {:?}",
+        t0.elapsed()
+    );
+    // The instance got a key pair in its user data, and presented exactly that key.
+    let (_, user_data) = bed.build_instance_facts();
+    assert!(
+        user_data
+            .contains("ssh_keys:\n  ed25519_private: |\n    -----BEGIN OPENSSH PRIVATE KEY-----"),
+        "{user_data}"
+    );
+    let presented = std::fs::read_to_string(
+        bed.dir
+            .path()
+            .join("sshd/host_keys/ssh_host_ed25519_key.pub"),
+    )
+    .unwrap();
+    let presented = presented.trim();
+    assert!(user_data.contains(&format!("ed25519_public: {presented}")));
+    assert_ne!(presented, bed.host_key_pub, "not the bed's own key");
+    // The private key is a secret: not in state, output or log.
+    let logged = std::fs::read_to_string(&log).unwrap_or_default();
+    for (what, text) in [
+        ("state", tf.state_file()),
+        ("output", out),
+        ("log", logged.clone()),
+    ] {
+        assert!(!text.contains("PRIVATE KEY"), "{what}:\n{text}");
+    }
+    // Before the stop, the bake looked for that key among the host keys and
+    // removed nothing else: the bed's sshd keeps it elsewhere.
+    assert!(
+        logged.contains("generated host key files removed from /etc/ssh"),
+        "{logged}"
+    );
+    assert_eq!(etc_ssh(), host_keys_before, "/etc/ssh is untouched");
+    tf.destroy(&[]);
+
+    // console on the same Xen type: the fingerprints are not posted in time.
+    std::fs::write(
+        tf.dir.join("main.tf"),
+        resource(
+            "t2.micro",
+            "    timeout  = \"5s\"\n    host_key_check = \"console\"\n",
+        ),
+    )
+    .unwrap();
+    let out = tf.fails(&["apply", "-auto-approve", "-no-color", "-input=false"]);
+    assert!(
+        support::flat(&out).contains(
+            "timed out after 5s waiting for the host key fingerprints on the instance console"
+        ),
+        "{out}"
+    );
+    bed.assert_no_leftovers();
+
+    // console on a Nitro type: the live output has them at once.
+    std::fs::write(
+        tf.dir.join("main.tf"),
+        resource("t3.micro", "    host_key_check = \"console\"\n"),
+    )
+    .unwrap();
+    let t0 = Instant::now();
+    tf.apply(&[]);
+    assert!(t0.elapsed() < Duration::from_secs(50));
     tf.destroy(&[]);
     bed.assert_no_leftovers();
 }

@@ -25,6 +25,10 @@ pub struct BakeContext<'a> {
     pub launch_key_name: Option<String>,
     pub security_group_id: Option<String>,
     pub instance: Option<InstanceInfo>,
+    /// The host key made for the build instance (`host_key_check =
+    /// "generated"`): handed to cloud-init in the user data, pinned at
+    /// connect, removed from the instance before the image is made.
+    pub build_host_key: Option<PrivateKey>,
     pub host_key: HostKeyPolicy,
     pub ssh: Option<SshSession>,
     /// Where and as whom we logged in, to reconnect after a reboot step.
@@ -49,6 +53,7 @@ impl<'a> BakeContext<'a> {
             launch_key_name: None,
             security_group_id: None,
             instance: None,
+            build_host_key: None,
             host_key: HostKeyPolicy::default(),
             ssh: None,
             ssh_target: None,

@@ -18,6 +18,7 @@ crate::choices!(
 crate::choices!(
     /// How the build instance's host key is verified; see the `ssh` block's docs.
     pub enum HostKeyCheck {
+        Generated = "generated",
         Console = "console",
         Pinned = "pinned",
         None = "none",

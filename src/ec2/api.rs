@@ -59,8 +59,10 @@ pub trait Ec2Api: Send + Sync + std::fmt::Debug {
     async fn describe_instance(&self, id: &str) -> Result<Option<InstanceInfo>, Ec2Error>;
     /// DescribeInstances by filters, in any state.
     async fn describe_instances(&self, filters: &Filters) -> Result<Vec<InstanceInfo>, Ec2Error>;
-    /// GetConsoleOutput, decoded; None before the instance has any.
-    async fn console_output(&self, id: &str) -> Result<Option<String>, Ec2Error>;
+    /// GetConsoleOutput, decoded; None before the instance has any. With
+    /// `latest`, the live output (`Latest=true`), which only Nitro instance
+    /// types offer: on others EC2 refuses the request.
+    async fn console_output(&self, id: &str, latest: bool) -> Result<Option<String>, Ec2Error>;
     async fn stop_instance(&self, id: &str) -> Result<(), Ec2Error>;
     async fn terminate_instance(&self, id: &str) -> Result<(), Ec2Error>;
 

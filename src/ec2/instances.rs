@@ -30,8 +30,9 @@ impl Ec2 {
     }
 
     /// The instance's console output, decoded; None before it has any.
-    pub async fn console_output(&self, id: &str) -> Result<Option<String>, Ec2Error> {
-        self.api.console_output(id).await
+    /// With `latest`, the live output (Nitro instance types only).
+    pub async fn console_output(&self, id: &str, latest: bool) -> Result<Option<String>, Ec2Error> {
+        self.api.console_output(id, latest).await
     }
 
     pub async fn stop_instance(&self, id: &str) -> Result<(), Ec2Error> {

@@ -2,7 +2,7 @@
 //! named waiters, removal order, pacing), driven through the fake.
 
 use super::Ec2;
-use super::fake::{ACCOUNT, FakeEc2, SOURCE_AMI, Timing};
+use super::fake::{ACCOUNT, Console, FakeEc2, SOURCE_AMI, Timing};
 use super::model::{LaunchSpec, filters};
 use super::tags::BUILD_ID_TAG;
 use super::wait::{Poll, WaitError};
@@ -342,4 +342,92 @@ async fn a_failed_look_for_other_holders_does_not_end_the_snapshot_wait() {
     let r = ec2.delete_image_and_snapshots(&id, &[], &never).await;
     assert!(r.is_ok(), "{r:?} {:?}", fake.log());
     assert_eq!(fake.calls("DeleteSnapshot"), 2, "{:?}", fake.log());
+}
+
+/// Launches one instance of `instance_type`.
+async fn launch_type(ec2: &Ec2, instance_type: &str) -> String {
+    let Ok(()) = ec2
+        .import_key_pair("k", "ssh-ed25519 AAAA", &BTreeMap::new())
+        .await
+    else {
+        panic!("cannot import the key pair")
+    };
+    let spec = LaunchSpec {
+        image_id: SOURCE_AMI.into(),
+        key_name: "k".into(),
+        instance_type: instance_type.into(),
+        client_token: instance_type.into(),
+        ..Default::default()
+    };
+    match ec2.run_instance(&spec).await {
+        Ok(id) => id,
+        Err(e) => panic!("{e}"),
+    }
+}
+
+async fn read_console(ec2: &Ec2, id: &str) -> Result<String, WaitError> {
+    ec2.wait_console_output(
+        id,
+        "the console",
+        Duration::from_secs(2),
+        &CancellationToken::new(),
+        |text| match text {
+            "" => Poll::Pending("empty".into()),
+            t => Poll::Ready(t.to_string()),
+        },
+    )
+    .await
+}
+
+#[tokio::test]
+async fn the_console_is_read_live_where_the_instance_type_offers_it() {
+    let fake = FakeEc2::new();
+    let ec2 = ec2(&fake);
+    let id = launch_type(&ec2, "t3.micro").await;
+    // The buffered output is not posted yet; the live one has the text.
+    fake.set_console(Console {
+        buffered: None,
+        live: Some("live".into()),
+    });
+    assert_eq!(read_console(&ec2, &id).await.ok().as_deref(), Some("live"));
+    assert_eq!(fake.calls("GetConsoleOutput"), 1);
+}
+
+#[tokio::test]
+async fn a_type_that_refuses_the_live_console_is_read_buffered_from_then_on() {
+    let fake = FakeEc2::new();
+    let ec2 = ec2(&fake);
+    let id = launch_type(&ec2, "t2.micro").await;
+    fake.set_console(Console {
+        buffered: Some("buffered".into()),
+        live: Some("live".into()),
+    });
+    assert_eq!(
+        read_console(&ec2, &id).await.ok().as_deref(),
+        Some("buffered")
+    );
+    let asked: Vec<String> = fake
+        .log()
+        .into_iter()
+        .filter(|l| l.starts_with("GetConsoleOutput"))
+        .collect();
+    assert_eq!(
+        asked,
+        vec![
+            format!("GetConsoleOutput {id} latest"),
+            format!("GetConsoleOutput {id}")
+        ]
+    );
+}
+
+#[tokio::test]
+async fn other_console_errors_still_fail_the_wait() {
+    let fake = FakeEc2::new();
+    let ec2 = ec2(&fake);
+    let id = launch_type(&ec2, "t3.micro").await;
+    fake.fail("GetConsoleOutput", 1, "UnauthorizedOperation");
+    assert!(matches!(
+        read_console(&ec2, &id).await,
+        Err(WaitError::Api(e)) if e.has_code("UnauthorizedOperation")
+    ));
 }

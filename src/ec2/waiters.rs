@@ -4,6 +4,7 @@
 //! lookups they use (`describe_instance`, `describe_image`) are the `find`s.
 
 use super::Ec2;
+use super::Ec2Error;
 use super::model::{ImageInfo, InstanceInfo};
 use super::pace::Pace;
 use super::wait::{self, Poll, WaitError};
@@ -225,7 +226,11 @@ impl Ec2 {
         .await
     }
 
-    /// Reads the console until `look` finds what it looks for in it.
+    /// Reads the console until `look` finds what it looks for in it. Asks
+    /// for the live output (`Latest=true`) first: EC2 posts the buffered
+    /// output only shortly after state transitions, minutes late on Xen
+    /// types. Those refuse `Latest`, and from the first refusal on the
+    /// buffered output is read.
     pub async fn wait_console_output<T>(
         &self,
         id: &str,
@@ -235,10 +240,27 @@ impl Ec2 {
         look: impl Fn(&str) -> Poll<T>,
     ) -> Result<T, WaitError> {
         let look = &look;
+        let latest = &std::sync::atomic::AtomicBool::new(true);
         wait::until(what, timeout, cancel, || async move {
-            let text = self.console_output(id).await?.unwrap_or_default();
-            Ok(look(&text))
+            use std::sync::atomic::Ordering::Relaxed;
+            let text = match self.console_output(id, latest.load(Relaxed)).await {
+                Err(e) if latest.load(Relaxed) && refuses_latest(&e) => {
+                    tracing::debug!(instance = %id, error = %e, "no live console output; reading the buffered one");
+                    latest.store(false, Relaxed);
+                    self.console_output(id, false).await?
+                }
+                r => r?,
+            };
+            Ok(look(&text.unwrap_or_default()))
         })
         .await
     }
+}
+
+/// EC2's answer to `Latest=true` on an instance type without live console
+/// output (Xen): a request error, not a throttle or an outage.
+fn refuses_latest(e: &Ec2Error) -> bool {
+    e.code
+        .as_deref()
+        .is_some_and(|c| c.starts_with("Unsupported") || c.starts_with("InvalidParameter"))
 }

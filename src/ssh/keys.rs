@@ -33,6 +33,20 @@ impl PrivateKey {
             .map_err(|e| KeyError(e.to_string()))
     }
 
+    /// The key in OpenSSH's private key format, unencrypted: a secret, for
+    /// the one place it must go (a build instance's user data).
+    pub fn private_openssh(&self) -> Result<String, KeyError> {
+        self.0
+            .to_openssh(russh::keys::ssh_key::LineEnding::LF)
+            .map(|k| k.to_string())
+            .map_err(|e| KeyError(e.to_string()))
+    }
+
+    /// The public half, to pin as a host key.
+    pub fn public_key(&self) -> PublicKey {
+        PublicKey(self.0.public_key().clone())
+    }
+
     /// The public half as one OpenSSH line (`ssh-ed25519 AAAA...`).
     pub fn public_openssh(&self) -> Result<String, KeyError> {
         self.0
@@ -83,5 +97,24 @@ mod tests {
         assert!(is_public_key(&public));
         assert!(!is_public_key("ssh-ed25519 AAAA"));
         assert_eq!(format!("{key:?}"), "PrivateKey(..)");
+    }
+
+    #[test]
+    fn a_generated_key_round_trips_through_openssh_text() {
+        let key = PrivateKey::generate_ed25519();
+        let Ok(pem) = key.private_openssh() else {
+            panic!("cannot encode the key")
+        };
+        assert!(
+            pem.starts_with("-----BEGIN OPENSSH PRIVATE KEY-----\n"),
+            "format"
+        );
+        let Ok(again) = PrivateKey::parse(&pem) else {
+            panic!("cannot read the key back")
+        };
+        assert_eq!(
+            again.public_key().0.key_data(),
+            key.public_key().0.key_data()
+        );
     }
 }

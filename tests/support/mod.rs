@@ -260,6 +260,9 @@ impl Bed {
         moto.arg(repo().join("testbed/moto_ec2.py"))
             .args(["--port", "0", "--console-file"])
             .arg(dir.path().join("console.txt"))
+            // The "instance" presents the host key its user data's cloud-config gives it.
+            .arg("--sshd-dir")
+            .arg(dir.path().join("sshd"))
             .args(moto_args);
         let (moto, words) = start_ready(moto, "moto");
         let moto_endpoint = words[0].clone();
@@ -381,8 +384,19 @@ impl Bed {
 
     /// An `ssh` block reaching this bed's sshd.
     pub fn ssh_hcl(&self) -> String {
+        self.ssh_hcl_with("")
+    }
+
+    /// An `ssh` block reaching this bed's sshd, with `extra` lines in it
+    /// (`timeout` among them replaces the default 30s).
+    pub fn ssh_hcl_with(&self, extra: &str) -> String {
+        let timeout = if extra.contains("timeout") {
+            ""
+        } else {
+            "    timeout  = \"30s\"\n"
+        };
         format!(
-            "  ssh {{\n    username = \"{}\"\n    host     = \"127.0.0.1\"\n    port     = {}\n    timeout  = \"30s\"\n  }}\n",
+            "  ssh {{\n    username = \"{}\"\n    host     = \"127.0.0.1\"\n    port     = {}\n{timeout}{extra}  }}\n",
             self.ssh_user, self.ssh_port
         )
     }

@@ -2,45 +2,112 @@
 //! it and waits until it is gone.
 
 use super::{Step, StepFuture};
-use crate::bake::BakeContext;
+use crate::bake::spec::HostKeyCheck;
+use crate::bake::{BakeContext, BakeError};
 use crate::choices::Choice;
 use crate::ec2::instances::LaunchSpec;
 use crate::ec2::tags::BUILD_ID_TAG;
+use crate::ssh::keys::PrivateKey;
 use std::time::Duration;
 
 pub struct Launch;
 
-/// User data that makes an abandoned build instance end itself: it powers
-/// off (and, with shutdown behaviour `terminate`, is terminated) a little
-/// after the create timeout, even if nothing is left to clean up after it.
-/// The user's own user data runs beside it through cloud-init's multipart
-/// format. The timer lives in /run, so it is not baked into the image.
-pub fn with_self_destruct(user: Option<&str>, create_timeout: Duration) -> String {
+/// A host key pair for cloud-init's `ssh_keys`, in OpenSSH formats.
+pub struct HostKeyPair {
+    /// Secret: it goes into the user data and nowhere else.
+    pub private_openssh: String,
+    pub public_openssh: String,
+}
+
+/// The build instance's user data: a timer that makes an abandoned build
+/// instance end itself, the generated host key if any, and the user's own
+/// user data, as parts of cloud-init's multipart format.
+///
+/// The timer powers the instance off (and, with shutdown behaviour
+/// `terminate`, has it terminated) a little after the create timeout, even
+/// if nothing is left to clean up after it; it lives in /run, so it is not
+/// baked into the image.
+///
+/// The host key goes to cloud-init's `ssh_keys` (module cc_ssh, which runs
+/// before sshd starts), so sshd presents it from its first answer. cloud-init
+/// merges the cloud-config parts; user data that sets `ssh_keys` itself
+/// conflicts with it.
+///
+/// User data that is already multipart MIME becomes one nested part:
+/// cloud-init walks nested multiparts.
+pub fn build_user_data(
+    user: Option<&str>,
+    create_timeout: Duration,
+    host_key: Option<&HostKeyPair>,
+) -> String {
     let minutes = create_timeout.as_secs().div_ceil(60) + 15;
     let timer = format!("#!/bin/sh\nshutdown -P +{minutes} 'golden_ami build abandoned'\n");
-    let Some(user) = user.filter(|u| !u.trim().is_empty()) else {
+    let user = user.filter(|u| !u.trim().is_empty());
+    if user.is_none() && host_key.is_none() {
         return timer;
-    };
-    if user
-        .trim_start()
-        .to_ascii_lowercase()
-        .starts_with("content-type: multipart")
-    {
-        tracing::warn!(
-            "user_data is already multipart MIME; the build instance gets no self-destruct timer"
-        );
-        return user.to_string();
     }
-    let kind = if user.trim_start().starts_with("#cloud-config") {
-        "text/cloud-config"
-    } else {
-        "text/x-shellscript"
-    };
-    format!(
-        "Content-Type: multipart/mixed; boundary=\"==golden==\"\nMIME-Version: 1.0\n\n\
-         --==golden==\nContent-Type: text/x-shellscript; charset=\"us-ascii\"\n\n{timer}\n\
-         --==golden==\nContent-Type: {kind}; charset=\"us-ascii\"\n\n{user}\n--==golden==--\n"
-    )
+    let mut parts = vec![part("text/x-shellscript", &timer)];
+    if let Some(k) = host_key {
+        let private: String = k
+            .private_openssh
+            .lines()
+            .map(|l| format!("    {l}\n"))
+            .collect();
+        parts.push(part(
+            "text/cloud-config",
+            &format!(
+                "#cloud-config\nssh_keys:\n  ed25519_private: |\n{private}  ed25519_public: {}\n",
+                k.public_openssh.trim()
+            ),
+        ));
+    }
+    if let Some(user) = user {
+        let head = user.trim_start();
+        if head
+            .to_ascii_lowercase()
+            .starts_with("content-type: multipart")
+            || head.to_ascii_lowercase().starts_with("mime-version:")
+        {
+            // Its own headers make it a part as it stands.
+            parts.push(format!("{user}\n"));
+        } else {
+            let kind = if head.starts_with("#cloud-config") {
+                "text/cloud-config"
+            } else {
+                "text/x-shellscript"
+            };
+            parts.push(part(kind, user));
+        }
+    }
+    let mut out = String::from(
+        "Content-Type: multipart/mixed; boundary=\"==golden==\"\nMIME-Version: 1.0\n\n",
+    );
+    for p in parts {
+        out += "--==golden==\n";
+        out += &p;
+    }
+    out += "--==golden==--\n";
+    out
+}
+
+fn part(kind: &str, body: &str) -> String {
+    format!("Content-Type: {kind}; charset=\"us-ascii\"\n\n{body}\n")
+}
+
+/// The host key pair for `host_key_check = "generated"`.
+fn generated_host_key(cx: &mut BakeContext<'_>) -> Result<Option<HostKeyPair>, BakeError> {
+    if cx.spec.ssh.host_key_check != HostKeyCheck::Generated {
+        return Ok(None);
+    }
+    let key = cx
+        .build_host_key
+        .get_or_insert_with(PrivateKey::generate_ed25519)
+        .clone();
+    let bad = |e: crate::ssh::keys::KeyError| BakeError::Key(format!("generated host key: {e}"));
+    Ok(Some(HostKeyPair {
+        private_openssh: key.private_openssh().map_err(bad)?,
+        public_openssh: key.public_openssh().map_err(bad)?,
+    }))
 }
 
 impl Step for Launch {
@@ -50,6 +117,7 @@ impl Step for Launch {
     fn run<'a, 'b: 'a>(&'a self, cx: &'a mut BakeContext<'b>) -> StepFuture<'a> {
         Box::pin(async move {
             let source = cx.source.as_ref().map(|s| s.id.clone()).unwrap_or_default();
+            let host_key = generated_host_key(cx)?;
             let launch = LaunchSpec {
                 image_id: source,
                 instance_type: cx.spec.instance_type.clone(),
@@ -57,9 +125,10 @@ impl Step for Launch {
                 security_group_ids: cx.security_group_id.iter().cloned().collect(),
                 subnet_id: cx.spec.subnet_id.clone(),
                 options: cx.spec.launch.clone(),
-                user_data: Some(with_self_destruct(
+                user_data: Some(build_user_data(
                     cx.spec.user_data.as_deref(),
                     cx.spec.create_timeout,
+                    host_key.as_ref(),
                 )),
                 associate_public_ip: cx.spec.associate_public_ip,
                 instance_tags: cx.run_tags("instance"),
@@ -120,16 +189,50 @@ impl Step for Launch {
 mod tests {
     use super::*;
 
+    fn pair() -> HostKeyPair {
+        HostKeyPair {
+            private_openssh: "-----BEGIN OPENSSH PRIVATE KEY-----\nb3Blbn\nNzaC1r\n-----END OPENSSH PRIVATE KEY-----\n".into(),
+            public_openssh: "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIKey".into(),
+        }
+    }
+
     #[test]
     fn self_destruct_follows_the_create_timeout_and_keeps_user_data() {
-        let plain = with_self_destruct(None, Duration::from_secs(3600));
+        let plain = build_user_data(None, Duration::from_secs(3600), None);
         assert!(plain.starts_with("#!/bin/sh\nshutdown -P +75 "), "{plain}");
-        let mixed = with_self_destruct(
+        let mixed = build_user_data(
             Some("#cloud-config\npackages: [nginx]"),
             Duration::from_secs(60),
+            None,
         );
         assert!(mixed.contains("shutdown -P +16 "), "{mixed}");
         assert!(mixed.contains("Content-Type: text/cloud-config"), "{mixed}");
         assert!(mixed.contains("packages: [nginx]"), "{mixed}");
+        assert!(!mixed.contains("ssh_keys"), "{mixed}");
+    }
+
+    #[test]
+    fn the_generated_host_key_goes_to_cloud_init_ssh_keys() {
+        let ud = build_user_data(None, Duration::from_secs(60), Some(&pair()));
+        let want = "Content-Type: text/cloud-config; charset=\"us-ascii\"\n\n#cloud-config\nssh_keys:\n  \
+                    ed25519_private: |\n    -----BEGIN OPENSSH PRIVATE KEY-----\n    b3Blbn\n    NzaC1r\n    \
+                    -----END OPENSSH PRIVATE KEY-----\n  ed25519_public: ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIKey\n";
+        assert!(ud.starts_with("Content-Type: multipart/mixed;"), "{ud}");
+        assert!(ud.contains(want), "{ud}");
+        assert!(ud.contains("shutdown -P +16 "), "{ud}");
+        assert!(ud.ends_with("--==golden==--\n"), "{ud}");
+    }
+
+    #[test]
+    fn multipart_user_data_is_nested_beside_the_key_and_the_timer() {
+        let user = "Content-Type: multipart/mixed; boundary=\"u\"\nMIME-Version: 1.0\n\n--u\n\
+                    Content-Type: text/x-shellscript\n\n#!/bin/sh\necho hi\n--u--\n";
+        let ud = build_user_data(Some(user), Duration::from_secs(60), Some(&pair()));
+        assert!(
+            ud.contains(&format!("--==golden==\n{user}\n--==golden==--\n")),
+            "{ud}"
+        );
+        assert!(ud.contains("ssh_keys:"), "{ud}");
+        assert!(ud.contains("shutdown -P +16 "), "{ud}");
     }
 }

@@ -219,6 +219,7 @@ impl Ec2Api for FakeEc2 {
                     tags: s.instance_tags.clone(),
                     groups: s.security_group_ids.clone(),
                     client_token: s.client_token.clone(),
+                    instance_type: s.instance_type.clone(),
                 },
             );
             w.hide(&id);
@@ -255,14 +256,29 @@ impl Ec2Api for FakeEc2 {
         })
     }
 
-    async fn console_output(&self, id: &str) -> Result<Option<String>, Ec2Error> {
+    async fn console_output(&self, id: &str, latest: bool) -> Result<Option<String>, Ec2Error> {
         const A: &str = "GetConsoleOutput";
-        self.call(A, id, |w| {
-            if !w.instances.contains_key(id) {
+        let arg = if latest {
+            format!("{id} latest")
+        } else {
+            id.to_string()
+        };
+        self.call(A, &arg, |w| {
+            let Some(i) = w.instances.get(id) else {
                 return Err(err(A, "InvalidInstanceID.NotFound", id));
+            };
+            if !latest {
+                return Ok(w.console.buffered.clone());
             }
-            // No boot output: host keys come from `ssh.host_key` in tests.
-            Ok(None)
+            // Xen instance types (t2 and older generations) have no live output.
+            if i.instance_type.starts_with("t2.") {
+                return Err(err(
+                    A,
+                    "UnsupportedOperation",
+                    "This instance type does not support retrieving the latest console output.",
+                ));
+            }
+            Ok(w.console.live.clone())
         })
     }
 

@@ -86,6 +86,7 @@ struct Instance {
     tags: Tags,
     groups: Vec<String>,
     client_token: String,
+    instance_type: String,
 }
 
 #[derive(Debug)]
@@ -120,6 +121,16 @@ struct World {
     log: Vec<String>,
     hide_new: u32,
     hidden: HashMap<String, u32>,
+    /// What GetConsoleOutput answers, buffered and live.
+    console: Console,
+}
+
+/// The console output the fake shows: EC2 posts the buffered output late,
+/// the live one (`Latest=true`) only exists on Nitro instance types.
+#[derive(Debug, Clone, Default)]
+pub struct Console {
+    pub buffered: Option<String>,
+    pub live: Option<String>,
 }
 
 fn err(action: &'static str, code: &str, message: impl Into<String>) -> Ec2Error {
@@ -337,6 +348,11 @@ impl FakeEc2 {
 
     pub fn set_timing(&self, t: Timing) {
         self.world().timing = t;
+    }
+
+    /// What GetConsoleOutput shows from now on.
+    pub fn set_console(&self, c: Console) {
+        self.world().console = c;
     }
 
     /// Adds an available image with one snapshot.

@@ -256,12 +256,13 @@ impl Ec2Api for SdkEc2 {
             .collect())
     }
 
-    async fn console_output(&self, id: &str) -> Result<Option<String>, Ec2Error> {
+    async fn console_output(&self, id: &str, latest: bool) -> Result<Option<String>, Ec2Error> {
         use base64::Engine;
         let out = self
             .client
             .get_console_output()
             .instance_id(id)
+            .set_latest(latest.then_some(true))
             .send()
             .await
             .map_err(api_err("GetConsoleOutput"))?;

@@ -48,7 +48,7 @@ fn ssh(s: &Ssh) -> Result<SshSpec, Incomplete> {
         host_key_check: s.host_key_check.unwrap_or(if s.host_key.is_some() {
             HostKeyCheck::Pinned
         } else {
-            HostKeyCheck::Console
+            HostKeyCheck::Generated
         }),
     })
 }

@@ -261,7 +261,7 @@ fn every_rule_refuses_its_bad_input_at_its_attribute() {
             "host_key_check",
             json!({"ssh": {"host_key_check": "trust"}}),
             "ssh.host_key_check",
-            "use console, pinned or none",
+            "use generated, console, pinned or none",
         ),
         (
             "bastion port",
@@ -448,7 +448,7 @@ fn defaults_come_from_the_definitions() {
     ));
     assert_eq!(s.ssh.port, 22);
     assert_eq!(s.ssh.timeout, Duration::from_secs(300));
-    assert_eq!(s.ssh.host_key_check, HostKeyCheck::Console);
+    assert_eq!(s.ssh.host_key_check, HostKeyCheck::Generated);
     assert_eq!(s.ssh.interface, None);
     assert_eq!(s.create_timeout, Duration::from_secs(3600));
     assert_eq!(s.metadata.http_tokens, HttpTokens::Required);
