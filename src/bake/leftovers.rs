@@ -197,6 +197,14 @@ pub async fn sweep_orphans() -> Vec<String> {
         if !owner_dead(&entry).await {
             continue;
         }
+        // Before Terraform configures the provider there is no endpoint to
+        // compare with: only AWS itself or this machine get signed requests,
+        // whatever the file says. Other endpoints wait for the sweep that
+        // runs with the configured provider.
+        if !entry.endpoint.as_deref().is_none_or(startup_endpoint_ok) {
+            tracing::warn!(endpoint = ?entry.endpoint, "leftovers at a custom endpoint wait for the configured provider");
+            continue;
+        }
         let s = crate::ec2::AwsSettings {
             region: Some(entry.region),
             profile: entry.profile,
@@ -217,6 +225,30 @@ pub async fn sweep_orphans() -> Vec<String> {
         tracing::warn!(?removed, "removed what an interrupted bake left behind");
     }
     removed
+}
+
+/// An endpoint the start-up sweep may sign requests for: AWS's own hosts,
+/// or this machine (a local emulator).
+fn startup_endpoint_ok(url: &str) -> bool {
+    let rest = url
+        .strip_prefix("https://")
+        .or_else(|| url.strip_prefix("http://"))
+        .unwrap_or("");
+    let host_port = rest.split(['/', '?', '#']).next().unwrap_or("");
+    if host_port.contains('@') {
+        return false;
+    }
+    let host = match host_port.strip_prefix('[') {
+        Some(v6) => v6.split(']').next().unwrap_or(""),
+        None => host_port.rsplit_once(':').map_or(host_port, |(h, _)| h),
+    };
+    let host = host.to_ascii_lowercase();
+    host == "localhost"
+        || host
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback())
+        || host.ends_with(".amazonaws.com")
+        || host.ends_with(".amazonaws.com.cn")
 }
 
 /// Removes what interrupted bakes left; returns a line per thing removed.
@@ -302,6 +334,30 @@ pub async fn remove_tagged(
 
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn the_startup_sweep_signs_only_for_aws_or_this_machine() {
+        for ok in [
+            "http://127.0.0.1:5000",
+            "http://localhost:4566/",
+            "http://[::1]:5000",
+            "https://ec2.eu-west-1.amazonaws.com",
+            "https://ec2.cn-north-1.amazonaws.com.cn",
+        ] {
+            assert!(super::startup_endpoint_ok(ok), "{ok}");
+        }
+        for bad in [
+            "https://evil.example",
+            "https://ec2.amazonaws.com.evil.example",
+            "http://127.0.0.1@evil.example",
+            "http://10.0.0.1:5000",
+            "ftp://127.0.0.1",
+            "",
+        ] {
+            assert!(!super::startup_endpoint_ok(bad), "{bad}");
+        }
+    }
+
     use super::*;
     use crate::ec2::fake::{DEFAULT_VPC, FakeEc2, SOURCE_AMI};
     use crate::ec2::model::LaunchSpec;
