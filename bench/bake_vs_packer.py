@@ -103,6 +103,8 @@ class Bed:
             [sys.executable, f"{ROOT}/testbed/sshd.py", "--ec2", self.moto, "--port", "0", "--dir",
              f"{work}/sshd"], f"{work}/sshd.log")
         self.procs.append(sshd)
+        with open(hostkey) as f:
+            self.host_key = f.read().strip()
         console_fingerprints(hostkey, f"{work}/console.txt")
         # moto's first call after start is slow (it loads the catalogue): not part of a bake.
         urllib.request.urlopen(urllib.request.Request(
@@ -133,6 +135,9 @@ class Bed:
 def terraform_dir(work, name, bed, remote, payload, count):
     d = f"{work}/{name}"
     os.makedirs(d)
+    # Several build instances share the bed's one sshd, which can present only one generated
+    # host key at a time: they pin the bed's own key instead (one bake uses the default).
+    pin = f'\n    host_key = "{bed.host_key}"' if count > 1 else ""
     with open(f"{d}/main.tf", "w") as f:
         f.write(f'''terraform {{
   required_providers {{
@@ -156,7 +161,7 @@ resource "golden_ami" "bench" {{
   ssh {{
     username = "{bed.user}"
     host     = "127.0.0.1"
-    port     = {bed.port}
+    port     = {bed.port}{pin}
   }}
   provision {{
     shell {{
