@@ -22,6 +22,8 @@ What it changes in stock moto, and why:
     live (`Latest=true`, refused on Xen types such as t2.micro), as EC2 does.
   * With --sshd-dir DIR, RunInstances installs the user data's cloud-config `ssh_keys`
     (ed25519) as the host key of testbed/sshd.py's sshd, as cloud-init does on boot.
+  * EnableImageDeprecation / DisableImageDeprecation (HTTP 500 in stock moto) and the
+    image's `deprecationTime` in DescribeImages, as the EC2 API Reference documents them.
   * With --events FILE: one JSON line per held transition when a client first sees its end
     (`{"kind": "run"|"stop"|"image"|"terminate", "lag_s": ...}`: how long after the hold ended
     the next read of the state came), so benchmarks can measure how fast a client notices.
@@ -29,6 +31,7 @@ What it changes in stock moto, and why:
 import argparse
 import copy
 import email
+import datetime
 import json
 import logging
 import os
@@ -46,9 +49,17 @@ os.environ.setdefault("AWS_EC2_METADATA_DISABLED", "true")
 
 from moto.ec2.models import amis as moto_amis  # noqa: E402
 import yaml  # noqa: E402  (installed with moto, through `responses`)
-from moto.ec2.exceptions import DependencyViolationError, EC2ClientError  # noqa: E402
+from moto.ec2.exceptions import (  # noqa: E402
+    DependencyViolationError,
+    EC2ClientError,
+    InvalidAMIIdError,
+    InvalidParameterValueError,
+    UnvailableAMIIdError,
+)
 from moto.ec2.models import instances as moto_instances  # noqa: E402
 from moto.ec2.models import security_groups as moto_groups  # noqa: E402
+from moto.core.responses import ActionResult  # noqa: E402
+from moto.ec2.responses import amis as moto_ami_responses  # noqa: E402
 from moto.ec2.responses import general as moto_general  # noqa: E402
 from moto.moto_server.werkzeug_app import (  # noqa: E402
     DomainDispatcherApplication,
@@ -133,6 +144,73 @@ moto_amis.Ami.__init__ = _ami_init
 moto_amis.Ami.block_device_mappings = property(_ami_bdm)
 moto_amis.Ami.state = property(_ami_state_get, _ami_state_set)
 moto_amis.Ami.get_filter_value = _ami_filter
+
+
+# --- image deprecation ----------------------------------------------------------------------
+# Stock moto answers both calls with HTTP 500 and shows no deprecation time. What EC2 does,
+# per the Amazon EC2 API Reference:
+#   * "EnableImageDeprecation": DeprecateAt is a UTC time; "If you specify a value for seconds,
+#     Amazon EC2 rounds the seconds to the nearest minute. You can't specify a date in the past.
+#     The upper limit for DeprecateAt is 10 years from now" (2 years from creation for public
+#     AMIs, not modelled here). The reference names no error code for a refused time; EC2
+#     answers InvalidParameterValue, the code the reference's error list gives for a parameter
+#     value that is not valid. The answer is `<return>true</return>`.
+#   * "DisableImageDeprecation": cancels the deprecation; answers `<return>true</return>`.
+#   * The Image data type's `deprecationTime` element: a string, "YYYY-MM-DDTHH:MM:SSZ" with
+#     the seconds rounded to the minute; EC2 renders it with milliseconds
+#     (`2030-01-01T00:00:00.000Z`), which is what we serve so clients compare times, not text.
+# moto's serializer picks `deprecation_time` off the Ami object for `deprecationTime`, so the
+# stored string is all DescribeImages needs (absent while None).
+moto_amis.Ami.deprecation_time = None
+_TEN_YEARS = datetime.timedelta(days=3653)
+
+
+def _deprecate_at(raw):
+    """DeprecateAt as EC2 keeps it: UTC, rounded to the nearest minute; None if unreadable."""
+    if isinstance(raw, datetime.datetime):  # moto parses timestamp parameters itself
+        t = raw
+    else:
+        try:
+            t = datetime.datetime.fromisoformat(str(raw).strip().replace("Z", "+00:00"))
+        except ValueError:
+            return None
+    if t.tzinfo is None:
+        t = t.replace(tzinfo=datetime.timezone.utc)
+    t = t.astimezone(datetime.timezone.utc)
+    return (t + datetime.timedelta(seconds=30)).replace(second=0, microsecond=0)
+
+
+def _own_ami(backend, ami_id):
+    if ami_id in backend.amis:
+        return backend.amis[ami_id]
+    if ami_id in backend.deleted_amis:
+        raise UnvailableAMIIdError(ami_id)
+    raise InvalidAMIIdError(ami_id)
+
+
+def _enable_image_deprecation(self):
+    ami_id = self._get_param("ImageId")
+    raw = self._get_param("DeprecateAt")
+    self.error_on_dryrun()
+    ami = _own_ami(self.ec2_backend, ami_id)
+    at = _deprecate_at(raw)
+    now = datetime.datetime.now(datetime.timezone.utc)
+    if at is None or at < now or at > now + _TEN_YEARS:
+        raise InvalidParameterValueError(f"{raw} (DeprecateAt)")
+    ami.deprecation_time = at.strftime("%Y-%m-%dT%H:%M:%S.000Z")
+    return ActionResult({"Return": True})
+
+
+def _disable_image_deprecation(self):
+    ami_id = self._get_param("ImageId")
+    self.error_on_dryrun()
+    _own_ami(self.ec2_backend, ami_id).deprecation_time = None
+    return ActionResult({"Return": True})
+
+
+# moto finds an action's handler among the response class's functions at call time.
+moto_ami_responses.AmisResponse.enable_image_deprecation = _enable_image_deprecation
+moto_ami_responses.AmisResponse.disable_image_deprecation = _disable_image_deprecation
 
 
 # --- Instance state holds -----------------------------------------------------------------

@@ -643,3 +643,22 @@ fn version_names_the_release_and_the_protocol() {
         )
     );
 }
+
+/// The bed's EC2 schedules and cancels deprecation as EC2 does (stock moto
+/// answers both calls with HTTP 500): checked through boto3 by
+/// testbed/check_deprecation.py, so the provider's drift tests rest on it.
+#[test]
+fn the_test_bed_deprecates_images_as_ec2_does() {
+    let bed = Bed::start();
+    let out = std::process::Command::new("python3")
+        .arg(support::repo().join("testbed/check_deprecation.py"))
+        .arg(&bed.moto_endpoint)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+}

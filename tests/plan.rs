@@ -14,6 +14,7 @@ on_both_terraforms!(
     create_before_destroy_replaces_without_a_gap,
     file_source_known_only_after_apply,
     bad_configurations_are_refused_at_plan,
+    deprecation_and_snapshot_tags_changed_by_hand_are_planned_back,
 );
 
 fn resource(bed: &Bed, body: &str) -> String {
@@ -482,4 +483,98 @@ fn bad_configurations_are_refused_at_plan(v: TfVersion) {
     assert!(bed.key_pairs().is_empty());
     assert!(bed.extra_security_groups().is_empty());
     assert!(bed.own_images().is_empty());
+}
+
+/// `deprecate_at` and `snapshot_tags` changed through the EC2 API behind
+/// Terraform's back: the plan shows both, the apply puts them back, and EC2's
+/// own rendering of the configured time (`...00.000Z`) is no change.
+fn deprecation_and_snapshot_tags_changed_by_hand_are_planned_back(v: TfVersion) {
+    let bed = Bed::start();
+    // EC2 refuses a time in the past or more than 10 years ahead.
+    let secs = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs();
+    let year = 1970 + secs / 31_556_952 + 3;
+    let body = format!(
+        "  name_prefix   = \"drift-\"\n  source_ami    = \"ami-0a11ce0000000a001\"\n  deprecate_at  = \"{year}-01-01T00:00:00Z\"\n  snapshot_tags = {{ team = \"web\" }}\n"
+    );
+    let tf = bed.workspace("drift", &resource(&bed, &body), v);
+    tf.init();
+    tf.apply(&[]);
+    let ami = tf.output("id");
+    let vals = golden_values(&tf.state_json());
+    let snap = vals["snapshot_ids"][0].as_str().unwrap().to_string();
+    let deprecation = || -> Option<String> {
+        bed.image(&ami)
+            .and_then(|i| i.deprecation_time().map(str::to_string))
+    };
+    let tags = || {
+        let mut t = bed.snapshot_tags(&snap);
+        t.retain(|(k, _)| !k.starts_with("golden:"));
+        t.sort();
+        t
+    };
+    let configured = format!("{year}-01-01T00:00:00");
+    assert!(
+        deprecation().is_some_and(|d| d.starts_with(&configured)),
+        "{:?}",
+        deprecation()
+    );
+    assert_eq!(tags(), vec![("team".to_string(), "web".to_string())]);
+    let (code, out) = tf.plan_exit(&[]);
+    assert_eq!(
+        code, 0,
+        "EC2's rendering of the same time is no change:\n{out}"
+    );
+
+    bed.rt.block_on(async {
+        let later = aws_smithy_types::DateTime::from_str(
+            &format!("{}-06-01T12:00:00Z", year + 1),
+            aws_smithy_types::date_time::Format::DateTime,
+        )
+        .unwrap();
+        bed.ec2
+            .enable_image_deprecation()
+            .image_id(&ami)
+            .deprecate_at(later)
+            .send()
+            .await
+            .unwrap();
+        let tag = |k: &str, v: &str| aws_sdk_ec2::types::Tag::builder().key(k).value(v).build();
+        bed.ec2
+            .create_tags()
+            .resources(&snap)
+            .tags(tag("team", "ops"))
+            .tags(tag("extra", "x"))
+            .send()
+            .await
+            .unwrap();
+    });
+    let (code, out) = tf.plan_exit(&[]);
+    assert_eq!(code, 2, "{out}");
+    assert!(
+        out.contains("deprecate_at") && out.contains("snapshot_tags"),
+        "the plan names both attributes:\n{out}"
+    );
+    assert!(
+        out.contains("updated in-place") && !out.contains("must be replaced"),
+        "{out}"
+    );
+    tf.apply(&[]);
+    assert_eq!(tf.output("id"), ami, "put back in place, no rebake");
+    assert!(
+        deprecation().is_some_and(|d| d.starts_with(&configured)),
+        "{:?}",
+        deprecation()
+    );
+    assert_eq!(tags(), vec![("team".to_string(), "web".to_string())]);
+    assert!(
+        bed.snapshot_tags(&snap)
+            .iter()
+            .any(|(k, _)| k == "golden:build-id"),
+        "the bookkeeping tag stays"
+    );
+    let (code, out) = tf.plan_exit(&[]);
+    assert_eq!(code, 0, "{out}");
 }

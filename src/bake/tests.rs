@@ -347,3 +347,36 @@ fn a_cancellation_is_seen_through_every_layer() {
     assert!(!BakeError::Internal("never connected".into()).is_cancelled());
     assert!(!BakeError::TimedOut(1).is_cancelled());
 }
+
+/// EC2 is eventually consistent: a "not found" for what this bake created a
+/// moment ago (the instance, the image, the group, the key pair) is retried
+/// before it counts as gone, so nothing is left behind.
+#[tokio::test]
+async fn a_not_found_right_after_create_is_retried_not_taken_as_gone() {
+    let fake = FakeEc2::new();
+    fake.fail("TerminateInstances", 1, "InvalidInstanceID.NotFound");
+    fake.fail("DeregisterImage", 1, "InvalidAMIID.NotFound");
+    fake.fail("DeleteSecurityGroup", 1, "InvalidGroup.NotFound");
+    fake.fail("DeleteKeyPair", 1, "InvalidKeyPair.NotFound");
+    // The wait for the new image fails, so its cleanup deregisters it.
+    fake.fail("DescribeImages", 2, "UnauthorizedOperation");
+    let steps = steps_named(&[
+        "source_ami",
+        "key_pair",
+        "security_group",
+        "launch",
+        "create_image",
+    ]);
+    let o = bake(&fake, &spec(), steps).await;
+    failed_at(&o, "create_image");
+    assert!(o.cleanup_errors.is_empty(), "{:?}", o.cleanup_errors);
+    nothing_left(&fake);
+    for action in [
+        "TerminateInstances",
+        "DeregisterImage",
+        "DeleteSecurityGroup",
+        "DeleteKeyPair",
+    ] {
+        assert_eq!(fake.calls(action), 2, "{action}: {:?}", fake.log());
+    }
+}

@@ -11,7 +11,9 @@
 //! seam, in `ec2::Ec2`.
 
 use super::error::Ec2Error;
-use super::model::{Filters, GroupInfo, ImageInfo, InstanceInfo, LaunchSpec, VpcInfo};
+use super::model::{
+    Filters, GroupInfo, ImageInfo, InstanceInfo, LaunchSpec, SnapshotInfo, VpcInfo,
+};
 use std::collections::BTreeMap;
 
 pub type Tags = BTreeMap<String, String>;
@@ -51,6 +53,9 @@ pub trait Ec2Api: Send + Sync + std::fmt::Debug {
     async fn disable_image_deprecation(&self, id: &str) -> Result<(), Ec2Error>;
     async fn deregister_image(&self, id: &str) -> Result<(), Ec2Error>;
     async fn delete_snapshot(&self, id: &str) -> Result<(), Ec2Error>;
+    /// DescribeSnapshots of these ids, with their tags; an unknown id fails
+    /// the whole call with `InvalidSnapshot.NotFound`, as EC2 does.
+    async fn describe_snapshots(&self, ids: &[String]) -> Result<Vec<SnapshotInfo>, Ec2Error>;
 
     // Instances.
     /// RunInstances of one instance; its id.

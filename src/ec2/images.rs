@@ -184,6 +184,18 @@ impl Ec2 {
         gone_is_ok(self.api.deregister_image(id).await)
     }
 
+    /// Each snapshot's tags, by id (one DescribeSnapshots call).
+    pub async fn snapshot_tags(
+        &self,
+        ids: &[String],
+    ) -> Result<BTreeMap<String, BTreeMap<String, String>>, Ec2Error> {
+        if ids.is_empty() {
+            return Ok(BTreeMap::new());
+        }
+        let found = self.api.describe_snapshots(ids).await?;
+        Ok(found.into_iter().map(|s| (s.id, s.tags)).collect())
+    }
+
     /// Deletes a snapshot; already gone is success.
     pub async fn delete_snapshot(&self, id: &str) -> Result<(), Ec2Error> {
         gone_is_ok(self.api.delete_snapshot(id).await)

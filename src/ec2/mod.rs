@@ -54,6 +54,9 @@ pub struct Ec2 {
     /// Source AMIs the plan just looked up, so the apply in the same process
     /// does not ask again.
     pub recent_sources: images::RecentImages,
+    /// How long a "not found" for something this bake created a moment ago
+    /// is taken for EC2's eventual consistency, not for "already gone".
+    pub fresh_not_found: std::time::Duration,
 }
 
 impl Ec2 {
@@ -77,6 +80,7 @@ impl Ec2 {
             pacer: Default::default(),
             facts: Default::default(),
             recent_sources: Default::default(),
+            fresh_not_found: removal::FRESH_NOT_FOUND,
         }
     }
 

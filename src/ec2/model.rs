@@ -14,6 +14,16 @@ pub struct ImageInfo {
     pub creation_date: String,
     pub snapshot_ids: Vec<String>,
     pub tags: BTreeMap<String, String>,
+    /// When EC2 deprecates the image, as EC2 renders it (seconds rounded
+    /// to the minute, often with milliseconds: `2030-01-01T00:00:00.000Z`).
+    pub deprecation_time: Option<String>,
+}
+
+/// An EBS snapshot: its id and tags.
+#[derive(Debug, Clone, Default)]
+pub struct SnapshotInfo {
+    pub id: String,
+    pub tags: BTreeMap<String, String>,
 }
 
 /// An instance as the bake sees it.

@@ -431,3 +431,48 @@ async fn other_console_errors_still_fail_the_wait() {
         Err(WaitError::Api(e)) if e.has_code("UnauthorizedOperation")
     ));
 }
+
+/// What this bake created is given `fresh_not_found` to become visible; a
+/// not-found that lasts counts as gone then (or at once when cancelled),
+/// and what the sweep found keeps the immediate rule.
+#[tokio::test]
+async fn a_lasting_not_found_of_a_new_object_counts_as_gone_after_a_bound() {
+    let fake = FakeEc2::new();
+    let mut ec2 = ec2(&fake);
+    ec2.fresh_not_found = Duration::from_millis(600);
+    let never = CancellationToken::new();
+    let t0 = tokio::time::Instant::now();
+    let r = ec2
+        .terminate_new_instances(&["i-gone".to_string()], &never)
+        .await;
+    assert!(r.is_ok(), "{r:?}");
+    assert!(
+        t0.elapsed() >= Duration::from_millis(550),
+        "{:?}",
+        t0.elapsed()
+    );
+    assert!(t0.elapsed() < Duration::from_secs(3), "{:?}", t0.elapsed());
+    assert!(fake.calls("TerminateInstances") >= 2);
+
+    let stop = CancellationToken::new();
+    stop.cancel();
+    ec2.fresh_not_found = Duration::from_secs(3600);
+    let t0 = tokio::time::Instant::now();
+    assert!(ec2.deregister_new_image("ami-gone", &stop).await.is_ok());
+    assert!(
+        t0.elapsed() < Duration::from_secs(1),
+        "cancelled: gone at once"
+    );
+
+    let before = fake.calls("DeregisterImage");
+    assert!(ec2.deregister_image("ami-gone").await.is_ok());
+    assert_eq!(
+        fake.calls("DeregisterImage"),
+        before + 1,
+        "seen objects: no retry"
+    );
+
+    // Another failure is no "gone".
+    fake.fail("DeleteKeyPair", 1, "UnauthorizedOperation");
+    assert!(ec2.delete_new_key_pair("k", &never).await.is_err());
+}

@@ -173,6 +173,37 @@ impl Ec2 {
         .await
     }
 
+    /// [`Ec2::wait_security_group_deleted`] for a group this bake created a
+    /// moment ago: "not found" is taken for EC2's eventual consistency for
+    /// `fresh_not_found` before it counts as gone (see `removal`).
+    pub async fn wait_new_security_group_deleted(
+        &self,
+        id: &str,
+        pace: Option<Pace<'_>>,
+        limit: Duration,
+    ) -> Result<(), WaitError> {
+        let never = CancellationToken::new();
+        let fresh_until = tokio::time::Instant::now() + self.fresh_not_found;
+        wait::paced(
+            "a security group to be deletable",
+            pace,
+            limit,
+            &never,
+            || async move {
+                match self.api.delete_security_group(id).await {
+                    Ok(()) => Ok(Poll::Ready(())),
+                    Err(e) if e.has_code("DependencyViolation") => Ok(Poll::Pending(e.message)),
+                    Err(e) if e.is_not_found() && tokio::time::Instant::now() < fresh_until => {
+                        Ok(Poll::Pending("not visible yet".into()))
+                    }
+                    Err(e) if e.is_not_found() => Ok(Poll::Ready(())),
+                    Err(e) => Err(WaitError::Api(e)),
+                }
+            },
+        )
+        .await
+    }
+
     /// One attempt to delete the snapshot of `image` (being deregistered):
     /// InvalidSnapshot.InUse means "not yet" while only that deregistration
     /// holds it; when another image uses the snapshot, no wait will free it,

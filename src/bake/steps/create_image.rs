@@ -63,6 +63,9 @@ impl Step for CreateImage {
                 return Ok(());
             }
             // Not recorded means CreateImage failed, perhaps after EC2 acted on it.
+            // Recorded means created by this bake a moment ago (a not-found may
+            // only mean "not visible yet"); found by its tag means seen.
+            let fresh = cx.image_id.is_some();
             let images = match cx.image_id.take() {
                 Some(id) => vec![(
                     id,
@@ -81,9 +84,15 @@ impl Step for CreateImage {
             };
             let never = tokio_util::sync::CancellationToken::new();
             for (id, snapshots) in images {
-                cx.ec2
-                    .delete_image_and_snapshots(&id, &snapshots, &never)
-                    .await?;
+                if fresh {
+                    cx.ec2
+                        .delete_new_image_and_snapshots(&id, &snapshots, &never)
+                        .await?;
+                } else {
+                    cx.ec2
+                        .delete_image_and_snapshots(&id, &snapshots, &never)
+                        .await?;
+                }
                 tracing::info!(image = %id, "removed unfinished image");
             }
             Ok(())

@@ -38,7 +38,9 @@ impl Step for KeyPair {
     fn cleanup<'a, 'b: 'a>(&'a self, cx: &'a mut BakeContext<'b>) -> StepFuture<'a> {
         Box::pin(async move {
             if let Some(name) = cx.key_pair_name.take() {
-                cx.ec2.delete_key_pair(&name).await?;
+                // Imported by this bake: a not-found may only mean "not visible yet".
+                let never = tokio_util::sync::CancellationToken::new();
+                cx.ec2.delete_new_key_pair(&name, &never).await?;
                 tracing::info!(key_pair = %name, "deleted temporary key pair");
             }
             Ok(())

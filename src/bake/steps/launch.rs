@@ -159,14 +159,23 @@ impl Step for Launch {
             // Not recorded means RunInstances failed, perhaps after EC2 acted on it
             // (a lost response): look for anything launched with our build id.
             let ids = match cx.instance.take() {
-                Some(inst) => vec![inst.id],
-                None => {
+                Some(inst) => {
+                    // Launched by this bake: a not-found may only mean "not visible yet".
+                    let never = tokio_util::sync::CancellationToken::new();
                     cx.ec2
+                        .terminate_new_instances(std::slice::from_ref(&inst.id), &never)
+                        .await?;
+                    vec![inst.id]
+                }
+                None => {
+                    let found = cx
+                        .ec2
                         .instances_tagged(BUILD_ID_TAG, &cx.spec.build_id)
-                        .await?
+                        .await?;
+                    cx.ec2.terminate_instances(&found).await?;
+                    found
                 }
             };
-            cx.ec2.terminate_instances(&ids).await?;
             if cx.security_group_id.is_some() {
                 // EC2 refuses to delete the temporary group while an instance still
                 // holds it: that deletion is the cheapest wait for the end.

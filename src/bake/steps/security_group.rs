@@ -85,20 +85,30 @@ impl Step for SecurityGroup {
     fn cleanup<'a, 'b: 'a>(&'a self, cx: &'a mut BakeContext<'b>) -> StepFuture<'a> {
         Box::pin(async move {
             // Not recorded means the create failed, perhaps after EC2 acted on it.
-            let ids = match cx.security_group_id.take() {
-                Some(id) => vec![id],
-                None => {
+            // Recorded means created by this bake a moment ago (a not-found may
+            // only mean "not visible yet"); found by its tag means seen.
+            let (ids, fresh) = match cx.security_group_id.take() {
+                Some(id) => (vec![id], true),
+                None => (
                     cx.ec2
                         .groups_tagged(crate::ec2::tags::BUILD_ID_TAG, &cx.spec.build_id)
-                        .await?
-                }
+                        .await?,
+                    false,
+                ),
             };
             // The first deletion waits out the build instance's termination.
             let mut pace = (!cx.terminating.is_empty()).then(|| cx.pace("terminate"));
+            let limit = Duration::from_secs(300);
             for id in &ids {
-                cx.ec2
-                    .wait_security_group_deleted(id, pace.take(), Duration::from_secs(300))
-                    .await?;
+                if fresh {
+                    cx.ec2
+                        .wait_new_security_group_deleted(id, pace.take(), limit)
+                        .await?;
+                } else {
+                    cx.ec2
+                        .wait_security_group_deleted(id, pace.take(), limit)
+                        .await?;
+                }
             }
             for instance in std::mem::take(&mut cx.terminating) {
                 tracing::info!(%instance, "build instance terminated");

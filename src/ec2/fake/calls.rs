@@ -1,9 +1,13 @@
 //! The fake's answer to each EC2 call, as EC2 would give it.
 
-use super::{ACCOUNT, FakeEc2, Group, Image, Instance, Phase, err, glob, matches};
+use super::{
+    ACCOUNT, FakeEc2, Group, Image, Instance, Phase, ec2_deprecation_time, err, glob, matches,
+};
 use crate::ec2::api::{Ec2Api, Tags};
 use crate::ec2::error::Ec2Error;
-use crate::ec2::model::{Filters, GroupInfo, ImageInfo, InstanceInfo, LaunchSpec, VpcInfo};
+use crate::ec2::model::{
+    Filters, GroupInfo, ImageInfo, InstanceInfo, LaunchSpec, SnapshotInfo, VpcInfo,
+};
 
 #[async_trait::async_trait]
 impl Ec2Api for FakeEc2 {
@@ -104,7 +108,6 @@ impl Ec2Api for FakeEc2 {
                     phase: Phase::moving("pending", "available", after),
                     owner: ACCOUNT.into(),
                     launch_permissions: vec![],
-                    deprecate_at: None,
                 },
             );
             w.hide(&id);
@@ -142,15 +145,20 @@ impl Ec2Api for FakeEc2 {
     }
 
     async fn enable_image_deprecation(&self, id: &str, at: &str) -> Result<(), Ec2Error> {
-        self.call("EnableImageDeprecation", id, |w| {
-            w.image("EnableImageDeprecation", id)?.deprecate_at = Some(at.into());
+        const A: &str = "EnableImageDeprecation";
+        self.call(A, id, |w| {
+            let shown = ec2_deprecation_time(at)
+                .ok_or_else(|| err(A, "InvalidParameterValue", format!("{at:?}")))?;
+            w.image(A, id)?.info.deprecation_time = Some(shown);
             Ok(())
         })
     }
 
     async fn disable_image_deprecation(&self, id: &str) -> Result<(), Ec2Error> {
         self.call("DisableImageDeprecation", id, |w| {
-            w.image("DisableImageDeprecation", id)?.deprecate_at = None;
+            w.image("DisableImageDeprecation", id)?
+                .info
+                .deprecation_time = None;
             Ok(())
         })
     }
@@ -182,6 +190,24 @@ impl Ec2Api for FakeEc2 {
             }
             w.snapshots.remove(id);
             Ok(())
+        })
+    }
+
+    async fn describe_snapshots(&self, ids: &[String]) -> Result<Vec<SnapshotInfo>, Ec2Error> {
+        const A: &str = "DescribeSnapshots";
+        self.call(A, &ids.join(","), |w| {
+            ids.iter()
+                .map(|id| {
+                    let tags = w
+                        .snapshots
+                        .get(id)
+                        .ok_or_else(|| err(A, "InvalidSnapshot.NotFound", id))?;
+                    Ok(SnapshotInfo {
+                        id: id.clone(),
+                        tags: tags.clone(),
+                    })
+                })
+                .collect()
         })
     }
 

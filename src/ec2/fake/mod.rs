@@ -95,7 +95,6 @@ struct Image {
     phase: Phase,
     owner: String,
     launch_permissions: Vec<String>,
-    deprecate_at: Option<String>,
 }
 
 #[derive(Debug)]
@@ -139,6 +138,20 @@ fn err(action: &'static str, code: &str, message: impl Into<String>) -> Ec2Error
         code: Some(code.to_string()),
         message: format!("{code}: {}", message.into()),
     }
+}
+
+/// DeprecateAt as EC2 shows it back in DescribeImages: rounded to the
+/// nearest minute, with milliseconds (`2030-01-01T00:01:00.000Z` for
+/// `2030-01-01T00:00:31Z`); None for a time EC2 would refuse to parse.
+fn ec2_deprecation_time(at: &str) -> Option<String> {
+    use aws_smithy_types::DateTime;
+    use aws_smithy_types::date_time::Format;
+    let t = DateTime::from_str(at, Format::DateTime).ok()?;
+    let minutes = (t.secs() + 30).div_euclid(60);
+    let shown = DateTime::from_secs(minutes * 60)
+        .fmt(Format::DateTime)
+        .ok()?;
+    Some(format!("{}.000Z", shown.strip_suffix('Z')?))
 }
 
 /// EC2's filter wildcards: `*` any run, `?` one character.
@@ -374,7 +387,6 @@ impl FakeEc2 {
                 phase: Phase::settled("available"),
                 owner: owner.into(),
                 launch_permissions: vec![],
-                deprecate_at: None,
             },
         );
     }

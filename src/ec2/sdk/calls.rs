@@ -4,7 +4,9 @@ use super::convert::{self, spec};
 use super::{SdkEc2, api_err, missing};
 use crate::ec2::api::{Ec2Api, Tags};
 use crate::ec2::error::Ec2Error;
-use crate::ec2::model::{Filters, GroupInfo, ImageInfo, InstanceInfo, LaunchSpec, VpcInfo};
+use crate::ec2::model::{
+    Filters, GroupInfo, ImageInfo, InstanceInfo, LaunchSpec, SnapshotInfo, VpcInfo,
+};
 use aws_sdk_ec2::types::{
     AttributeValue, Filter, HttpTokensState, IamInstanceProfileSpecification, ImageAttributeName,
     InstanceMetadataEndpointState, InstanceMetadataOptionsRequest,
@@ -169,6 +171,26 @@ impl Ec2Api for SdkEc2 {
             .await
             .map_err(api_err("DeleteSnapshot"))?;
         Ok(())
+    }
+
+    async fn describe_snapshots(&self, ids: &[String]) -> Result<Vec<SnapshotInfo>, Ec2Error> {
+        let out = self
+            .client
+            .describe_snapshots()
+            .set_snapshot_ids(Some(ids.to_vec()))
+            .send()
+            .await
+            .map_err(api_err("DescribeSnapshots"))?;
+        Ok(out
+            .snapshots()
+            .iter()
+            .filter_map(|s| {
+                Some(SnapshotInfo {
+                    id: s.snapshot_id()?.to_string(),
+                    tags: convert::from_sdk(s.tags()),
+                })
+            })
+            .collect())
     }
 
     async fn run_instance(&self, s: &LaunchSpec) -> Result<String, Ec2Error> {

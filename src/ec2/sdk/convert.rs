@@ -56,6 +56,7 @@ pub fn image(i: &Image) -> ImageInfo {
             .map(str::to_string)
             .collect(),
         tags: from_sdk(i.tags()),
+        deprecation_time: i.deprecation_time().map(str::to_string),
     }
 }
 

@@ -70,7 +70,7 @@ async fn create(
             && let Some(image) = outcome.image.take()
         {
             let never = CancellationToken::new();
-            if let Err(e) = ec2.delete_image_and_snapshots(&image.id, &image.snapshot_ids, &never).await {
+            if let Err(e) = ec2.delete_new_image_and_snapshots(&image.id, &image.snapshot_ids, &never).await {
                 tracing::error!(image = %image.id, error = %e, "cannot remove the image of an abandoned bake");
             }
         }

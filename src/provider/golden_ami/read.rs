@@ -7,6 +7,7 @@ use crate::ec2::tags::{BUILD_ID_TAG, INPUT_DIGEST_TAG, SOURCE_AMI_TAG};
 use crate::protocol::diag::{Diagnostic, Diagnostics};
 use crate::protocol::value::Value;
 use crate::provider::{Configured, StateOutcome};
+use std::collections::BTreeMap;
 
 /// The tags a user sees in `tags`: ours (`golden:*`) are bookkeeping.
 fn user_tags(
@@ -35,6 +36,60 @@ fn refresh(state: &mut Value, img: &ImageInfo, region: &str) {
     {
         state.set("description", Value::opt_string(img.description.clone()));
     }
+    refresh_deprecation(state, img.deprecation_time.as_deref());
+}
+
+/// Writes when EC2 deprecates the image into `deprecate_at`. EC2 rounds the
+/// seconds to the minute and renders the time its own way
+/// (`2030-01-01T00:00:00.000Z` for `2030-01-01T00:00:00Z`), so the configured
+/// text stays while it names the same minute; none stays null.
+fn refresh_deprecation(state: &mut Value, seen: Option<&str>) {
+    let known = state.get("deprecate_at").as_str().map(str::to_string);
+    let same = match (known.as_deref(), seen) {
+        (None, None) => true,
+        (Some(k), Some(s)) => {
+            k == s || deprecation_minute(k).is_some_and(|m| Some(m) == deprecation_minute(s))
+        }
+        _ => false,
+    };
+    if !same {
+        state.set("deprecate_at", Value::opt_string(seen));
+    }
+}
+
+/// The minute EC2 deprecates at for an RFC 3339 time: rounded to the nearest,
+/// as EnableImageDeprecation does.
+fn deprecation_minute(t: &str) -> Option<i64> {
+    use aws_smithy_types::DateTime;
+    use aws_smithy_types::date_time::Format;
+    let t = DateTime::from_str(t, Format::DateTime).ok()?;
+    Some((t.secs() + 30).div_euclid(60))
+}
+
+/// What to record as the snapshots' tags, given what each carries: the
+/// configured map when every snapshot carries exactly it. Otherwise a map
+/// that differs from it wherever any snapshot does, so the update (which
+/// deletes keys the configuration lacks and writes the values that differ,
+/// on every snapshot) puts them all back at once: a key missing on any
+/// snapshot is left out, an extra key on any is in, and a value that
+/// differs on any is that value.
+fn seen_snapshot_tags(
+    configured: &BTreeMap<String, String>,
+    snapshots: &[BTreeMap<String, String>],
+) -> BTreeMap<String, String> {
+    let mut seen: BTreeMap<String, String> = BTreeMap::new();
+    for tags in snapshots {
+        for (k, v) in tags {
+            let keep = seen
+                .get(k)
+                .is_some_and(|have| configured.get(k) != Some(have));
+            if !keep {
+                seen.insert(k.clone(), v.clone());
+            }
+        }
+    }
+    seen.retain(|k, _| !configured.contains_key(k) || snapshots.iter().all(|t| t.contains_key(k)));
+    seen
 }
 
 /// Writes who may launch the image into `ami_users`: the configured order
@@ -73,6 +128,33 @@ pub async fn read(c: &Configured, state: Value, private: Vec<u8>) -> StateOutcom
             .bytes();
             let mut state = state;
             refresh(&mut state, &img, &c.ec2.region);
+            // The snapshots' tags cost one DescribeSnapshots call per refresh,
+            // so it is made only when the state has `snapshot_tags` (set in
+            // the configuration, even to `{}`): a plain refresh stays at
+            // DescribeImages + DescribeImageAttribute. Tags put by hand on the
+            // snapshots of an image configured without `snapshot_tags` are
+            // not seen, as nothing in the configuration speaks of them.
+            if !state.get("snapshot_tags").is_null() {
+                match c.ec2.snapshot_tags(&img.snapshot_ids).await {
+                    Ok(found) => {
+                        let configured = state.get("snapshot_tags").as_string_map();
+                        let each: Vec<_> = found.values().map(user_tags).collect();
+                        state.set(
+                            "snapshot_tags",
+                            Value::string_map(seen_snapshot_tags(&configured, &each)),
+                        );
+                    }
+                    Err(e) => {
+                        return StateOutcome::err(
+                            state,
+                            Diagnostic::error(
+                                format!("Cannot read the snapshots of AMI {id}"),
+                                e.to_string(),
+                            ),
+                        );
+                    }
+                }
+            }
             // Sharing is read whether configured or not: an image made
             // public by hand must show up in the plan.
             match c.ec2.launch_permissions(&id).await {
@@ -197,6 +279,85 @@ pub fn upgrade_state(version: i64, raw_json: &[u8]) -> (Value, Diagnostics) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn map(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
+    }
+
+    #[test]
+    fn snapshot_tags_differ_wherever_any_snapshot_does() {
+        let want = map(&[("a", "1"), ("b", "2")]);
+        let same = seen_snapshot_tags(&want, &[want.clone(), want.clone()]);
+        assert_eq!(same, want, "every snapshot as configured: no drift");
+        // One snapshot lost `b`, the other has `b` changed and an extra `c`.
+        let seen = seen_snapshot_tags(
+            &want,
+            &[
+                map(&[("a", "1")]),
+                map(&[("a", "1"), ("b", "9"), ("c", "3")]),
+            ],
+        );
+        assert_eq!(seen, map(&[("a", "1"), ("c", "3")]));
+        // The differing value wins whichever snapshot comes first.
+        let seen = seen_snapshot_tags(
+            &want,
+            &[
+                map(&[("a", "1"), ("b", "2")]),
+                map(&[("a", "7"), ("b", "2")]),
+            ],
+        );
+        assert_eq!(seen, map(&[("a", "7"), ("b", "2")]));
+        assert_eq!(seen_snapshot_tags(&want, &[]), map(&[]));
+    }
+
+    #[test]
+    fn deprecation_times_compare_as_times() {
+        let at = |known: Option<&str>, seen: Option<&str>| {
+            let mut state = Value::Map(Default::default());
+            if let Some(k) = known {
+                state.set("deprecate_at", Value::string(k));
+            }
+            refresh_deprecation(&mut state, seen);
+            state.get("deprecate_at").as_str().map(str::to_string)
+        };
+        let configured = Some("2030-01-01T00:00:00Z");
+        assert_eq!(
+            at(configured, Some("2030-01-01T00:00:00.000Z")).as_deref(),
+            configured
+        );
+        // EC2 rounds the seconds to the nearest minute.
+        assert_eq!(
+            at(
+                Some("2030-01-01T00:00:31Z"),
+                Some("2030-01-01T00:01:00.000Z")
+            )
+            .as_deref(),
+            Some("2030-01-01T00:00:31Z")
+        );
+        assert_eq!(
+            at(
+                Some("2030-01-01T00:00:00.250Z"),
+                Some("2030-01-01T00:00:00Z")
+            )
+            .as_deref(),
+            Some("2030-01-01T00:00:00.250Z"),
+            "fractions of a second name the same minute"
+        );
+        assert_eq!(
+            at(configured, Some("2030-01-01T00:02:00.000Z")).as_deref(),
+            Some("2030-01-01T00:02:00.000Z")
+        );
+        assert_eq!(at(configured, None), None, "cancelled by hand");
+        assert_eq!(
+            at(None, Some("2030-01-01T00:00:00.000Z")).as_deref(),
+            Some("2030-01-01T00:00:00.000Z"),
+            "set by hand"
+        );
+        assert_eq!(at(None, None), None);
+    }
 
     #[test]
     fn sharing_drift_shows_whether_configured_or_not() {

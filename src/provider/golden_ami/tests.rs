@@ -977,3 +977,108 @@ fn json_of(v: &Value) -> Json {
         Value::Map(m) => Json::Object(m.iter().map(|(k, i)| (k.clone(), json_of(i))).collect()),
     }
 }
+
+/// Refresh reads `deprecate_at` and `snapshot_tags` back from EC2: a change
+/// made by hand shows in the state (so in the plan), while EC2's own rendering
+/// of the configured time is no change.
+#[tokio::test]
+async fn refresh_shows_deprecation_and_snapshot_tags_changed_out_of_band() {
+    use crate::ec2::api::{Ec2Api, Tags};
+    let fake = crate::ec2::fake::FakeEc2::new();
+    let id = fake.add_own_image("web", &Default::default());
+    let Some(snap) = fake.snapshots().last().cloned() else {
+        panic!("no snapshot")
+    };
+    let tags = |pairs: &[(&str, &str)]| -> Tags {
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
+    };
+    let snaps = vec![snap.clone()];
+    let api: &dyn Ec2Api = fake.as_ref();
+    api.create_tags(&snaps, &tags(&[("team", "web"), ("golden:build-id", "b1")]))
+        .await
+        .unwrap();
+    api.enable_image_deprecation(&id, "2030-01-01T00:00:00Z")
+        .await
+        .unwrap();
+    let (c, ..) = over_fake(&fake);
+    let state = with(json!({
+        "id": id,
+        "snapshot_ids": [snap],
+        "deprecate_at": "2030-01-01T00:00:00Z",
+        "snapshot_tags": {"team": "web"},
+    }));
+    let read = |s: Value| super::read(&c, s, vec![]);
+
+    let out = read(state.clone()).await;
+    assert!(!out.diags.has_errors(), "{:?}", out.diags);
+    assert_eq!(
+        out.state.get("deprecate_at").as_str(),
+        Some("2030-01-01T00:00:00Z"),
+        "EC2 shows 2030-01-01T00:00:00.000Z: the same time, the configured text stays"
+    );
+    assert_eq!(
+        out.state.get("snapshot_tags").as_string_map(),
+        tags(&[("team", "web")])
+    );
+
+    // Changed by hand.
+    api.enable_image_deprecation(&id, "2031-06-01T12:00:00Z")
+        .await
+        .unwrap();
+    api.create_tags(&snaps, &tags(&[("team", "ops"), ("extra", "x")]))
+        .await
+        .unwrap();
+    let out = read(state.clone()).await;
+    assert!(!out.diags.has_errors(), "{:?}", out.diags);
+    let shown = out.state.get("deprecate_at").as_str().map(str::to_string);
+    assert_eq!(shown.as_deref(), Some("2031-06-01T12:00:00.000Z"));
+    assert_eq!(
+        out.state.get("snapshot_tags").as_string_map(),
+        tags(&[("team", "ops"), ("extra", "x")]),
+        "the bookkeeping tag stays out of sight"
+    );
+
+    // Cancelled and untagged by hand.
+    api.disable_image_deprecation(&id).await.unwrap();
+    api.delete_tags(&snaps, &["team".into(), "extra".into()])
+        .await
+        .unwrap();
+    let out = read(state).await;
+    assert!(out.state.get("deprecate_at").is_null());
+    assert_eq!(
+        out.state.get("snapshot_tags").as_string_map(),
+        Tags::new(),
+        "configured tags gone from the snapshot"
+    );
+    assert!(!out.state.get("snapshot_tags").is_null());
+}
+
+/// A refresh of an image configured without `snapshot_tags` asks EC2 no more
+/// than before (no DescribeSnapshots), and "none" stays null.
+#[tokio::test]
+async fn a_plain_refresh_reads_no_snapshots_and_keeps_nulls() {
+    let fake = crate::ec2::fake::FakeEc2::new();
+    let id = fake.add_own_image("web", &Default::default());
+    let (c, ..) = over_fake(&fake);
+    let state = with(json!({"id": id, "snapshot_ids": fake.snapshots()}));
+    let out = super::read(&c, state, vec![]).await;
+    assert!(!out.diags.has_errors(), "{:?}", out.diags);
+    assert_eq!(fake.calls("DescribeSnapshots"), 0);
+    assert_eq!(
+        fake.log().len(),
+        2,
+        "DescribeImages and DescribeImageAttribute: {:?}",
+        fake.log()
+    );
+    assert!(out.state.get("deprecate_at").is_null());
+    assert!(out.state.get("snapshot_tags").is_null());
+
+    let state = with(json!({"id": id, "snapshot_tags": {}}));
+    let out = super::read(&c, state, vec![]).await;
+    assert_eq!(fake.calls("DescribeSnapshots"), 1);
+    let kept = out.state.get("snapshot_tags");
+    assert!(!kept.is_null() && kept.as_string_map().is_empty());
+}
