@@ -135,9 +135,10 @@ class Bed:
 def terraform_dir(work, name, bed, remote, payload, count):
     d = f"{work}/{name}"
     os.makedirs(d)
-    # Several build instances share the bed's one sshd, which can present only one generated
-    # host key at a time: they pin the bed's own key instead (one bake uses the default).
-    pin = f'\n    host_key = "{bed.host_key}"' if count > 1 else ""
+    # Every bake pins the bed's own host key. With the default (a generated key handed to
+    # cloud-init) the bed's one sshd restarts to present each new key: a test-bed cost, not the
+    # provider's, and several build instances at once would need several keys at a time.
+    pin = f'\n    host_key = "{bed.host_key}"'
     with open(f"{d}/main.tf", "w") as f:
         f.write(f'''terraform {{
   required_providers {{
