@@ -337,8 +337,8 @@ moto_general.General.get_console_output = _console_output
 # ed25519 pair in the user data (plain or in a multipart MIME part) becomes the host key
 # sshd presents (DIR/host_keys/ssh_host_ed25519_key); without one, the bed's own key
 # (DIR/ssh_host_ed25519_key) is put back, as a fresh instance has its own keys. If the key
-# changed, sshd is sent SIGHUP (it re-execs and reloads its keys; connections made meanwhile
-# are refused and retried), before RunInstances answers, so no client sees the old key.
+# changed, sshd is sent SIGHUP (it re-execs and reloads its keys) and RunInstances answers
+# only once sshd listens again, so no client that waits for it sees the old key.
 SSHD_DIR = []
 
 
@@ -411,8 +411,20 @@ def _reload_sshd(d):
             cmdline = f.read()
     except (OSError, ValueError):
         return  # no sshd running (stopped by the test): it reads the key when it starts
-    if os.path.join(d, "sshd_config").encode() in cmdline:
-        os.kill(pid, signal.SIGHUP)
+    if os.path.join(d, "sshd_config").encode() not in cmdline:
+        return
+    # sshd re-execs on SIGHUP and writes its PidFile again once it listens: without the file,
+    # wait for it, so RunInstances answers only when the new key is what sshd presents (a
+    # client dialling meanwhile would meet the restart, or the old key).
+    pidfile = os.path.join(d, "sshd.pid")
+    try:
+        os.remove(pidfile)
+    except OSError:
+        pass
+    os.kill(pid, signal.SIGHUP)
+    deadline = time.monotonic() + 5
+    while not os.path.exists(pidfile) and time.monotonic() < deadline:
+        time.sleep(0.01)
 
 
 _orig_run_instances = moto_instances.InstanceBackend.run_instances

@@ -73,13 +73,6 @@ impl Value {
         }
     }
 
-    pub fn as_bool(&self) -> Option<bool> {
-        match self {
-            Value::Bool(b) => Some(*b),
-            _ => None,
-        }
-    }
-
     pub fn as_list(&self) -> &[Value] {
         match self {
             Value::List(l) => l,

@@ -2,7 +2,7 @@
 
 use super::digest;
 use super::private::Private;
-use super::schema::schema;
+use super::schema::{SourceAmiFilter, schema};
 use super::validate::validate;
 use crate::protocol::diag::{AttrPath, Diagnostic, Diagnostics};
 use crate::protocol::value::Value;
@@ -156,6 +156,12 @@ struct FollowSource {
     source_ami_filter: Option<serde_json::Value>,
 }
 
+/// The filter, as resolving the source reads it.
+#[derive(serde::Deserialize)]
+struct FilterOnly {
+    source_ami_filter: Option<SourceAmiFilter>,
+}
+
 /// Resolves the source AMI now, so a bad filter fails the plan (creating
 /// nothing) and the apply bakes exactly the image the plan showed.
 async fn resolve_source(c: &Configured, config: &Value, diags: &mut Diagnostics) -> Value {
@@ -191,10 +197,21 @@ async fn resolve_source(c: &Configured, config: &Value, diags: &mut Diagnostics)
     if filter.is_null() || !filter.is_wholly_known() {
         return Value::Unknown;
     }
-    let filters = filter.get("filters").as_string_map();
-    let owners = filter.get("owners").as_string_list();
-    let most_recent = filter.get("most_recent").as_bool().unwrap_or(false);
-    match c.ec2.find_image(&filters, &owners, most_recent).await {
+    // Wholly known: decoded with its definitions' defaults (`most_recent`).
+    let f = match view_known::<FilterOnly>(&schema().block, config) {
+        Ok(FilterOnly {
+            source_ami_filter: Some(f),
+        }) => f,
+        Ok(_) => return Value::Unknown,
+        Err(e) => {
+            diags.push(
+                Diagnostic::error("Internal error in the golden provider", e.to_string())
+                    .at(AttrPath::root("source_ami_filter")),
+            );
+            return Value::Unknown;
+        }
+    };
+    match c.ec2.find_image(&f.filters, &f.owners, f.most_recent).await {
         Ok(img) => {
             tracing::info!(source_ami = %img.id, name = %img.name, "source_ami_filter resolved");
             c.ec2.remember_source(&img);
