@@ -72,17 +72,36 @@ fn terraform_bin(v: TfVersion) -> PathBuf {
 fn mirror() -> &'static PathBuf {
     static MIRROR: OnceLock<PathBuf> = OnceLock::new();
     MIRROR.get_or_init(|| {
-        let root = repo().join(format!("target/tf-test-mirror/{}", std::process::id()));
+        let base = repo().join("target/tf-test-mirror");
+        prune_dead_mirrors(&base);
+        let root = base.join(std::process::id().to_string());
         let _ = std::fs::remove_dir_all(&root);
         let golden = root.join("registry.terraform.io/golden-ami/golden/0.1.0/linux_amd64");
         std::fs::create_dir_all(&golden).unwrap();
-        std::fs::copy(
-            env!("CARGO_BIN_EXE_terraform-provider-golden"),
-            golden.join("terraform-provider-golden_v0.1.0"),
-        )
-        .unwrap();
+        let exe = Path::new(env!("CARGO_BIN_EXE_terraform-provider-golden"));
+        let dest = golden.join("terraform-provider-golden_v0.1.0");
+        // A hard link costs no space; each test process used to leave a 100 MiB copy behind.
+        if std::fs::hard_link(exe, &dest).is_err() {
+            std::fs::copy(exe, &dest).unwrap();
+        }
         root
     })
+}
+
+/// Removes the mirrors of test processes that have ended (named by their pid).
+fn prune_dead_mirrors(base: &Path) {
+    let Ok(entries) = std::fs::read_dir(base) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let name = entry.file_name();
+        let Some(pid) = name.to_str().and_then(|n| n.parse::<u32>().ok()) else {
+            continue;
+        };
+        if !Path::new(&format!("/proc/{pid}")).exists() {
+            let _ = std::fs::remove_dir_all(entry.path());
+        }
+    }
 }
 
 /// The CLI configuration: golden from our mirror, null from setup.sh's.
