@@ -24,6 +24,10 @@ What it changes in stock moto, and why:
     (ed25519) as the host key of testbed/sshd.py's sshd, as cloud-init does on boot.
   * EnableImageDeprecation / DisableImageDeprecation (HTTP 500 in stock moto) and the
     image's `deprecationTime` in DescribeImages, as the EC2 API Reference documents them.
+  * Volumes and images as EC2 makes them (testbed/ebs_bed.py): RunInstances launches the AMI's
+    block device mapping merged with the request's; CreateImage snapshots every EBS volume of
+    the instance (sizes, types, encryption) and honours its BlockDeviceMappings; CopyImage
+    encrypts with the destination's KMS key; deregistration protection; --no-spot-capacity.
   * With --events FILE: one JSON line per held transition when a client first sees its end
     (`{"kind": "run"|"stop"|"image"|"terminate", "lag_s": ...}`: how long after the hold ended
     the next read of the state came), so benchmarks can measure how fast a client notices.
@@ -108,7 +112,8 @@ def _ami_bdm(self):
     return [{
         "DeviceName": self.root_device_name,
         "Ebs": {"SnapshotId": self.ebs_snapshot.id, "VolumeSize": 15,
-                "DeleteOnTermination": False, "VolumeType": self.root_volume_type},
+                "DeleteOnTermination": True, "VolumeType": self.root_volume_type,
+                "Encrypted": False},
     }]
 
 
@@ -136,7 +141,9 @@ def _ami_filter(self, filter_name, method_name=None):
     if filter_name == "block-device-mapping.device-name":
         return [m["DeviceName"] for m in self.block_device_mappings]
     if filter_name in _BDM_FILTERS:
-        return [str(m["Ebs"][_BDM_FILTERS[filter_name]]) for m in self.block_device_mappings]
+        key = _BDM_FILTERS[filter_name]
+        return [str(m["Ebs"][key]) for m in self.block_device_mappings
+                if key in m.get("Ebs", {})]
     return _orig_ami_filter(self, filter_name, method_name)
 
 
@@ -441,6 +448,12 @@ def _run_instances(self, *args, **kwargs):
 moto_instances.InstanceBackend.run_instances = _run_instances
 
 
+# Volumes, image copies, deregistration protection and spot capacity: testbed/ebs_bed.py.
+# Imported after the patches above, whose image mapping and RunInstances it builds on.
+sys.path.insert(0, HERE)
+import ebs_bed  # noqa: E402
+
+
 # --- server -------------------------------------------------------------------------------
 def main():
     env = lambda k: float(os.environ.get(k, "0"))  # noqa: E731
@@ -457,7 +470,14 @@ def main():
     p.add_argument("--sshd-dir", help="testbed/sshd.py's directory: launches install the "
                    "user data's cloud-config ssh_keys as its host key")
     p.add_argument("--events", help="append a JSON line per held transition's first sighting")
+    p.add_argument("--no-spot-capacity", default=os.environ.get("TESTBED_NO_SPOT_CAPACITY", ""),
+                   help="instance types (comma-separated, or *) with no spot capacity: spot "
+                   "launches of them fail with InsufficientInstanceCapacity")
+    p.add_argument("--deregistration-cooldown", type=float, default=None,
+                   help="seconds a with-cooldown deregistration protection lasts after it is "
+                   "disabled (EC2: 24 hours)")
     a = p.parse_args()
+    ebs_bed.install(a.no_spot_capacity, a.deregistration_cooldown)
     if a.events:
         EVENTS.append(open(a.events, "a", encoding="utf-8"))
     if a.console_file:

@@ -662,3 +662,19 @@ fn the_test_bed_deprecates_images_as_ec2_does() {
         String::from_utf8_lossy(&out.stderr)
     );
 }
+
+/// The bed's EC2 launches, images, copies and protects volumes as the EC2 API Reference says:
+/// testbed/check_images.py starts its own bed and checks through boto3 (issue 12's test bed).
+#[test]
+fn the_test_bed_keeps_volumes_copies_and_protection_as_ec2_does() {
+    let out = std::process::Command::new("python3")
+        .arg(support::repo().join("testbed/check_images.py"))
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+}

@@ -1,0 +1,228 @@
+#!/usr/bin/env python3
+"""Checks, through boto3, that the test bed's EC2 handles volumes, images, copies, protection
+and spot capacity as the EC2 API Reference documents them (testbed/ebs_bed.py).
+
+    python3 testbed/check_images.py
+
+Starts its own bed (testbed/moto_ec2.py with --no-spot-capacity and a short
+--deregistration-cooldown), stops it at the end. Exits 0 when every check holds, else prints
+the first that did not and exits 1. Run by tests/e2e.rs.
+"""
+import os
+import subprocess
+import sys
+import time
+
+import boto3
+import botocore.exceptions
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+COOLDOWN_S = 2.0
+
+
+def client(endpoint, service, region="us-east-1"):
+    return boto3.client(service, endpoint_url=endpoint, region_name=region,
+                        aws_access_key_id="test", aws_secret_access_key="test")
+
+
+def refused(code, call, **kwargs):
+    try:
+        call(**kwargs)
+    except botocore.exceptions.ClientError as e:
+        got = e.response["Error"]["Code"]
+        assert got == code, f"{call.__name__}: expected {code}, got {got}"
+        return
+    raise AssertionError(f"{call.__name__} {kwargs} was accepted; expected {code}")
+
+
+def volumes_of(ec2, instance_id):
+    vols = ec2.describe_volumes(
+        Filters=[{"Name": "attachment.instance-id", "Values": [instance_id]}])["Volumes"]
+    return {v["Attachments"][0]["Device"]: v for v in vols}
+
+
+def snapshot(ec2, snap_id):
+    return ec2.describe_snapshots(SnapshotIds=[snap_id])["Snapshots"][0]
+
+
+def mapping(ec2, image_id):
+    image = ec2.describe_images(ImageIds=[image_id])["Images"][0]
+    return {m["DeviceName"]: m for m in image["BlockDeviceMappings"]}, image
+
+
+def check(endpoint):
+    ec2 = client(endpoint, "ec2")
+    west = client(endpoint, "ec2", "us-west-2")
+    key = client(endpoint, "kms")
+    east_key = key.create_key(Description="golden test east")["KeyMetadata"]["Arn"]
+    west_key = client(endpoint, "kms", "us-west-2").create_key(
+        Description="golden test west")["KeyMetadata"]["Arn"]
+    source = ec2.describe_images(Owners=["amazon"])["Images"][0]
+    root = source["RootDeviceName"]
+    root_size = source["BlockDeviceMappings"][0]["Ebs"]["VolumeSize"]
+
+    # RunInstances: the AMI's root, overridden; an added io1 volume; a suppressed device.
+    run = ec2.run_instances(ImageId=source["ImageId"], MinCount=1, MaxCount=1,
+                            InstanceType="t3.micro", BlockDeviceMappings=[
+                                {"DeviceName": root, "Ebs": {
+                                    "VolumeSize": root_size + 5, "VolumeType": "gp3",
+                                    "Encrypted": True, "KmsKeyId": east_key}},
+                                {"DeviceName": "/dev/sdf", "Ebs": {
+                                    "VolumeSize": 5, "VolumeType": "io1", "Iops": 100,
+                                    "DeleteOnTermination": True}},
+                            ], TagSpecifications=[{"ResourceType": "volume", "Tags": [
+                                {"Key": "golden:build-id", "Value": "check"}]}])
+    instance = run["Instances"][0]["InstanceId"]
+    vols = volumes_of(ec2, instance)
+    assert set(vols) == {root, "/dev/sdf"}, vols
+    r = vols[root]
+    assert (r["Size"], r["VolumeType"], r["Encrypted"], r["KmsKeyId"]) == (
+        root_size + 5, "gp3", True, east_key), r
+    assert r["SnapshotId"] == source["BlockDeviceMappings"][0]["Ebs"]["SnapshotId"], r
+    assert (vols["/dev/sdf"]["Size"], vols["/dev/sdf"]["Iops"]) == (5, 100), vols["/dev/sdf"]
+    assert {"Key": "golden:build-id", "Value": "check"} in r["Tags"], r
+    refused("InvalidBlockDeviceMapping", ec2.run_instances, ImageId=source["ImageId"],
+            MinCount=1, MaxCount=1, BlockDeviceMappings=[
+                {"DeviceName": root, "Ebs": {"VolumeSize": root_size - 1}}])
+    refused("InvalidParameterDependency", ec2.run_instances, ImageId=source["ImageId"],
+            MinCount=1, MaxCount=1, BlockDeviceMappings=[
+                {"DeviceName": "/dev/sdh", "Ebs": {"VolumeSize": 1, "KmsKeyId": east_key}}])
+
+    # CreateImage: a snapshot per volume, sizes and encryption carried over; a new empty
+    # device; size changes refused; snapshot tags applied.
+    refused("InvalidBlockDeviceMapping", ec2.create_image, InstanceId=instance, Name="xyz",
+            BlockDeviceMappings=[{"DeviceName": "/dev/sdf", "Ebs": {"VolumeSize": 50}}])
+    image_id = ec2.create_image(
+        InstanceId=instance, Name="golden-check", BlockDeviceMappings=[
+            {"DeviceName": "/dev/sdg", "Ebs": {"VolumeSize": 7, "VolumeType": "gp3"}},
+            {"DeviceName": "/dev/sdf", "Ebs": {"DeleteOnTermination": False}}],
+        TagSpecifications=[{"ResourceType": "snapshot",
+                            "Tags": [{"Key": "role", "Value": "check"}]}])["ImageId"]
+    m, _ = mapping(ec2, image_id)
+    assert set(m) == {root, "/dev/sdf", "/dev/sdg"}, m
+    root_snap = snapshot(ec2, m[root]["Ebs"]["SnapshotId"])
+    assert (root_snap["VolumeSize"], root_snap["Encrypted"], root_snap["KmsKeyId"]) == (
+        root_size + 5, True, east_key), root_snap
+    assert {"Key": "role", "Value": "check"} in root_snap.get("Tags", []), root_snap
+    assert m["/dev/sdf"]["Ebs"]["DeleteOnTermination"] is False, m
+    assert snapshot(ec2, m["/dev/sdf"]["Ebs"]["SnapshotId"])["VolumeSize"] == 5
+    assert "SnapshotId" not in m["/dev/sdg"]["Ebs"] and m["/dev/sdg"]["Ebs"]["VolumeSize"] == 7
+    refused("InvalidSnapshot.InUse", ec2.delete_snapshot, SnapshotId=root_snap["SnapshotId"])
+
+    # Launching the new image gives its devices.
+    again = ec2.run_instances(ImageId=image_id, MinCount=1, MaxCount=1)["Instances"][0]
+    vols = volumes_of(ec2, again["InstanceId"])
+    assert set(vols) == {root, "/dev/sdf", "/dev/sdg"}, vols
+    assert vols[root]["Encrypted"] and vols[root]["Size"] == root_size + 5, vols[root]
+    assert vols["/dev/sdg"]["Size"] == 7 and not vols["/dev/sdg"].get("SnapshotId"), \
+        vols["/dev/sdg"]
+
+    # CopyImage: encrypted with the destination's key, or its default key; a missing key
+    # fails the copy; KmsKeyId without Encrypted is refused.
+    plain = ec2.create_image(InstanceId=again["InstanceId"], Name="plain",
+                             BlockDeviceMappings=[{"DeviceName": "/dev/sdf", "NoDevice": ""}])
+    pm, _ = mapping(ec2, plain["ImageId"])
+    assert "/dev/sdf" not in pm, pm
+    copy = west.copy_image(SourceImageId=image_id, SourceRegion="us-east-1", Name="copy",
+                           Encrypted=True, KmsKeyId=west_key,
+                           TagSpecifications=[{"ResourceType": "snapshot",
+                                               "Tags": [{"Key": "role", "Value": "copy"}]}])
+    cm, cimage = mapping(west, copy["ImageId"])
+    assert set(cm) == set(m), cm
+    for device in (root, "/dev/sdf"):
+        s = snapshot(west, cm[device]["Ebs"]["SnapshotId"])
+        assert (s["Encrypted"], s["KmsKeyId"]) == (True, west_key), s
+        assert {"Key": "role", "Value": "copy"} in s.get("Tags", []), s
+    default = west.copy_image(SourceImageId=plain["ImageId"], SourceRegion="us-east-1",
+                              Name="default-key", Encrypted=True)
+    dm, _ = mapping(west, default["ImageId"])
+    s = snapshot(west, dm[root]["Ebs"]["SnapshotId"])
+    assert s["Encrypted"] and s["KmsKeyId"] not in (None, west_key), s
+    missing = "arn:aws:kms:us-west-2:123456789012:key/00000000-0000-0000-0000-000000000000"
+    failed = west.copy_image(SourceImageId=image_id, SourceRegion="us-east-1", Name="bad",
+                             Encrypted=True, KmsKeyId=missing)
+    _, fimage = mapping(west, failed["ImageId"])
+    assert fimage["State"] == "failed" and "KMS" in fimage["StateReason"]["Message"], fimage
+    assert fimage["BlockDeviceMappings"] == [], fimage
+    refused("InvalidParameterDependency", west.copy_image, SourceImageId=image_id,
+            SourceRegion="us-east-1", Name="xyz", KmsKeyId=west_key)
+
+    # Deregistration protection, without and with cooldown.
+    def shown(c, i):
+        return c.describe_images(ImageIds=[i])["Images"][0].get("DeregistrationProtection")
+
+    assert shown(ec2, image_id) == "disabled", shown(ec2, image_id)
+    ec2.enable_image_deregistration_protection(ImageId=image_id)
+    assert shown(ec2, image_id) == "enabled-without-cooldown"
+    refused("OperationNotPermitted", ec2.deregister_image, ImageId=image_id)
+    ec2.disable_image_deregistration_protection(ImageId=image_id)
+    assert shown(ec2, image_id) == "disabled"
+    west.enable_image_deregistration_protection(ImageId=copy["ImageId"], WithCooldown=True)
+    assert shown(west, copy["ImageId"]) == "enabled-with-cooldown"
+    west.disable_image_deregistration_protection(ImageId=copy["ImageId"])
+    assert shown(west, copy["ImageId"]).startswith("disabled-until "), shown(west, copy["ImageId"])
+    refused("OperationNotPermitted", west.deregister_image, ImageId=copy["ImageId"])
+    time.sleep(COOLDOWN_S + 0.5)
+    assert shown(west, copy["ImageId"]) == "disabled"
+    west.deregister_image(ImageId=copy["ImageId"])
+    # A deregistered image's snapshots become deletable, in every region.
+    for device in (root, "/dev/sdf"):
+        west.delete_snapshot(SnapshotId=cm[device]["Ebs"]["SnapshotId"])
+
+    # Sharing by Organization and OU; snapshot createVolumePermission.
+    org = "arn:aws:organizations::123456789012:organization/o-abcdefghij"
+    ou = "arn:aws:organizations::123456789012:ou/o-abcdefghij/ou-ab12-cdefghij"
+    ec2.modify_image_attribute(ImageId=image_id, LaunchPermission={"Add": [
+        {"OrganizationArn": org}, {"OrganizationalUnitArn": ou}, {"UserId": "210987654321"}]})
+    perms = ec2.describe_image_attribute(ImageId=image_id, Attribute="launchPermission")
+    got = perms["LaunchPermissions"]
+    for p in ({"OrganizationArn": org}, {"OrganizationalUnitArn": ou},
+              {"UserId": "210987654321"}):
+        assert p in got, got
+    ec2.modify_snapshot_attribute(SnapshotId=root_snap["SnapshotId"],
+                                  Attribute="createVolumePermission", OperationType="add",
+                                  UserIds=["210987654321"])
+    cvp = ec2.describe_snapshot_attribute(SnapshotId=root_snap["SnapshotId"],
+                                          Attribute="createVolumePermission")
+    assert {"UserId": "210987654321"} in cvp["CreateVolumePermissions"], cvp
+
+    # Spot capacity: none for t3.micro, some for t3.small; on demand always.
+    spot = {"MarketType": "spot"}
+    refused("InsufficientInstanceCapacity", ec2.run_instances, ImageId=source["ImageId"],
+            MinCount=1, MaxCount=1, InstanceType="t3.micro", InstanceMarketOptions=spot)
+    ok = ec2.run_instances(ImageId=source["ImageId"], MinCount=1, MaxCount=1,
+                           InstanceType="t3.small", InstanceMarketOptions=spot)
+    assert ok["Instances"][0].get("InstanceLifecycle") == "spot", ok["Instances"][0]
+    ec2.run_instances(ImageId=source["ImageId"], MinCount=1, MaxCount=1,
+                      InstanceType="t3.micro")
+
+    # Terminating removes the volumes marked delete-on-termination, keeps the others.
+    ec2.terminate_instances(InstanceIds=[again["InstanceId"]])
+    left = ec2.describe_volumes(Filters=[{"Name": "attachment.instance-id",
+                                          "Values": [again["InstanceId"]]}])["Volumes"]
+    kept = {v["Size"] for v in ec2.describe_volumes()["Volumes"]}
+    assert not left, left
+    assert 5 in kept, kept  # /dev/sdf was mapped DeleteOnTermination=false in the image
+
+
+def main():
+    bed = subprocess.Popen(
+        [sys.executable, os.path.join(HERE, "moto_ec2.py"), "--port", "0",
+         "--no-spot-capacity", "t3.micro", "--deregistration-cooldown", str(COOLDOWN_S)],
+        stdout=subprocess.PIPE, text=True)
+    try:
+        line = bed.stdout.readline().strip()
+        assert line.startswith("READY "), f"the bed did not start: {line!r}"
+        check(line.split()[1])
+    except AssertionError as e:
+        print(f"check_images: {e}", file=sys.stderr)
+        return 1
+    finally:
+        bed.terminate()
+        bed.wait(timeout=10)
+    print("check_images: ok")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
