@@ -28,6 +28,8 @@ What it changes in stock moto, and why:
     block device mapping merged with the request's; CreateImage snapshots every EBS volume of
     the instance (sizes, types, encryption) and honours its BlockDeviceMappings; CopyImage
     encrypts with the destination's KMS key; deregistration protection; --no-spot-capacity.
+  * RunInstances keeps tenancy, placement group, capacity reservation, CPU credits and
+    Nitro Enclaves settings and DescribeInstances shows them (testbed/launch_bed.py).
   * With --events FILE: one JSON line per held transition when a client first sees its end
     (`{"kind": "run"|"stop"|"image"|"terminate", "lag_s": ...}`: how long after the hold ended
     the next read of the state came), so benchmarks can measure how fast a client notices.
@@ -452,6 +454,7 @@ moto_instances.InstanceBackend.run_instances = _run_instances
 # Imported after the patches above, whose image mapping and RunInstances it builds on.
 sys.path.insert(0, HERE)
 import ebs_bed  # noqa: E402
+import launch_bed  # noqa: E402,F401  (tenancy, placement group, capacity, credits, enclaves)
 
 
 # --- server -------------------------------------------------------------------------------

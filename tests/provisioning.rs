@@ -557,11 +557,13 @@ fn reboot_step_reconnects(v: TfVersion) {
 
 /// Bring your own key: the instance launches with the user's key pair, the
 /// bake logs in with its private key, and no temporary pair is made. Launch
-/// options reach RunInstances (`ebs_optimized`, read back from EC2).
+/// options reach RunInstances (read back from EC2: placement, tenancy,
+/// capacity reservation preference, CPU credits, enclaves, EBS optimisation).
 fn own_key_pair(v: TfVersion) {
     let bed = Bed::start();
     let key = bed.new_key_pair("my-key");
-    let hcl = resource(&bed, "  ebs_optimized = true\n").replace(
+    let options = "  ebs_optimized = true\n  availability_zone = \"us-east-1b\"\n  tenancy = \"dedicated\"\n  placement_group = \"bakers\"\n  capacity_reservation_preference = \"none\"\n  enable_unlimited_credits = false\n  enable_nitro_enclave = true\n";
+    let hcl = resource(&bed, options).replace(
         "    timeout  = \"30s\"\n",
         &format!("    timeout  = \"30s\"\n    key_pair_name = \"my-key\"\n    private_key = file(\"{}\")\n", key.display()),
     );
@@ -573,13 +575,45 @@ fn own_key_pair(v: TfVersion) {
         vec!["my-key"],
         "no temporary key pair was made, and the user's stays"
     );
-    let (launched_with, ebs_optimized) = bed.rt.block_on(async {
+    let (launched_with, ebs_optimized, launched, credits) = bed.rt.block_on(async {
         let o = bed.ec2.describe_instances().send().await.unwrap();
-        let i = &o.reservations()[0].instances()[0];
-        (i.key_name().map(str::to_string), i.ebs_optimized())
+        let i = o.reservations()[0].instances()[0].clone();
+        let c = bed
+            .ec2
+            .describe_instance_credit_specifications()
+            .instance_ids(i.instance_id().unwrap())
+            .send()
+            .await
+            .unwrap();
+        let credits = c.instance_credit_specifications()[0]
+            .cpu_credits()
+            .map(str::to_string);
+        (
+            i.key_name().map(str::to_string),
+            i.ebs_optimized(),
+            i,
+            credits,
+        )
     });
     assert_eq!(launched_with.as_deref(), Some("my-key"));
     assert_eq!(ebs_optimized, Some(true));
+    let placement = launched.placement().unwrap();
+    assert_eq!(placement.availability_zone(), Some("us-east-1b"));
+    assert_eq!(placement.tenancy().map(|t| t.as_str()), Some("dedicated"));
+    assert_eq!(placement.group_name(), Some("bakers"));
+    assert_eq!(
+        launched
+            .capacity_reservation_specification()
+            .and_then(|c| c.capacity_reservation_preference())
+            .map(|p| p.as_str()),
+        Some("none")
+    );
+    assert_eq!(
+        launched.enclave_options().and_then(|e| e.enabled()),
+        Some(true)
+    );
+    // T3 types launch unlimited unless told: `false` asks for standard.
+    assert_eq!(credits.as_deref(), Some("standard"));
     if matches!(v, TfVersion::Current) {
         assert!(
             !tf.state_file().contains("PRIVATE KEY"),

@@ -53,7 +53,31 @@ pub struct GroupInfo {
 pub struct LaunchOptions {
     pub iam_instance_profile: Option<String>,
     pub ebs_optimized: Option<bool>,
+    pub availability_zone: Option<String>,
+    pub tenancy: Option<Tenancy>,
+    pub placement_group: Option<String>,
+    pub capacity_reservation_preference: Option<CapacityPreference>,
+    pub capacity_reservation_id: Option<String>,
+    pub enable_unlimited_credits: Option<bool>,
+    pub enable_nitro_enclave: Option<bool>,
 }
+
+crate::choices!(
+    /// Where the build instance runs: shared hardware, a dedicated instance, a dedicated host.
+    pub enum Tenancy {
+        Default = "default",
+        Dedicated = "dedicated",
+        Host = "host",
+    }
+);
+
+crate::choices!(
+    /// Whether the build instance may run in any open capacity reservation.
+    pub enum CapacityPreference {
+        Open = "open",
+        None = "none",
+    }
+);
 
 /// What the bake needs to launch the build instance.
 #[derive(Debug, Clone, Default)]

@@ -8,10 +8,10 @@ use crate::ec2::model::{
     Filters, GroupInfo, ImageInfo, InstanceInfo, LaunchSpec, SnapshotInfo, VpcInfo,
 };
 use aws_sdk_ec2::types::{
-    AttributeValue, Filter, HttpTokensState, IamInstanceProfileSpecification, ImageAttributeName,
-    InstanceMetadataEndpointState, InstanceMetadataOptionsRequest,
-    InstanceNetworkInterfaceSpecification, InstanceType, IpPermission, IpRange, LaunchPermission,
-    LaunchPermissionModifications, PermissionGroup, ResourceType, ShutdownBehavior, Tag,
+    AttributeValue, Filter, HttpTokensState, ImageAttributeName, InstanceMetadataEndpointState,
+    InstanceMetadataOptionsRequest, InstanceNetworkInterfaceSpecification, InstanceType,
+    IpPermission, IpRange, LaunchPermission, LaunchPermissionModifications, PermissionGroup,
+    ResourceType, ShutdownBehavior, Tag,
 };
 
 #[async_trait::async_trait]
@@ -204,7 +204,6 @@ impl Ec2Api for SdkEc2 {
             .min_count(1)
             .max_count(1)
             .client_token(&s.client_token)
-            .set_ebs_optimized(s.options.ebs_optimized)
             // An abandoned build instance that shuts itself down is gone, not stopped.
             .instance_initiated_shutdown_behavior(ShutdownBehavior::Terminate)
             .metadata_options(
@@ -221,10 +220,7 @@ impl Ec2Api for SdkEc2 {
         if let Some(ud) = &s.user_data {
             req = req.user_data(base64::engine::general_purpose::STANDARD.encode(ud));
         }
-        if let Some(p) = &s.options.iam_instance_profile {
-            req = req
-                .iam_instance_profile(IamInstanceProfileSpecification::builder().name(p).build());
-        }
+        req = super::launch::apply(req, &s.options);
         req = match (&s.subnet_id, s.associate_public_ip) {
             (subnet, Some(public)) => req.network_interfaces(
                 InstanceNetworkInterfaceSpecification::builder()

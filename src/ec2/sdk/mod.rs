@@ -4,6 +4,7 @@
 
 mod calls;
 mod convert;
+mod launch;
 
 use super::AwsSettings;
 use super::error::Ec2Error;

@@ -4,7 +4,7 @@
 //! digest all come from here.
 
 use crate::bake::spec::{HostKeyCheck, HttpEndpoint, HttpTokens, Interface};
-use crate::ec2::model::LaunchOptions;
+use crate::ec2::model::{CapacityPreference, LaunchOptions, Tenancy};
 use crate::provider::duration::Dur;
 use crate::provider::schema::check::PORT;
 use crate::provider::schema::{BlockDef, Schema};
@@ -91,6 +91,13 @@ define_group! {
     LaunchOptions {
         iam_instance_profile: Option<String> => optional("Instance profile name for the build instance."),
         ebs_optimized: Option<bool> => optional("Launch the build instance EBS-optimized (Packer's `ebs_optimized`); default: the instance type's own setting."),
+        availability_zone: Option<String> => optional("Availability Zone of the build instance, e.g. `us-east-1b` (with `subnet_id`, the subnet's zone must be this one); default: EC2's choice."),
+        tenancy: Option<Tenancy> => optional("Tenancy of the build instance; default: the VPC's."),
+        placement_group: Option<String> => optional("Placement group the build instance launches into."),
+        capacity_reservation_preference: Option<CapacityPreference> => optional("`open`: the build instance may use any open capacity reservation that matches; `none`: never. Conflicts with `capacity_reservation_id`."),
+        capacity_reservation_id: Option<String> => optional("A capacity reservation the build instance launches into (`cr-...`)."),
+        enable_unlimited_credits: Option<bool> => optional("Launch a burstable (`t*`) build instance with unlimited CPU credits, so a long provisioning run is not throttled; default: the type's own mode."),
+        enable_nitro_enclave: Option<bool> => optional("Launch the build instance with AWS Nitro Enclaves enabled."),
     }
 }
 

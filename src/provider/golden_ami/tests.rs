@@ -168,6 +168,24 @@ fn every_rule_refuses_its_bad_input_at_its_attribute() {
             "neither a 12-digit account id",
         ),
         (
+            "tenancy",
+            json!({"tenancy": "shared"}),
+            "tenancy",
+            "\"shared\": use default, dedicated or host.",
+        ),
+        (
+            "capacity reservation twice",
+            json!({"capacity_reservation_preference": "open", "capacity_reservation_id": "cr-0123456789abcdef0"}),
+            "capacity_reservation_id",
+            "Set either `capacity_reservation_id`",
+        ),
+        (
+            "unlimited credits on a non-burstable type",
+            json!({"instance_type": "m5.large", "enable_unlimited_credits": true}),
+            "enable_unlimited_credits",
+            "`m5.large` is not one",
+        ),
+        (
             "http_tokens",
             json!({"metadata_options": {"http_tokens": "sometimes"}}),
             "metadata_options.http_tokens",

@@ -66,7 +66,38 @@ pub fn validate(cfg: &Value) -> Diagnostics {
     for (i, p) in cfg.get("provision").as_list().iter().enumerate() {
         validate_provision(p, AttrPath::root("provision").index(i), &mut d);
     }
+    validate_launch(cfg, &mut d);
     d
+}
+
+/// Launch options that only make sense together (EC2 would refuse them at
+/// RunInstances, after the plan promised a bake).
+fn validate_launch(cfg: &Value, d: &mut Diagnostics) {
+    if present(cfg.get("capacity_reservation_preference"))
+        && present(cfg.get("capacity_reservation_id"))
+    {
+        err(
+            d,
+            AttrPath::root("capacity_reservation_id"),
+            "Conflicting capacity reservation settings",
+            "Set either `capacity_reservation_id` (launch into that reservation) or `capacity_reservation_preference`, not both.",
+        );
+    }
+    let burstable = cfg
+        .get("instance_type")
+        .as_str()
+        .map(|t| t.starts_with('t') && t.contains('.'));
+    if present(cfg.get("enable_unlimited_credits")) && burstable == Some(false) {
+        err(
+            d,
+            AttrPath::root("enable_unlimited_credits"),
+            "Unlimited credits need a burstable instance type",
+            format!(
+                "enable_unlimited_credits applies to burstable (T) instance types only; `{}` is not one.",
+                cfg.get("instance_type").as_str().unwrap_or_default()
+            ),
+        );
+    }
 }
 
 fn validate_ssh(ssh: &Value, d: &mut Diagnostics) {

@@ -1,0 +1,60 @@
+//! The user's launch options onto a RunInstances request: one place maps each
+//! `LaunchOptions` field to the SDK, so adding an option touches this file only.
+
+use crate::choices::Choice;
+use crate::ec2::model::LaunchOptions;
+use aws_sdk_ec2::operation::run_instances::builders::RunInstancesFluentBuilder;
+use aws_sdk_ec2::types::{
+    CapacityReservationPreference, CapacityReservationSpecification, CapacityReservationTarget,
+    CreditSpecificationRequest, EnclaveOptionsRequest, IamInstanceProfileSpecification, Placement,
+    Tenancy,
+};
+
+/// Sets every option the user gave; absent ones are left to EC2's defaults.
+pub(super) fn apply(
+    mut req: RunInstancesFluentBuilder,
+    o: &LaunchOptions,
+) -> RunInstancesFluentBuilder {
+    req = req.set_ebs_optimized(o.ebs_optimized);
+    if let Some(p) = &o.iam_instance_profile {
+        req = req.iam_instance_profile(IamInstanceProfileSpecification::builder().name(p).build());
+    }
+    if o.availability_zone.is_some() || o.tenancy.is_some() || o.placement_group.is_some() {
+        req = req.placement(
+            Placement::builder()
+                .set_availability_zone(o.availability_zone.clone())
+                .set_tenancy(o.tenancy.map(|t| Tenancy::from(t.as_str())))
+                .set_group_name(o.placement_group.clone())
+                .build(),
+        );
+    }
+    if let Some(id) = &o.capacity_reservation_id {
+        req = req.capacity_reservation_specification(
+            CapacityReservationSpecification::builder()
+                .capacity_reservation_target(
+                    CapacityReservationTarget::builder()
+                        .capacity_reservation_id(id)
+                        .build(),
+                )
+                .build(),
+        );
+    } else if let Some(p) = o.capacity_reservation_preference {
+        req = req.capacity_reservation_specification(
+            CapacityReservationSpecification::builder()
+                .capacity_reservation_preference(CapacityReservationPreference::from(p.as_str()))
+                .build(),
+        );
+    }
+    if let Some(unlimited) = o.enable_unlimited_credits {
+        let credits = if unlimited { "unlimited" } else { "standard" };
+        req = req.credit_specification(
+            CreditSpecificationRequest::builder()
+                .cpu_credits(credits)
+                .build(),
+        );
+    }
+    if let Some(enabled) = o.enable_nitro_enclave {
+        req = req.enclave_options(EnclaveOptionsRequest::builder().enabled(enabled).build());
+    }
+    req
+}
