@@ -18,6 +18,7 @@ on_both_terraforms!(
     ctrl_c_during_provisioning_cleans_up,
     secret_environment_stays_secret,
     multi_line_secret_from_an_earlier_step_stays_secret,
+    deregistration_protection_refuses_destroy_until_lifted,
 );
 
 fn tag_value(tags: &[aws_sdk_ec2::types::Tag], key: &str) -> Option<String> {
@@ -677,4 +678,69 @@ fn the_test_bed_keeps_volumes_copies_and_protection_as_ec2_does() {
         String::from_utf8_lossy(&out.stdout),
         String::from_utf8_lossy(&out.stderr)
     );
+}
+
+/// `deregistration_protection`: EC2 shows it on the finished image; destroy is
+/// refused at once (no EC2 call, the image stays); `enabled = false` applies in
+/// place, and then destroy removes the image and its snapshots.
+fn deregistration_protection_refuses_destroy_until_lifted(v: TfVersion) {
+    let bed = Bed::start();
+    let hcl = |enabled: bool| {
+        small_image_hcl(&bed, "{ Name = \"guarded\" }").replace(
+            "  tags          =",
+            &format!(
+                "  deregistration_protection {{\n    enabled = {enabled}\n  }}\n  tags          ="
+            ),
+        )
+    };
+    let tf = bed.workspace("protected", &hcl(true), v);
+    tf.init();
+    tf.apply(&[]);
+    let ami = tf.output("id");
+    let shown = |id: &str| {
+        bed.image(id)
+            .and_then(|i| i.deregistration_protection().map(str::to_string))
+    };
+    assert_eq!(shown(&ami).as_deref(), Some("enabled-without-cooldown"));
+    let (code, plan) = tf.plan_exit(&[]);
+    assert_eq!(code, 0, "protection reads back without drift: {plan}");
+
+    let refused = tf.fails(&["destroy", "-auto-approve", "-input=false", "-no-color"]);
+    // Terraform wraps diagnostic text at its own width.
+    let flat = refused.split_whitespace().collect::<Vec<_>>().join(" ");
+    assert!(
+        flat.contains("is protected from deregistration"),
+        "{refused}"
+    );
+    assert!(flat.contains("Set `enabled = false`"), "{refused}");
+    assert!(bed.image(&ami).is_some(), "the image stays");
+
+    std::fs::write(tf.dir.join("main.tf"), hcl(false)).unwrap();
+    let (code, plan) = tf.plan_exit(&[]);
+    assert_eq!(code, 2, "{plan}");
+    assert!(plan.contains("updated in-place"), "{plan}");
+    tf.apply(&[]);
+    assert_eq!(tf.output("id"), ami, "lifting protection is in place");
+    assert_eq!(shown(&ami).as_deref(), Some("disabled"));
+    let snapshots: Vec<String> = bed
+        .image(&ami)
+        .unwrap()
+        .block_device_mappings()
+        .iter()
+        .filter_map(|m| m.ebs().and_then(|e| e.snapshot_id()).map(str::to_string))
+        .collect();
+    assert!(!snapshots.is_empty());
+    tf.destroy(&[]);
+    assert!(bed.image(&ami).is_none(), "the image is gone");
+    let left = bed.rt.block_on(async {
+        bed.ec2
+            .describe_snapshots()
+            .set_snapshot_ids(Some(snapshots.clone()))
+            .send()
+            .await
+            .map(|o| o.snapshots().len())
+            .unwrap_or(0)
+    });
+    assert_eq!(left, 0, "its snapshots are gone");
+    bed.assert_no_leftovers();
 }

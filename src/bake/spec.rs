@@ -94,6 +94,8 @@ pub struct BakeSpec {
     pub public_ip_url: String,
     pub metadata: MetadataSpec,
     pub deprecate_at: Option<String>,
+    /// Deregistration protection to switch on last: `Some(with_cooldown)`.
+    pub deregistration_protection: Option<bool>,
     /// The plan's input digest, recorded on the image (when known at plan time).
     pub input_digest: Option<String>,
 }

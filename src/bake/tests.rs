@@ -54,6 +54,7 @@ fn spec() -> BakeSpec {
             http_put_response_hop_limit: None,
         },
         deprecate_at: None,
+        deregistration_protection: None,
     }
 }
 
@@ -379,4 +380,61 @@ async fn a_not_found_right_after_create_is_retried_not_taken_as_gone() {
     ] {
         assert_eq!(fake.calls(action), 2, "{action}: {:?}", fake.log());
     }
+}
+
+/// Stands in for the bake up to a finished image: one the fake already holds.
+struct Finished(String);
+
+impl Step for Finished {
+    fn name(&self) -> &'static str {
+        "create_image"
+    }
+    fn run<'a, 'b: 'a>(&'a self, cx: &'a mut BakeContext<'b>) -> StepFuture<'a> {
+        Box::pin(async move {
+            let img = cx
+                .ec2
+                .describe_image(&self.0)
+                .await
+                .map_err(|e| BakeError::Invalid(e.to_string()))?;
+            cx.image_id = Some(self.0.clone());
+            cx.image = img;
+            cx.image_kept = true;
+            Ok(())
+        })
+    }
+}
+
+/// Deregistration protection is the bake's last act (nothing after it can
+/// fail, so the bake's cleanup never meets a protected image), and giving up
+/// this bake's own image (Terraform gone) lifts it before deregistering.
+#[tokio::test]
+async fn protection_comes_last_and_an_abandoned_image_is_still_removed() {
+    let fake = FakeEc2::new();
+    let id = fake.add_own_image("golden-test", &Default::default());
+    let mut s = spec();
+    s.deregistration_protection = Some(false);
+    s.ami_users = vec!["210987654321".into()];
+    s.deprecate_at = Some("2099-01-01T00:00:00Z".into());
+    let mut steps: Vec<Box<dyn Step>> = vec![Box::new(Finished(id.clone()))];
+    steps.extend(steps_named(&["share"]));
+    let o = bake(&fake, &s, steps).await;
+    assert!(o.error.is_none(), "{:?}", o.error);
+    let log = fake.log();
+    let protect = fake
+        .first(&format!("EnableImageDeregistrationProtection {id}"))
+        .unwrap_or_else(|| panic!("{log:?}"));
+    let share = fake.first(&format!("ModifyImageAttribute {id}"));
+    let deprecate = fake.first(&format!("EnableImageDeprecation {id}"));
+    assert!(share.is_some_and(|i| i < protect), "{log:?}");
+    assert!(deprecate.is_some_and(|i| i < protect), "{log:?}");
+    let ec2 = Ec2::with_api(fake.clone(), "us-east-1".into());
+    let shown = ec2.describe_image(&id).await.unwrap().unwrap();
+    assert_eq!(
+        shown.deregistration_protection.as_deref(),
+        Some("enabled-without-cooldown")
+    );
+    ec2.delete_new_image_and_snapshots(&id, &[], &CancellationToken::new())
+        .await
+        .unwrap();
+    assert!(fake.own_images().is_empty(), "{log:?}");
 }

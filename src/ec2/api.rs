@@ -51,6 +51,14 @@ pub trait Ec2Api: Send + Sync + std::fmt::Debug {
     /// EnableImageDeprecation at an RFC 3339 time.
     async fn enable_image_deprecation(&self, id: &str, at: &str) -> Result<(), Ec2Error>;
     async fn disable_image_deprecation(&self, id: &str) -> Result<(), Ec2Error>;
+    /// EnableImageDeregistrationProtection; with cooldown, protection lasts
+    /// 24 hours past its disabling.
+    async fn enable_image_deregistration_protection(
+        &self,
+        id: &str,
+        with_cooldown: bool,
+    ) -> Result<(), Ec2Error>;
+    async fn disable_image_deregistration_protection(&self, id: &str) -> Result<(), Ec2Error>;
     async fn deregister_image(&self, id: &str) -> Result<(), Ec2Error>;
     async fn delete_snapshot(&self, id: &str) -> Result<(), Ec2Error>;
     /// DescribeSnapshots of these ids, with their tags; an unknown id fails

@@ -174,6 +174,22 @@ impl Ec2 {
         }
     }
 
+    /// Turns deregistration protection on (`Some(with_cooldown)`) or off.
+    pub async fn set_deregistration_protection(
+        &self,
+        id: &str,
+        on: Option<bool>,
+    ) -> Result<(), Ec2Error> {
+        match on {
+            Some(cooldown) => {
+                self.api
+                    .enable_image_deregistration_protection(id, cooldown)
+                    .await
+            }
+            None => self.api.disable_image_deregistration_protection(id).await,
+        }
+    }
+
     /// Who may launch the image: user ids, and `all` when public.
     pub async fn launch_permissions(&self, id: &str) -> Result<Vec<String>, Ec2Error> {
         self.api.describe_launch_permissions(id).await

@@ -17,6 +17,10 @@ pub struct ImageInfo {
     /// When EC2 deprecates the image, as EC2 renders it (seconds rounded
     /// to the minute, often with milliseconds: `2030-01-01T00:00:00.000Z`).
     pub deprecation_time: Option<String>,
+    /// Deregistration protection as EC2 shows it: `disabled`,
+    /// `enabled-with-cooldown`, `enabled-without-cooldown` or
+    /// `disabled-until TIME` while a cooldown runs; None if EC2 said nothing.
+    pub deregistration_protection: Option<String>,
 }
 
 /// An EBS snapshot: its id and tags.

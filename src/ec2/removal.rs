@@ -132,6 +132,16 @@ impl Ec2 {
     ) -> Result<(), WaitError> {
         let mut snapshots = known_snapshots.to_vec();
         if let Some(img) = self.describe_image(id).await? {
+            // This bake's own image, protected by its last step, is being
+            // given up (Terraform went away): lift the protection first.
+            if fresh
+                && img
+                    .deregistration_protection
+                    .as_deref()
+                    .is_some_and(|p| p.starts_with("enabled"))
+            {
+                self.set_deregistration_protection(id, None).await?;
+            }
             for s in img.snapshot_ids {
                 if !snapshots.contains(&s) {
                     snapshots.push(s);

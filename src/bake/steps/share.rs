@@ -1,4 +1,6 @@
-//! Shares the finished image and schedules its deprecation, as asked.
+//! Shares the finished image, schedules its deprecation and protects it from
+//! deregistration, as asked. Protection comes last: nothing after it can
+//! fail, so the bake's own cleanup never meets a protected image.
 
 use super::{Step, StepFuture};
 use crate::bake::BakeContext;
@@ -18,6 +20,10 @@ impl Step for Share {
             }
             if let Some(at) = &cx.spec.deprecate_at {
                 cx.cancellable(cx.ec2.set_deprecation(&id, Some(at)))
+                    .await?;
+            }
+            if let Some(cooldown) = cx.spec.deregistration_protection {
+                cx.cancellable(cx.ec2.set_deregistration_protection(&id, Some(cooldown)))
                     .await?;
             }
             Ok(())

@@ -163,9 +163,45 @@ impl Ec2Api for FakeEc2 {
         })
     }
 
+    async fn enable_image_deregistration_protection(
+        &self,
+        id: &str,
+        with_cooldown: bool,
+    ) -> Result<(), Ec2Error> {
+        const A: &str = "EnableImageDeregistrationProtection";
+        self.call(A, id, |w| {
+            let shown = if with_cooldown {
+                "enabled-with-cooldown"
+            } else {
+                "enabled-without-cooldown"
+            };
+            w.image(A, id)?.info.deregistration_protection = Some(shown.into());
+            Ok(())
+        })
+    }
+
+    async fn disable_image_deregistration_protection(&self, id: &str) -> Result<(), Ec2Error> {
+        const A: &str = "DisableImageDeregistrationProtection";
+        self.call(A, id, |w| {
+            let img = w.image(A, id)?;
+            // The fake's cooldown never ends: a test sees what a day's wait means.
+            let shown = match img.info.deregistration_protection.as_deref() {
+                Some("enabled-with-cooldown") => "disabled-until 2099-01-01T00:00:00.000Z",
+                _ => "disabled",
+            };
+            img.info.deregistration_protection = Some(shown.into());
+            Ok(())
+        })
+    }
+
     async fn deregister_image(&self, id: &str) -> Result<(), Ec2Error> {
         self.call("DeregisterImage", id, |w| {
             let img = w.image("DeregisterImage", id)?;
+            if let Some(p) = img.info.deregistration_protection.as_deref()
+                && p != "disabled"
+            {
+                return Err(err("DeregisterImage", "OperationNotPermitted", p));
+            }
             img.phase = Phase::settled("deregistered");
             img.info.state = "deregistered".into();
             Ok(())

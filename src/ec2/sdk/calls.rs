@@ -153,6 +153,31 @@ impl Ec2Api for SdkEc2 {
         Ok(())
     }
 
+    async fn enable_image_deregistration_protection(
+        &self,
+        id: &str,
+        with_cooldown: bool,
+    ) -> Result<(), Ec2Error> {
+        self.client
+            .enable_image_deregistration_protection()
+            .image_id(id)
+            .with_cooldown(with_cooldown)
+            .send()
+            .await
+            .map_err(api_err("EnableImageDeregistrationProtection"))?;
+        Ok(())
+    }
+
+    async fn disable_image_deregistration_protection(&self, id: &str) -> Result<(), Ec2Error> {
+        self.client
+            .disable_image_deregistration_protection()
+            .image_id(id)
+            .send()
+            .await
+            .map_err(api_err("DisableImageDeregistrationProtection"))?;
+        Ok(())
+    }
+
     async fn deregister_image(&self, id: &str) -> Result<(), Ec2Error> {
         self.client
             .deregister_image()

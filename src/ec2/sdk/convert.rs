@@ -57,6 +57,7 @@ pub fn image(i: &Image) -> ImageInfo {
             .collect(),
         tags: from_sdk(i.tags()),
         deprecation_time: i.deprecation_time().map(str::to_string),
+        deregistration_protection: i.deregistration_protection().map(str::to_string),
     }
 }
 

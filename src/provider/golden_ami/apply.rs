@@ -3,8 +3,9 @@
 
 use super::digest;
 use super::model::{bake_spec, generated_name};
+use super::plan::refuse_if_protected;
 use super::private::Private;
-use super::schema::{GoldenAmi, Timeouts};
+use super::schema::{DeregistrationProtection, GoldenAmi, Timeouts};
 use crate::bake::{self, BakeError};
 use crate::ec2::Ec2;
 use crate::protocol::diag::{AttrPath, Diagnostic, Diagnostics};
@@ -166,6 +167,12 @@ struct InPlace {
     ami_users: Vec<String>,
     deprecate_at: Option<String>,
     description: Option<String>,
+    deregistration_protection: Option<DeregistrationProtection>,
+}
+
+/// Protection as EC2 takes it: `Some(with_cooldown)` when enabled.
+fn protection(p: &Option<DeregistrationProtection>) -> Option<bool> {
+    p.as_ref().filter(|p| p.enabled).map(|p| p.with_cooldown)
 }
 
 /// What a destroy reads of the stored object.
@@ -235,6 +242,18 @@ async fn update(ec2: &Ec2, prior: Value, planned: Value, private: Vec<u8>) -> St
                 .at(AttrPath::root("deprecate_at")),
         );
     }
+    let (was, now) = (
+        protection(&old.deregistration_protection),
+        protection(&new.deregistration_protection),
+    );
+    if was != now
+        && let Err(e) = ec2.set_deregistration_protection(&id, now).await
+    {
+        diags.push(
+            Diagnostic::error("Cannot update deregistration_protection", e.to_string())
+                .at(AttrPath::root("deregistration_protection")),
+        );
+    }
     if old.description != new.description {
         let desc = new.description.as_deref().unwrap_or_default();
         if let Err(e) = ec2.set_image_description(&id, desc).await {
@@ -278,6 +297,17 @@ async fn delete(ec2: &Ec2, stop: &CancellationToken, prior: Value) -> StateOutco
             diags: Diagnostics::default(),
         };
     };
+    // Terraform 1.0.x plans no destroy through the provider: refuse here too,
+    // at once and without a call to EC2.
+    let mut refused = Diagnostics::default();
+    refuse_if_protected(&prior, "destroy", &mut refused);
+    if refused.has_errors() {
+        return StateOutcome {
+            state: prior,
+            private: vec![],
+            diags: refused,
+        };
+    }
     let limit = held.timeouts.delete.0;
     let snapshots = held.snapshot_ids;
     let r = tokio::select! {

@@ -145,6 +145,11 @@ pub fn bake_spec(
             http_put_response_hop_limit: v.metadata_options.http_put_response_hop_limit,
         },
         deprecate_at: v.deprecate_at.clone(),
+        deregistration_protection: v
+            .deregistration_protection
+            .as_ref()
+            .filter(|p| p.enabled)
+            .map(|p| p.with_cooldown),
         input_digest: v.input_digest.clone(),
     })
 }

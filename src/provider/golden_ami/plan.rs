@@ -28,11 +28,13 @@ pub async fn plan(
         schema().block.null_write_only(&mut proposed);
     }
     if proposed.is_null() {
+        let mut diags = Diagnostics::default();
+        refuse_if_protected(&prior, "destroy", &mut diags);
         return PlanOutcome {
             planned: Value::Null,
             requires_replace: vec![],
             private,
-            diags: Diagnostics::default(),
+            diags,
         };
     }
     let mut diags = validate(&config);
@@ -141,11 +143,37 @@ pub async fn plan(
             requires_replace.push(AttrPath::root("provision").index(i).attr("content_digest"));
         }
     }
+    if !requires_replace.is_empty() {
+        refuse_if_protected(&prior, "replace", &mut diags);
+    }
     PlanOutcome {
         planned,
         requires_replace,
         private,
         diags,
+    }
+}
+
+/// Whether the stored image has deregistration protection on.
+pub(super) fn protected(state: &Value) -> bool {
+    matches!(
+        state.get("deregistration_protection").get("enabled"),
+        Value::Bool(true)
+    )
+}
+
+/// A protected image cannot be deregistered: say so at plan time, before a
+/// replacement bakes for an hour only to fail at removing the old image.
+pub(super) fn refuse_if_protected(prior: &Value, what: &str, diags: &mut Diagnostics) {
+    if protected(prior) {
+        let id = prior.get("id").as_str().unwrap_or("the AMI");
+        diags.push(
+            Diagnostic::error(
+                format!("AMI {id} is protected from deregistration"),
+                format!("Cannot {what} it while deregistration_protection is enabled. Set `enabled = false` in the deregistration_protection block and apply first (with `with_cooldown = true`, EC2 then keeps the protection 24 more hours)."),
+            )
+            .at(AttrPath::root("deregistration_protection").attr("enabled")),
+        );
     }
 }
 

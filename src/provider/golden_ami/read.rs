@@ -37,6 +37,36 @@ fn refresh(state: &mut Value, img: &ImageInfo, region: &str) {
         state.set("description", Value::opt_string(img.description.clone()));
     }
     refresh_deprecation(state, img.deprecation_time.as_deref());
+    refresh_protection(state, img.deregistration_protection.as_deref());
+}
+
+/// Writes EC2's deregistration protection into its block. EC2 forgets the
+/// cooldown flag once protection is off, so a disabled block keeps the
+/// configured one; no block stays null while EC2 shows none.
+fn refresh_protection(state: &mut Value, shown: Option<&str>) {
+    let Some(shown) = shown else { return };
+    let (enabled, cooldown) = match shown {
+        "enabled-with-cooldown" => (true, true),
+        "enabled-without-cooldown" => (true, false),
+        _ => (false, false),
+    };
+    let known = state.get("deregistration_protection").clone();
+    if known.is_null() && !enabled {
+        return;
+    }
+    // An unset `with_cooldown` means its default, false: it stays unset
+    // while EC2 agrees.
+    let configured = known.get("with_cooldown").clone();
+    let with_cooldown = if !enabled || (!cooldown && configured.is_null()) {
+        configured
+    } else {
+        Value::Bool(cooldown)
+    };
+    let block = BTreeMap::from([
+        ("enabled".to_string(), Value::Bool(enabled)),
+        ("with_cooldown".to_string(), with_cooldown),
+    ]);
+    state.set("deregistration_protection", Value::Map(block));
 }
 
 /// Writes when EC2 deprecates the image into `deprecate_at`. EC2 rounds the
@@ -311,6 +341,58 @@ mod tests {
         );
         assert_eq!(seen, map(&[("a", "7"), ("b", "2")]));
         assert_eq!(seen_snapshot_tags(&want, &[]), map(&[]));
+    }
+
+    #[test]
+    fn protection_reads_back_as_configured_and_shows_drift() {
+        let read = |configured: Option<(bool, Option<bool>)>, shown: &str| {
+            let mut state = Value::Map(BTreeMap::new());
+            if let Some((enabled, cooldown)) = configured {
+                let mut block = BTreeMap::from([("enabled".to_string(), Value::Bool(enabled))]);
+                block.insert(
+                    "with_cooldown".to_string(),
+                    cooldown.map(Value::Bool).unwrap_or(Value::Null),
+                );
+                state.set("deregistration_protection", Value::Map(block));
+            }
+            refresh_protection(&mut state, Some(shown));
+            let p = state.get("deregistration_protection");
+            if p.is_null() {
+                return None;
+            }
+            let flag = |k: &str| match p.get(k) {
+                Value::Bool(b) => Some(*b),
+                _ => None,
+            };
+            Some((flag("enabled"), flag("with_cooldown")))
+        };
+        // As configured: nothing changes, an unset cooldown stays unset.
+        assert_eq!(
+            read(Some((true, None)), "enabled-without-cooldown"),
+            Some((Some(true), None))
+        );
+        assert_eq!(
+            read(Some((true, Some(true))), "enabled-with-cooldown"),
+            Some((Some(true), Some(true)))
+        );
+        assert_eq!(read(None, "disabled"), None);
+        // EC2 forgets the cooldown flag once protection is off.
+        assert_eq!(
+            read(
+                Some((false, Some(true))),
+                "disabled-until 2030-01-01T00:00:00.000Z"
+            ),
+            Some((Some(false), Some(true)))
+        );
+        // Drift: enabled out of band, or switched off by hand.
+        assert_eq!(
+            read(None, "enabled-with-cooldown"),
+            Some((Some(true), Some(true)))
+        );
+        assert_eq!(
+            read(Some((true, None)), "disabled"),
+            Some((Some(false), None))
+        );
     }
 
     #[test]

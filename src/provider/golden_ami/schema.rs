@@ -81,6 +81,7 @@ define_block! {
         pub source_ami_filter: Option<SourceAmiFilter> => block().digest(false),
         pub ssh: Option<Ssh> => block().in_place(),
         pub provision: Vec<Provision> => block(),
+        pub deregistration_protection: Option<DeregistrationProtection> => block().in_place(),
         pub metadata_options: MetadataOptions => block().in_place().defaults_when_absent(),
         pub timeouts: Timeouts => block().in_place().defaults_when_absent(),
     }
@@ -205,6 +206,14 @@ define_block! {
         pub http_endpoint: HttpEndpoint => optional("Whether the metadata service answers.").default("enabled"),
         pub http_put_response_hop_limit: Option<i32> => optional("Hop limit for IMDSv2 token requests.")
             .check(Check::Whole { min: 1, max: 64, what: "a whole number" }),
+    }
+}
+
+define_block! {
+    pub struct DeregistrationProtection: "Protects the AMI from deregistration (EC2's deregistration protection), set once the image is finished. Changed in place. While enabled, `terraform destroy` (and a replacing bake) refuses at once: set `enabled = false` and apply first, as with `deletion_protection` elsewhere." {
+        pub enabled: bool => required("Whether EC2 refuses to deregister the AMI."),
+        pub with_cooldown: bool => optional("Keep the protection for 24 hours after it is disabled (EC2's cooldown), so a destroy must wait that long.")
+            .default(false),
     }
 }
 

@@ -1100,3 +1100,65 @@ async fn a_plain_refresh_reads_no_snapshots_and_keeps_nulls() {
     let kept = out.state.get("snapshot_tags");
     assert!(!kept.is_null() && kept.as_string_map().is_empty());
 }
+
+/// A protected image: destroy and replacement are refused at plan time (where
+/// Terraform plans them) and again at apply, with no call to EC2, pointing at
+/// `deregistration_protection.enabled`; lifting it is an in-place update.
+#[tokio::test]
+async fn a_protected_image_refuses_destroy_and_replacement() {
+    let fake = crate::ec2::fake::FakeEc2::new();
+    let id = fake.add_own_image("web", &Default::default());
+    let mut state = with(json!({
+        "id": id, "snapshot_ids": [], "source_ami_id": "ami-0a11ce0000000a001",
+        "deregistration_protection": {"enabled": true, "with_cooldown": null},
+    }));
+    let d = super::digest::input_digest(&state);
+    state.set("input_digest", d);
+    let at = |diags: &crate::protocol::diag::Diagnostics| {
+        assert!(diags.has_errors(), "{diags:?}");
+        let text = format!("{diags:?}");
+        assert!(
+            text.contains("deregistration_protection") && text.contains("enabled = false"),
+            "{text}"
+        );
+    };
+    let out = super::plan(None, state.clone(), Value::Null, Value::Null, vec![], false).await;
+    at(&out.diags);
+    let mut changed = state.clone();
+    changed.set("instance_type", Value::string("t3.large"));
+    let out = super::plan(None, state.clone(), changed.clone(), changed, vec![], false).await;
+    assert!(!out.requires_replace.is_empty());
+    at(&out.diags);
+
+    let (c, stop, tasks, abandoned) = over_fake(&fake);
+    let life = crate::provider::Lifecycle {
+        stop: &stop,
+        tasks: &tasks,
+        abandoned: &abandoned,
+    };
+    let calls = fake.log().len();
+    let out = super::apply::apply(&c, life, state.clone(), Value::Null, Value::Null, vec![]).await;
+    at(&out.diags);
+    assert_eq!(out.state, state, "the image stays in state");
+    assert_eq!(fake.log().len(), calls, "no EC2 call");
+
+    let mut lifted = state.clone();
+    lifted.set(
+        "deregistration_protection",
+        value(json!({"enabled": false, "with_cooldown": null})),
+    );
+    let out = super::plan(
+        None,
+        state.clone(),
+        lifted.clone(),
+        lifted.clone(),
+        vec![],
+        false,
+    )
+    .await;
+    assert!(!out.diags.has_errors(), "{:?}", out.diags);
+    assert!(
+        out.requires_replace.is_empty(),
+        "lifting protection is in place"
+    );
+}
