@@ -108,6 +108,8 @@ def check(endpoint):
     assert snapshot(ec2, m["/dev/sdf"]["Ebs"]["SnapshotId"])["VolumeSize"] == 5
     assert "SnapshotId" not in m["/dev/sdg"]["Ebs"] and m["/dev/sdg"]["Ebs"]["VolumeSize"] == 7
     refused("InvalidSnapshot.InUse", ec2.delete_snapshot, SnapshotId=root_snap["SnapshotId"])
+    refused("InvalidAMIName.Duplicate", ec2.create_image, InstanceId=instance,
+            Name="golden-check")
 
     # Launching the new image gives its devices.
     again = ec2.run_instances(ImageId=image_id, MinCount=1, MaxCount=1)["Instances"][0]

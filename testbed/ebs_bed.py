@@ -75,6 +75,16 @@ def _ebs_entry(device, snap_id, size, vtype, delete, encrypted, iops=None, throu
     return {"DeviceName": device, "Ebs": ebs}
 
 
+def _name_taken(backend, name):
+    """API Reference, "Error codes": InvalidAMIName.Duplicate, "The specified AMI name is
+    already in use by another AMI" (an image of this account in this Region; CreateImage,
+    CopyImage and RegisterImage). Stock moto accepts duplicates."""
+    if name and any(a.name == name and a.owner_id == backend.account_id
+                    for a in backend.amis.values()):
+        raise _error("InvalidAMIName.Duplicate", f"AMI name {name} is already in use by AMI "
+                     + next(a.id for a in backend.amis.values() if a.name == name))
+
+
 def _flag(value):
     return value is True or str(value).lower() == "true"
 
@@ -198,6 +208,7 @@ def _create_image(self):
     requested = self._get_param("BlockDeviceMappings", [])
     self.error_on_dryrun()
     backend = self.ec2_backend
+    _name_taken(backend, name)
     instance = backend.get_instance(instance_id)
     attached = dict(instance.block_device_mapping.items())
     for req in requested:
@@ -291,6 +302,7 @@ def _copy_image(self):
     backend = self.ec2_backend
     source_backend = ec2_backends[backend.account_id][source_region]
     source = source_backend.describe_images(ami_ids=[source_id])[0]
+    _name_taken(backend, name or source.name)
     ami = backend.copy_image(source_id, source_region, name, description)
     _forget_auto_snapshot(ami)
     ami.root_device_name = source.root_device_name

@@ -19,6 +19,7 @@ on_both_terraforms!(
     secret_environment_stays_secret,
     multi_line_secret_from_an_earlier_step_stays_secret,
     deregistration_protection_refuses_destroy_until_lifted,
+    a_taken_name_fails_the_plan_unless_force_deregister,
 );
 
 fn tag_value(tags: &[aws_sdk_ec2::types::Tag], key: &str) -> Option<String> {
@@ -742,5 +743,70 @@ fn deregistration_protection_refuses_destroy_until_lifted(v: TfVersion) {
             .unwrap_or(0)
     });
     assert_eq!(left, 0, "its snapshots are gone");
+    bed.assert_no_leftovers();
+}
+
+/// A fixed `name` another AMI of the account already has: the plan fails and
+/// names that AMI, baking nothing; with `force_deregister` and
+/// `force_delete_snapshot` the old AMI and its snapshots go right before the
+/// new image is made under that name (the bed refuses duplicate names, as EC2).
+fn a_taken_name_fails_the_plan_unless_force_deregister(v: TfVersion) {
+    let bed = Bed::start();
+    let fixed = |extra: &str| {
+        small_image_hcl(&bed, "{ Name = \"fixed\" }").replace(
+            "  name_prefix   = \"small-\"\n",
+            &format!("  name = \"golden-fixed\"\n{extra}"),
+        )
+    };
+    let first = bed.workspace("first", &fixed(""), v);
+    first.init();
+    first.apply(&[]);
+    let old = first.output("id");
+    let old_snapshots: Vec<String> = bed
+        .image(&old)
+        .unwrap()
+        .block_device_mappings()
+        .iter()
+        .filter_map(|m| m.ebs().and_then(|e| e.snapshot_id()).map(str::to_string))
+        .collect();
+
+    let second = bed.workspace("second", &fixed(""), v);
+    second.init();
+    let refused = second.fails(&["plan", "-input=false", "-no-color"]);
+    let flat = refused.split_whitespace().collect::<Vec<_>>().join(" ");
+    assert!(flat.contains("AMI name already in use"), "{refused}");
+    assert!(
+        flat.contains(&old),
+        "the diagnostic names the AMI: {refused}"
+    );
+    assert!(flat.contains("force_deregister"), "{refused}");
+    assert_eq!(bed.all_instances(), 1, "nothing baked for the refused plan");
+
+    std::fs::write(
+        second.dir.join("main.tf"),
+        fixed("  force_deregister = true\n  force_delete_snapshot = true\n"),
+    )
+    .unwrap();
+    second.apply(&[]);
+    let new = second.output("id");
+    assert_ne!(new, old);
+    assert!(bed.image(&old).is_none(), "the old AMI is deregistered");
+    let left = bed.rt.block_on(async {
+        bed.ec2
+            .describe_snapshots()
+            .set_snapshot_ids(Some(old_snapshots.clone()))
+            .send()
+            .await
+            .map(|o| o.snapshots().len())
+            .unwrap_or(0)
+    });
+    assert_eq!(left, 0, "its snapshots are deleted");
+    assert_eq!(
+        bed.image(&new)
+            .and_then(|i| i.name().map(str::to_string))
+            .as_deref(),
+        Some("golden-fixed")
+    );
+    second.destroy(&[]);
     bed.assert_no_leftovers();
 }

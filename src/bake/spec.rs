@@ -94,6 +94,10 @@ pub struct BakeSpec {
     pub public_ip_url: String,
     pub metadata: MetadataSpec,
     pub deprecate_at: Option<String>,
+    /// An AMI of this account already named like the new one is deregistered
+    /// (with its snapshots when `force_delete_snapshot`) before CreateImage.
+    pub force_deregister: bool,
+    pub force_delete_snapshot: bool,
     /// Deregistration protection to switch on last: `Some(with_cooldown)`.
     pub deregistration_protection: Option<bool>,
     /// The plan's input digest, recorded on the image (when known at plan time).

@@ -55,6 +55,8 @@ fn spec() -> BakeSpec {
         },
         deprecate_at: None,
         deregistration_protection: None,
+        force_deregister: false,
+        force_delete_snapshot: false,
     }
 }
 
@@ -437,4 +439,25 @@ async fn protection_comes_last_and_an_abandoned_image_is_still_removed() {
         .await
         .unwrap();
     assert!(fake.own_images().is_empty(), "{log:?}");
+}
+
+/// `force_deregister` removes only another image of that name (not one this
+/// bake made on an earlier, unseen attempt), and leaves it without the flag.
+#[tokio::test]
+async fn force_deregister_removes_the_other_image_of_that_name_only() {
+    let fake = FakeEc2::new();
+    let other = fake.add_own_image("golden-test", &Default::default());
+    let ours = fake.add_own_image(
+        "golden-test",
+        &BTreeMap::from([(crate::ec2::tags::BUILD_ID_TAG.to_string(), "b1".to_string())]),
+    );
+    let o = bake(&fake, &spec(), steps_named(&["deregister_existing"])).await;
+    assert!(o.error.is_none(), "{:?}", o.error);
+    assert_eq!(fake.own_images().len(), 2, "without the flag nothing goes");
+    let mut s = spec();
+    s.force_deregister = true;
+    let o = bake(&fake, &s, steps_named(&["deregister_existing"])).await;
+    assert!(o.error.is_none(), "{:?}", o.error);
+    assert_eq!(fake.own_images(), vec![ours], "{:?}", fake.log());
+    assert!(fake.first(&format!("DeregisterImage {other}")).is_some());
 }

@@ -76,6 +76,14 @@ impl Ec2 {
         Ok(found.into_iter().next())
     }
 
+    /// Every image of this account named `name` (EC2 allows one per Region;
+    /// a list, so a caller never assumes it).
+    pub async fn own_images_named(&self, name: &str) -> Result<Vec<ImageInfo>, Ec2Error> {
+        self.api
+            .describe_images(&owned_by_us(), &model::filters([("name", name)]))
+            .await
+    }
+
     /// This account's images carrying the tag.
     pub async fn images_tagged(&self, key: &str, value: &str) -> Result<Vec<ImageInfo>, Ec2Error> {
         let found = self

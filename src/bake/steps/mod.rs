@@ -4,6 +4,7 @@
 
 mod connect;
 mod create_image;
+mod deregister_existing;
 mod key_pair;
 mod launch;
 mod provision;
@@ -38,6 +39,7 @@ pub fn all() -> Vec<Box<dyn Step>> {
         Box::new(connect::Connect),
         Box::new(provision::Provision),
         Box::new(stop::Stop),
+        Box::new(deregister_existing::DeregisterExisting),
         Box::new(create_image::CreateImage),
         Box::new(tag::Tag),
         Box::new(share::Share),

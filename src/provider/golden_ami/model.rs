@@ -145,6 +145,8 @@ pub fn bake_spec(
             http_put_response_hop_limit: v.metadata_options.http_put_response_hop_limit,
         },
         deprecate_at: v.deprecate_at.clone(),
+        force_deregister: v.force_deregister,
+        force_delete_snapshot: v.force_delete_snapshot,
         deregistration_protection: v
             .deregistration_protection
             .as_ref()

@@ -80,6 +80,9 @@ pub async fn plan(
         planned.set("source_ami_id", source_id);
         let d = digest::input_digest(&planned);
         planned.set("input_digest", d);
+        if let Some(c) = client {
+            refuse_taken_name(c, &prior, &config, &mut diags).await;
+        }
         return PlanOutcome {
             planned,
             requires_replace: vec![],
@@ -145,12 +148,52 @@ pub async fn plan(
     }
     if !requires_replace.is_empty() {
         refuse_if_protected(&prior, "replace", &mut diags);
+        if let Some(c) = client {
+            refuse_taken_name(c, &prior, &config, &mut diags).await;
+        }
     }
     PlanOutcome {
         planned,
         requires_replace,
         private,
         diags,
+    }
+}
+
+/// A fixed `name` that another AMI of this account already has would make
+/// CreateImage fail after the whole bake: say so now, naming that AMI, unless
+/// `force_deregister` is to remove it. The image this resource holds is not
+/// "another": a replacement removes it first.
+async fn refuse_taken_name(c: &Configured, prior: &Value, config: &Value, diags: &mut Diagnostics) {
+    let Some(name) = config.get("name").as_str() else {
+        return;
+    };
+    if !matches!(
+        config.get("force_deregister"),
+        Value::Null | Value::Bool(false)
+    ) {
+        return;
+    }
+    let held = prior.get("id").as_str();
+    match c.ec2.own_images_named(name).await {
+        Ok(found) => {
+            if let Some(other) = found.iter().find(|i| Some(i.id.as_str()) != held) {
+                diags.push(
+                    Diagnostic::error(
+                        "AMI name already in use",
+                        format!(
+                            "{} in {} is already named {name:?}; EC2 allows one AMI per name. Choose another `name` (or use `name_prefix`), or set `force_deregister = true` to deregister {} right before the new image is created (with `force_delete_snapshot = true` to delete its snapshots too).",
+                            other.id, c.ec2.region, other.id
+                        ),
+                    )
+                    .at(AttrPath::root("name")),
+                );
+            }
+        }
+        Err(e) => diags.push(
+            Diagnostic::error("Cannot check whether the AMI name is free", e.to_string())
+                .at(AttrPath::root("name")),
+        ),
     }
 }
 

@@ -41,6 +41,12 @@ define_block! {
             .check(Check::AmiName { min: 1, max: 100 })
             .digest(false),
         pub description: Option<String> => optional("AMI description. Changed in place.").in_place(),
+        pub force_deregister: bool => optional("With a fixed `name` that an AMI of this account already has (one this resource does not hold), deregister that AMI right before creating the new one, as Packer's `force_deregister` does. Without it the plan fails and names that AMI: nothing is baked.")
+            .default(false)
+            .in_place(),
+        pub force_delete_snapshot: bool => optional("With `force_deregister`, delete the deregistered AMI's snapshots too.")
+            .default(false)
+            .in_place(),
         // Optional in Rust only: an imported state has none.
         pub instance_type: Option<String> => required("Instance type of the build instance, e.g. `t3.micro`.")
             .check(Check::InstanceType),
