@@ -25,6 +25,17 @@ macro_rules! choices {
             $( $(#[$vmeta])* #[serde(rename = $text)] $variant ),+
         }
 
+        impl $name {
+            /// The value spelled `s`, if it is one.
+            #[allow(dead_code)]
+            pub fn parse(s: &str) -> Option<Self> {
+                match s {
+                    $( $text => Some($name::$variant), )+
+                    _ => None,
+                }
+            }
+        }
+
         impl $crate::choices::Choice for $name {
             const VALUES: &'static [&'static str] = &[$($text),+];
             fn as_str(self) -> &'static str {

@@ -20,6 +20,7 @@ on_both_terraforms!(
     multi_line_secret_from_an_earlier_step_stays_secret,
     deregistration_protection_refuses_destroy_until_lifted,
     a_taken_name_fails_the_plan_unless_force_deregister,
+    block_devices_shape_the_instance_and_the_image,
 );
 
 fn tag_value(tags: &[aws_sdk_ec2::types::Tag], key: &str) -> Option<String> {
@@ -808,5 +809,103 @@ fn a_taken_name_fails_the_plan_unless_force_deregister(v: TfVersion) {
         Some("golden-fixed")
     );
     second.destroy(&[]);
+    bed.assert_no_leftovers();
+}
+
+/// `launch_block_device` resizes, re-types and encrypts the source's root and
+/// adds a volume to the build instance; `ami_block_device` adds an empty
+/// device to the image. EC2 (the bed) shows each as mapped; destroy deletes
+/// every snapshot, and no volume outlives the bake.
+fn block_devices_shape_the_instance_and_the_image(v: TfVersion) {
+    let bed = Bed::start();
+    let devices = r#"  launch_block_device {
+    device_name = "/dev/xvda"
+    volume_size = 20
+    volume_type = "gp3"
+    throughput  = 250
+    encrypted   = true
+  }
+  launch_block_device {
+    device_name           = "/dev/sdf"
+    volume_size           = 5
+    volume_type           = "io1"
+    iops                  = 200
+    delete_on_termination = true
+  }
+  ami_block_device {
+    device_name = "/dev/sdg"
+    volume_size = 7
+    volume_type = "gp3"
+  }
+"#;
+    let hcl = small_image_hcl(&bed, "{ Name = \"disks\" }")
+        .replace("  tags          =", &format!("{devices}  tags          ="));
+    let tf = bed.workspace("disks", &hcl, v);
+    tf.init();
+    tf.apply(&[]);
+    let ami = tf.output("id");
+    let img = bed.image(&ami).unwrap();
+    let by_name: std::collections::BTreeMap<String, aws_sdk_ec2::types::EbsBlockDevice> = img
+        .block_device_mappings()
+        .iter()
+        .filter_map(|m| Some((m.device_name()?.to_string(), m.ebs()?.clone())))
+        .collect();
+    assert_eq!(
+        by_name.keys().cloned().collect::<Vec<_>>(),
+        vec!["/dev/sdf", "/dev/sdg", "/dev/xvda"],
+        "{by_name:?}"
+    );
+    let root = &by_name["/dev/xvda"];
+    assert_eq!(
+        (root.volume_size(), root.encrypted()),
+        (Some(20), Some(true))
+    );
+    assert_eq!(root.volume_type().map(|t| t.as_str()), Some("gp3"));
+    assert_eq!(by_name["/dev/sdf"].volume_size(), Some(5));
+    let empty = &by_name["/dev/sdg"];
+    assert_eq!((empty.volume_size(), empty.snapshot_id()), (Some(7), None));
+    let snapshots: Vec<String> = by_name
+        .values()
+        .filter_map(|e| e.snapshot_id().map(str::to_string))
+        .collect();
+    assert_eq!(
+        snapshots.len(),
+        2,
+        "a snapshot per EBS volume of the instance"
+    );
+    let state = tf.state_json();
+    let in_state = state["values"]["root_module"]["resources"][0]["values"]["snapshot_ids"].clone();
+    assert_eq!(in_state.as_array().map(|a| a.len()), Some(2), "{in_state}");
+    let encrypted = bed.rt.block_on(async {
+        let o = bed
+            .ec2
+            .describe_snapshots()
+            .snapshot_ids(root.snapshot_id().unwrap())
+            .send()
+            .await
+            .unwrap();
+        o.snapshots()[0].encrypted()
+    });
+    assert_eq!(encrypted, Some(true), "the root snapshot is encrypted");
+    let volumes = || {
+        bed.rt.block_on(async {
+            let o = bed.ec2.describe_volumes().send().await.unwrap();
+            o.volumes().len()
+        })
+    };
+    assert_eq!(volumes(), 0, "the build instance's volumes went with it");
+    let (code, plan) = tf.plan_exit(&[]);
+    assert_eq!(code, 0, "{plan}");
+    tf.destroy(&[]);
+    let left = bed.rt.block_on(async {
+        bed.ec2
+            .describe_snapshots()
+            .set_snapshot_ids(Some(snapshots.clone()))
+            .send()
+            .await
+            .map(|o| o.snapshots().len())
+            .unwrap_or(0)
+    });
+    assert_eq!(left, 0, "every snapshot of the image is deleted");
     bed.assert_no_leftovers();
 }

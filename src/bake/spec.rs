@@ -1,6 +1,7 @@
 //! What to bake, as plain data built from the resource's configuration.
 
 use crate::ec2::model::LaunchOptions;
+use crate::ec2::volumes::BlockDevice;
 use crate::provision::ProvisionStep;
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -86,6 +87,10 @@ pub struct BakeSpec {
     pub subnet_id: Option<String>,
     /// Settings passed to RunInstances unchanged.
     pub launch: LaunchOptions,
+    /// The build instance's block devices, over the source AMI's.
+    pub launch_block_devices: Vec<BlockDevice>,
+    /// The image's own mapping, beyond the instance's volumes.
+    pub ami_block_devices: Vec<BlockDevice>,
     pub user_data: Option<String>,
     pub associate_public_ip: Option<bool>,
     pub create_timeout: Duration,

@@ -42,6 +42,8 @@ fn spec() -> BakeSpec {
         run_tags: BTreeMap::new(),
         subnet_id: None,
         launch: Default::default(),
+        launch_block_devices: vec![],
+        ami_block_devices: vec![],
         input_digest: None,
         user_data: None,
         associate_public_ip: None,

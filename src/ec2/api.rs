@@ -14,6 +14,7 @@ use super::error::Ec2Error;
 use super::model::{
     Filters, GroupInfo, ImageInfo, InstanceInfo, LaunchSpec, SnapshotInfo, VpcInfo,
 };
+use super::volumes::BlockDevice;
 use std::collections::BTreeMap;
 
 pub type Tags = BTreeMap<String, String>;
@@ -36,6 +37,7 @@ pub trait Ec2Api: Send + Sync + std::fmt::Debug {
         name: &str,
         description: Option<&str>,
         tags: &Tags,
+        devices: &[BlockDevice],
     ) -> Result<String, Ec2Error>;
     /// ModifyImageAttribute: the description.
     async fn modify_image_description(&self, id: &str, description: &str) -> Result<(), Ec2Error>;

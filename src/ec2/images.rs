@@ -151,9 +151,10 @@ impl Ec2 {
         name: &str,
         description: Option<&str>,
         tags: &BTreeMap<String, String>,
+        devices: &[super::volumes::BlockDevice],
     ) -> Result<String, Ec2Error> {
         self.api
-            .create_image(instance_id, name, description, tags)
+            .create_image(instance_id, name, description, tags, devices)
             .await
     }
 

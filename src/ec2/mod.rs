@@ -21,6 +21,7 @@ pub mod stored;
 pub mod tags;
 #[cfg(test)]
 mod tests;
+pub mod volumes;
 pub mod wait;
 pub mod waiters;
 

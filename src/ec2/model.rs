@@ -92,6 +92,8 @@ pub struct LaunchSpec {
     pub security_group_ids: Vec<String>,
     pub subnet_id: Option<String>,
     pub options: LaunchOptions,
+    /// The build instance's block devices (RunInstances' mapping).
+    pub block_devices: Vec<crate::ec2::volumes::BlockDevice>,
     pub user_data: Option<String>,
     pub associate_public_ip: Option<bool>,
     pub instance_tags: BTreeMap<String, String>,

@@ -30,7 +30,13 @@ impl Step for CreateImage {
             let name = &cx.spec.image_name;
             let id = match cx
                 .ec2
-                .create_image(&instance, name, cx.spec.description.as_deref(), &tags)
+                .create_image(
+                    &instance,
+                    name,
+                    cx.spec.description.as_deref(),
+                    &tags,
+                    &cx.spec.ami_block_devices,
+                )
                 .await
             {
                 Ok(id) => id,

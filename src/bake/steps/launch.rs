@@ -125,6 +125,7 @@ impl Step for Launch {
                 security_group_ids: cx.security_group_id.iter().cloned().collect(),
                 subnet_id: cx.spec.subnet_id.clone(),
                 options: cx.spec.launch.clone(),
+                block_devices: cx.spec.launch_block_devices.clone(),
                 user_data: Some(build_user_data(
                     cx.spec.user_data.as_deref(),
                     cx.spec.create_timeout,

@@ -68,6 +68,7 @@ impl Ec2Api for FakeEc2 {
         name: &str,
         description: Option<&str>,
         tags: &Tags,
+        _devices: &[crate::ec2::volumes::BlockDevice],
     ) -> Result<String, Ec2Error> {
         const A: &str = "CreateImage";
         self.call(A, name, |w| {

@@ -7,6 +7,7 @@ use crate::ec2::error::Ec2Error;
 use crate::ec2::model::{
     Filters, GroupInfo, ImageInfo, InstanceInfo, LaunchSpec, SnapshotInfo, VpcInfo,
 };
+use crate::ec2::volumes::BlockDevice;
 use aws_sdk_ec2::types::{
     AttributeValue, Filter, HttpTokensState, ImageAttributeName, InstanceMetadataEndpointState,
     InstanceMetadataOptionsRequest, InstanceNetworkInterfaceSpecification, InstanceType,
@@ -49,6 +50,7 @@ impl Ec2Api for SdkEc2 {
         name: &str,
         description: Option<&str>,
         tags: &Tags,
+        devices: &[BlockDevice],
     ) -> Result<String, Ec2Error> {
         let out = self
             .client
@@ -56,6 +58,10 @@ impl Ec2Api for SdkEc2 {
             .instance_id(instance_id)
             .name(name)
             .set_description(description.map(str::to_string))
+            .set_block_device_mappings(
+                (!devices.is_empty())
+                    .then(|| devices.iter().map(super::devices::mapping).collect()),
+            )
             .tag_specifications(spec(ResourceType::Image, tags))
             .send()
             .await
@@ -245,7 +251,7 @@ impl Ec2Api for SdkEc2 {
         if let Some(ud) = &s.user_data {
             req = req.user_data(base64::engine::general_purpose::STANDARD.encode(ud));
         }
-        req = super::launch::apply(req, &s.options);
+        req = super::launch::apply(req, &s.options, &s.block_devices);
         req = match (&s.subnet_id, s.associate_public_ip) {
             (subnet, Some(public)) => req.network_interfaces(
                 InstanceNetworkInterfaceSpecification::builder()

@@ -3,6 +3,7 @@
 
 use crate::choices::Choice;
 use crate::ec2::model::LaunchOptions;
+use crate::ec2::volumes::BlockDevice;
 use aws_sdk_ec2::operation::run_instances::builders::RunInstancesFluentBuilder;
 use aws_sdk_ec2::types::{
     CapacityReservationPreference, CapacityReservationSpecification, CapacityReservationTarget,
@@ -14,8 +15,13 @@ use aws_sdk_ec2::types::{
 pub(super) fn apply(
     mut req: RunInstancesFluentBuilder,
     o: &LaunchOptions,
+    devices: &[BlockDevice],
 ) -> RunInstancesFluentBuilder {
     req = req.set_ebs_optimized(o.ebs_optimized);
+    if !devices.is_empty() {
+        req = req
+            .set_block_device_mappings(Some(devices.iter().map(super::devices::mapping).collect()));
+    }
     if let Some(p) = &o.iam_instance_profile {
         req = req.iam_instance_profile(IamInstanceProfileSpecification::builder().name(p).build());
     }

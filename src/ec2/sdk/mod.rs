@@ -4,6 +4,7 @@
 
 mod calls;
 mod convert;
+mod devices;
 mod launch;
 
 use super::AwsSettings;

@@ -134,6 +134,8 @@ pub fn bake_spec(
         run_tags: v.run_tags.clone(),
         subnet_id: v.subnet_id.clone(),
         launch: v.launch.clone(),
+        launch_block_devices: v.launch_block_device.iter().map(device).collect(),
+        ami_block_devices: v.ami_block_device.iter().map(device).collect(),
         user_data: v.user_data.clone(),
         associate_public_ip: v.associate_public_ip_address,
         create_timeout: v.timeouts.create.0,
@@ -154,4 +156,21 @@ pub fn bake_spec(
             .map(|p| p.with_cooldown),
         input_digest: v.input_digest.clone(),
     })
+}
+
+/// A configured device, as the EC2 seam takes it.
+fn device(d: &super::schema::DeviceMapping) -> crate::ec2::volumes::BlockDevice {
+    crate::ec2::volumes::BlockDevice {
+        device_name: d.device_name.clone(),
+        volume_size: d.volume_size,
+        volume_type: d.volume_type,
+        iops: d.iops,
+        throughput: d.throughput,
+        encrypted: d.encrypted,
+        kms_key_id: d.kms_key_id.clone(),
+        delete_on_termination: d.delete_on_termination,
+        snapshot_id: d.snapshot_id.clone(),
+        no_device: d.no_device,
+        virtual_name: d.virtual_name.clone(),
+    }
 }

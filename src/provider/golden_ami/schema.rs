@@ -5,6 +5,7 @@
 
 use crate::bake::spec::{HostKeyCheck, HttpEndpoint, HttpTokens, Interface};
 use crate::ec2::model::{CapacityPreference, LaunchOptions, Tenancy};
+use crate::ec2::volumes::VolumeType;
 use crate::provider::duration::Dur;
 use crate::provider::schema::check::PORT;
 use crate::provider::schema::{BlockDef, Schema};
@@ -87,6 +88,8 @@ define_block! {
         pub source_ami_filter: Option<SourceAmiFilter> => block().digest(false),
         pub ssh: Option<Ssh> => block().in_place(),
         pub provision: Vec<Provision> => block(),
+        pub launch_block_device: Vec<DeviceMapping> => block(),
+        pub ami_block_device: Vec<DeviceMapping> => block(),
         pub deregistration_protection: Option<DeregistrationProtection> => block().in_place(),
         pub metadata_options: MetadataOptions => block().in_place().defaults_when_absent(),
         pub timeouts: Timeouts => block().in_place().defaults_when_absent(),
@@ -212,6 +215,23 @@ define_block! {
         pub http_endpoint: HttpEndpoint => optional("Whether the metadata service answers.").default("enabled"),
         pub http_put_response_hop_limit: Option<i32> => optional("Hop limit for IMDSv2 token requests.")
             .check(Check::Whole { min: 1, max: 64, what: "a whole number" }),
+    }
+}
+
+define_block! {
+    pub struct DeviceMapping: "One device of a block device mapping, as Packer's `launch_block_device_mappings` (`launch_block_device`: the build instance's devices over the source AMI's; name the AMI's root device to resize or re-type it) and `ami_block_device_mappings` (`ami_block_device`: devices the image adds, e.g. a data volume created empty at each launch). Sizes, IOPS and throughput are checked per volume type at plan time." {
+        pub device_name: String => required("Device name, e.g. `/dev/xvda` or `/dev/sdf`."),
+        pub volume_size: Option<i32> => optional("Size in GiB (gp2 1–16384, gp3 1–65536, io1 4–16384, io2 4–65536, st1/sc1 125–16384, standard 1–1024); default: the snapshot's size."),
+        pub volume_type: Option<VolumeType> => optional("EBS volume type; default: EC2's (the snapshot's mapping, else gp2)."),
+        pub iops: Option<i32> => optional("Provisioned IOPS: gp3 3000–80000, io1 100–64000, io2 100–256000; required for io1 and io2."),
+        pub throughput: Option<i32> => optional("Throughput in MiB/s, gp3 only: 125–2000."),
+        pub encrypted: Option<bool> => optional("Encrypt the volume (with `kms_key_id`, or the account's default EBS key). Conflicts with `snapshot_id`: a volume from a snapshot takes the snapshot's encryption."),
+        pub kms_key_id: Option<String> => optional("KMS key (id, ARN or alias) for an encrypted volume; needs `encrypted = true`."),
+        pub delete_on_termination: Option<bool> => optional("Delete the volume when the instance terminates; default: EC2's (true for volumes made at launch)."),
+        pub snapshot_id: Option<String> => optional("Snapshot to create the volume from."),
+        pub no_device: bool => optional("Suppress this device of the source AMI's (or the instance's) mapping; no other field may be set.")
+            .default(false),
+        pub virtual_name: Option<String> => optional("Instance store volume, e.g. `ephemeral0`; no EBS field may be set."),
     }
 }
 

@@ -3,6 +3,7 @@
 //! skipped; they are checked again when known. Nothing here calls AWS.
 
 use super::schema::schema;
+use crate::ec2::volumes::VolumeType;
 use crate::protocol::diag::{AttrPath, Diagnostic, Diagnostics};
 use crate::protocol::value::Value;
 
@@ -67,7 +68,167 @@ pub fn validate(cfg: &Value) -> Diagnostics {
         validate_provision(p, AttrPath::root("provision").index(i), &mut d);
     }
     validate_launch(cfg, &mut d);
+    for list in ["launch_block_device", "ami_block_device"] {
+        validate_devices(cfg, list, &mut d);
+    }
     d
+}
+
+/// A whole number, when known.
+fn number(v: &Value) -> Option<i64> {
+    match v {
+        Value::Number(n) => Some(*n as i64),
+        _ => None,
+    }
+}
+
+/// Each device's fields against its volume type's limits
+/// (`ec2::volumes`), the fields that exclude each other, and device names
+/// that appear twice.
+fn validate_devices(cfg: &Value, list: &str, d: &mut Diagnostics) {
+    let mut seen: Vec<&str> = vec![];
+    for (i, dev) in cfg.get(list).as_list().iter().enumerate() {
+        let at = |attr: &str| AttrPath::root(list).index(i).attr(attr);
+        if let Some(name) = dev.get("device_name").as_str() {
+            if seen.contains(&name) {
+                err(
+                    d,
+                    at("device_name"),
+                    "Device named twice",
+                    format!("{name} already has a {list} block."),
+                );
+            }
+            seen.push(name);
+        }
+        let set = |attr: &str| present(dev.get(attr)) && dev.get(attr) != &Value::Bool(false);
+        const EBS: [&str; 8] = [
+            "volume_size",
+            "volume_type",
+            "iops",
+            "throughput",
+            "encrypted",
+            "kms_key_id",
+            "delete_on_termination",
+            "snapshot_id",
+        ];
+        if dev.get("no_device") == &Value::Bool(true) {
+            if let Some(other) = EBS.iter().chain(&["virtual_name"]).find(|a| set(a)) {
+                err(
+                    d,
+                    at(other),
+                    "Conflicting device settings",
+                    "`no_device = true` suppresses the device: set nothing else in its block.",
+                );
+            }
+            continue;
+        }
+        if present(dev.get("virtual_name")) {
+            if let Some(other) = EBS.iter().find(|a| set(a)) {
+                err(
+                    d,
+                    at(other),
+                    "Conflicting device settings",
+                    "An instance store device (`virtual_name`) takes no EBS settings.",
+                );
+            }
+            continue;
+        }
+        if set("snapshot_id") && present(dev.get("encrypted")) {
+            err(
+                d,
+                at("encrypted"),
+                "Conflicting device settings",
+                "A volume made from `snapshot_id` has the snapshot's encryption: leave `encrypted` out.",
+            );
+        }
+        if present(dev.get("kms_key_id")) && dev.get("encrypted") != &Value::Bool(true) {
+            err(
+                d,
+                at("kms_key_id"),
+                "KMS key without encryption",
+                "`kms_key_id` needs `encrypted = true`.",
+            );
+        }
+        if list == "ami_block_device"
+            && !present(dev.get("volume_size"))
+            && !present(dev.get("snapshot_id"))
+            && dev.get("volume_size") != &Value::Unknown
+        {
+            err(
+                d,
+                at("volume_size"),
+                "Device without a size",
+                "A device the image adds needs `volume_size` or `snapshot_id` (or `no_device = true` to leave an instance's device out).",
+            );
+        }
+        let Some(ty) = dev.get("volume_type").as_str().and_then(VolumeType::parse) else {
+            continue;
+        };
+        if let Some(size) = number(dev.get("volume_size"))
+            && !ty.sizes().contains(&size)
+        {
+            let r = ty.sizes();
+            err(
+                d,
+                at("volume_size"),
+                "Volume size out of range",
+                format!(
+                    "{ty} volumes are {}–{} GiB; got {size}.",
+                    r.start(),
+                    r.end()
+                ),
+            );
+        }
+        match (ty.iops(), dev.get("iops")) {
+            (None, v) if present(v) => err(
+                d,
+                at("iops"),
+                "IOPS not supported",
+                format!("{ty} volumes take no `iops` (gp3, io1 and io2 do)."),
+            ),
+            (Some(r), v) => match number(v) {
+                Some(n) if !r.contains(&n) => err(
+                    d,
+                    at("iops"),
+                    "IOPS out of range",
+                    format!("{ty} volumes take {}–{} IOPS; got {n}.", r.start(), r.end()),
+                ),
+                None if v.is_null() && ty.needs_iops() => err(
+                    d,
+                    at("iops"),
+                    "Missing IOPS",
+                    format!("{ty} volumes need `iops`."),
+                ),
+                _ => {}
+            },
+            _ => {}
+        }
+        match (ty.throughput(), dev.get("throughput")) {
+            (None, v) if present(v) => err(
+                d,
+                at("throughput"),
+                "Throughput not supported",
+                format!("Only gp3 volumes take `throughput`; this one is {ty}."),
+            ),
+            (Some(r), v) => {
+                if let Some(n) = number(v)
+                    && !r.contains(&n)
+                {
+                    err(
+                        d,
+                        at("throughput"),
+                        "Throughput out of range",
+                        format!(
+                            "{ty} volumes take {}–{} MiB/s; got {n}.",
+                            r.start(),
+                            r.end()
+                        ),
+                    );
+                }
+            }
+            _ => {}
+        }
+    }
 }
 
 /// Launch options that only make sense together (EC2 would refuse them at
