@@ -7,7 +7,8 @@
 //!   provider  → bake, provision, ssh, ec2, protocol, choices, retry, public_ip
 //!   bake      → provision, ssh, ec2, choices, retry, public_ip
 //!   provision → ssh, retry
-//!   ssh, ec2  → retry
+//!   ssh       → retry
+//!   ec2       → retry, choices (closed value sets such as volume types)
 //!   protocol, retry, choices, public_ip, logging → nothing of ours
 //!
 //! References are read as text: `crate::a::b` and `super::x` paths outside
@@ -37,7 +38,7 @@ const ALLOWED: &[(&str, &[&str])] = &[
     ),
     ("provision", &["ssh", "retry"]),
     ("ssh", &["retry"]),
-    ("ec2", &["retry"]),
+    ("ec2", &["retry", "choices"]),
     ("protocol", &[]),
     ("retry", &[]),
     ("choices", &[]),
