@@ -84,6 +84,15 @@ def check(endpoint):
     refused("InvalidBlockDeviceMapping", ec2.run_instances, ImageId=source["ImageId"],
             MinCount=1, MaxCount=1, BlockDeviceMappings=[
                 {"DeviceName": root, "Ebs": {"VolumeSize": root_size - 1}}])
+    missing_key = "arn:aws:kms:us-east-1:123456789012:key/00000000-0000-0000-0000-000000000000"
+    gone = ec2.run_instances(ImageId=source["ImageId"], MinCount=1, MaxCount=1,
+                             BlockDeviceMappings=[{"DeviceName": root, "Ebs": {
+                                 "Encrypted": True, "KmsKeyId": missing_key}}])["Instances"][0]
+    seen = ec2.describe_instances(InstanceIds=[gone["InstanceId"]])["Reservations"][0][
+        "Instances"][0]
+    assert seen["State"]["Name"] == "terminated", seen["State"]
+    assert seen["StateReason"]["Code"] == "Client.InvalidKMSKey.InvalidState", seen
+    assert not volumes_of(ec2, gone["InstanceId"]), "no volume for a failed launch"
     refused("InvalidParameterDependency", ec2.run_instances, ImageId=source["ImageId"],
             MinCount=1, MaxCount=1, BlockDeviceMappings=[
                 {"DeviceName": "/dev/sdh", "Ebs": {"VolumeSize": 1, "KmsKeyId": east_key}}])
@@ -98,8 +107,9 @@ def check(endpoint):
             {"DeviceName": "/dev/sdf", "Ebs": {"DeleteOnTermination": False}}],
         TagSpecifications=[{"ResourceType": "snapshot",
                             "Tags": [{"Key": "role", "Value": "check"}]}])["ImageId"]
-    m, _ = mapping(ec2, image_id)
+    m, made = mapping(ec2, image_id)
     assert set(m) == {root, "/dev/sdf", "/dev/sdg"}, m
+    assert made["RootDeviceName"] == root, made["RootDeviceName"]
     root_snap = snapshot(ec2, m[root]["Ebs"]["SnapshotId"])
     assert (root_snap["VolumeSize"], root_snap["Encrypted"], root_snap["KmsKeyId"]) == (
         root_size + 5, True, east_key), root_snap

@@ -178,7 +178,18 @@ def _run_instances(self, image_id, count, user_data, security_group_names, **kwa
     kwargs["block_device_mappings"] = []  # we attach the volumes ourselves (moto: none)
     reservation = _chained_run_instances(self, image_id, count, user_data,
                                          security_group_names, **kwargs)
+    # User Guide, "Troubleshoot instance launch issues" ("Instance terminates immediately"):
+    # a volume whose KMS key is missing or unusable makes the instance go from pending to
+    # terminated, state reason Client.InvalidKMSKey.InvalidState; RunInstances itself succeeds.
+    bad_key = next((v["kms"] for v in volumes if v["kms"] and _resolve_kms(
+        self.account_id, self.region_name, v["kms"]) is None), None)
     for instance in reservation.instances:
+        if bad_key is not None:
+            instance.terminate()
+            instance.state_reason = moto_instances.StateReason(
+                "Client.InvalidKMSKey.InvalidState: The KMS key provided is in an incorrect "
+                f"state ({bad_key})", "Client.InvalidKMSKey.InvalidState")
+            continue
         for v in volumes:
             volume = self.create_volume(
                 size=v["size"], zone_name=instance._placement.zone, snapshot_id=v["snapshot_id"],
@@ -228,6 +239,7 @@ def _create_image(self):
                      if s.get("ResourceType") == "snapshot" for t in s.get("Tags", [])}
     ami = backend.create_image(instance_id, name, description, tag_specifications=image_specs)
     _forget_auto_snapshot(ami)
+    ami.root_device_name = instance.root_device_name  # the image boots from the same device
     by_name = {r.get("DeviceName"): r for r in requested}
     mapping = []
     for device, bdt in sorted(attached.items(), key=lambda kv: kv[0] != instance.root_device_name):

@@ -21,6 +21,7 @@ on_both_terraforms!(
     deregistration_protection_refuses_destroy_until_lifted,
     a_taken_name_fails_the_plan_unless_force_deregister,
     block_devices_shape_the_instance_and_the_image,
+    encrypt_boot_encrypts_the_image_with_the_key,
 );
 
 fn tag_value(tags: &[aws_sdk_ec2::types::Tag], key: &str) -> Option<String> {
@@ -907,5 +908,71 @@ fn block_devices_shape_the_instance_and_the_image(v: TfVersion) {
             .unwrap_or(0)
     });
     assert_eq!(left, 0, "every snapshot of the image is deleted");
+    bed.assert_no_leftovers();
+}
+
+/// A KMS key in the bed's KMS (moto), made through boto3: its ARN.
+fn kms_key(bed: &Bed) -> String {
+    let out = std::process::Command::new("python3")
+        .args(["-c", "import boto3,sys; print(boto3.client('kms', endpoint_url=sys.argv[1], region_name='us-east-1', aws_access_key_id='test', aws_secret_access_key='test').create_key()['KeyMetadata']['Arn'])"])
+        .arg(&bed.moto_endpoint)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).trim().to_string()
+}
+
+/// `encrypt_boot` with `kms_key_id`: the image's root snapshot is encrypted
+/// with that key, made straight from an encrypted root volume (no copy). A
+/// key EC2 cannot use ends the launch (the instance terminates at once, as
+/// EC2 does): the apply fails naming the reason, and nothing is left.
+fn encrypt_boot_encrypts_the_image_with_the_key(v: TfVersion) {
+    let bed = Bed::start();
+    let key = kms_key(&bed);
+    let hcl = |key: &str| {
+        small_image_hcl(&bed, "{ Name = \"sealed\" }").replace(
+            "  tags          =",
+            &format!("  encrypt_boot = true\n  kms_key_id   = \"{key}\"\n  tags          ="),
+        )
+    };
+    let tf = bed.workspace("sealed", &hcl(&key), v);
+    tf.init();
+    tf.apply(&[]);
+    let ami = tf.output("id");
+    let img = bed.image(&ami).unwrap();
+    let root = img
+        .block_device_mappings()
+        .iter()
+        .find(|m| m.device_name() == img.root_device_name())
+        .and_then(|m| m.ebs())
+        .and_then(|e| e.snapshot_id())
+        .unwrap()
+        .to_string();
+    let (encrypted, used) = bed.rt.block_on(async {
+        let o = bed
+            .ec2
+            .describe_snapshots()
+            .snapshot_ids(&root)
+            .send()
+            .await
+            .unwrap();
+        let s = &o.snapshots()[0];
+        (s.encrypted(), s.kms_key_id().map(str::to_string))
+    });
+    assert_eq!(encrypted, Some(true));
+    assert_eq!(used.as_deref(), Some(key.as_str()));
+    assert_eq!(bed.all_instances(), 1, "one instance, no copy step");
+    tf.destroy(&[]);
+
+    let missing = "arn:aws:kms:us-east-1:123456789012:key/00000000-0000-0000-0000-000000000000";
+    let bad = bed.workspace("unsealed", &hcl(missing), v);
+    bad.init();
+    let out = bad.fails(&["apply", "-auto-approve", "-input=false", "-no-color"]);
+    let flat = out.split_whitespace().collect::<Vec<_>>().join(" ");
+    assert!(flat.contains("Client.InvalidKMSKey.InvalidState"), "{out}");
     bed.assert_no_leftovers();
 }

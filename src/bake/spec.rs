@@ -89,6 +89,9 @@ pub struct BakeSpec {
     pub launch: LaunchOptions,
     /// The build instance's block devices, over the source AMI's.
     pub launch_block_devices: Vec<BlockDevice>,
+    /// Launch the root volume encrypted (`encrypt_boot`), with this key if any.
+    pub encrypt_boot: bool,
+    pub kms_key_id: Option<String>,
     /// The image's own mapping, beyond the instance's volumes.
     pub ami_block_devices: Vec<BlockDevice>,
     pub user_data: Option<String>,

@@ -44,6 +44,8 @@ fn spec() -> BakeSpec {
         launch: Default::default(),
         launch_block_devices: vec![],
         ami_block_devices: vec![],
+        encrypt_boot: false,
+        kms_key_id: None,
         input_digest: None,
         user_data: None,
         associate_public_ip: None,

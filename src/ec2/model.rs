@@ -21,6 +21,8 @@ pub struct ImageInfo {
     /// `enabled-with-cooldown`, `enabled-without-cooldown` or
     /// `disabled-until TIME` while a cooldown runs; None if EC2 said nothing.
     pub deregistration_protection: Option<String>,
+    /// The root device (`/dev/xvda`): where `encrypt_boot` applies.
+    pub root_device_name: Option<String>,
 }
 
 /// An EBS snapshot: its id and tags.
@@ -40,6 +42,8 @@ pub struct InstanceInfo {
     pub public_dns: Option<String>,
     pub private_dns: Option<String>,
     pub tags: BTreeMap<String, String>,
+    /// Why EC2 moved it last (`Client.InvalidKMSKey.InvalidState: ...`).
+    pub state_reason: Option<String>,
 }
 
 /// A security group: its id and tags.

@@ -22,8 +22,11 @@ impl Ec2 {
             Some(i) if i.state == "running" => Ok(Poll::Ready(i)),
             Some(i) if i.state == "pending" => Ok(Poll::Pending(i.state)),
             Some(i) => Err(WaitError::Failed(format!(
-                "build instance {id} is {} instead of running",
-                i.state
+                "build instance {id} is {} instead of running{}",
+                i.state,
+                i.state_reason
+                    .map(|r| format!(" ({r})"))
+                    .unwrap_or_default()
             ))),
             None => Ok(Poll::Pending("not visible yet".into())),
         }

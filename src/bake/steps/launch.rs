@@ -7,6 +7,7 @@ use crate::bake::{BakeContext, BakeError};
 use crate::choices::Choice;
 use crate::ec2::instances::LaunchSpec;
 use crate::ec2::tags::BUILD_ID_TAG;
+use crate::ec2::volumes::BlockDevice;
 use crate::ssh::keys::PrivateKey;
 use std::time::Duration;
 
@@ -125,7 +126,15 @@ impl Step for Launch {
                 security_group_ids: cx.security_group_id.iter().cloned().collect(),
                 subnet_id: cx.spec.subnet_id.clone(),
                 options: cx.spec.launch.clone(),
-                block_devices: cx.spec.launch_block_devices.clone(),
+                block_devices: launch_devices(
+                    &cx.spec.launch_block_devices,
+                    cx.spec
+                        .encrypt_boot
+                        .then_some(cx.spec.kms_key_id.as_deref()),
+                    cx.source
+                        .as_ref()
+                        .and_then(|s| s.root_device_name.as_deref()),
+                ),
                 user_data: Some(build_user_data(
                     cx.spec.user_data.as_deref(),
                     cx.spec.create_timeout,
@@ -195,9 +204,71 @@ impl Step for Launch {
     }
 }
 
+/// The build instance's devices: the user's, and with `encrypt_boot` the
+/// source's root device encrypted (unless its own block says otherwise), so
+/// the image's root snapshot comes out encrypted without a copy.
+/// `encrypt`: `Some(key)` with `encrypt_boot` (the key may be the default).
+fn launch_devices(
+    user: &[BlockDevice],
+    encrypt: Option<Option<&str>>,
+    root: Option<&str>,
+) -> Vec<BlockDevice> {
+    let mut devices = user.to_vec();
+    let (Some(key), Some(root)) = (encrypt, root) else {
+        return devices;
+    };
+    let key = key.map(str::to_string);
+    match devices.iter_mut().find(|d| d.device_name == root) {
+        Some(d) => {
+            d.encrypted.get_or_insert(true);
+            if d.kms_key_id.is_none() {
+                d.kms_key_id = key;
+            }
+        }
+        None => devices.push(BlockDevice {
+            device_name: root.to_string(),
+            encrypted: Some(true),
+            kms_key_id: key,
+            ..Default::default()
+        }),
+    }
+    devices
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn encrypt_boot_encrypts_the_source_root_unless_its_block_says_otherwise() {
+        let root = Some("/dev/xvda");
+        let added = launch_devices(&[], Some(Some("alias/k")), root);
+        assert_eq!(added.len(), 1);
+        assert_eq!(added[0].device_name, "/dev/xvda");
+        assert_eq!(added[0].encrypted, Some(true));
+        assert_eq!(added[0].kms_key_id.as_deref(), Some("alias/k"));
+        let user = [BlockDevice {
+            device_name: "/dev/xvda".into(),
+            volume_size: Some(30),
+            kms_key_id: Some("alias/mine".into()),
+            ..Default::default()
+        }];
+        let merged = launch_devices(&user, Some(None), root);
+        assert_eq!(
+            merged.len(),
+            1,
+            "the user's root block is completed, not doubled"
+        );
+        assert_eq!(merged[0].volume_size, Some(30));
+        assert_eq!(merged[0].encrypted, Some(true));
+        assert_eq!(merged[0].kms_key_id.as_deref(), Some("alias/mine"));
+        assert_eq!(launch_devices(&user, None, root), user.to_vec());
+        assert_eq!(
+            launch_devices(&[], Some(None), None),
+            vec![],
+            "no root known: nothing to do"
+        );
+    }
 
     fn pair() -> HostKeyPair {
         HostKeyPair {

@@ -104,6 +104,7 @@ impl Ec2Api for FakeEc2 {
                         creation_date: "2026-01-02T00:00:00.000Z".into(),
                         snapshot_ids: vec![snap],
                         tags: tags.clone(),
+                        root_device_name: Some("/dev/xvda".into()),
                         ..Default::default()
                     },
                     phase: Phase::moving("pending", "available", after),

@@ -382,6 +382,7 @@ impl FakeEc2 {
                     state: "available".into(),
                     creation_date: created.into(),
                     snapshot_ids: vec![snap],
+                    root_device_name: Some("/dev/xvda".into()),
                     ..Default::default()
                 },
                 phase: Phase::settled("available"),

@@ -58,6 +58,7 @@ pub fn image(i: &Image) -> ImageInfo {
         tags: from_sdk(i.tags()),
         deprecation_time: i.deprecation_time().map(str::to_string),
         deregistration_protection: i.deregistration_protection().map(str::to_string),
+        root_device_name: i.root_device_name().map(str::to_string),
     }
 }
 
@@ -80,5 +81,12 @@ pub fn instance(i: &Instance) -> InstanceInfo {
             .filter(|s| !s.is_empty())
             .map(str::to_string),
         tags: from_sdk(i.tags()),
+        state_reason: i.state_reason().map(|r| {
+            format!(
+                "{}: {}",
+                r.code().unwrap_or_default(),
+                r.message().unwrap_or_default()
+            )
+        }),
     }
 }

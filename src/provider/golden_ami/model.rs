@@ -136,6 +136,8 @@ pub fn bake_spec(
         launch: v.launch.clone(),
         launch_block_devices: v.launch_block_device.iter().map(device).collect(),
         ami_block_devices: v.ami_block_device.iter().map(device).collect(),
+        encrypt_boot: v.encrypt_boot == Some(true),
+        kms_key_id: v.kms_key_id.clone(),
         user_data: v.user_data.clone(),
         associate_public_ip: v.associate_public_ip_address,
         create_timeout: v.timeouts.create.0,

@@ -88,6 +88,8 @@ define_block! {
         pub source_ami_filter: Option<SourceAmiFilter> => block().digest(false),
         pub ssh: Option<Ssh> => block().in_place(),
         pub provision: Vec<Provision> => block(),
+        pub encrypt_boot: Option<bool> => optional("Encrypt the image's root snapshot: the build instance's root volume is launched encrypted (with `kms_key_id`, or the account's default EBS key), so CreateImage makes an encrypted snapshot directly, with no extra copy as Packer's `encrypt_boot` makes."),
+        pub kms_key_id: Option<String> => optional("KMS key (id, ARN or alias) for `encrypt_boot`; needs `encrypt_boot = true`."),
         pub launch_block_device: Vec<DeviceMapping> => block(),
         pub ami_block_device: Vec<DeviceMapping> => block(),
         pub deregistration_protection: Option<DeregistrationProtection> => block().in_place(),

@@ -246,6 +246,12 @@ fn every_rule_refuses_its_bad_input_at_its_attribute() {
             "/dev/sdf already has a launch_block_device block.",
         ),
         (
+            "kms_key_id without encrypt_boot",
+            json!({"kms_key_id": "alias/golden"}),
+            "kms_key_id",
+            "set `encrypt_boot = true` too.",
+        ),
+        (
             "tenancy",
             json!({"tenancy": "shared"}),
             "tenancy",

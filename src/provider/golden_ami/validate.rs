@@ -234,6 +234,14 @@ fn validate_devices(cfg: &Value, list: &str, d: &mut Diagnostics) {
 /// Launch options that only make sense together (EC2 would refuse them at
 /// RunInstances, after the plan promised a bake).
 fn validate_launch(cfg: &Value, d: &mut Diagnostics) {
+    if present(cfg.get("kms_key_id")) && cfg.get("encrypt_boot") != &Value::Bool(true) {
+        err(
+            d,
+            AttrPath::root("kms_key_id"),
+            "KMS key without encryption",
+            "`kms_key_id` is the key for `encrypt_boot`: set `encrypt_boot = true` too.",
+        );
+    }
     if present(cfg.get("capacity_reservation_preference"))
         && present(cfg.get("capacity_reservation_id"))
     {
