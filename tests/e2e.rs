@@ -22,6 +22,7 @@ on_both_terraforms!(
     a_taken_name_fails_the_plan_unless_force_deregister,
     block_devices_shape_the_instance_and_the_image,
     encrypt_boot_encrypts_the_image_with_the_key,
+    sharing_by_organization_and_snapshot_permissions_change_in_place,
 );
 
 fn tag_value(tags: &[aws_sdk_ec2::types::Tag], key: &str) -> Option<String> {
@@ -974,5 +975,98 @@ fn encrypt_boot_encrypts_the_image_with_the_key(v: TfVersion) {
     let out = bad.fails(&["apply", "-auto-approve", "-input=false", "-no-color"]);
     let flat = out.split_whitespace().collect::<Vec<_>>().join(" ");
     assert!(flat.contains("Client.InvalidKMSKey.InvalidState"), "{out}");
+    bed.assert_no_leftovers();
+}
+
+/// Launch permissions by Organization, OU and group, and snapshot
+/// createVolumePermission, as EC2 (the bed) holds them after the bake, read
+/// back without drift, then changed in place.
+fn sharing_by_organization_and_snapshot_permissions_change_in_place(v: TfVersion) {
+    let bed = Bed::start();
+    let org = "arn:aws:organizations::123456789012:organization/o-abcdefghij";
+    let ou = "arn:aws:organizations::123456789012:ou/o-abcdefghij/ou-ab12-cdefghij";
+    let hcl = |sharing: &str| {
+        small_image_hcl(&bed, "{ Name = \"shared\" }")
+            .replace("  tags          =", &format!("{sharing}  tags          ="))
+    };
+    let first = format!(
+        "  ami_org_arns   = [\"{org}\"]\n  ami_ou_arns    = [\"{ou}\"]\n  ami_groups     = [\"all\"]\n  snapshot_users = [\"210987654321\"]\n"
+    );
+    let tf = bed.workspace("shared", &hcl(&first), v);
+    tf.init();
+    tf.apply(&[]);
+    let ami = tf.output("id");
+    let launch = || {
+        bed.rt.block_on(async {
+            let o = bed
+                .ec2
+                .describe_image_attribute()
+                .image_id(&ami)
+                .attribute(aws_sdk_ec2::types::ImageAttributeName::LaunchPermission)
+                .send()
+                .await
+                .unwrap();
+            let mut found: Vec<String> = o
+                .launch_permissions()
+                .iter()
+                .filter_map(|p| {
+                    p.organization_arn()
+                        .or(p.organizational_unit_arn())
+                        .or(p.user_id())
+                        .map(str::to_string)
+                        .or_else(|| p.group().map(|g| g.as_str().to_string()))
+                })
+                .collect();
+            found.sort();
+            found
+        })
+    };
+    let snapshot = bed
+        .image(&ami)
+        .unwrap()
+        .block_device_mappings()
+        .iter()
+        .find_map(|m| m.ebs().and_then(|e| e.snapshot_id()).map(str::to_string))
+        .unwrap();
+    let volume_users = || {
+        bed.rt.block_on(async {
+            let o = bed
+                .ec2
+                .describe_snapshot_attribute()
+                .snapshot_id(&snapshot)
+                .attribute(aws_sdk_ec2::types::SnapshotAttributeName::CreateVolumePermission)
+                .send()
+                .await
+                .unwrap();
+            o.create_volume_permissions()
+                .iter()
+                .filter_map(|p| p.user_id().map(str::to_string))
+                .collect::<Vec<_>>()
+        })
+    };
+    let mut want = vec!["all".to_string(), org.to_string(), ou.to_string()];
+    want.sort();
+    assert_eq!(launch(), want);
+    assert_eq!(volume_users(), vec!["210987654321"]);
+    let (code, plan) = tf.plan_exit(&[]);
+    assert_eq!(code, 0, "read back without drift: {plan}");
+
+    std::fs::write(
+        tf.dir.join("main.tf"),
+        hcl(&format!(
+            "  ami_ou_arns    = [\"{ou}\"]\n  snapshot_users = [\"111122223333\"]\n"
+        )),
+    )
+    .unwrap();
+    let (code, plan) = tf.plan_exit(&[]);
+    assert_eq!(code, 2, "{plan}");
+    assert!(plan.contains("updated in-place"), "{plan}");
+    tf.apply(&[]);
+    assert_eq!(tf.output("id"), ami, "sharing changes in place");
+    assert_eq!(launch(), vec![ou.to_string()]);
+    assert_eq!(volume_users(), vec!["111122223333"]);
+    let (code, plan) = tf.plan_exit(&[]);
+    assert_eq!(code, 0, "{plan}");
+    tf.destroy(&[]);
     bed.assert_no_leftovers();
 }

@@ -97,7 +97,10 @@ pub struct BakeSpec {
     pub user_data: Option<String>,
     pub associate_public_ip: Option<bool>,
     pub create_timeout: Duration,
-    pub ami_users: Vec<String>,
+    /// Who may launch the image: account ids, `all`, Organizations ARNs.
+    pub launch_principals: Vec<String>,
+    /// Who may create volumes from its snapshots: account ids, `all`.
+    pub snapshot_principals: Vec<String>,
     /// Where to learn this machine's public IP for the security group.
     pub public_ip_url: String,
     pub metadata: MetadataSpec,

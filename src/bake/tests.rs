@@ -50,7 +50,8 @@ fn spec() -> BakeSpec {
         user_data: None,
         associate_public_ip: None,
         create_timeout: Duration::from_secs(60),
-        ami_users: vec![],
+        launch_principals: vec![],
+        snapshot_principals: vec![],
         public_ip_url: "http://127.0.0.1:9/".into(),
         metadata: MetadataSpec {
             http_tokens: crate::bake::spec::HttpTokens::Required,
@@ -419,7 +420,7 @@ async fn protection_comes_last_and_an_abandoned_image_is_still_removed() {
     let id = fake.add_own_image("golden-test", &Default::default());
     let mut s = spec();
     s.deregistration_protection = Some(false);
-    s.ami_users = vec!["210987654321".into()];
+    s.launch_principals = vec!["210987654321".into()];
     s.deprecate_at = Some("2099-01-01T00:00:00Z".into());
     let mut steps: Vec<Box<dyn Step>> = vec![Box::new(Finished(id.clone()))];
     steps.extend(steps_named(&["share"]));

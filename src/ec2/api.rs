@@ -50,6 +50,16 @@ pub trait Ec2Api: Send + Sync + std::fmt::Debug {
     ) -> Result<(), Ec2Error>;
     /// DescribeImageAttribute: who may launch (user ids, `all` when public).
     async fn describe_launch_permissions(&self, id: &str) -> Result<Vec<String>, Ec2Error>;
+    /// ModifySnapshotAttribute: createVolumePermission for account ids, `all`
+    /// for the public group.
+    async fn modify_snapshot_permissions(
+        &self,
+        id: &str,
+        add: &[String],
+        remove: &[String],
+    ) -> Result<(), Ec2Error>;
+    /// DescribeSnapshotAttribute: who may create volumes from the snapshot.
+    async fn describe_snapshot_permissions(&self, id: &str) -> Result<Vec<String>, Ec2Error>;
     /// EnableImageDeprecation at an RFC 3339 time.
     async fn enable_image_deprecation(&self, id: &str, at: &str) -> Result<(), Ec2Error>;
     async fn disable_image_deprecation(&self, id: &str) -> Result<(), Ec2Error>;

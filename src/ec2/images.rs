@@ -199,6 +199,27 @@ impl Ec2 {
         }
     }
 
+    /// Who may create volumes from each snapshot: the same change on all.
+    pub async fn set_snapshot_permissions(
+        &self,
+        snapshots: &[String],
+        add: &[String],
+        remove: &[String],
+    ) -> Result<(), Ec2Error> {
+        if add.is_empty() && remove.is_empty() {
+            return Ok(());
+        }
+        for s in snapshots {
+            self.api.modify_snapshot_permissions(s, add, remove).await?;
+        }
+        Ok(())
+    }
+
+    /// Who may create volumes from the snapshot: account ids, `all` when public.
+    pub async fn snapshot_permissions(&self, snapshot: &str) -> Result<Vec<String>, Ec2Error> {
+        self.api.describe_snapshot_permissions(snapshot).await
+    }
+
     /// Who may launch the image: user ids, and `all` when public.
     pub async fn launch_permissions(&self, id: &str) -> Result<Vec<String>, Ec2Error> {
         self.api.describe_launch_permissions(id).await

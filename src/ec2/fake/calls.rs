@@ -138,6 +138,34 @@ impl Ec2Api for FakeEc2 {
         })
     }
 
+    async fn modify_snapshot_permissions(
+        &self,
+        id: &str,
+        add: &[String],
+        remove: &[String],
+    ) -> Result<(), Ec2Error> {
+        const A: &str = "ModifySnapshotAttribute";
+        self.call(A, id, |w| {
+            if !w.snapshots.contains_key(id) {
+                return Err(err(A, "InvalidSnapshot.NotFound", id));
+            }
+            let perms = w.snapshot_permissions.entry(id.to_string()).or_default();
+            perms.retain(|u| !remove.contains(u));
+            perms.extend(add.iter().cloned());
+            Ok(())
+        })
+    }
+
+    async fn describe_snapshot_permissions(&self, id: &str) -> Result<Vec<String>, Ec2Error> {
+        const A: &str = "DescribeSnapshotAttribute";
+        self.call(A, id, |w| {
+            if !w.snapshots.contains_key(id) {
+                return Err(err(A, "InvalidSnapshot.NotFound", id));
+            }
+            Ok(w.snapshot_permissions.get(id).cloned().unwrap_or_default())
+        })
+    }
+
     async fn describe_launch_permissions(&self, id: &str) -> Result<Vec<String>, Ec2Error> {
         self.call("DescribeImageAttribute", id, |w| {
             Ok(w.image("DescribeImageAttribute", id)?

@@ -113,6 +113,8 @@ struct World {
     key_pairs: BTreeMap<String, Tags>,
     groups: BTreeMap<String, Group>,
     snapshots: BTreeMap<String, Tags>,
+    /// createVolumePermission principals per snapshot.
+    snapshot_permissions: BTreeMap<String, Vec<String>>,
     vpcs: BTreeMap<String, (String, bool)>,
     subnets: BTreeMap<String, String>,
     faults: Vec<Fault>,

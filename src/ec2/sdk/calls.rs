@@ -11,8 +11,8 @@ use crate::ec2::volumes::BlockDevice;
 use aws_sdk_ec2::types::{
     AttributeValue, Filter, HttpTokensState, ImageAttributeName, InstanceMetadataEndpointState,
     InstanceMetadataOptionsRequest, InstanceNetworkInterfaceSpecification, InstanceType,
-    IpPermission, IpRange, LaunchPermission, LaunchPermissionModifications, PermissionGroup,
-    ResourceType, ShutdownBehavior, Tag,
+    IpPermission, IpRange, LaunchPermission, LaunchPermissionModifications, OperationType,
+    PermissionGroup, ResourceType, ShutdownBehavior, SnapshotAttributeName, Tag,
 };
 
 #[async_trait::async_trait]
@@ -88,13 +88,17 @@ impl Ec2Api for SdkEc2 {
         add: &[String],
         remove: &[String],
     ) -> Result<(), Ec2Error> {
+        // A principal is `all`, an account id, or an Organizations ARN.
         let perm = |u: &String| {
+            let b = LaunchPermission::builder();
             if u == "all" {
-                LaunchPermission::builder()
-                    .group(PermissionGroup::All)
-                    .build()
+                b.group(PermissionGroup::All).build()
+            } else if u.contains(":organization/") {
+                b.organization_arn(u).build()
+            } else if u.contains(":ou/") {
+                b.organizational_unit_arn(u).build()
             } else {
-                LaunchPermission::builder().user_id(u).build()
+                b.user_id(u).build()
             }
         };
         let mods = LaunchPermissionModifications::builder()
@@ -122,6 +126,56 @@ impl Ec2Api for SdkEc2 {
             .map_err(api_err("DescribeImageAttribute"))?;
         Ok(out
             .launch_permissions()
+            .iter()
+            .filter_map(|p| {
+                p.user_id()
+                    .or(p.organization_arn())
+                    .or(p.organizational_unit_arn())
+                    .map(str::to_string)
+                    .or_else(|| p.group().map(|g| g.as_str().to_string()))
+            })
+            .collect())
+    }
+
+    async fn modify_snapshot_permissions(
+        &self,
+        id: &str,
+        add: &[String],
+        remove: &[String],
+    ) -> Result<(), Ec2Error> {
+        // The request's flat form (OperationType, UserId.N, UserGroup.N):
+        // one call per operation.
+        for (op, who) in [(OperationType::Add, add), (OperationType::Remove, remove)] {
+            if who.is_empty() {
+                continue;
+            }
+            let users: Vec<String> = who.iter().filter(|u| *u != "all").cloned().collect();
+            let public = who.iter().any(|u| u == "all");
+            self.client
+                .modify_snapshot_attribute()
+                .snapshot_id(id)
+                .attribute(SnapshotAttributeName::CreateVolumePermission)
+                .operation_type(op)
+                .set_user_ids((!users.is_empty()).then_some(users))
+                .set_group_names(public.then(|| vec!["all".to_string()]))
+                .send()
+                .await
+                .map_err(api_err("ModifySnapshotAttribute"))?;
+        }
+        Ok(())
+    }
+
+    async fn describe_snapshot_permissions(&self, id: &str) -> Result<Vec<String>, Ec2Error> {
+        let out = self
+            .client
+            .describe_snapshot_attribute()
+            .snapshot_id(id)
+            .attribute(SnapshotAttributeName::CreateVolumePermission)
+            .send()
+            .await
+            .map_err(api_err("DescribeSnapshotAttribute"))?;
+        Ok(out
+            .create_volume_permissions()
             .iter()
             .filter_map(|p| {
                 p.user_id()

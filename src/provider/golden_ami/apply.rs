@@ -2,10 +2,10 @@
 //! delete deregisters the AMI and deletes its snapshots.
 
 use super::digest;
-use super::model::{bake_spec, generated_name};
+use super::model::{bake_spec, generated_name, launch_principals, snapshot_principals};
 use super::plan::refuse_if_protected;
 use super::private::Private;
-use super::schema::{DeregistrationProtection, GoldenAmi, Timeouts};
+use super::schema::{DeregistrationProtection, GoldenAmi, PublicGroup, Timeouts};
 use crate::bake::{self, BakeError};
 use crate::ec2::Ec2;
 use crate::protocol::diag::{AttrPath, Diagnostic, Diagnostics};
@@ -165,9 +165,21 @@ struct InPlace {
     tags: BTreeMap<String, String>,
     snapshot_tags: BTreeMap<String, String>,
     ami_users: Vec<String>,
+    ami_groups: Vec<PublicGroup>,
+    ami_org_arns: Vec<String>,
+    ami_ou_arns: Vec<String>,
+    snapshot_users: Vec<String>,
+    snapshot_groups: Vec<PublicGroup>,
     deprecate_at: Option<String>,
     description: Option<String>,
     deregistration_protection: Option<DeregistrationProtection>,
+}
+
+/// What to add and what to remove to go from `old` to `new`.
+fn changes(old: &[String], new: &[String]) -> (Vec<String>, Vec<String>) {
+    let add = new.iter().filter(|p| !old.contains(p)).cloned().collect();
+    let remove = old.iter().filter(|p| !new.contains(p)).cloned().collect();
+    (add, remove)
 }
 
 /// Protection as EC2 takes it: `Some(with_cooldown)` when enabled.
@@ -215,24 +227,30 @@ async fn update(ec2: &Ec2, prior: Value, planned: Value, private: Vec<u8>) -> St
             );
         }
     }
-    let (old_users, new_users) = (&old.ami_users, &new.ami_users);
-    if old_users != new_users {
-        let add: Vec<String> = new_users
-            .iter()
-            .filter(|u| !old_users.contains(*u))
-            .cloned()
-            .collect();
-        let remove: Vec<String> = old_users
-            .iter()
-            .filter(|u| !new_users.contains(*u))
-            .cloned()
-            .collect();
-        if let Err(e) = ec2.set_launch_permissions(&id, &add, &remove).await {
-            diags.push(
-                Diagnostic::error("Cannot update ami_users", e.to_string())
-                    .at(AttrPath::root("ami_users")),
-            );
-        }
+    let launchers = |v: &InPlace| {
+        launch_principals(&v.ami_users, &v.ami_groups, &v.ami_org_arns, &v.ami_ou_arns)
+    };
+    let (add, remove) = changes(&launchers(&old), &launchers(&new));
+    if (!add.is_empty() || !remove.is_empty())
+        && let Err(e) = ec2.set_launch_permissions(&id, &add, &remove).await
+    {
+        diags.push(
+            Diagnostic::error("Cannot update who may launch the AMI", e.to_string())
+                .at(AttrPath::root("ami_users")),
+        );
+    }
+    let (add, remove) = changes(
+        &snapshot_principals(&old.snapshot_users, &old.snapshot_groups),
+        &snapshot_principals(&new.snapshot_users, &new.snapshot_groups),
+    );
+    if let Err(e) = ec2
+        .set_snapshot_permissions(&snapshots, &add, &remove)
+        .await
+    {
+        diags.push(
+            Diagnostic::error("Cannot update who may use the snapshots", e.to_string())
+                .at(AttrPath::root("snapshot_users")),
+        );
     }
     if old.deprecate_at != new.deprecate_at
         && let Err(e) = ec2.set_deprecation(&id, new.deprecate_at.as_deref()).await

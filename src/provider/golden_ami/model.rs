@@ -1,9 +1,10 @@
 //! From a decoded golden_ami to the bake's plain data: field to field, the
 //! defaults already filled by the attribute definitions.
 
-use super::schema::{Direction, File, GoldenAmi, Shell, Ssh};
+use super::schema::{Direction, File, GoldenAmi, PublicGroup, Shell, Ssh};
 use crate::bake::spec::HostKeyCheck;
 use crate::bake::{BakeSpec, BastionSpec, MetadataSpec, SourceSpec, SshSpec};
+use crate::choices::Choice;
 use crate::provision::{FileStep, ProvisionStep, ShellStep};
 use std::path::PathBuf;
 
@@ -141,7 +142,13 @@ pub fn bake_spec(
         user_data: v.user_data.clone(),
         associate_public_ip: v.associate_public_ip_address,
         create_timeout: v.timeouts.create.0,
-        ami_users: v.ami_users.clone(),
+        launch_principals: launch_principals(
+            &v.ami_users,
+            &v.ami_groups,
+            &v.ami_org_arns,
+            &v.ami_ou_arns,
+        ),
+        snapshot_principals: snapshot_principals(&v.snapshot_users, &v.snapshot_groups),
         public_ip_url: public_ip_url.to_string(),
         metadata: MetadataSpec {
             http_tokens: v.metadata_options.http_tokens,
@@ -175,4 +182,33 @@ fn device(d: &super::schema::DeviceMapping) -> crate::ec2::volumes::BlockDevice 
         no_device: d.no_device,
         virtual_name: d.virtual_name.clone(),
     }
+}
+
+/// Everyone the image is shared with, in one list as EC2's launch
+/// permissions hold them (accounts, `all`, organizations, OUs); no repeats.
+pub fn launch_principals(
+    users: &[String],
+    groups: &[PublicGroup],
+    orgs: &[String],
+    ous: &[String],
+) -> Vec<String> {
+    let groups = groups.iter().map(|g| g.as_str().to_string());
+    let mut all: Vec<String> = vec![];
+    for p in users
+        .iter()
+        .cloned()
+        .chain(groups)
+        .chain(orgs.iter().cloned())
+        .chain(ous.iter().cloned())
+    {
+        if !all.contains(&p) {
+            all.push(p);
+        }
+    }
+    all
+}
+
+/// Who may create volumes from the snapshots, as EC2 holds it.
+pub fn snapshot_principals(users: &[String], groups: &[PublicGroup]) -> Vec<String> {
+    launch_principals(users, groups, &[], &[])
 }

@@ -122,19 +122,53 @@ fn seen_snapshot_tags(
     seen
 }
 
-/// Writes who may launch the image into `ami_users`: the configured order
-/// when the set is the same, and no sharing stays null when none was set.
-fn refresh_users(state: &mut Value, users: Vec<String>) {
-    let known = state.get("ami_users");
-    if known.is_null() && users.is_empty() {
+/// Writes a list EC2 holds as a set into `attr`: the configured order when
+/// the set is the same, and an empty one stays null when none was set.
+fn refresh_list(state: &mut Value, attr: &str, found: Vec<String>) {
+    let known = state.get(attr);
+    if known.is_null() && found.is_empty() {
         return;
     }
-    let (mut configured, mut seen) = (known.as_string_list(), users.clone());
+    let (mut configured, mut seen) = (known.as_string_list(), found.clone());
     configured.sort();
     seen.sort();
     if configured != seen || known.is_null() {
-        state.set("ami_users", Value::string_list(users));
+        state.set(attr, Value::string_list(found));
     }
+}
+
+/// Sorts EC2's launch permissions back into the attributes that grant them:
+/// Organizations ARNs by their shape, `all` into `ami_users` when written
+/// there (it is accepted there too) and into `ami_groups` otherwise.
+fn refresh_sharing(state: &mut Value, found: Vec<String>) {
+    let all_in_users = state
+        .get("ami_users")
+        .as_string_list()
+        .iter()
+        .any(|u| u == "all");
+    let (mut users, mut groups, mut orgs, mut ous) = (vec![], vec![], vec![], vec![]);
+    for p in found {
+        if p.contains(":organization/") {
+            orgs.push(p);
+        } else if p.contains(":ou/") {
+            ous.push(p);
+        } else if p == "all" && !all_in_users {
+            groups.push(p);
+        } else {
+            users.push(p);
+        }
+    }
+    refresh_list(state, "ami_users", users);
+    refresh_list(state, "ami_groups", groups);
+    refresh_list(state, "ami_org_arns", orgs);
+    refresh_list(state, "ami_ou_arns", ous);
+}
+
+/// Splits snapshot permissions into `snapshot_users` and `snapshot_groups`.
+fn refresh_snapshot_sharing(state: &mut Value, found: Vec<String>) {
+    let (groups, users): (Vec<String>, Vec<String>) = found.into_iter().partition(|p| p == "all");
+    refresh_list(state, "snapshot_users", users);
+    refresh_list(state, "snapshot_groups", groups);
 }
 
 pub async fn read(c: &Configured, state: Value, private: Vec<u8>) -> StateOutcome {
@@ -187,8 +221,32 @@ pub async fn read(c: &Configured, state: Value, private: Vec<u8>) -> StateOutcom
             }
             // Sharing is read whether configured or not: an image made
             // public by hand must show up in the plan.
+            // Snapshot sharing costs a call per snapshot: read only when
+            // configured, as `snapshot_tags` is.
+            if !state.get("snapshot_users").is_null() || !state.get("snapshot_groups").is_null() {
+                let mut found: Vec<String> = vec![];
+                for s in &img.snapshot_ids {
+                    match c.ec2.snapshot_permissions(s).await {
+                        Ok(ps) => found.extend(
+                            ps.into_iter()
+                                .filter(|p| !found.contains(p))
+                                .collect::<Vec<_>>(),
+                        ),
+                        Err(e) => {
+                            return StateOutcome::err(
+                                state,
+                                Diagnostic::error(
+                                    format!("Cannot read the snapshots of AMI {id}"),
+                                    e.to_string(),
+                                ),
+                            );
+                        }
+                    }
+                }
+                refresh_snapshot_sharing(&mut state, found);
+            }
             match c.ec2.launch_permissions(&id).await {
-                Ok(users) => refresh_users(&mut state, users),
+                Ok(users) => refresh_sharing(&mut state, users),
                 Err(e) => {
                     return StateOutcome::err(
                         state,
@@ -444,23 +502,45 @@ mod tests {
     #[test]
     fn sharing_drift_shows_whether_configured_or_not() {
         let mut unshared = Value::Map(Default::default());
-        refresh_users(&mut unshared, vec![]);
+        refresh_sharing(&mut unshared, vec![]);
         assert!(
             unshared.get("ami_users").is_null(),
             "nothing shared, nothing configured"
         );
         let mut made_public = Value::Map(Default::default());
-        refresh_users(&mut made_public, vec!["all".into()]);
-        assert_eq!(made_public.get("ami_users").as_string_list(), vec!["all"]);
+        refresh_sharing(&mut made_public, vec!["all".into()]);
+        assert_eq!(made_public.get("ami_groups").as_string_list(), vec!["all"]);
+        assert!(made_public.get("ami_users").is_null());
+        let mut written_as_user = Value::Map(Default::default());
+        written_as_user.set("ami_users", Value::string_list(["all"]));
+        refresh_sharing(&mut written_as_user, vec!["all".into()]);
+        assert_eq!(
+            written_as_user.get("ami_users").as_string_list(),
+            vec!["all"]
+        );
+        assert!(written_as_user.get("ami_groups").is_null());
+        let org = "arn:aws:organizations::123456789012:organization/o-abcdefghij";
+        let ou = "arn:aws:organizations::123456789012:ou/o-abcdefghij/ou-ab12-cdefghij";
+        let mut by_org = Value::Map(Default::default());
+        refresh_sharing(
+            &mut by_org,
+            vec![ou.into(), "111122223333".into(), org.into()],
+        );
+        assert_eq!(by_org.get("ami_org_arns").as_string_list(), vec![org]);
+        assert_eq!(by_org.get("ami_ou_arns").as_string_list(), vec![ou]);
+        assert_eq!(
+            by_org.get("ami_users").as_string_list(),
+            vec!["111122223333"]
+        );
         let mut reordered = Value::Map(Default::default());
         reordered.set("ami_users", Value::string_list(["b", "a"]));
-        refresh_users(&mut reordered, vec!["a".into(), "b".into()]);
+        refresh_sharing(&mut reordered, vec!["a".into(), "b".into()]);
         assert_eq!(
             reordered.get("ami_users").as_string_list(),
             vec!["b", "a"],
             "configured order kept"
         );
-        refresh_users(&mut reordered, vec!["a".into()]);
+        refresh_sharing(&mut reordered, vec!["a".into()]);
         assert_eq!(reordered.get("ami_users").as_string_list(), vec!["a"]);
     }
 

@@ -31,6 +31,13 @@ crate::choices!(
     }
 );
 
+crate::choices!(
+    /// EC2's one permission group: everyone.
+    pub enum PublicGroup {
+        All = "all",
+    }
+);
+
 define_block! {
     /// A golden_ami object: configuration, plan or state.
     pub struct GoldenAmi: "Bakes an AMI: launches a build instance from a source AMI, provisions it over SSH, stops it, creates the image, and removes every temporary resource. Destroy deregisters the AMI and deletes its snapshots." {
@@ -64,6 +71,19 @@ define_block! {
             .in_place(),
         pub ami_users: Vec<String> => optional("Account ids allowed to launch the AMI (`all` makes it public). Changed in place.")
             .check(Check::AccountIdOrAll)
+            .in_place(),
+        pub ami_groups: Vec<PublicGroup> => optional("Groups allowed to launch the AMI: `all` makes it public (Packer's `ami_groups`). Changed in place.")
+            .in_place(),
+        pub ami_org_arns: Vec<String> => optional("AWS Organizations whose accounts may launch the AMI (organization ARNs). Changed in place.")
+            .check(Check::OrganizationArn)
+            .in_place(),
+        pub ami_ou_arns: Vec<String> => optional("Organizational units whose accounts may launch the AMI (OU ARNs). Changed in place.")
+            .check(Check::OuArn)
+            .in_place(),
+        pub snapshot_users: Vec<String> => optional("Account ids allowed to create volumes from the AMI's snapshots. Changed in place.")
+            .check(Check::AccountId)
+            .in_place(),
+        pub snapshot_groups: Vec<PublicGroup> => optional("`all` lets anyone create volumes from the AMI's snapshots. Changed in place.")
             .in_place(),
         pub deprecate_at: Option<String> => optional("RFC 3339 time at which EC2 marks the AMI deprecated. Changed in place.")
             .check(Check::Rfc3339)

@@ -26,6 +26,12 @@ pub enum Check {
     AmiId,
     /// A 12-digit account id, or `all`.
     AccountIdOrAll,
+    /// A 12-digit account id.
+    AccountId,
+    /// An AWS Organizations organization ARN (`arn:aws:organizations::ACCOUNT:organization/o-...`).
+    OrganizationArn,
+    /// An AWS Organizations OU ARN (`arn:aws:organizations::ACCOUNT:ou/o-.../ou-...`).
+    OuArn,
     /// An RFC 3339 time.
     Rfc3339,
     /// Family and size, like `t3.micro`.
@@ -162,6 +168,18 @@ impl Check {
                 "Invalid AMI id".into(),
                 format!("{s:?} is not an AMI id (ami- followed by hex digits)."),
             ),
+            Check::AccountId if !account_id_ok(s) => one(
+                "Invalid account id".into(),
+                format!("{s:?} is not a 12-digit account id."),
+            ),
+            Check::OrganizationArn if !org_arn_ok(s, false) => one(
+                "Invalid organization ARN".into(),
+                format!("{s:?} is not an organization ARN like arn:aws:organizations::123456789012:organization/o-exampleorgid."),
+            ),
+            Check::OuArn if !org_arn_ok(s, true) => one(
+                "Invalid organizational unit ARN".into(),
+                format!("{s:?} is not an OU ARN like arn:aws:organizations::123456789012:ou/o-exampleorgid/ou-ab12-cdefghij."),
+            ),
             Check::AccountIdOrAll
                 if s != "all" && !(s.len() == 12 && s.chars().all(|c| c.is_ascii_digit())) =>
             {
@@ -287,6 +305,38 @@ fn instance_type_ok(t: &str) -> bool {
     })
 }
 
+fn account_id_ok(s: &str) -> bool {
+    s.len() == 12 && s.chars().all(|c| c.is_ascii_digit())
+}
+
+/// `arn:PARTITION:organizations::ACCOUNT:organization/o-ID`, or with `ou`
+/// `...:ou/o-ID/ou-ROOT-ID` (IAM's ARN formats for AWS Organizations).
+fn org_arn_ok(s: &str, ou: bool) -> bool {
+    let parts: Vec<&str> = s.splitn(6, ':').collect();
+    let [arn, partition, service, region, account, resource] = parts[..] else {
+        return false;
+    };
+    let id = |p: &str, prefix: &str| {
+        p.strip_prefix(prefix).is_some_and(|r| {
+            !r.is_empty()
+                && r.chars()
+                    .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
+        })
+    };
+    let path: Vec<&str> = resource.split('/').collect();
+    let resource_ok = match (ou, &path[..]) {
+        (false, ["organization", org]) => id(org, "o-"),
+        (true, ["ou", org, unit]) => id(org, "o-") && id(unit, "ou-"),
+        _ => false,
+    };
+    arn == "arn"
+        && partition.starts_with("aws")
+        && service == "organizations"
+        && region.is_empty()
+        && account_id_ok(account)
+        && resource_ok
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -359,6 +409,48 @@ mod tests {
             Some("codes[1]")
         );
         assert!(d.0[0].detail.contains("300 is not an exit status"));
+    }
+
+    #[test]
+    fn accounts_and_organizations() {
+        ok(
+            Check::AccountId,
+            &[s("111122223333")],
+            &[(s("all"), "not a 12-digit account id")],
+        );
+        ok(
+            Check::OrganizationArn,
+            &[s(
+                "arn:aws:organizations::123456789012:organization/o-abcdefghij",
+            )],
+            &[
+                (s("o-abcdefghij"), "is not an organization ARN"),
+                (
+                    s("arn:aws:organizations::123456789012:ou/o-abcdefghij/ou-ab12-cdefghij"),
+                    "is not an organization ARN",
+                ),
+                (
+                    s("arn:aws:organizations:us-east-1:123456789012:organization/o-abc"),
+                    "is not an organization ARN",
+                ),
+            ],
+        );
+        ok(
+            Check::OuArn,
+            &[s(
+                "arn:aws:organizations::123456789012:ou/o-abcdefghij/ou-ab12-cdefghij",
+            )],
+            &[
+                (
+                    s("arn:aws:organizations::123456789012:organization/o-abcdefghij"),
+                    "is not an OU ARN",
+                ),
+                (
+                    s("arn:aws:organizations::12345:ou/o-abc/ou-ab12-cd"),
+                    "is not an OU ARN",
+                ),
+            ],
+        );
     }
 
     #[test]
