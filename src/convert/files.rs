@@ -16,6 +16,14 @@ pub struct Files {
 impl Files {
     /// The path as the output names it; `None` for a value that is no path.
     pub fn local(&mut self, v: &Val, line: usize, findings: &mut Vec<Finding>) -> Option<Val> {
+        // `${path.root}/x` (HCL2) and `{{template_dir}}/x` (JSON) are relative paths too.
+        if let Val::Str(parts) = v
+            && let [Part::Interp(root), Part::Lit(rest)] = parts.as_slice()
+            && root == "path.module"
+            && let Some(rel) = rest.strip_prefix('/')
+        {
+            return self.local(&Val::lit(rel), line, findings);
+        }
         let Some(s) = v.as_lit() else {
             // `{{user `dir`}}/x.sh`, `${var.dir}/x.sh`: kept as written.
             if matches!(v, Val::Str(_) | Val::Expr(_)) {
@@ -81,6 +89,18 @@ impl Files {
             Part::Interp("path.module".into()),
             Part::Lit(format!("/{rel_s}")),
         ]))
+    }
+
+    /// A local path the bake writes (a download's destination): made relative
+    /// to the output, nothing to copy.
+    pub fn target(&self, v: &Val) -> Val {
+        match v.as_lit() {
+            Some(s) if !Path::new(&s).is_absolute() => Val::Str(vec![
+                Part::Interp("path.module".into()),
+                Part::Lit(format!("/{}", s.trim_start_matches("./"))),
+            ]),
+            _ => v.clone(),
+        }
     }
 
     /// Makes the copies; directories recursively.

@@ -90,11 +90,7 @@ pub fn run(template: &Path, out: &Path) -> Result<(String, u8), String> {
         .map_err(|e| format!("cannot copy the template's files: {e}"))?;
     let code = report::exit_code(&c.findings);
     let mut text = report::render(&t.file, &c.findings);
-    let gaps = c
-        .findings
-        .iter()
-        .filter(|f| f.kind == report::Kind::Gap)
-        .count();
+    let gaps = report::gaps(&c.findings);
     text.push_str(&format!(
         "convert: wrote {} and {}: {}\n",
         out.join("main.tf").display(),

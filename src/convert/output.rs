@@ -42,9 +42,9 @@ pub fn convert(t: &Template, out_dir: &Path) -> Converted {
     for b in &t.builders {
         let label = unique(tf_label(&b.name), &labels);
         labels.push(label.clone());
-        let (body, prov) = resource(b, t, &mut files, &mut findings);
+        let (body, prov, ok) = resource(b, t, &mut files, &mut findings);
         providers.push(prov);
-        resources.push((label, body));
+        resources.push((label, body, ok));
     }
 
     let mut main = vec![
@@ -110,7 +110,12 @@ pub fn convert(t: &Template, out_dir: &Path) -> Converted {
         main.push(Node::Blank);
         main.push(Node::Comment(c));
     }
-    for ((label, mut body), alias) in resources.iter().cloned().zip(alias_of) {
+    for ((label, mut body, ok), alias) in resources.iter().cloned().zip(alias_of) {
+        if !ok {
+            main.push(Node::Blank);
+            main.extend(body);
+            continue;
+        }
         if let Some(a) = alias {
             body.insert(
                 0,
@@ -125,7 +130,7 @@ pub fn convert(t: &Template, out_dir: &Path) -> Converted {
             body,
         ));
     }
-    for (label, _) in &resources {
+    for (label, _, _) in resources.iter().filter(|r| r.2) {
         main.push(Node::Blank);
         main.push(Node::Block(
             "output".into(),
@@ -150,7 +155,7 @@ fn resource(
     t: &Template,
     files: &mut Files,
     findings: &mut Vec<Finding>,
-) -> (Vec<Node>, Tree) {
+) -> (Vec<Node>, Tree, bool) {
     let mut res = Tree::new();
     let mut prov = Tree::new();
     let mut comments = Vec::new();
@@ -167,7 +172,7 @@ fn resource(
         }
     }
     let schema = golden_ami();
-    required(&schema, &res, b, findings);
+    let complete = required(&schema, &res, b, findings);
     let steps = provisions(
         b,
         b.provisioners.as_deref().unwrap_or(&t.provisioners),
@@ -179,11 +184,28 @@ fn resource(
         body.push(Node::Blank);
         body.push(Node::Comment(comments.join("\n")));
     }
-    (body, prov)
+    if !complete {
+        // Without what golden_ami requires the resource would fail validation:
+        // the whole of it becomes a comment.
+        let text = super::writer::render(&[Node::Block(
+            "resource".into(),
+            vec!["golden_ami".into(), super::output::tf_label(&b.name)],
+            body,
+        )]);
+        body = vec![Node::Comment(format!(
+            "Not converted (line {}): builder `{}` lacks what golden_ami requires\n{}",
+            b.line,
+            b.name,
+            text.trim_end()
+        ))];
+        return (body, prov, false);
+    }
+    (body, prov, true)
 }
 
 /// What golden_ami cannot bake without.
-fn required(schema: &Block, res: &Tree, b: &Builder, findings: &mut Vec<Finding>) {
+fn required(schema: &Block, res: &Tree, b: &Builder, findings: &mut Vec<Finding>) -> bool {
+    let before = findings.len();
     let has = |p: &str| {
         res.keys()
             .any(|k| k.join(".") == p || k.join(".").starts_with(&format!("{p}.")))
@@ -216,6 +238,7 @@ fn required(schema: &Block, res: &Tree, b: &Builder, findings: &mut Vec<Finding>
             ),
         ));
     }
+    findings.len() == before
 }
 
 pub fn emit(block: &Block, prefix: &[String], tree: &Tree) -> Vec<Node> {

@@ -26,11 +26,29 @@ pub fn provisions(
                 for c in comments {
                     nodes.push(Node::Comment(c));
                 }
-                nodes.push(Node::Block(
+                let block = Node::Block(
                     "provision".into(),
                     vec![],
-                    vec![Node::Block(p.kind.clone(), vec![], body)],
-                ));
+                    vec![Node::Block(p.kind.clone(), vec![], body.clone())],
+                );
+                if runnable(&p.kind, &body) {
+                    nodes.push(block);
+                } else {
+                    // What is left would fail validation: kept as a comment.
+                    findings.push(Finding::gap(
+                        p.line,
+                        format!(
+                            "the `{}` step has nothing left to run; written as a comment",
+                            p.kind
+                        ),
+                    ));
+                    let text = super::writer::render(&[block]);
+                    nodes.push(Node::Comment(format!(
+                        "Not converted (line {}):\n{}",
+                        p.line,
+                        text.trim_end()
+                    )));
+                }
             }
             other => {
                 findings.push(Finding::gap(
@@ -45,6 +63,16 @@ pub fn provisions(
         }
     }
     nodes
+}
+
+/// A step the provider would accept: shell needs something to run, file a
+/// destination and something to copy.
+fn runnable(kind: &str, body: &[Node]) -> bool {
+    let has = |k: &str| body.iter().any(|n| matches!(n, Node::Attr(a, _) if a == k));
+    match kind {
+        "shell" => has("inline") || has("script") || has("scripts"),
+        _ => has("destination") && (has("source") || has("sources") || has("content")),
+    }
 }
 
 fn step(
@@ -105,10 +133,11 @@ fn step(
             continue;
         };
         let is_local = attr.checks.iter().any(|c| matches!(c, Check::LocalFile))
-            || (p.kind == "file" && !download && matches!(name.as_str(), "source" | "sources"))
-            || (p.kind == "file" && download && name == "destination");
+            || (p.kind == "file" && !download && matches!(name.as_str(), "source" | "sources"));
         let val = if is_local {
             localize(&val, o.line, files, findings)
+        } else if p.kind == "file" && download && name == "destination" {
+            files.target(&val)
         } else {
             val
         };

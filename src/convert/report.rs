@@ -48,6 +48,8 @@ pub fn render(file: &Path, findings: &[Finding]) -> String {
     let name = file.display();
     let mut sorted: Vec<&Finding> = findings.iter().collect();
     sorted.sort_by_key(|f| f.line);
+    // A provisioner shared by several builders is reported once.
+    sorted.dedup_by(|a, b| a.line == b.line && a.what == b.what);
     let mut out = String::new();
     for f in sorted {
         let tag = match f.kind {
@@ -61,6 +63,18 @@ pub fn render(file: &Path, findings: &[Finding]) -> String {
         }
     }
     out
+}
+
+/// Gaps, each counted once.
+pub fn gaps(findings: &[Finding]) -> usize {
+    let mut seen: Vec<(usize, &str)> = findings
+        .iter()
+        .filter(|f| f.kind == Kind::Gap)
+        .map(|f| (f.line, f.what.as_str()))
+        .collect();
+    seen.sort();
+    seen.dedup();
+    seen.len()
 }
 
 pub fn exit_code(findings: &[Finding]) -> u8 {
