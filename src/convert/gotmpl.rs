@@ -39,6 +39,7 @@ pub fn translate(s: &str, build_name: Option<&str>, refs: &mut Refs) -> Result<V
         let raw = &after[..close];
         let action = raw.trim_start_matches('-').trim_end_matches('-').trim();
         match action_part(action, build_name, refs)? {
+            Some(Part::Lit(l)) => push_lit(&mut parts, &l),
             Some(p) => parts.push(p),
             // Kept for the provisioner (`{{ .Path }}`, `{{ .Vars }}`).
             None => push_lit(&mut parts, &rest[open..open + 4 + close]),
