@@ -141,13 +141,11 @@ pub fn read_files(shown: &Path, files: &[(PathBuf, String)]) -> Result<Template,
 fn build(t: &mut Template, b: &Block, text: &str, sources: &[Source]) {
     // Sources named by `sources = [...]` and by `source "..." {}` blocks (with overrides).
     let mut uses: Vec<(String, Option<&Body>, usize)> = Vec::new();
-    if let Some(a) = b.body.get_attribute("sources") {
-        if let Ok(Val::List(items)) = val(&a.value) {
-            for i in items {
-                if let Some(s) = i.as_lit() {
-                    uses.push((s, None, line(text, a.span())));
-                }
-            }
+    if let Some(a) = b.body.get_attribute("sources")
+        && let Ok(Val::List(items)) = val(&a.value)
+    {
+        for s in items.iter().filter_map(Val::as_lit) {
+            uses.push((s, None, line(text, a.span())));
         }
     }
     let mut provisioners = Vec::new();

@@ -154,25 +154,26 @@ fn nested(block: &Block, path: &[String], val: Val, o: &Opt, t: &mut Target, in_
         };
         let mut p = path.to_vec();
         p.push(k.clone());
-        if in_provider && path == ["assume_role"] {
-            if let Some(Rule::Seconds(dst)) = rules::lookup(rules::ASSUME_ROLE, &k) {
-                let prov = provider();
-                if attr_at(&prov, &split(dst)).is_some() {
-                    let d = match &v {
-                        Val::Num(n) => Val::lit(&format!("{n}s")),
-                        other => other.clone(),
-                    };
-                    set(
-                        &prov,
-                        t.provider,
-                        &split(dst),
-                        d,
-                        &sub,
-                        t.findings,
-                        t.comments,
-                    );
-                    continue;
-                }
+        if in_provider
+            && path == ["assume_role"]
+            && let Some(Rule::Seconds(dst)) = rules::lookup(rules::ASSUME_ROLE, &k)
+        {
+            let prov = provider();
+            if attr_at(&prov, &split(dst)).is_some() {
+                let d = match &v {
+                    Val::Num(n) => Val::lit(&format!("{n}s")),
+                    other => other.clone(),
+                };
+                set(
+                    &prov,
+                    t.provider,
+                    &split(dst),
+                    d,
+                    &sub,
+                    t.findings,
+                    t.comments,
+                );
+                continue;
             }
         }
         let root = if in_provider {

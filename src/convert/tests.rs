@@ -81,7 +81,7 @@ fn map_builder(opts: &[(&str, Val)]) -> (Tree, Tree, Vec<Finding>) {
                 key: k.to_string(),
                 val: Ok(v.clone()),
                 line: 3,
-                text: format!("{k}"),
+                text: k.to_string(),
             },
             &mut t,
         );
