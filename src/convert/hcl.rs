@@ -43,13 +43,23 @@ struct Source<'a> {
 
 /// Reads the files of one template; `shown` is what the report names.
 pub fn read_files(shown: &Path, files: &[(PathBuf, String)]) -> Result<Template, String> {
-    let mut bodies = Vec::new();
+    // Packer reads the files of a directory as one body: so do we, numbering
+    // lines through all of them; the report maps them back to each file.
+    let mut all = String::new();
+    let mut starts = Vec::new();
     for (p, text) in files {
-        let body =
-            hcl_edit::parser::parse_body(text).map_err(|e| format!("{}: {e}", p.display()))?;
-        bodies.push((body, text.as_str()));
+        hcl_edit::parser::parse_body(text).map_err(|e| format!("{}: {e}", p.display()))?;
+        starts.push((p.clone(), all.matches('\n').count()));
+        all.push_str(text);
+        if !text.ends_with('\n') {
+            all.push('\n');
+        }
     }
+    let body =
+        hcl_edit::parser::parse_body(&all).map_err(|e| format!("{}: {e}", shown.display()))?;
+    let bodies = [(body, all.as_str())];
     let mut t = Template {
+        file_starts: starts,
         file: shown.to_path_buf(),
         dir: if shown.is_dir() {
             shown.to_path_buf()

@@ -89,7 +89,7 @@ pub fn run(template: &Path, out: &Path) -> Result<(String, u8), String> {
         .copy_all()
         .map_err(|e| format!("cannot copy the template's files: {e}"))?;
     let code = report::exit_code(&c.findings);
-    let mut text = report::render(&t.file, &c.findings);
+    let mut text = report::render(&t.file, &t.file_starts, &c.findings);
     let gaps = report::gaps(&c.findings);
     text.push_str(&format!(
         "convert: wrote {} and {}: {}\n",

@@ -142,8 +142,10 @@ pub struct Leftover {
 
 #[derive(Debug, Clone, Default)]
 pub struct Template {
-    /// The file (or, for HCL2, the first file) read, as the report names it.
+    /// The template as the report names it (a file or a directory).
     pub file: PathBuf,
+    /// For several files read as one: each file and the number of lines before it.
+    pub file_starts: Vec<(PathBuf, usize)>,
     /// Where relative paths in the template start.
     pub dir: PathBuf,
     pub variables: Vec<Variable>,

@@ -1,7 +1,7 @@
 //! What the conversion could not carry over (gaps) and what it decided on the
 //! user's behalf (notes), each with the template line it comes from.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 #[derive(Debug, Clone, PartialEq)]
 pub enum Kind {
@@ -44,8 +44,7 @@ pub const FAILED: u8 = 1;
 pub const INCOMPLETE: u8 = 2;
 
 /// The report as stderr shows it, one finding a line, in template order.
-pub fn render(file: &Path, findings: &[Finding]) -> String {
-    let name = file.display();
+pub fn render(file: &Path, starts: &[(PathBuf, usize)], findings: &[Finding]) -> String {
     let mut sorted: Vec<&Finding> = findings.iter().collect();
     sorted.sort_by_key(|f| f.line);
     // A provisioner shared by several builders is reported once.
@@ -56,8 +55,14 @@ pub fn render(file: &Path, findings: &[Finding]) -> String {
             Kind::Gap => "not converted",
             Kind::Note => "note",
         };
-        if f.line > 0 {
-            out.push_str(&format!("{name}:{}: {tag}: {}\n", f.line, f.what));
+        // The file holding the line, and the line within it.
+        let (name, line) = match starts.iter().rev().find(|(_, s)| f.line > *s) {
+            Some((p, s)) if f.line > 0 => (p.as_path(), f.line - s),
+            _ => (file, f.line),
+        };
+        let name = name.display();
+        if line > 0 {
+            out.push_str(&format!("{name}:{line}: {tag}: {}\n", f.what));
         } else {
             out.push_str(&format!("{name}: {tag}: {}\n", f.what));
         }
