@@ -154,8 +154,34 @@ fn an_hcl2_directory_converts() {
     let c = convert(&dir, &work.path().join("out"));
     assert_eq!(c.code, 2, "{}", c.stderr);
     assert!(c.stderr.contains("`build.*`"), "{}", c.stderr);
+    // Reported at the file and line that hold it, in the report and in the output.
+    let build = std::fs::read_to_string(dir.join("build.pkr.hcl")).unwrap();
+    let at = build.lines().position(|l| l.contains("build.ID")).unwrap() + 1;
+    assert!(
+        c.stderr
+            .contains(&format!("build.pkr.hcl:{at}: not converted: `inline`")),
+        "{}",
+        c.stderr
+    );
+    let vars = std::fs::read_to_string(dir.join("variables.pkr.hcl")).unwrap();
+    let token_at = vars
+        .lines()
+        .position(|l| l.contains("variable \"token\""))
+        .unwrap()
+        + 1;
+    assert!(
+        c.stderr.contains(&format!(
+            "variables.pkr.hcl:{token_at}: note: variable `token`"
+        )),
+        "{}",
+        c.stderr
+    );
     validate_and_fmt(&c);
     let main = std::fs::read_to_string(c.out.join("main.tf")).unwrap();
+    assert!(
+        main.contains(&format!("# Not converted (build.pkr.hcl line {at})")),
+        "{main}"
+    );
     assert!(
         main.contains("name_prefix   = \"web-${var.app_version}-\""),
         "{main}"

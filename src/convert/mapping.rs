@@ -7,6 +7,7 @@ use super::files::Files;
 use super::model::{Opt, Part, Val};
 use super::report::Finding;
 use super::rules::{self, Rule};
+use crate::provider::schema::check::Check;
 use crate::provider::schema::{Attr, Block, Mode, Nesting, Ty};
 use std::collections::BTreeMap;
 
@@ -218,6 +219,21 @@ pub fn set(
         comments.push(format!("Not converted (line {}): {}", o.line, o.text));
         return;
     };
+    // A closed set of values (`ssh.interface`...): the schema lists them.
+    let choices = attr.checks.iter().find_map(|c| match c {
+        Check::OneOf(values) => Some(*values),
+        _ => None,
+    });
+    if let (Some(values), Some(lit)) = (choices, val.as_lit())
+        && !values.contains(&lit.as_str())
+    {
+        findings.push(Finding::gap(
+            o.line,
+            format!("`{}`: {lit:?} is not one of {}", o.key, values.join(", ")),
+        ));
+        comments.push(format!("Not converted (line {}): {}", o.line, o.text));
+        return;
+    }
     match fit(&attr.ty, val) {
         Ok(v) => {
             tree.insert(path.to_vec(), v);

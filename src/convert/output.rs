@@ -141,6 +141,9 @@ pub fn convert(t: &Template, out_dir: &Path) -> Converted {
             )],
         ));
     }
+    if t.file_starts.len() > 1 {
+        relocate(&mut main, &t.file_starts);
+    }
     Converted {
         main,
         variables: super::variables::nodes(&t.variables, &mut findings),
@@ -321,4 +324,33 @@ fn unique(label: String, taken: &[String]) -> String {
         .map(|n| format!("{label}_{n}"))
         .find(|l| !taken.contains(l))
         .unwrap_or(label)
+}
+
+/// Comments name lines counted through all files of a directory: each
+/// becomes its file's name and line.
+fn relocate(nodes: &mut [Node], starts: &[(std::path::PathBuf, usize)]) {
+    for n in nodes {
+        match n {
+            Node::Comment(c) => {
+                let Some(rest) = c.strip_prefix("Not converted (line ") else {
+                    continue;
+                };
+                let Some((num, tail)) = rest.split_once(')') else {
+                    continue;
+                };
+                let Ok(line) = num.parse::<usize>() else {
+                    continue;
+                };
+                if let Some((p, s)) = starts.iter().rev().find(|(_, s)| line > *s) {
+                    let name = p
+                        .file_name()
+                        .map(|f| f.to_string_lossy().to_string())
+                        .unwrap_or_default();
+                    *c = format!("Not converted ({name} line {}){tail}", line - s);
+                }
+            }
+            Node::Block(_, _, inner) => relocate(inner, starts),
+            _ => {}
+        }
+    }
 }

@@ -334,3 +334,20 @@ fn hcl2_expressions_stay_unless_only_packer_has_them() {
     assert!(super::hcl::val(&e("env(\"HOME\")")).is_err());
     assert!(super::hcl::val(&e("\"${build.ID}\"")).is_err());
 }
+
+#[test]
+fn a_value_outside_a_closed_set_is_a_gap() {
+    let (res, _, findings) = map_builder(&[
+        ("ssh_interface", Val::lit("session_manager")),
+        ("ssh_username", Val::lit("ec2-user")),
+    ]);
+    assert!(!res.contains_key(&path("ssh.interface")));
+    assert!(
+        findings[0]
+            .what
+            .contains("\"session_manager\" is not one of"),
+        "{findings:?}"
+    );
+    let (res, _, _) = map_builder(&[("ssh_interface", Val::lit("private_dns"))]);
+    assert_eq!(res[&path("ssh.interface")], Val::lit("private_dns"));
+}
