@@ -28,9 +28,9 @@ mod tests;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
-const USAGE: &str = "usage: terraform-provider-golden convert TEMPLATE [--out DIR]\n\
-  TEMPLATE  a Packer JSON template, a *.pkr.hcl file, or a directory of *.pkr.hcl files\n\
-  --out DIR where main.tf and variables.tf go (default: the current directory)\n\
+const USAGE: &str = "usage: terraform-provider-golden convert TEMPLATE [--out DIR]
+  TEMPLATE   a Packer JSON template, a *.pkr.hcl file, or a directory of *.pkr.hcl files
+  --out DIR  where main.tf and variables.tf go (default: the current directory)
 exit status: 0 complete, 2 written with parts not converted (see stderr), 1 nothing written";
 
 /// Runs the command with the arguments after `convert`.
