@@ -277,3 +277,39 @@ fn the_seed_templates_as_shipped_report_what_they_lack() {
     );
     assert!(work.path().join("p/wordpress-nginx.sh").is_file());
 }
+
+#[test]
+fn a_single_hcl2_file_with_the_time_in_a_local() {
+    let work = tempfile::tempdir().unwrap();
+    let template = work.path().join("web.pkr.hcl");
+    std::fs::write(
+        &template,
+        r#"locals {
+  stamp = regex_replace(timestamp(), "[- TZ:]", "")
+}
+
+source "amazon-ebs" "web" {
+  ami_name      = "web-${local.stamp}"
+  instance_type = "t3.micro"
+  source_ami    = "ami-0123456789abcdef0"
+  ssh_username  = "ec2-user"
+  tags          = { Built = local.stamp }
+}
+
+build {
+  sources = ["source.amazon-ebs.web"]
+}
+"#,
+    )
+    .unwrap();
+    let c = convert(&template, &work.path().join("out"));
+    assert_eq!(c.code, 2, "{}", c.stderr);
+    assert!(
+        c.stderr.contains("web.pkr.hcl:10: not converted: `tags`"),
+        "{}",
+        c.stderr
+    );
+    let main = std::fs::read_to_string(c.out.join("main.tf")).unwrap();
+    assert!(main.contains("name_prefix   = \"web-\""), "{main}");
+    validate_and_fmt(&c);
+}

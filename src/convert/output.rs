@@ -96,15 +96,23 @@ pub fn convert(t: &Template, out_dir: &Path) -> Converted {
         main.push(Node::Block("provider".into(), vec!["golden".into()], body));
     }
     if !t.locals.is_empty() {
+        let mut body = Vec::new();
+        for (k, v, line) in &t.locals {
+            if v.has_time() {
+                // `timestamp()` in Terraform changes on every plan: a rebake each time.
+                findings.push(Finding::note(
+                    *line,
+                    format!("local `{k}` (the build's time) is left out: in `ami_name` it becomes `name_prefix`; any other use is reported"),
+                ));
+                body.push(Node::Comment(format!(
+                    "Not converted (line {line}): local {k} (the build's time)"
+                )));
+            } else {
+                body.push(Node::Attr(k.clone(), v.clone()));
+            }
+        }
         main.push(Node::Blank);
-        main.push(Node::Block(
-            "locals".into(),
-            vec![],
-            t.locals
-                .iter()
-                .map(|(k, v, _)| Node::Attr(k.clone(), v.clone()))
-                .collect(),
-        ));
+        main.push(Node::Block("locals".into(), vec![], body));
     }
     for c in top_comments {
         main.push(Node::Blank);
@@ -171,7 +179,7 @@ fn resource(
             files,
         };
         for o in &b.opts {
-            builder_opt(o, &mut target);
+            builder_opt(&time_locals_inlined(o, &t.locals), &mut target);
         }
     }
     let schema = golden_ami();
@@ -353,4 +361,48 @@ fn relocate(nodes: &mut [Node], starts: &[(std::path::PathBuf, usize)]) {
             _ => {}
         }
     }
+}
+
+/// `ami_name = "x-${local.stamp}"` where the local is the build's time: the
+/// time, as if written in place, so `ami_name` still becomes `name_prefix`.
+fn time_locals_inlined(
+    o: &super::model::Opt,
+    locals: &[(String, Val, usize)],
+) -> super::model::Opt {
+    use super::model::Part;
+    let mut o = o.clone();
+    let is_time = |name: &str| {
+        locals
+            .iter()
+            .any(|(k, v, _)| k == name && *v == Val::Str(vec![Part::Time]))
+    };
+    if o.key != "ami_name" {
+        let text = o
+            .val
+            .as_ref()
+            .map(|v| super::writer::value(v, 0))
+            .unwrap_or_default();
+        if let Some((k, _, _)) = locals
+            .iter()
+            .find(|(k, _, _)| is_time(k) && text.contains(&format!("local.{k}")))
+        {
+            o.val = Err(format!(
+                "uses local `{k}`, the build's time, which changes on every plan"
+            ));
+        }
+        return o;
+    }
+    if let Ok(Val::Str(parts)) = &mut o.val {
+        for p in parts.iter_mut() {
+            if let Part::Interp(e) = p
+                && let Some(name) = e.strip_prefix("local.")
+                && locals
+                    .iter()
+                    .any(|(k, v, _)| k == name && *v == Val::Str(vec![Part::Time]))
+            {
+                *p = Part::Time;
+            }
+        }
+    }
+    o
 }
