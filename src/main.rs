@@ -2,6 +2,7 @@
 
 mod bake;
 mod choices;
+mod convert;
 mod ec2;
 mod logging;
 mod plugin;
@@ -26,6 +27,11 @@ fn main() -> ExitCode {
             env!("CARGO_PKG_VERSION")
         );
         return ExitCode::SUCCESS;
+    }
+    // A command of its own; without one the binary is the plugin Terraform starts.
+    let args: Vec<String> = std::env::args().collect();
+    if args.get(1).map(String::as_str) == Some("convert") {
+        return convert::main(&args[2..]);
     }
     let _log_guard = logging::init();
     if let Err(e) = plugin::handshake::check_env() {

@@ -10,6 +10,8 @@
 //!   ssh       → retry
 //!   ec2       → retry, choices (closed value sets such as volume types)
 //!   protocol, retry, choices, public_ip, logging → nothing of ours
+//!   convert   → provider, for its schema definitions only (the `convert`
+//!               command reads attribute names there); nothing imports convert
 //!
 //! References are read as text: `crate::a::b` and `super::x` paths outside
 //! comments, resolved to the file that defines them.
@@ -44,6 +46,15 @@ const ALLOWED: &[(&str, &[&str])] = &[
     ("choices", &[]),
     ("public_ip", &[]),
     ("logging", &[]),
+    ("convert", &["provider"]),
+];
+
+/// What of the provider `convert` may read: the schemas, nothing that runs.
+const CONVERT_READS: &[&[&str]] = &[
+    &["provider"],
+    &["provider", "schema"],
+    &["provider", "golden_ami"],
+    &["provider", "golden_ami", "schema"],
 ];
 
 fn src() -> PathBuf {
@@ -313,6 +324,24 @@ fn layers_import_downward_and_no_two_files_import_each_other() {
             }
         }
     }
+    let convert_beyond_schema: Vec<String> = edges
+        .iter()
+        .filter(|(a, b)| {
+            a.first().is_some_and(|m| m == "convert") && b.first().is_some_and(|m| m == "provider")
+        })
+        .filter(|(_, b)| {
+            !CONVERT_READS.iter().any(|ok| {
+                b.starts_with(&ok.iter().map(|s| s.to_string()).collect::<Vec<_>>())
+                    && (b.len() == ok.len() || ok.ends_with(&["schema"]))
+            })
+        })
+        .map(|(a, b)| format!("{} uses {}", a.join("/"), b.join("::")))
+        .collect();
+    assert!(
+        convert_beyond_schema.is_empty(),
+        "convert may read the provider's schema only:\n  {}",
+        convert_beyond_schema.join("\n  ")
+    );
     let mut cycles = Vec::new();
     for (a, b) in &edges {
         if a < b && edges.contains(&(b.clone(), a.clone())) {

@@ -700,6 +700,11 @@ pub struct Tf {
 }
 
 impl Tf {
+    /// A working directory made by the test itself (a converted template, say).
+    pub fn at(dir: PathBuf, v: TfVersion) -> Tf {
+        Tf::new(dir, v)
+    }
+
     fn new(dir: PathBuf, v: TfVersion) -> Tf {
         Tf {
             dir,

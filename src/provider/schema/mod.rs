@@ -16,7 +16,7 @@ mod walk;
 
 pub use def::{defs, entry};
 pub use shape::{BlockDef, Shape, TfShape};
-pub use types::{Block, Entry, Mode, Nesting, OnChange, Schema};
+pub use types::{Attr, Block, Entry, Mode, Nesting, OnChange, Schema, Ty};
 
 /// Declares a typed struct and its schema in one place: each field's Rust
 /// type gives the Terraform type, and `=> definition` gives the rest.
