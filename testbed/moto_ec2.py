@@ -22,6 +22,8 @@ What it changes in stock moto, and why:
     live (`Latest=true`, refused on Xen types such as t2.micro), as EC2 does.
   * With --sshd-dir DIR, RunInstances installs the user data's cloud-config `ssh_keys`
     (ed25519) as the host key of testbed/sshd.py's sshd, as cloud-init does on boot.
+  * CreateImage tags the snapshots it makes (TagSpecifications of ResourceType `snapshot`;
+    HTTP 500 in stock moto).
   * EnableImageDeprecation / DisableImageDeprecation (HTTP 500 in stock moto) and the
     image's `deprecationTime` in DescribeImages, as the EC2 API Reference documents them.
   * With --events FILE: one JSON line per held transition when a client first sees its end
@@ -144,6 +146,34 @@ moto_amis.Ami.__init__ = _ami_init
 moto_amis.Ami.block_device_mappings = property(_ami_bdm)
 moto_amis.Ami.state = property(_ami_state_get, _ami_state_set)
 moto_amis.Ami.get_filter_value = _ami_filter
+
+
+# --- CreateImage: tags for the snapshots ---------------------------------------------------
+# Stock moto raises NotImplementedError (HTTP 500) for a TagSpecification of ResourceType
+# `snapshot`. Amazon EC2 API Reference, "CreateImage", TagSpecifications: "The tags to apply to
+# the AMI and snapshots on creation. You can tag the AMI, the snapshots, or both. [...] To tag
+# the snapshots that are created of the root volume and of other Amazon EBS volumes that are
+# attached to the instance, the value for ResourceType must be snapshot. The same tag is
+# applied to all of the snapshots that are created."
+_orig_create_image = moto_amis.AmiBackend.create_image
+
+
+def _create_image(self, instance_id, name, description, tag_specifications):
+    snapshot_tags = {}
+    image_specs = []
+    for spec in tag_specifications or []:
+        if spec.get("ResourceType") == "snapshot":
+            snapshot_tags.update({t["Key"]: t["Value"] for t in spec.get("Tags", [])})
+        else:
+            image_specs.append(spec)
+    ami = _orig_create_image(self, instance_id, name, description,
+                             tag_specifications=image_specs)
+    if snapshot_tags:
+        self.create_tags([ami.ebs_snapshot.id], snapshot_tags)
+    return ami
+
+
+moto_amis.AmiBackend.create_image = _create_image
 
 
 # --- image deprecation ----------------------------------------------------------------------

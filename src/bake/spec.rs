@@ -89,6 +89,9 @@ pub struct BakeSpec {
     pub user_data: Option<String>,
     pub associate_public_ip: Option<bool>,
     pub create_timeout: Duration,
+    /// Bounds the cleanup after the bake: with `create_timeout`, when what
+    /// the bake made expires (`golden:expires-at`).
+    pub delete_timeout: Duration,
     pub ami_users: Vec<String>,
     /// Where to learn this machine's public IP for the security group.
     pub public_ip_url: String,

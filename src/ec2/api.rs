@@ -12,7 +12,7 @@
 
 use super::error::Ec2Error;
 use super::model::{
-    Filters, GroupInfo, ImageInfo, InstanceInfo, LaunchSpec, SnapshotInfo, VpcInfo,
+    Filters, GroupInfo, ImageInfo, InstanceInfo, KeyPairInfo, LaunchSpec, SnapshotInfo, VpcInfo,
 };
 use std::collections::BTreeMap;
 
@@ -29,13 +29,15 @@ pub trait Ec2Api: Send + Sync + std::fmt::Debug {
     ) -> Result<Vec<ImageInfo>, Ec2Error>;
     /// DescribeImages of one id (deregistered images included, as EC2 does).
     async fn describe_image(&self, id: &str) -> Result<Vec<ImageInfo>, Ec2Error>;
-    /// CreateImage, tagging the image at creation; the new image's id.
+    /// CreateImage, tagging the image (`tags`) and the snapshots it makes
+    /// (`snapshot_tags`, none when empty) at creation; the new image's id.
     async fn create_image(
         &self,
         instance_id: &str,
         name: &str,
         description: Option<&str>,
         tags: &Tags,
+        snapshot_tags: &Tags,
     ) -> Result<String, Ec2Error>;
     /// ModifyImageAttribute: the description.
     async fn modify_image_description(&self, id: &str, description: &str) -> Result<(), Ec2Error>;
@@ -56,6 +58,11 @@ pub trait Ec2Api: Send + Sync + std::fmt::Debug {
     /// DescribeSnapshots of these ids, with their tags; an unknown id fails
     /// the whole call with `InvalidSnapshot.NotFound`, as EC2 does.
     async fn describe_snapshots(&self, ids: &[String]) -> Result<Vec<SnapshotInfo>, Ec2Error>;
+    /// DescribeSnapshots of this account's snapshots (`OwnerIds=self`) by filters.
+    async fn describe_own_snapshots(
+        &self,
+        filters: &Filters,
+    ) -> Result<Vec<SnapshotInfo>, Ec2Error>;
 
     // Instances.
     /// RunInstances of one instance; its id.
@@ -80,6 +87,8 @@ pub trait Ec2Api: Send + Sync + std::fmt::Debug {
     ) -> Result<(), Ec2Error>;
     /// DescribeKeyPairs by name: the names found.
     async fn describe_key_pairs(&self, name: &str) -> Result<Vec<String>, Ec2Error>;
+    /// DescribeKeyPairs by filters: the key pairs, with their tags.
+    async fn describe_key_pairs_by(&self, filters: &Filters) -> Result<Vec<KeyPairInfo>, Ec2Error>;
     async fn delete_key_pair(&self, name: &str) -> Result<(), Ec2Error>;
 
     // Security groups.

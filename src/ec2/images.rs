@@ -143,9 +143,10 @@ impl Ec2 {
         name: &str,
         description: Option<&str>,
         tags: &BTreeMap<String, String>,
+        snapshot_tags: &BTreeMap<String, String>,
     ) -> Result<String, Ec2Error> {
         self.api
-            .create_image(instance_id, name, description, tags)
+            .create_image(instance_id, name, description, tags, snapshot_tags)
             .await
     }
 

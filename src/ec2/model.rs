@@ -38,6 +38,13 @@ pub struct InstanceInfo {
     pub tags: BTreeMap<String, String>,
 }
 
+/// A key pair: its name and tags.
+#[derive(Debug, Clone, Default)]
+pub struct KeyPairInfo {
+    pub name: String,
+    pub tags: BTreeMap<String, String>,
+}
+
 /// A security group: its id and tags.
 #[derive(Debug, Clone, Default)]
 pub struct GroupInfo {

@@ -6,7 +6,7 @@ use super::{
 use crate::ec2::api::{Ec2Api, Tags};
 use crate::ec2::error::Ec2Error;
 use crate::ec2::model::{
-    Filters, GroupInfo, ImageInfo, InstanceInfo, LaunchSpec, SnapshotInfo, VpcInfo,
+    Filters, GroupInfo, ImageInfo, InstanceInfo, KeyPairInfo, LaunchSpec, SnapshotInfo, VpcInfo,
 };
 
 #[async_trait::async_trait]
@@ -68,6 +68,7 @@ impl Ec2Api for FakeEc2 {
         name: &str,
         description: Option<&str>,
         tags: &Tags,
+        snapshot_tags: &Tags,
     ) -> Result<String, Ec2Error> {
         const A: &str = "CreateImage";
         self.call(A, name, |w| {
@@ -90,7 +91,7 @@ impl Ec2Api for FakeEc2 {
             }
             let id = w.id("ami");
             let snap = w.id("snap");
-            w.snapshots.insert(snap.clone(), Tags::new());
+            w.snapshots.insert(snap.clone(), snapshot_tags.clone());
             let after = w.timing.image;
             w.images.insert(
                 id.clone(),
@@ -208,6 +209,26 @@ impl Ec2Api for FakeEc2 {
                     })
                 })
                 .collect()
+        })
+    }
+
+    async fn describe_own_snapshots(
+        &self,
+        filters: &Filters,
+    ) -> Result<Vec<SnapshotInfo>, Ec2Error> {
+        const A: &str = "DescribeSnapshots";
+        self.call(A, &format!("self {filters:?}"), |w| {
+            let mut out = Vec::new();
+            for (id, tags) in &w.snapshots {
+                let field = |name: &str| (name == "snapshot-id").then(|| id.clone());
+                if matches(A, filters, tags, field)? {
+                    out.push(SnapshotInfo {
+                        id: id.clone(),
+                        tags: tags.clone(),
+                    });
+                }
+            }
+            Ok(out)
         })
     }
 
@@ -369,6 +390,23 @@ impl Ec2Api for FakeEc2 {
             } else {
                 Err(err(A, "InvalidKeyPair.NotFound", name))
             }
+        })
+    }
+
+    async fn describe_key_pairs_by(&self, filters: &Filters) -> Result<Vec<KeyPairInfo>, Ec2Error> {
+        const A: &str = "DescribeKeyPairs";
+        self.call(A, &format!("{filters:?}"), |w| {
+            let mut out = Vec::new();
+            for (name, tags) in &w.key_pairs {
+                let field = |f: &str| (f == "key-name").then(|| name.clone());
+                if matches(A, filters, tags, field)? {
+                    out.push(KeyPairInfo {
+                        name: name.clone(),
+                        tags: tags.clone(),
+                    });
+                }
+            }
+            Ok(out)
         })
     }
 

@@ -178,6 +178,12 @@ fn matches(
     field: impl Fn(&str) -> Option<String>,
 ) -> Result<bool, Ec2Error> {
     for (name, want) in filters {
+        if name == "tag-key" {
+            if !tags.keys().any(|k| glob(want, k)) {
+                return Ok(false);
+            }
+            continue;
+        }
         let have = match name.strip_prefix("tag:") {
             Some(key) => tags.get(key).cloned(),
             None => Some(field(name).ok_or_else(|| {

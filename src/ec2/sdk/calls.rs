@@ -5,7 +5,7 @@ use super::{SdkEc2, api_err, missing};
 use crate::ec2::api::{Ec2Api, Tags};
 use crate::ec2::error::Ec2Error;
 use crate::ec2::model::{
-    Filters, GroupInfo, ImageInfo, InstanceInfo, LaunchSpec, SnapshotInfo, VpcInfo,
+    Filters, GroupInfo, ImageInfo, InstanceInfo, KeyPairInfo, LaunchSpec, SnapshotInfo, VpcInfo,
 };
 use aws_sdk_ec2::types::{
     AttributeValue, Filter, HttpTokensState, IamInstanceProfileSpecification, ImageAttributeName,
@@ -49,17 +49,19 @@ impl Ec2Api for SdkEc2 {
         name: &str,
         description: Option<&str>,
         tags: &Tags,
+        snapshot_tags: &Tags,
     ) -> Result<String, Ec2Error> {
-        let out = self
+        let mut req = self
             .client
             .create_image()
             .instance_id(instance_id)
             .name(name)
             .set_description(description.map(str::to_string))
-            .tag_specifications(spec(ResourceType::Image, tags))
-            .send()
-            .await
-            .map_err(api_err("CreateImage"))?;
+            .tag_specifications(spec(ResourceType::Image, tags));
+        if !snapshot_tags.is_empty() {
+            req = req.tag_specifications(spec(ResourceType::Snapshot, snapshot_tags));
+        }
+        let out = req.send().await.map_err(api_err("CreateImage"))?;
         out.image_id()
             .map(str::to_string)
             .ok_or_else(|| missing("CreateImage", "image id"))
@@ -178,6 +180,30 @@ impl Ec2Api for SdkEc2 {
             .client
             .describe_snapshots()
             .set_snapshot_ids(Some(ids.to_vec()))
+            .send()
+            .await
+            .map_err(api_err("DescribeSnapshots"))?;
+        Ok(out
+            .snapshots()
+            .iter()
+            .filter_map(|s| {
+                Some(SnapshotInfo {
+                    id: s.snapshot_id()?.to_string(),
+                    tags: convert::from_sdk(s.tags()),
+                })
+            })
+            .collect())
+    }
+
+    async fn describe_own_snapshots(
+        &self,
+        filters: &Filters,
+    ) -> Result<Vec<SnapshotInfo>, Ec2Error> {
+        let out = self
+            .client
+            .describe_snapshots()
+            .owner_ids("self")
+            .set_filters(Some(convert::filters(filters)))
             .send()
             .await
             .map_err(api_err("DescribeSnapshots"))?;
@@ -348,6 +374,26 @@ impl Ec2Api for SdkEc2 {
             .iter()
             .filter_map(|k| k.key_name())
             .map(str::to_string)
+            .collect())
+    }
+
+    async fn describe_key_pairs_by(&self, filters: &Filters) -> Result<Vec<KeyPairInfo>, Ec2Error> {
+        let out = self
+            .client
+            .describe_key_pairs()
+            .set_filters(Some(convert::filters(filters)))
+            .send()
+            .await
+            .map_err(api_err("DescribeKeyPairs"))?;
+        Ok(out
+            .key_pairs()
+            .iter()
+            .filter_map(|k| {
+                Some(KeyPairInfo {
+                    name: k.key_name()?.to_string(),
+                    tags: convert::from_sdk(k.tags()),
+                })
+            })
             .collect())
     }
 

@@ -137,6 +137,7 @@ pub fn bake_spec(
         user_data: v.user_data.clone(),
         associate_public_ip: v.associate_public_ip_address,
         create_timeout: v.timeouts.create.0,
+        delete_timeout: v.timeouts.delete.0,
         ami_users: v.ami_users.clone(),
         public_ip_url: public_ip_url.to_string(),
         metadata: MetadataSpec {
