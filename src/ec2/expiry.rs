@@ -340,19 +340,20 @@ impl Ec2 {
         }
     }
 
-    /// A bake keeps its image: the snapshots lose their expiry first, the
-    /// image last. Until the image's tag is gone the image (and, through its
-    /// block devices, its snapshots) stays the sweep's to remove, so a crash
-    /// in between leaves a deletable half-made image, never a kept one that
-    /// a sweep would delete.
+    /// A bake keeps its image: one DeleteTags call takes the expiry off
+    /// its snapshots and the image (snapshots named first). Either way a
+    /// partial outcome is safe: an image still carrying its expiry is not
+    /// kept (the bake removes it, or a sweep does, its snapshots with it);
+    /// a kept image's snapshot that still expires cannot be deleted while
+    /// the image uses it (EC2 refuses, and the sweep leaves it).
     pub async fn keep_image(
         &self,
         image_id: &str,
         snapshot_ids: &[String],
     ) -> Result<(), Ec2Error> {
-        let key = [EXPIRES_AT_TAG.to_string()];
-        self.delete_tags(snapshot_ids, &key).await?;
-        self.delete_tags(&[image_id.to_string()], &key).await
+        let mut ids = snapshot_ids.to_vec();
+        ids.push(image_id.to_string());
+        self.delete_tags(&ids, &[EXPIRES_AT_TAG.to_string()]).await
     }
 }
 
@@ -517,53 +518,53 @@ mod tests {
         assert_eq!(fake.calls("DescribeSnapshots"), 1, "{:?}", fake.log());
     }
 
-    /// A kept image loses its expiry after its snapshots do: in between, the
-    /// image (unkept) is still the sweep's, and it takes its snapshots along.
+    /// Whatever part of keeping an image got done, a sweep never takes a
+    /// kept image and always takes an unkept one with its snapshots.
     #[tokio::test]
-    async fn keeping_an_image_untags_the_snapshots_first_then_the_image() {
+    async fn a_half_kept_image_is_never_lost_nor_left_behind() {
         let fake = FakeEc2::new();
-        bake_leftovers(&fake, "b", &temporary_tags(DEAD, PAST)).await;
         let ec2 = Ec2::with_api(fake.clone(), "us-east-1".into());
-        let images = ec2.images_tagged(BUILD_ID_TAG, DEAD).await;
-        let Ok([img]) = images.as_deref() else {
-            panic!("{images:?}")
+        let key = [EXPIRES_AT_TAG.to_string()];
+        let image_of = |build_id: &'static str| {
+            let ec2 = ec2.clone();
+            async move {
+                match ec2.images_tagged(BUILD_ID_TAG, build_id).await.as_deref() {
+                    Ok([img]) => img.clone(),
+                    other => panic!("{other:?}"),
+                }
+            }
         };
-        // A crash between the two: only the snapshots were untagged.
-        fake.fail("DeleteTags", 2, "InternalError");
-        let r = ec2.keep_image(&img.id, &img.snapshot_ids).await;
-        assert!(r.is_err());
+        // Snapshots untagged, the image not: not kept, so swept whole.
+        bake_leftovers(&fake, "a", &temporary_tags(DEAD, PAST)).await;
+        let a = image_of(DEAD).await;
+        assert!(ec2.delete_tags(&a.snapshot_ids, &key).await.is_ok());
+        // The image untagged (kept), its snapshots not.
+        bake_leftovers(&fake, "b", &temporary_tags(LIVE, PAST)).await;
+        let b = image_of(LIVE).await;
+        assert!(ec2.delete_tags(&[b.id.clone()], &key).await.is_ok());
         let r = ec2
             .sweep_expired(SystemTime::now(), MAX_CALLS_PER_RUN)
             .await;
-        assert!(r.removed.contains(&format!("image {}", img.id)), "{r:?}");
-        assert!(
-            fake.snapshots()
-                .iter()
-                .all(|s| !img.snapshot_ids.contains(s))
-        );
-        // Kept in full: nothing of it is swept.
-        bake_leftovers(&fake, "c", &temporary_tags(DEAD, PAST)).await;
-        let images = ec2.images_tagged(BUILD_ID_TAG, DEAD).await;
-        let Ok([img]) = images.as_deref() else {
-            panic!("{images:?}")
-        };
-        if let Err(e) = ec2.keep_image(&img.id, &img.snapshot_ids).await {
-            panic!("{e}")
-        }
+        assert!(r.removed.contains(&format!("image {}", a.id)), "{r:?}");
+        assert!(!fake.own_images().contains(&a.id));
+        assert!(fake.snapshots().iter().all(|s| !a.snapshot_ids.contains(s)));
+        assert!(fake.own_images().contains(&b.id), "{r:?}");
+        assert!(b.snapshot_ids.iter().all(|s| fake.snapshots().contains(s)));
+        // Kept in full, in one call: nothing of it expires.
+        bake_leftovers(&fake, "c", &temporary_tags("0000000000cc", PAST)).await;
+        let c = image_of("0000000000cc").await;
+        let before = fake.calls("DeleteTags");
+        assert!(ec2.keep_image(&c.id, &c.snapshot_ids).await.is_ok());
+        assert_eq!(fake.calls("DeleteTags"), before + 1);
         let r = ec2
             .sweep_expired(SystemTime::now(), MAX_CALLS_PER_RUN)
             .await;
         assert!(
             !r.removed
                 .iter()
-                .any(|l| l.starts_with("image") || l.starts_with("snapshot")),
+                .any(|l| l.contains(&c.id) || c.snapshot_ids.iter().any(|s| l.contains(s))),
             "{r:?}"
         );
-        assert!(fake.own_images().contains(&img.id));
-        assert!(
-            img.snapshot_ids
-                .iter()
-                .all(|s| fake.snapshots().contains(s))
-        );
+        assert!(fake.own_images().contains(&c.id));
     }
 }

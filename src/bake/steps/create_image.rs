@@ -61,7 +61,7 @@ impl Step for CreateImage {
                 .wait_image_available(&id, cx.pace("image"), cx.spec.create_timeout, &cx.cancel)
                 .await?;
             // Kept only once no sweep can take it: until then a failure
-            // here removes it like any unfinished image.
+            // here removes it like any unfinished image (see `keep_image`).
             cx.ec2.keep_image(&id, &image.snapshot_ids).await?;
             cx.image = Some(image);
             cx.image_kept = true;
