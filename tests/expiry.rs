@@ -482,8 +482,11 @@ fn not_found_right_after_create_leaks_nothing() {
     );
     tf.destroy(&[]);
 
-    // Fails right after the launch: the instance and group, a second old,
-    // are "not found" when the cleanup removes them.
+    // Fails right after the launch, while its removals still answer "not
+    // found" for 10 s: the instance and group are removed all the same.
+    let before = bed.set_faults(
+        r#"{"not_found_for": 10, "not_found_actions": "TerminateInstances,DeleteSecurityGroup,DeregisterImage"}"#,
+    );
     let failing = "  provision {\n    shell {\n      inline = [\"exit 3\"]\n    }\n  }\n";
     let tf = bed.workspace("fresh-fail", &quick_resource(&bed, failing), V);
     tf.init();
@@ -491,6 +494,11 @@ fn not_found_right_after_create_leaks_nothing() {
     assert!(out.contains("exit"), "{out}");
     bed.assert_no_leftovers();
     assert!(bed.own_images().is_empty());
-    let state = bed.set_faults(r#"{"not_found_for": 4}"#);
-    eprintln!("not found answers: {}", state["not_found"]);
+    let after = bed.set_faults("{}");
+    let terminate =
+        |s: &serde_json::Value| s["not_found"]["TerminateInstances"].as_u64().unwrap_or(0);
+    assert!(
+        terminate(&after) > terminate(&before),
+        "the terminate was answered not found: {after}"
+    );
 }
