@@ -541,7 +541,11 @@ mod tests {
         // The image untagged (kept), its snapshots not.
         bake_leftovers(&fake, "b", &temporary_tags(LIVE, PAST)).await;
         let b = image_of(LIVE).await;
-        assert!(ec2.delete_tags(&[b.id.clone()], &key).await.is_ok());
+        assert!(
+            ec2.delete_tags(std::slice::from_ref(&b.id), &key)
+                .await
+                .is_ok()
+        );
         let r = ec2
             .sweep_expired(SystemTime::now(), MAX_CALLS_PER_RUN)
             .await;
