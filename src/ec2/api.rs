@@ -12,7 +12,8 @@
 
 use super::error::Ec2Error;
 use super::model::{
-    Filters, GroupInfo, ImageInfo, InstanceInfo, KeyPairInfo, LaunchSpec, SnapshotInfo, VpcInfo,
+    Filters, GroupInfo, ImageInfo, InstanceInfo, KeyPairInfo, LaunchSpec, SnapshotInfo, VolumeInfo,
+    VpcInfo,
 };
 use std::collections::BTreeMap;
 
@@ -77,6 +78,11 @@ pub trait Ec2Api: Send + Sync + std::fmt::Debug {
     async fn console_output(&self, id: &str, latest: bool) -> Result<Option<String>, Ec2Error>;
     async fn stop_instance(&self, id: &str) -> Result<(), Ec2Error>;
     async fn terminate_instance(&self, id: &str) -> Result<(), Ec2Error>;
+
+    // Volumes (the build instance's, tagged at launch).
+    /// DescribeVolumes by filters, with their states and tags.
+    async fn describe_volumes(&self, filters: &Filters) -> Result<Vec<VolumeInfo>, Ec2Error>;
+    async fn delete_volume(&self, id: &str) -> Result<(), Ec2Error>;
 
     // Key pairs.
     async fn import_key_pair(

@@ -101,6 +101,7 @@ impl Ec2 {
         let mut r = SweepReport::default();
         let mut budget = Budget(max_calls);
         let terminated = self.sweep_instances(now, &mut budget, &mut r).await;
+        self.sweep_volumes(now, &mut budget, &mut r).await;
         self.sweep_key_pairs(now, &mut budget, &mut r).await;
         let of_images = self.sweep_images(now, &mut budget, &mut r).await;
         self.sweep_snapshots(now, of_images, &mut budget, &mut r)
@@ -182,6 +183,35 @@ impl Ec2 {
             }
         }
         ending
+    }
+
+    /// Expired volumes no instance holds any more (one that is not deleted
+    /// with its instance); an attached one is the next run's.
+    async fn sweep_volumes(&self, now: SystemTime, b: &mut Budget, r: &mut SweepReport) {
+        let Some(found) = self
+            .swept(
+                b,
+                r,
+                "DescribeVolumes",
+                self.api.describe_volumes(&has_expiry()),
+            )
+            .await
+        else {
+            return;
+        };
+        for v in found
+            .into_iter()
+            .filter(|v| v.state == "available" && expired(&v.tags, now))
+        {
+            let what = format!("volume {}", v.id);
+            if self
+                .swept(b, r, &what, self.api.delete_volume(&v.id))
+                .await
+                .is_some()
+            {
+                Self::removed(r, what, &v.tags);
+            }
+        }
     }
 
     async fn sweep_key_pairs(&self, now: SystemTime, b: &mut Budget, r: &mut SweepReport) {
@@ -449,6 +479,10 @@ mod tests {
         bake_leftovers(&fake, "expiry-only", &tags(&[(EXPIRES_AT_TAG, PAST)])).await;
         bake_leftovers(&fake, "users", &tags(&[("team", "web")])).await;
         let kept = fake.add_own_image("kept", &tags(&[(BUILD_ID_TAG, DEAD)]));
+        let loose = fake.add_volume("available", &temporary_tags(DEAD, PAST));
+        let attached = fake.add_volume("in-use", &temporary_tags(DEAD, PAST));
+        let live_volume = fake.add_volume("available", &temporary_tags(LIVE, FUTURE));
+        let users_volume = fake.add_volume("available", &tags(&[(EXPIRES_AT_TAG, PAST)]));
         let ec2 = Ec2::with_api(fake.clone(), "us-east-1".into());
         let before = (fake.snapshots().len(), fake.own_images().len());
         let r = ec2
@@ -462,7 +496,7 @@ mod tests {
             .collect();
         assert_eq!(
             kinds,
-            ["instance", "key", "image", "snapshot", "security"],
+            ["instance", "volume", "key", "image", "snapshot", "security"],
             "{r:?}"
         );
         assert_eq!(fake.key_pairs(), ["expiry-only", "live", "users"]);
@@ -471,6 +505,8 @@ mod tests {
         assert!(fake.own_images().contains(&kept));
         assert_eq!(fake.snapshots().len(), before.0 - 1);
         assert_eq!(fake.live_instances().len(), 3);
+        assert!(!fake.volumes().contains(&loose));
+        assert_eq!(fake.volumes(), [attached, live_volume, users_volume]);
         // The group was held until its instance was gone: retried, not given up.
         assert!(fake.calls("DeleteSecurityGroup") >= 2, "{:?}", fake.log());
         // Nothing without both tags was ever the object of a removal.
@@ -505,16 +541,17 @@ mod tests {
         let r = ec2.sweep_expired(SystemTime::now(), 8).await;
         assert_eq!(calls() - start, 8, "{:?}", fake.log());
         assert!(r.out_of_calls, "{r:?}");
-        // DescribeInstances, DescribeKeyPairs, then six deletions.
-        assert_eq!(r.removed.len(), 6, "{r:?}");
-        assert_eq!(fake.key_pairs().len(), 6);
+        // DescribeInstances, DescribeVolumes, DescribeKeyPairs, then five deletions.
+        assert_eq!(r.removed.len(), 5, "{r:?}");
+        assert_eq!(fake.key_pairs().len(), 7);
         let r = ec2.sweep_expired(SystemTime::now(), 8).await;
-        assert_eq!(r.removed.len(), 6, "{r:?}");
-        assert!(fake.key_pairs().is_empty());
+        assert_eq!(r.removed.len(), 5, "{r:?}");
+        assert_eq!(fake.calls("DescribeSnapshots"), 0, "{:?}", fake.log());
         let r = ec2
             .sweep_expired(SystemTime::now(), MAX_CALLS_PER_RUN)
             .await;
-        assert!(r.removed.is_empty() && !r.out_of_calls, "{r:?}");
+        assert_eq!(r.removed.len(), 2, "{r:?}");
+        assert!(!r.out_of_calls && fake.key_pairs().is_empty(), "{r:?}");
         assert_eq!(fake.calls("DescribeSnapshots"), 1, "{:?}", fake.log());
     }
 

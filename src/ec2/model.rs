@@ -38,6 +38,14 @@ pub struct InstanceInfo {
     pub tags: BTreeMap<String, String>,
 }
 
+/// An EBS volume: its id, state (`available` when attached to nothing) and tags.
+#[derive(Debug, Clone, Default)]
+pub struct VolumeInfo {
+    pub id: String,
+    pub state: String,
+    pub tags: BTreeMap<String, String>,
+}
+
 /// A key pair: its name and tags.
 #[derive(Debug, Clone, Default)]
 pub struct KeyPairInfo {

@@ -6,7 +6,8 @@ use super::{
 use crate::ec2::api::{Ec2Api, Tags};
 use crate::ec2::error::Ec2Error;
 use crate::ec2::model::{
-    Filters, GroupInfo, ImageInfo, InstanceInfo, KeyPairInfo, LaunchSpec, SnapshotInfo, VpcInfo,
+    Filters, GroupInfo, ImageInfo, InstanceInfo, KeyPairInfo, LaunchSpec, SnapshotInfo, VolumeInfo,
+    VpcInfo,
 };
 
 #[async_trait::async_trait]
@@ -360,6 +361,38 @@ impl Ec2Api for FakeEc2 {
                 i.phase = Phase::moving("shutting-down", "terminated", after);
             }
             Ok(())
+        })
+    }
+
+    async fn describe_volumes(&self, filters: &Filters) -> Result<Vec<VolumeInfo>, Ec2Error> {
+        const A: &str = "DescribeVolumes";
+        self.call(A, &format!("{filters:?}"), |w| {
+            let mut out = Vec::new();
+            for (id, (state, tags)) in &w.volumes {
+                let field = |f: &str| (f == "status").then(|| state.clone());
+                if matches(A, filters, tags, field)? {
+                    out.push(VolumeInfo {
+                        id: id.clone(),
+                        state: state.clone(),
+                        tags: tags.clone(),
+                    });
+                }
+            }
+            Ok(out)
+        })
+    }
+
+    async fn delete_volume(&self, id: &str) -> Result<(), Ec2Error> {
+        const A: &str = "DeleteVolume";
+        self.call(A, id, |w| match w.volumes.get(id) {
+            None => Err(err(A, "InvalidVolume.NotFound", id)),
+            Some((state, _)) if state != "available" => {
+                Err(err(A, "VolumeInUse", format!("{id} is attached")))
+            }
+            Some(_) => {
+                w.volumes.remove(id);
+                Ok(())
+            }
         })
     }
 

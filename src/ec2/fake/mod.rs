@@ -113,6 +113,8 @@ struct World {
     key_pairs: BTreeMap<String, Tags>,
     groups: BTreeMap<String, Group>,
     snapshots: BTreeMap<String, Tags>,
+    /// Volumes by id: state and tags.
+    volumes: BTreeMap<String, (String, Tags)>,
     vpcs: BTreeMap<String, (String, bool)>,
     subnets: BTreeMap<String, String>,
     faults: Vec<Fault>,
@@ -431,6 +433,19 @@ impl FakeEc2 {
             },
         );
         id
+    }
+
+    /// Adds a volume in `state` (`available`, `in-use`), as a launch that
+    /// outlived its instance leaves one.
+    pub fn add_volume(&self, state: &str, tags: &Tags) -> String {
+        let mut w = self.world();
+        let id = w.id("vol");
+        w.volumes.insert(id.clone(), (state.into(), tags.clone()));
+        id
+    }
+
+    pub fn volumes(&self) -> Vec<String> {
+        self.world().volumes.keys().cloned().collect()
     }
 
     pub fn remove_vpc(&self, id: &str) {

@@ -5,7 +5,8 @@ use super::{SdkEc2, api_err, missing};
 use crate::ec2::api::{Ec2Api, Tags};
 use crate::ec2::error::Ec2Error;
 use crate::ec2::model::{
-    Filters, GroupInfo, ImageInfo, InstanceInfo, KeyPairInfo, LaunchSpec, SnapshotInfo, VpcInfo,
+    Filters, GroupInfo, ImageInfo, InstanceInfo, KeyPairInfo, LaunchSpec, SnapshotInfo, VolumeInfo,
+    VpcInfo,
 };
 use aws_sdk_ec2::types::{
     AttributeValue, Filter, HttpTokensState, IamInstanceProfileSpecification, ImageAttributeName,
@@ -341,6 +342,40 @@ impl Ec2Api for SdkEc2 {
             .send()
             .await
             .map_err(api_err("TerminateInstances"))?;
+        Ok(())
+    }
+
+    async fn describe_volumes(&self, filters: &Filters) -> Result<Vec<VolumeInfo>, Ec2Error> {
+        let out = self
+            .client
+            .describe_volumes()
+            .set_filters(Some(convert::filters(filters)))
+            .send()
+            .await
+            .map_err(api_err("DescribeVolumes"))?;
+        Ok(out
+            .volumes()
+            .iter()
+            .filter_map(|v| {
+                Some(VolumeInfo {
+                    id: v.volume_id()?.to_string(),
+                    state: v
+                        .state()
+                        .map(|s| s.as_str().to_string())
+                        .unwrap_or_default(),
+                    tags: convert::from_sdk(v.tags()),
+                })
+            })
+            .collect())
+    }
+
+    async fn delete_volume(&self, id: &str) -> Result<(), Ec2Error> {
+        self.client
+            .delete_volume()
+            .volume_id(id)
+            .send()
+            .await
+            .map_err(api_err("DeleteVolume"))?;
         Ok(())
     }
 
