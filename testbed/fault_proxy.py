@@ -6,6 +6,7 @@
         [--error-fraction F --error-status 500|503]
         [--fail-action A --fail-code C --fail-status 400 --fail-times 1 --fail-after-forward]
         [--delay-ms N [--delay-action A]] [--seed N] [--verbose]
+        [--not-found-for S [--not-found-actions A,B,...]]
 
 Prints exactly one line `READY http://127.0.0.1:PORT` on stdout once the socket listens,
 then serves until SIGTERM/SIGINT. Only ever binds 127.0.0.1.
@@ -24,6 +25,11 @@ Per EC2 call (a request with an `Action`, from the form body or the query string
      else u < throttle_fraction + error_fraction -> InternalError (500) / Unavailable (503).
   Anything else, requests without an Action and /moto-api/* are relayed unchanged.
 
+Eventual consistency (--not-found-for S, see `Fresh`): for S seconds after a create, a call
+of one of not_found_actions that names the new object's id answers EC2's not-found error for
+it, as EC2 may right after a create ("Eventual consistency", Amazon EC2 API Reference);
+counted per action in the control state's "not_found".
+
 Control endpoint (only with --control), on the same port:
   GET /_faults     {"config": {...}, "fail_remaining": n, "requests": {Action: n},
                     "faults": {Action: n}}
@@ -36,6 +42,7 @@ import argparse
 import http.client
 import json
 import random
+import re
 import signal
 import sys
 import threading
@@ -60,6 +67,9 @@ DEFAULTS = {
     "delay_ms": 0,
     "delay_action": None,
     "seed": None,
+    "not_found_for": 0.0,
+    "not_found_actions": "DescribeInstances,DescribeImages,TerminateInstances,DeregisterImage,"
+                         "DeleteSecurityGroup",
 }
 ERROR_CODES = {500: ("InternalError", "An internal error has occurred."),
                503: ("Unavailable", "The server is overloaded and can't handle the request.")}
@@ -82,6 +92,7 @@ def validated(cfg):
         raise ValueError("throttle_fraction + error_fraction must not exceed 1")
     if c["error_status"] not in ERROR_CODES:
         raise ValueError("error_status must be 500 or 503")
+    c["not_found_for"] = float(c["not_found_for"])
     for k in ("throttle_status", "fail_status", "fail_times", "delay_ms"):
         c[k] = int(c[k])
     c["fail_after_forward"] = bool(c["fail_after_forward"])
@@ -109,7 +120,8 @@ class Faults:
     def state(self):
         with self.lock:
             return {"config": self.cfg, "fail_remaining": self.fail_remaining,
-                    "requests": dict(self.requests), "faults": dict(self.faults)}
+                    "requests": dict(self.requests), "faults": dict(self.faults),
+                    "not_found": dict(FRESH.counts)}
 
     def decide(self, action):
         """Count the call; return (config snapshot, fault or None, forward first?)."""
@@ -134,11 +146,58 @@ class Faults:
             return c, fault, after
 
 
+class Fresh:
+    """Eventual consistency: ids created in the last `not_found_for` seconds are not found.
+
+    The Amazon EC2 API Reference ("Eventual consistency in the Amazon EC2 API") warns that a
+    resource may not be visible to the calls that follow its creation at once, and that such
+    a call then fails with the resource's not-found code (InvalidInstanceID.NotFound,
+    InvalidAMIID.NotFound, InvalidGroup.NotFound).
+    """
+
+    # Create action -> (element of its answer holding the new id, the not-found code).
+    CREATES = {"RunInstances": ("instanceId", "InvalidInstanceID.NotFound"),
+               "CreateImage": ("imageId", "InvalidAMIID.NotFound"),
+               "CreateSecurityGroup": ("groupId", "InvalidGroup.NotFound")}
+
+    def __init__(self):
+        self.lock = threading.Lock()
+        self.born = {}  # id -> (time.monotonic() of its create, not-found code)
+        self.counts = {}
+
+    def record(self, action, status, body):
+        """After a create's answer: remember the first id it names."""
+        if action not in self.CREATES or status != 200:
+            return
+        tag, code = self.CREATES[action]
+        m = re.search(rf"<{tag}>([^<]+)</{tag}>".encode(), body)
+        if m:
+            with self.lock:
+                self.born[m.group(1).decode()] = (time.monotonic(), code)
+
+    def hides(self, cfg, action, params):
+        """(id, code) when this call names an id still too new to be seen, else None."""
+        if cfg["not_found_for"] <= 0 or action not in cfg["not_found_actions"].split(","):
+            return None
+        now = time.monotonic()
+        with self.lock:
+            for values in params.values():
+                for v in values:
+                    born = self.born.get(v)
+                    if born and now - born[0] < cfg["not_found_for"]:
+                        self.counts[action] = self.counts.get(action, 0) + 1
+                        return v, born[1]
+        return None
+
+
 def ec2_error_xml(code, message):
     # The shape EC2 (and botocore's / the Rust SDK's ec2 query parsers) use: note RequestID.
     return ('<?xml version="1.0" encoding="UTF-8"?>\n<Response><Errors><Error>'
             f"<Code>{escape(code)}</Code><Message>{escape(message)}</Message>"
             f"</Error></Errors><RequestID>{uuid.uuid4()}</RequestID></Response>").encode()
+
+
+FRESH = Fresh()
 
 
 class Handler(BaseHTTPRequestHandler):
@@ -159,6 +218,11 @@ class Handler(BaseHTTPRequestHandler):
         if action is None:
             return self.reply(*self.forward(body))
         cfg, fault, after = self.server.faults.decide(action)
+        hidden = FRESH.hides(cfg, action, self.params(body))
+        if hidden:
+            self.log(f"{action}: {hidden[0]} not visible yet: {hidden[1]}")
+            return self.reply(400, [("Content-Type", "text/xml;charset=UTF-8")],
+                              ec2_error_xml(hidden[1], f"The ID '{hidden[0]}' does not exist"))
         if cfg["delay_ms"] > 0 and cfg["delay_action"] in (None, action):
             time.sleep(cfg["delay_ms"] / 1000)
         if fault and after:
@@ -167,7 +231,9 @@ class Handler(BaseHTTPRequestHandler):
             self.log(f"{action}: injected {fault[0]} {fault[1]}" + (" after forwarding" if after else ""))
             return self.reply(fault[0], [("Content-Type", "text/xml;charset=UTF-8")],
                               ec2_error_xml(fault[1], fault[2]))
-        self.reply(*self.forward(body))
+        status, headers, answer = self.forward(body)
+        FRESH.record(action, status, answer)
+        self.reply(status, headers, answer)
 
     do_GET = do_POST = do_PUT = do_DELETE = do_HEAD = do_PATCH = do_OPTIONS = do_ANY
 
@@ -184,11 +250,14 @@ class Handler(BaseHTTPRequestHandler):
                 self.rfile.readline()  # the CRLF after each chunk
         return self.rfile.read(int(self.headers.get("Content-Length") or 0))
 
-    def action(self, body):
+    def params(self, body):
         params = urllib.parse.parse_qs(urllib.parse.urlsplit(self.path).query)
         if self.headers.get("Content-Type", "").startswith("application/x-www-form-urlencoded"):
             params.update(urllib.parse.parse_qs(body.decode("utf-8", "replace")))
-        return params.get("Action", [None])[0]
+        return params
+
+    def action(self, body):
+        return self.params(body).get("Action", [None])[0]
 
     def forward(self, body):
         """Send the request upstream as received; return (status, headers, body)."""

@@ -26,7 +26,8 @@ What it changes in stock moto, and why:
     image's `deprecationTime` in DescribeImages, as the EC2 API Reference documents them.
   * Volumes and images as EC2 makes them (testbed/ebs_bed.py): RunInstances launches the AMI's
     block device mapping merged with the request's; CreateImage snapshots every EBS volume of
-    the instance (sizes, types, encryption) and honours its BlockDeviceMappings; CopyImage
+    the instance (sizes, types, encryption), honours its BlockDeviceMappings and tags the
+    snapshots with its `snapshot` TagSpecifications (HTTP 500 in stock moto); CopyImage
     encrypts with the destination's KMS key; deregistration protection; --no-spot-capacity.
   * RunInstances keeps tenancy, placement group, capacity reservation, CPU credits and
     Nitro Enclaves settings and DescribeInstances shows them (testbed/launch_bed.py).

@@ -39,6 +39,15 @@ pub struct BakeContext<'a> {
     pub image_kept: bool,
     /// Instances told to terminate whose end the group's deletion waits for.
     pub terminating: Vec<String>,
+    /// The build instance, told to terminate by the release that runs before
+    /// the cleanups (`release`); its cleanup only waits for its end.
+    pub released_instance: Option<String>,
+    /// An unfinished image the release deregistered, with its snapshots,
+    /// which its cleanup deletes once EC2 lets go of them.
+    pub released_image: Option<(String, Vec<String>)>,
+    /// When what this bake makes may be removed by any provider run
+    /// (`golden:expires-at`): its start plus its create and delete timeouts.
+    pub expires_at: String,
 }
 
 impl<'a> BakeContext<'a> {
@@ -61,6 +70,12 @@ impl<'a> BakeContext<'a> {
             image: None,
             image_kept: false,
             terminating: Vec::new(),
+            released_instance: None,
+            released_image: None,
+            expires_at: crate::ec2::expiry::expires_at(
+                std::time::SystemTime::now(),
+                spec.create_timeout + spec.delete_timeout,
+            ),
         }
     }
 
@@ -108,15 +123,19 @@ impl<'a> BakeContext<'a> {
         Ok(crate::retry::check(&self.cancel)?)
     }
 
-    /// Tags for temporary resources: the user's run tags plus the build id.
+    /// Tags for temporary resources: the user's run tags plus the build id
+    /// and the expiry ([`BakeContext::temporary_tags`]).
     pub fn run_tags(&self, what: &str) -> std::collections::BTreeMap<String, String> {
         let mut t = self.spec.run_tags.clone();
         t.entry("Name".into())
             .or_insert_with(|| format!("golden_ami build {} ({what})", self.spec.build_id));
-        t.insert(
-            crate::ec2::tags::BUILD_ID_TAG.into(),
-            self.spec.build_id.clone(),
-        );
+        t.extend(self.temporary_tags());
         t
+    }
+
+    /// What marks a resource as this bake's temporary one (build id and
+    /// `golden:expires-at`), on everything it makes until it keeps it.
+    pub fn temporary_tags(&self) -> std::collections::BTreeMap<String, String> {
+        crate::ec2::tags::temporary_tags(&self.spec.build_id, &self.expires_at)
     }
 }

@@ -7,7 +7,7 @@
 //! `.terraform/golden-journal/` (or `GOLDEN_JOURNAL_DIR`).
 
 use crate::ec2::Ec2;
-use crate::ec2::tags::BUILD_ID_TAG;
+use crate::ec2::tags::{BUILD_ID_TAG, valid_build_id};
 use crate::ec2::wait::WaitError;
 use serde::{Deserialize, Serialize};
 use std::path::PathBuf;
@@ -158,13 +158,6 @@ async fn owner_dead_in(proc: &std::path::Path, entry: &Entry) -> bool {
         Ok(_) if entry.started.is_empty() => false,
         Ok(_) => started_in(proc, entry.pid).is_some_and(|started| started != entry.started),
     }
-}
-
-/// Whether `id` has the shape `new_build_id` gives (12 lowercase hex digits):
-/// anything else in the journal is damage, and must never reach a tag filter,
-/// where `*` and `?` are wildcards.
-fn valid_build_id(id: &str) -> bool {
-    id.len() == 12 && id.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))
 }
 
 /// Reads one journal entry; a damaged one (unreadable, or with a build id
@@ -384,7 +377,7 @@ mod tests {
             panic!("{:?}", fake.log())
         };
         let name = format!("unfinished-{build_id}");
-        let Ok(image) = ec2.create_image(&instance, &name, None, &tags, &[]).await else {
+        let Ok(image) = ec2.create_image(&instance, &name, None, &tags, &tags, &[]).await else {
             panic!("{:?}", fake.log())
         };
         (instance, image)

@@ -5,6 +5,7 @@
 mod context;
 mod error;
 pub mod leftovers;
+mod release;
 mod runner;
 pub mod spec;
 mod steps;

@@ -93,6 +93,7 @@ pub(super) async fn run(
     {
         journal.keep_image(&img.id).await;
     }
+    super::release::release_first(&mut cx).await;
 
     let mut cleanup_errors = Vec::new();
     for step in steps[..started].iter().rev() {

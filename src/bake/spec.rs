@@ -97,6 +97,9 @@ pub struct BakeSpec {
     pub user_data: Option<String>,
     pub associate_public_ip: Option<bool>,
     pub create_timeout: Duration,
+    /// Bounds the cleanup after the bake: with `create_timeout`, when what
+    /// the bake made expires (`golden:expires-at`).
+    pub delete_timeout: Duration,
     /// Who may launch the image: account ids, `all`, Organizations ARNs.
     pub launch_principals: Vec<String>,
     /// Who may create volumes from its snapshots: account ids, `all`.

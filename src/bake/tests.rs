@@ -50,6 +50,7 @@ fn spec() -> BakeSpec {
         user_data: None,
         associate_public_ip: None,
         create_timeout: Duration::from_secs(60),
+        delete_timeout: Duration::from_secs(60),
         launch_principals: vec![],
         snapshot_principals: vec![],
         public_ip_url: "http://127.0.0.1:9/".into(),
@@ -176,9 +177,17 @@ async fn a_launch_whose_answer_was_lost_is_found_by_build_id_and_ended_first() {
     assert!(fake.calls("DeleteSecurityGroup") >= 2, "{:?}", fake.log());
 }
 
+/// What can go at once goes first: the instance is told to terminate and
+/// the key pair is deleted before anything waits for the group, which EC2
+/// keeps while the instance terminates (30-90 s: longer than a killed
+/// plugin has).
 #[tokio::test]
-async fn cleanup_runs_in_reverse_instance_then_group_then_key_pair() {
+async fn the_key_pair_goes_at_once_and_the_group_after_the_instance() {
     let fake = FakeEc2::new();
+    fake.set_timing(Timing {
+        terminate: Duration::from_millis(400),
+        ..Default::default()
+    });
     let mut steps = steps_named(TO_LAUNCH);
     steps.push(Box::new(Fails));
     let o = bake(&fake, &spec(), steps).await;
@@ -186,16 +195,85 @@ async fn cleanup_runs_in_reverse_instance_then_group_then_key_pair() {
     assert!(o.cleanup_errors.is_empty(), "{:?}", o.cleanup_errors);
     nothing_left(&fake);
     let log = fake.log();
-    let at = |prefix: &str| {
+    let first = |prefix: &str| {
         log.iter()
-            .rposition(|l| l.starts_with(prefix))
+            .position(|l| l.starts_with(prefix))
             .unwrap_or_else(|| panic!("no {prefix} in {log:?}"))
     };
     assert!(
-        at("TerminateInstances ") < at("DeleteSecurityGroup "),
+        first("DeleteKeyPair ") < first("DeleteSecurityGroup "),
         "{log:?}"
     );
-    assert!(at("DeleteSecurityGroup ") < at("DeleteKeyPair "), "{log:?}");
+    assert!(
+        first("TerminateInstances ") < first("DeleteSecurityGroup "),
+        "{log:?}"
+    );
+    // Each released once, not again by its cleanup.
+    assert_eq!(fake.calls("TerminateInstances"), 1, "{log:?}");
+    assert_eq!(fake.calls("DeleteKeyPair"), 1, "{log:?}");
+    // The group was held while the instance terminated.
+    assert!(fake.calls("DeleteSecurityGroup") >= 2, "{log:?}");
+}
+
+/// Everything temporary carries the build id and `golden:expires-at`; the
+/// kept image and its snapshots keep the build id and lose the expiry.
+#[tokio::test]
+async fn temporary_resources_expire_and_the_kept_image_does_not() {
+    use crate::ec2::tags::EXPIRES_AT_TAG;
+    let fake = FakeEc2::new();
+    let mut s = spec();
+    s.build_id = "0000000000b1".into();
+    let steps = steps_named(&[
+        "source_ami",
+        "key_pair",
+        "security_group",
+        "launch",
+        "create_image",
+    ]);
+    let t0 = std::time::SystemTime::now();
+    let o = bake(&fake, &s, steps).await;
+    assert!(o.error.is_none(), "{:?}", o.error);
+    let Some(image) = o.image else {
+        panic!("no image: {:?}", fake.log())
+    };
+    let ec2 = Ec2::with_api(fake.clone(), "us-east-1".into());
+    // The instance (terminated, still listed) carried both tags.
+    let Ok(instances) = ec2
+        .api
+        .describe_instances(&crate::ec2::model::tag_filter(BUILD_ID_TAG, &s.build_id))
+        .await
+    else {
+        panic!()
+    };
+    let [inst] = instances.as_slice() else {
+        panic!("{instances:?}")
+    };
+    let expires = inst.tags.get(EXPIRES_AT_TAG).cloned().unwrap_or_default();
+    let want = crate::ec2::expiry::expires_at(t0, s.create_timeout + s.delete_timeout);
+    assert!(
+        expires >= want && expires.len() == want.len(),
+        "{expires} vs {want}"
+    );
+    let Ok(Some(img)) = ec2.describe_image(&image.id).await else {
+        panic!()
+    };
+    assert_eq!(img.tags.get(BUILD_ID_TAG), Some(&s.build_id));
+    assert!(!img.tags.contains_key(EXPIRES_AT_TAG), "{:?}", img.tags);
+    let Ok(snaps) = ec2.snapshot_tags(&img.snapshot_ids).await else {
+        panic!()
+    };
+    for t in snaps.values() {
+        assert_eq!(t.get(BUILD_ID_TAG), Some(&s.build_id));
+        assert!(!t.contains_key(EXPIRES_AT_TAG), "{t:?}");
+    }
+    // One call, the snapshots named before the image.
+    let log = fake.log();
+    let untag: Vec<&String> = log.iter().filter(|l| l.starts_with("DeleteTags")).collect();
+    assert_eq!(untag.len(), 1, "{log:?}");
+    assert!(
+        untag[0].ends_with(&image.id) && untag[0].contains("snap-"),
+        "{log:?}"
+    );
 }
 
 #[tokio::test]

@@ -12,7 +12,8 @@
 
 use super::error::Ec2Error;
 use super::model::{
-    Filters, GroupInfo, ImageInfo, InstanceInfo, LaunchSpec, SnapshotInfo, VpcInfo,
+    Filters, GroupInfo, ImageInfo, InstanceInfo, KeyPairInfo, LaunchSpec, SnapshotInfo, VolumeInfo,
+    VpcInfo,
 };
 use super::volumes::BlockDevice;
 use std::collections::BTreeMap;
@@ -30,13 +31,15 @@ pub trait Ec2Api: Send + Sync + std::fmt::Debug {
     ) -> Result<Vec<ImageInfo>, Ec2Error>;
     /// DescribeImages of one id (deregistered images included, as EC2 does).
     async fn describe_image(&self, id: &str) -> Result<Vec<ImageInfo>, Ec2Error>;
-    /// CreateImage, tagging the image at creation; the new image's id.
+    /// CreateImage, tagging the image (`tags`) and the snapshots it makes
+    /// (`snapshot_tags`, none when empty) at creation; the new image's id.
     async fn create_image(
         &self,
         instance_id: &str,
         name: &str,
         description: Option<&str>,
         tags: &Tags,
+        snapshot_tags: &Tags,
         devices: &[BlockDevice],
     ) -> Result<String, Ec2Error>;
     /// ModifyImageAttribute: the description.
@@ -76,6 +79,11 @@ pub trait Ec2Api: Send + Sync + std::fmt::Debug {
     /// DescribeSnapshots of these ids, with their tags; an unknown id fails
     /// the whole call with `InvalidSnapshot.NotFound`, as EC2 does.
     async fn describe_snapshots(&self, ids: &[String]) -> Result<Vec<SnapshotInfo>, Ec2Error>;
+    /// DescribeSnapshots of this account's snapshots (`OwnerIds=self`) by filters.
+    async fn describe_own_snapshots(
+        &self,
+        filters: &Filters,
+    ) -> Result<Vec<SnapshotInfo>, Ec2Error>;
 
     // Instances.
     /// RunInstances of one instance; its id.
@@ -91,6 +99,11 @@ pub trait Ec2Api: Send + Sync + std::fmt::Debug {
     async fn stop_instance(&self, id: &str) -> Result<(), Ec2Error>;
     async fn terminate_instance(&self, id: &str) -> Result<(), Ec2Error>;
 
+    // Volumes (the build instance's, tagged at launch).
+    /// DescribeVolumes by filters, with their states and tags.
+    async fn describe_volumes(&self, filters: &Filters) -> Result<Vec<VolumeInfo>, Ec2Error>;
+    async fn delete_volume(&self, id: &str) -> Result<(), Ec2Error>;
+
     // Key pairs.
     async fn import_key_pair(
         &self,
@@ -100,6 +113,8 @@ pub trait Ec2Api: Send + Sync + std::fmt::Debug {
     ) -> Result<(), Ec2Error>;
     /// DescribeKeyPairs by name: the names found.
     async fn describe_key_pairs(&self, name: &str) -> Result<Vec<String>, Ec2Error>;
+    /// DescribeKeyPairs by filters: the key pairs, with their tags.
+    async fn describe_key_pairs_by(&self, filters: &Filters) -> Result<Vec<KeyPairInfo>, Ec2Error>;
     async fn delete_key_pair(&self, name: &str) -> Result<(), Ec2Error>;
 
     // Security groups.

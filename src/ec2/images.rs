@@ -151,10 +151,11 @@ impl Ec2 {
         name: &str,
         description: Option<&str>,
         tags: &BTreeMap<String, String>,
+        snapshot_tags: &BTreeMap<String, String>,
         devices: &[super::volumes::BlockDevice],
     ) -> Result<String, Ec2Error> {
         self.api
-            .create_image(instance_id, name, description, tags, devices)
+            .create_image(instance_id, name, description, tags, snapshot_tags, devices)
             .await
     }
 

@@ -7,6 +7,7 @@
 
 pub mod api;
 pub mod error;
+pub mod expiry;
 pub mod facts;
 #[cfg(test)]
 pub mod fake;

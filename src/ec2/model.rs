@@ -46,6 +46,21 @@ pub struct InstanceInfo {
     pub state_reason: Option<String>,
 }
 
+/// An EBS volume: its id, state (`available` when attached to nothing) and tags.
+#[derive(Debug, Clone, Default)]
+pub struct VolumeInfo {
+    pub id: String,
+    pub state: String,
+    pub tags: BTreeMap<String, String>,
+}
+
+/// A key pair: its name and tags.
+#[derive(Debug, Clone, Default)]
+pub struct KeyPairInfo {
+    pub name: String,
+    pub tags: BTreeMap<String, String>,
+}
+
 /// A security group: its id and tags.
 #[derive(Debug, Clone, Default)]
 pub struct GroupInfo {

@@ -11,6 +11,25 @@ pub const BUILD_ID_TAG: &str = "golden:build-id";
 pub const SOURCE_AMI_TAG: &str = "golden:source-ami";
 /// The image's input digest, so an import can tell whether a configuration made it.
 pub const INPUT_DIGEST_TAG: &str = "golden:input-digest";
+/// Tag key on every temporary resource: when (RFC 3339) any provider run may
+/// remove it (`ec2::expiry`). A kept image and its snapshots lose it.
+pub const EXPIRES_AT_TAG: &str = "golden:expires-at";
+
+/// Whether `id` has the shape a build id has (12 lowercase hex digits):
+/// anything else must never reach a tag filter, where `*` and `?` are
+/// wildcards, nor make a resource look like a bake's.
+pub fn valid_build_id(id: &str) -> bool {
+    id.len() == 12 && id.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))
+}
+
+/// The tags that mark a resource as a bake's temporary one: its build id and
+/// when it expires. The one list every temporary resource carries.
+pub fn temporary_tags(build_id: &str, expires_at: &str) -> BTreeMap<String, String> {
+    BTreeMap::from([
+        (BUILD_ID_TAG.to_string(), build_id.to_string()),
+        (EXPIRES_AT_TAG.to_string(), expires_at.to_string()),
+    ])
+}
 
 impl Ec2 {
     pub async fn create_tags(

@@ -25,6 +25,8 @@ define_block! {
         pub max_retries: u32 => optional("Attempts per EC2 call on throttling and server errors, with adaptive backoff and jitter.")
             .default(25)
             .check(Check::Whole { min: 1, max: 100, what: "a whole number" }),
+        pub sweep_expired: bool => optional("Remove expired temporary resources at each run: whenever this provider is configured (plan, apply, destroy, import of any configuration, from any machine), it removes, in this account and region, the instances, volumes, key pairs, security groups, unfinished images and snapshots whose `golden:expires-at` tag has passed and that carry `golden:build-id` too: what bakes that were killed left behind. A few EC2 calls per run, in the background, each removal logged; `false` turns it off.")
+            .default(true),
         pub endpoints: Endpoints => block().defaults_when_absent(),
     }
 }
@@ -38,6 +40,7 @@ define_block! {
 pub struct ProviderConfig {
     settings: AwsSettings,
     public_ip_url: String,
+    pub sweep_expired: bool,
 }
 
 impl ProviderConfig {
@@ -60,6 +63,7 @@ impl ProviderConfig {
                         max_retries: b.max_retries,
                     },
                     public_ip_url: b.public_ip_url,
+                    sweep_expired: b.sweep_expired,
                 }),
                 diags,
             ),

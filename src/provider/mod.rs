@@ -28,6 +28,8 @@ pub struct Provider {
     /// The sweep started with the plugin, which configure waits for instead of
     /// sweeping the same entries a second time.
     startup_sweep: std::sync::Mutex<Option<tokio::task::JoinHandle<Vec<String>>>>,
+    /// Set once this process started its sweep of expired leftovers.
+    expiry_swept: std::sync::atomic::AtomicBool,
     /// Whether this Terraform keeps write-only values out of state (1.11+).
     write_only_allowed: std::sync::atomic::AtomicBool,
 }
@@ -46,6 +48,7 @@ impl Provider {
             tasks: TaskTracker::new(),
             abandoned: Arc::new(std::sync::atomic::AtomicBool::new(false)),
             startup_sweep: std::sync::Mutex::new(None),
+            expiry_swept: std::sync::atomic::AtomicBool::new(false),
             write_only_allowed: std::sync::atomic::AtomicBool::new(false),
         }
     }
@@ -88,6 +91,32 @@ impl Provider {
     pub fn sweep_in_background(&self) {
         let handle = self.tasks.spawn(crate::bake::leftovers::sweep_orphans());
         *self.startup_sweep.lock().unwrap_or_else(|p| p.into_inner()) = Some(handle);
+    }
+
+    /// Starts, once per process, the sweep of expired temporary resources
+    /// (`ec2::expiry`): in the background, so no request waits for it, and
+    /// tracked, so the process ends only once it is done (or killed: what
+    /// remains is the next run's). Terraform's stop does not end it early:
+    /// it is cleanup, bounded by its own call budget.
+    fn sweep_expired_in_background(&self, ec2: &crate::ec2::Ec2) {
+        if self
+            .expiry_swept
+            .swap(true, std::sync::atomic::Ordering::SeqCst)
+        {
+            return;
+        }
+        let ec2 = ec2.clone();
+        self.tasks.spawn(async move {
+            let r = ec2
+                .sweep_expired(
+                    std::time::SystemTime::now(),
+                    crate::ec2::expiry::MAX_CALLS_PER_RUN,
+                )
+                .await;
+            if !r.removed.is_empty() {
+                tracing::info!(removed = ?r.removed, "expired temporary resources removed");
+            }
+        });
     }
 
     /// Cancels every bake and waits, at most `limit`, for their cleanups.
@@ -157,6 +186,9 @@ impl Provider {
                         "Removed what an interrupted bake left behind",
                         format!("A previous bake in this directory was killed before it could clean up; removed: {}.", removed.join(", ")),
                     ));
+                }
+                if pc.sweep_expired {
+                    self.sweep_expired_in_background(&c.ec2);
                 }
                 *self.configured.write().await = Some(Arc::new(c));
             }

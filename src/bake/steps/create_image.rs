@@ -23,7 +23,9 @@ impl Step for CreateImage {
             if let Some(d) = &cx.spec.input_digest {
                 tags.insert(INPUT_DIGEST_TAG.into(), d.clone());
             }
-            tags.insert(BUILD_ID_TAG.into(), cx.spec.build_id.clone());
+            // Temporary until kept: build id and expiry on the image and its snapshots.
+            let snapshot_tags = cx.temporary_tags();
+            tags.extend(snapshot_tags.clone());
             if let Some(s) = &cx.source {
                 tags.insert(SOURCE_AMI_TAG.into(), s.id.clone());
             }
@@ -35,6 +37,7 @@ impl Step for CreateImage {
                     name,
                     cx.spec.description.as_deref(),
                     &tags,
+                    &snapshot_tags,
                     &cx.spec.ami_block_devices,
                 )
                 .await
@@ -58,6 +61,9 @@ impl Step for CreateImage {
                 .ec2
                 .wait_image_available(&id, cx.pace("image"), cx.spec.create_timeout, &cx.cancel)
                 .await?;
+            // Kept only once no sweep can take it: until then a failure
+            // here removes it like any unfinished image (see `keep_image`).
+            cx.ec2.keep_image(&id, &image.snapshot_ids).await?;
             cx.image = Some(image);
             cx.image_kept = true;
             Ok(())
@@ -66,6 +72,15 @@ impl Step for CreateImage {
     fn cleanup<'a, 'b: 'a>(&'a self, cx: &'a mut BakeContext<'b>) -> StepFuture<'a> {
         Box::pin(async move {
             if cx.image_kept {
+                return Ok(());
+            }
+            if let Some((id, snapshots)) = cx.released_image.take() {
+                // Deregistered by the release: its snapshots go once EC2 lets go.
+                let never = tokio_util::sync::CancellationToken::new();
+                for s in &snapshots {
+                    cx.ec2.wait_snapshot_deleted(s, &id, &never).await?;
+                }
+                tracing::info!(image = %id, "removed unfinished image");
                 return Ok(());
             }
             // Not recorded means CreateImage failed, perhaps after EC2 acted on it.

@@ -169,6 +169,10 @@ impl Step for Launch {
             // Not recorded means RunInstances failed, perhaps after EC2 acted on it
             // (a lost response): look for anything launched with our build id.
             let ids = match cx.instance.take() {
+                // Told to terminate by the release already.
+                None if cx.released_instance.is_some() => {
+                    cx.released_instance.take().into_iter().collect()
+                }
                 Some(inst) => {
                     // Launched by this bake: a not-found may only mean "not visible yet".
                     let never = tokio_util::sync::CancellationToken::new();

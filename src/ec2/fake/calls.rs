@@ -6,7 +6,8 @@ use super::{
 use crate::ec2::api::{Ec2Api, Tags};
 use crate::ec2::error::Ec2Error;
 use crate::ec2::model::{
-    Filters, GroupInfo, ImageInfo, InstanceInfo, LaunchSpec, SnapshotInfo, VpcInfo,
+    Filters, GroupInfo, ImageInfo, InstanceInfo, KeyPairInfo, LaunchSpec, SnapshotInfo, VolumeInfo,
+    VpcInfo,
 };
 
 #[async_trait::async_trait]
@@ -68,6 +69,7 @@ impl Ec2Api for FakeEc2 {
         name: &str,
         description: Option<&str>,
         tags: &Tags,
+        snapshot_tags: &Tags,
         _devices: &[crate::ec2::volumes::BlockDevice],
     ) -> Result<String, Ec2Error> {
         const A: &str = "CreateImage";
@@ -91,7 +93,7 @@ impl Ec2Api for FakeEc2 {
             }
             let id = w.id("ami");
             let snap = w.id("snap");
-            w.snapshots.insert(snap.clone(), Tags::new());
+            w.snapshots.insert(snap.clone(), snapshot_tags.clone());
             let after = w.timing.image;
             w.images.insert(
                 id.clone(),
@@ -277,6 +279,26 @@ impl Ec2Api for FakeEc2 {
         })
     }
 
+    async fn describe_own_snapshots(
+        &self,
+        filters: &Filters,
+    ) -> Result<Vec<SnapshotInfo>, Ec2Error> {
+        const A: &str = "DescribeSnapshots";
+        self.call(A, &format!("self {filters:?}"), |w| {
+            let mut out = Vec::new();
+            for (id, tags) in &w.snapshots {
+                let field = |name: &str| (name == "snapshot-id").then(|| id.clone());
+                if matches(A, filters, tags, field)? {
+                    out.push(SnapshotInfo {
+                        id: id.clone(),
+                        tags: tags.clone(),
+                    });
+                }
+            }
+            Ok(out)
+        })
+    }
+
     async fn run_instance(&self, s: &LaunchSpec) -> Result<String, Ec2Error> {
         const A: &str = "RunInstances";
         self.call(A, &s.client_token, |w| {
@@ -408,6 +430,38 @@ impl Ec2Api for FakeEc2 {
         })
     }
 
+    async fn describe_volumes(&self, filters: &Filters) -> Result<Vec<VolumeInfo>, Ec2Error> {
+        const A: &str = "DescribeVolumes";
+        self.call(A, &format!("{filters:?}"), |w| {
+            let mut out = Vec::new();
+            for (id, (state, tags)) in &w.volumes {
+                let field = |f: &str| (f == "status").then(|| state.clone());
+                if matches(A, filters, tags, field)? {
+                    out.push(VolumeInfo {
+                        id: id.clone(),
+                        state: state.clone(),
+                        tags: tags.clone(),
+                    });
+                }
+            }
+            Ok(out)
+        })
+    }
+
+    async fn delete_volume(&self, id: &str) -> Result<(), Ec2Error> {
+        const A: &str = "DeleteVolume";
+        self.call(A, id, |w| match w.volumes.get(id) {
+            None => Err(err(A, "InvalidVolume.NotFound", id)),
+            Some((state, _)) if state != "available" => {
+                Err(err(A, "VolumeInUse", format!("{id} is attached")))
+            }
+            Some(_) => {
+                w.volumes.remove(id);
+                Ok(())
+            }
+        })
+    }
+
     async fn import_key_pair(
         &self,
         name: &str,
@@ -435,6 +489,23 @@ impl Ec2Api for FakeEc2 {
             } else {
                 Err(err(A, "InvalidKeyPair.NotFound", name))
             }
+        })
+    }
+
+    async fn describe_key_pairs_by(&self, filters: &Filters) -> Result<Vec<KeyPairInfo>, Ec2Error> {
+        const A: &str = "DescribeKeyPairs";
+        self.call(A, &format!("{filters:?}"), |w| {
+            let mut out = Vec::new();
+            for (name, tags) in &w.key_pairs {
+                let field = |f: &str| (f == "key-name").then(|| name.clone());
+                if matches(A, filters, tags, field)? {
+                    out.push(KeyPairInfo {
+                        name: name.clone(),
+                        tags: tags.clone(),
+                    });
+                }
+            }
+            Ok(out)
         })
     }
 

@@ -115,6 +115,8 @@ struct World {
     snapshots: BTreeMap<String, Tags>,
     /// createVolumePermission principals per snapshot.
     snapshot_permissions: BTreeMap<String, Vec<String>>,
+    /// Volumes by id: state and tags.
+    volumes: BTreeMap<String, (String, Tags)>,
     vpcs: BTreeMap<String, (String, bool)>,
     subnets: BTreeMap<String, String>,
     faults: Vec<Fault>,
@@ -180,6 +182,12 @@ fn matches(
     field: impl Fn(&str) -> Option<String>,
 ) -> Result<bool, Ec2Error> {
     for (name, want) in filters {
+        if name == "tag-key" {
+            if !tags.keys().any(|k| glob(want, k)) {
+                return Ok(false);
+            }
+            continue;
+        }
         let have = match name.strip_prefix("tag:") {
             Some(key) => tags.get(key).cloned(),
             None => Some(field(name).ok_or_else(|| {
@@ -428,6 +436,19 @@ impl FakeEc2 {
             },
         );
         id
+    }
+
+    /// Adds a volume in `state` (`available`, `in-use`), as a launch that
+    /// outlived its instance leaves one.
+    pub fn add_volume(&self, state: &str, tags: &Tags) -> String {
+        let mut w = self.world();
+        let id = w.id("vol");
+        w.volumes.insert(id.clone(), (state.into(), tags.clone()));
+        id
+    }
+
+    pub fn volumes(&self) -> Vec<String> {
+        self.world().volumes.keys().cloned().collect()
     }
 
     pub fn remove_vpc(&self, id: &str) {

@@ -5,7 +5,8 @@ use super::{SdkEc2, api_err, missing};
 use crate::ec2::api::{Ec2Api, Tags};
 use crate::ec2::error::Ec2Error;
 use crate::ec2::model::{
-    Filters, GroupInfo, ImageInfo, InstanceInfo, LaunchSpec, SnapshotInfo, VpcInfo,
+    Filters, GroupInfo, ImageInfo, InstanceInfo, KeyPairInfo, LaunchSpec, SnapshotInfo, VolumeInfo,
+    VpcInfo,
 };
 use crate::ec2::volumes::BlockDevice;
 use aws_sdk_ec2::types::{
@@ -50,9 +51,10 @@ impl Ec2Api for SdkEc2 {
         name: &str,
         description: Option<&str>,
         tags: &Tags,
+        snapshot_tags: &Tags,
         devices: &[BlockDevice],
     ) -> Result<String, Ec2Error> {
-        let out = self
+        let mut req = self
             .client
             .create_image()
             .instance_id(instance_id)
@@ -62,10 +64,11 @@ impl Ec2Api for SdkEc2 {
                 (!devices.is_empty())
                     .then(|| devices.iter().map(super::devices::mapping).collect()),
             )
-            .tag_specifications(spec(ResourceType::Image, tags))
-            .send()
-            .await
-            .map_err(api_err("CreateImage"))?;
+            .tag_specifications(spec(ResourceType::Image, tags));
+        if !snapshot_tags.is_empty() {
+            req = req.tag_specifications(spec(ResourceType::Snapshot, snapshot_tags));
+        }
+        let out = req.send().await.map_err(api_err("CreateImage"))?;
         out.image_id()
             .map(str::to_string)
             .ok_or_else(|| missing("CreateImage", "image id"))
@@ -278,6 +281,30 @@ impl Ec2Api for SdkEc2 {
             .collect())
     }
 
+    async fn describe_own_snapshots(
+        &self,
+        filters: &Filters,
+    ) -> Result<Vec<SnapshotInfo>, Ec2Error> {
+        let out = self
+            .client
+            .describe_snapshots()
+            .owner_ids("self")
+            .set_filters(Some(convert::filters(filters)))
+            .send()
+            .await
+            .map_err(api_err("DescribeSnapshots"))?;
+        Ok(out
+            .snapshots()
+            .iter()
+            .filter_map(|s| {
+                Some(SnapshotInfo {
+                    id: s.snapshot_id()?.to_string(),
+                    tags: convert::from_sdk(s.tags()),
+                })
+            })
+            .collect())
+    }
+
     async fn run_instance(&self, s: &LaunchSpec) -> Result<String, Ec2Error> {
         use base64::Engine;
         let mut req = self
@@ -399,6 +426,40 @@ impl Ec2Api for SdkEc2 {
         Ok(())
     }
 
+    async fn describe_volumes(&self, filters: &Filters) -> Result<Vec<VolumeInfo>, Ec2Error> {
+        let out = self
+            .client
+            .describe_volumes()
+            .set_filters(Some(convert::filters(filters)))
+            .send()
+            .await
+            .map_err(api_err("DescribeVolumes"))?;
+        Ok(out
+            .volumes()
+            .iter()
+            .filter_map(|v| {
+                Some(VolumeInfo {
+                    id: v.volume_id()?.to_string(),
+                    state: v
+                        .state()
+                        .map(|s| s.as_str().to_string())
+                        .unwrap_or_default(),
+                    tags: convert::from_sdk(v.tags()),
+                })
+            })
+            .collect())
+    }
+
+    async fn delete_volume(&self, id: &str) -> Result<(), Ec2Error> {
+        self.client
+            .delete_volume()
+            .volume_id(id)
+            .send()
+            .await
+            .map_err(api_err("DeleteVolume"))?;
+        Ok(())
+    }
+
     async fn import_key_pair(
         &self,
         name: &str,
@@ -429,6 +490,26 @@ impl Ec2Api for SdkEc2 {
             .iter()
             .filter_map(|k| k.key_name())
             .map(str::to_string)
+            .collect())
+    }
+
+    async fn describe_key_pairs_by(&self, filters: &Filters) -> Result<Vec<KeyPairInfo>, Ec2Error> {
+        let out = self
+            .client
+            .describe_key_pairs()
+            .set_filters(Some(convert::filters(filters)))
+            .send()
+            .await
+            .map_err(api_err("DescribeKeyPairs"))?;
+        Ok(out
+            .key_pairs()
+            .iter()
+            .filter_map(|k| {
+                Some(KeyPairInfo {
+                    name: k.key_name()?.to_string(),
+                    tags: convert::from_sdk(k.tags()),
+                })
+            })
             .collect())
     }
 

@@ -142,6 +142,7 @@ pub fn bake_spec(
         user_data: v.user_data.clone(),
         associate_public_ip: v.associate_public_ip_address,
         create_timeout: v.timeouts.create.0,
+        delete_timeout: v.timeouts.delete.0,
         launch_principals: launch_principals(
             &v.ami_users,
             &v.ami_groups,
