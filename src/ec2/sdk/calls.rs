@@ -1,7 +1,7 @@
 //! Each [`Ec2Api`] method as one aws-sdk-ec2 request.
 
 use super::convert::{self, spec};
-use super::{SdkEc2, api_err, missing};
+use super::{SdkEc2, missing, retried};
 use crate::ec2::api::{Ec2Api, Tags};
 use crate::ec2::error::Ec2Error;
 use crate::ec2::model::{
@@ -21,25 +21,25 @@ impl Ec2Api for SdkEc2 {
         owners: &[String],
         filters: &Filters,
     ) -> Result<Vec<ImageInfo>, Ec2Error> {
-        let out = self
-            .client
-            .describe_images()
-            .set_filters(Some(convert::filters(filters)))
-            .set_owners((!owners.is_empty()).then(|| owners.to_vec()))
-            .send()
-            .await
-            .map_err(api_err("DescribeImages"))?;
+        let out = retried(
+            "DescribeImages",
+            self.client
+                .describe_images()
+                .set_filters(Some(convert::filters(filters)))
+                .set_owners((!owners.is_empty()).then(|| owners.to_vec())),
+            |r| r.send(),
+        )
+        .await?;
         Ok(out.images().iter().map(convert::image).collect())
     }
 
     async fn describe_image(&self, id: &str) -> Result<Vec<ImageInfo>, Ec2Error> {
-        let out = self
-            .client
-            .describe_images()
-            .image_ids(id)
-            .send()
-            .await
-            .map_err(api_err("DescribeImages"))?;
+        let out = retried(
+            "DescribeImages",
+            self.client.describe_images().image_ids(id),
+            |r| r.send(),
+        )
+        .await?;
         Ok(out.images().iter().map(convert::image).collect())
     }
 
@@ -50,29 +50,32 @@ impl Ec2Api for SdkEc2 {
         description: Option<&str>,
         tags: &Tags,
     ) -> Result<String, Ec2Error> {
-        let out = self
-            .client
-            .create_image()
-            .instance_id(instance_id)
-            .name(name)
-            .set_description(description.map(str::to_string))
-            .tag_specifications(spec(ResourceType::Image, tags))
-            .send()
-            .await
-            .map_err(api_err("CreateImage"))?;
+        let out = retried(
+            "CreateImage",
+            self.client
+                .create_image()
+                .instance_id(instance_id)
+                .name(name)
+                .set_description(description.map(str::to_string))
+                .tag_specifications(spec(ResourceType::Image, tags)),
+            |r| r.send(),
+        )
+        .await?;
         out.image_id()
             .map(str::to_string)
             .ok_or_else(|| missing("CreateImage", "image id"))
     }
 
     async fn modify_image_description(&self, id: &str, description: &str) -> Result<(), Ec2Error> {
-        self.client
-            .modify_image_attribute()
-            .image_id(id)
-            .description(AttributeValue::builder().value(description).build())
-            .send()
-            .await
-            .map_err(api_err("ModifyImageAttribute"))?;
+        retried(
+            "ModifyImageAttribute",
+            self.client
+                .modify_image_attribute()
+                .image_id(id)
+                .description(AttributeValue::builder().value(description).build()),
+            |r| r.send(),
+        )
+        .await?;
         Ok(())
     }
 
@@ -95,25 +98,28 @@ impl Ec2Api for SdkEc2 {
             .set_add((!add.is_empty()).then(|| add.iter().map(perm).collect()))
             .set_remove((!remove.is_empty()).then(|| remove.iter().map(perm).collect()))
             .build();
-        self.client
-            .modify_image_attribute()
-            .image_id(id)
-            .launch_permission(mods)
-            .send()
-            .await
-            .map_err(api_err("ModifyImageAttribute"))?;
+        retried(
+            "ModifyImageAttribute",
+            self.client
+                .modify_image_attribute()
+                .image_id(id)
+                .launch_permission(mods),
+            |r| r.send(),
+        )
+        .await?;
         Ok(())
     }
 
     async fn describe_launch_permissions(&self, id: &str) -> Result<Vec<String>, Ec2Error> {
-        let out = self
-            .client
-            .describe_image_attribute()
-            .image_id(id)
-            .attribute(ImageAttributeName::LaunchPermission)
-            .send()
-            .await
-            .map_err(api_err("DescribeImageAttribute"))?;
+        let out = retried(
+            "DescribeImageAttribute",
+            self.client
+                .describe_image_attribute()
+                .image_id(id)
+                .attribute(ImageAttributeName::LaunchPermission),
+            |r| r.send(),
+        )
+        .await?;
         Ok(out
             .launch_permissions()
             .iter()
@@ -133,54 +139,57 @@ impl Ec2Api for SdkEc2 {
                     code: None,
                     message: format!("{at:?}: {e}"),
                 })?;
-        self.client
-            .enable_image_deprecation()
-            .image_id(id)
-            .deprecate_at(when)
-            .send()
-            .await
-            .map_err(api_err("EnableImageDeprecation"))?;
+        retried(
+            "EnableImageDeprecation",
+            self.client
+                .enable_image_deprecation()
+                .image_id(id)
+                .deprecate_at(when),
+            |r| r.send(),
+        )
+        .await?;
         Ok(())
     }
 
     async fn disable_image_deprecation(&self, id: &str) -> Result<(), Ec2Error> {
-        self.client
-            .disable_image_deprecation()
-            .image_id(id)
-            .send()
-            .await
-            .map_err(api_err("DisableImageDeprecation"))?;
+        retried(
+            "DisableImageDeprecation",
+            self.client.disable_image_deprecation().image_id(id),
+            |r| r.send(),
+        )
+        .await?;
         Ok(())
     }
 
     async fn deregister_image(&self, id: &str) -> Result<(), Ec2Error> {
-        self.client
-            .deregister_image()
-            .image_id(id)
-            .send()
-            .await
-            .map_err(api_err("DeregisterImage"))?;
+        retried(
+            "DeregisterImage",
+            self.client.deregister_image().image_id(id),
+            |r| r.send(),
+        )
+        .await?;
         Ok(())
     }
 
     async fn delete_snapshot(&self, id: &str) -> Result<(), Ec2Error> {
-        self.client
-            .delete_snapshot()
-            .snapshot_id(id)
-            .send()
-            .await
-            .map_err(api_err("DeleteSnapshot"))?;
+        retried(
+            "DeleteSnapshot",
+            self.client.delete_snapshot().snapshot_id(id),
+            |r| r.send(),
+        )
+        .await?;
         Ok(())
     }
 
     async fn describe_snapshots(&self, ids: &[String]) -> Result<Vec<SnapshotInfo>, Ec2Error> {
-        let out = self
-            .client
-            .describe_snapshots()
-            .set_snapshot_ids(Some(ids.to_vec()))
-            .send()
-            .await
-            .map_err(api_err("DescribeSnapshots"))?;
+        let out = retried(
+            "DescribeSnapshots",
+            self.client
+                .describe_snapshots()
+                .set_snapshot_ids(Some(ids.to_vec())),
+            |r| r.send(),
+        )
+        .await?;
         Ok(out
             .snapshots()
             .iter()
@@ -238,7 +247,7 @@ impl Ec2Api for SdkEc2 {
                 .set_subnet_id(subnet.clone())
                 .set_security_group_ids(Some(s.security_group_ids.clone())),
         };
-        let out = req.send().await.map_err(api_err("RunInstances"))?;
+        let out = retried("RunInstances", req, |r| r.send()).await?;
         out.instances()
             .first()
             .and_then(|i| i.instance_id())
@@ -247,13 +256,12 @@ impl Ec2Api for SdkEc2 {
     }
 
     async fn describe_instance(&self, id: &str) -> Result<Option<InstanceInfo>, Ec2Error> {
-        let out = self
-            .client
-            .describe_instances()
-            .instance_ids(id)
-            .send()
-            .await
-            .map_err(api_err("DescribeInstances"))?;
+        let out = retried(
+            "DescribeInstances",
+            self.client.describe_instances().instance_ids(id),
+            |r| r.send(),
+        )
+        .await?;
         Ok(out
             .reservations()
             .iter()
@@ -263,13 +271,14 @@ impl Ec2Api for SdkEc2 {
     }
 
     async fn describe_instances(&self, filters: &Filters) -> Result<Vec<InstanceInfo>, Ec2Error> {
-        let out = self
-            .client
-            .describe_instances()
-            .set_filters(Some(convert::filters(filters)))
-            .send()
-            .await
-            .map_err(api_err("DescribeInstances"))?;
+        let out = retried(
+            "DescribeInstances",
+            self.client
+                .describe_instances()
+                .set_filters(Some(convert::filters(filters))),
+            |r| r.send(),
+        )
+        .await?;
         Ok(out
             .reservations()
             .iter()
@@ -280,14 +289,15 @@ impl Ec2Api for SdkEc2 {
 
     async fn console_output(&self, id: &str, latest: bool) -> Result<Option<String>, Ec2Error> {
         use base64::Engine;
-        let out = self
-            .client
-            .get_console_output()
-            .instance_id(id)
-            .set_latest(latest.then_some(true))
-            .send()
-            .await
-            .map_err(api_err("GetConsoleOutput"))?;
+        let out = retried(
+            "GetConsoleOutput",
+            self.client
+                .get_console_output()
+                .instance_id(id)
+                .set_latest(latest.then_some(true)),
+            |r| r.send(),
+        )
+        .await?;
         Ok(out
             .output()
             .and_then(|o| {
@@ -299,22 +309,22 @@ impl Ec2Api for SdkEc2 {
     }
 
     async fn stop_instance(&self, id: &str) -> Result<(), Ec2Error> {
-        self.client
-            .stop_instances()
-            .instance_ids(id)
-            .send()
-            .await
-            .map_err(api_err("StopInstances"))?;
+        retried(
+            "StopInstances",
+            self.client.stop_instances().instance_ids(id),
+            |r| r.send(),
+        )
+        .await?;
         Ok(())
     }
 
     async fn terminate_instance(&self, id: &str) -> Result<(), Ec2Error> {
-        self.client
-            .terminate_instances()
-            .instance_ids(id)
-            .send()
-            .await
-            .map_err(api_err("TerminateInstances"))?;
+        retried(
+            "TerminateInstances",
+            self.client.terminate_instances().instance_ids(id),
+            |r| r.send(),
+        )
+        .await?;
         Ok(())
     }
 
@@ -324,25 +334,26 @@ impl Ec2Api for SdkEc2 {
         public_key_openssh: &str,
         tags: &Tags,
     ) -> Result<(), Ec2Error> {
-        self.client
-            .import_key_pair()
-            .key_name(name)
-            .public_key_material(aws_smithy_types::Blob::new(public_key_openssh.as_bytes()))
-            .tag_specifications(spec(ResourceType::KeyPair, tags))
-            .send()
-            .await
-            .map_err(api_err("ImportKeyPair"))?;
+        retried(
+            "ImportKeyPair",
+            self.client
+                .import_key_pair()
+                .key_name(name)
+                .public_key_material(aws_smithy_types::Blob::new(public_key_openssh.as_bytes()))
+                .tag_specifications(spec(ResourceType::KeyPair, tags)),
+            |r| r.send(),
+        )
+        .await?;
         Ok(())
     }
 
     async fn describe_key_pairs(&self, name: &str) -> Result<Vec<String>, Ec2Error> {
-        let out = self
-            .client
-            .describe_key_pairs()
-            .key_names(name)
-            .send()
-            .await
-            .map_err(api_err("DescribeKeyPairs"))?;
+        let out = retried(
+            "DescribeKeyPairs",
+            self.client.describe_key_pairs().key_names(name),
+            |r| r.send(),
+        )
+        .await?;
         Ok(out
             .key_pairs()
             .iter()
@@ -352,12 +363,12 @@ impl Ec2Api for SdkEc2 {
     }
 
     async fn delete_key_pair(&self, name: &str) -> Result<(), Ec2Error> {
-        self.client
-            .delete_key_pair()
-            .key_name(name)
-            .send()
-            .await
-            .map_err(api_err("DeleteKeyPair"))?;
+        retried(
+            "DeleteKeyPair",
+            self.client.delete_key_pair().key_name(name),
+            |r| r.send(),
+        )
+        .await?;
         Ok(())
     }
 
@@ -367,16 +378,17 @@ impl Ec2Api for SdkEc2 {
         vpc_id: &str,
         tags: &Tags,
     ) -> Result<String, Ec2Error> {
-        let out = self
-            .client
-            .create_security_group()
-            .group_name(name)
-            .description("Temporary SSH access for a golden_ami build")
-            .vpc_id(vpc_id)
-            .tag_specifications(spec(ResourceType::SecurityGroup, tags))
-            .send()
-            .await
-            .map_err(api_err("CreateSecurityGroup"))?;
+        let out = retried(
+            "CreateSecurityGroup",
+            self.client
+                .create_security_group()
+                .group_name(name)
+                .description("Temporary SSH access for a golden_ami build")
+                .vpc_id(vpc_id)
+                .tag_specifications(spec(ResourceType::SecurityGroup, tags)),
+            |r| r.send(),
+        )
+        .await?;
         out.group_id()
             .map(str::to_string)
             .ok_or_else(|| missing("CreateSecurityGroup", "group id"))
@@ -386,13 +398,14 @@ impl Ec2Api for SdkEc2 {
         &self,
         filters: &Filters,
     ) -> Result<Vec<GroupInfo>, Ec2Error> {
-        let out = self
-            .client
-            .describe_security_groups()
-            .set_filters(Some(convert::filters(filters)))
-            .send()
-            .await
-            .map_err(api_err("DescribeSecurityGroups"))?;
+        let out = retried(
+            "DescribeSecurityGroups",
+            self.client
+                .describe_security_groups()
+                .set_filters(Some(convert::filters(filters))),
+            |r| r.send(),
+        )
+        .await?;
         Ok(out
             .security_groups()
             .iter()
@@ -415,41 +428,42 @@ impl Ec2Api for SdkEc2 {
             .iter()
             .map(|c| IpRange::builder().cidr_ip(c).build())
             .collect();
-        self.client
-            .authorize_security_group_ingress()
-            .group_id(group_id)
-            .ip_permissions(
-                IpPermission::builder()
-                    .ip_protocol("tcp")
-                    .from_port(i32::from(port))
-                    .to_port(i32::from(port))
-                    .set_ip_ranges(Some(ranges))
-                    .build(),
-            )
-            .send()
-            .await
-            .map_err(api_err("AuthorizeSecurityGroupIngress"))?;
+        retried(
+            "AuthorizeSecurityGroupIngress",
+            self.client
+                .authorize_security_group_ingress()
+                .group_id(group_id)
+                .ip_permissions(
+                    IpPermission::builder()
+                        .ip_protocol("tcp")
+                        .from_port(i32::from(port))
+                        .to_port(i32::from(port))
+                        .set_ip_ranges(Some(ranges))
+                        .build(),
+                ),
+            |r| r.send(),
+        )
+        .await?;
         Ok(())
     }
 
     async fn delete_security_group(&self, id: &str) -> Result<(), Ec2Error> {
-        self.client
-            .delete_security_group()
-            .group_id(id)
-            .send()
-            .await
-            .map_err(api_err("DeleteSecurityGroup"))?;
+        retried(
+            "DeleteSecurityGroup",
+            self.client.delete_security_group().group_id(id),
+            |r| r.send(),
+        )
+        .await?;
         Ok(())
     }
 
     async fn subnet_vpc(&self, subnet_id: &str) -> Result<Option<String>, Ec2Error> {
-        let out = self
-            .client
-            .describe_subnets()
-            .subnet_ids(subnet_id)
-            .send()
-            .await
-            .map_err(api_err("DescribeSubnets"))?;
+        let out = retried(
+            "DescribeSubnets",
+            self.client.describe_subnets().subnet_ids(subnet_id),
+            |r| r.send(),
+        )
+        .await?;
         Ok(out
             .subnets()
             .first()
@@ -463,7 +477,7 @@ impl Ec2Api for SdkEc2 {
             Some(v) => req.vpc_ids(v),
             None => req.filters(Filter::builder().name("is-default").values("true").build()),
         };
-        let out = req.send().await.map_err(api_err("DescribeVpcs"))?;
+        let out = retried("DescribeVpcs", req, |r| r.send()).await?;
         Ok(out.vpcs().first().map(|v| VpcInfo {
             id: v.vpc_id().unwrap_or_default().to_string(),
             cidr: v.cidr_block().unwrap_or_default().to_string(),
@@ -471,25 +485,29 @@ impl Ec2Api for SdkEc2 {
     }
 
     async fn create_tags(&self, ids: &[String], tags: &Tags) -> Result<(), Ec2Error> {
-        self.client
-            .create_tags()
-            .set_resources(Some(ids.to_vec()))
-            .set_tags(Some(convert::to_sdk(tags)))
-            .send()
-            .await
-            .map_err(api_err("CreateTags"))?;
+        retried(
+            "CreateTags",
+            self.client
+                .create_tags()
+                .set_resources(Some(ids.to_vec()))
+                .set_tags(Some(convert::to_sdk(tags))),
+            |r| r.send(),
+        )
+        .await?;
         Ok(())
     }
 
     async fn delete_tags(&self, ids: &[String], keys: &[String]) -> Result<(), Ec2Error> {
         let tags = keys.iter().map(|k| Tag::builder().key(k).build()).collect();
-        self.client
-            .delete_tags()
-            .set_resources(Some(ids.to_vec()))
-            .set_tags(Some(tags))
-            .send()
-            .await
-            .map_err(api_err("DeleteTags"))?;
+        retried(
+            "DeleteTags",
+            self.client
+                .delete_tags()
+                .set_resources(Some(ids.to_vec()))
+                .set_tags(Some(tags)),
+            |r| r.send(),
+        )
+        .await?;
         Ok(())
     }
 }

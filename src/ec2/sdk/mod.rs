@@ -4,6 +4,9 @@
 
 mod calls;
 mod convert;
+mod throttle;
+
+use throttle::retried;
 
 use super::AwsSettings;
 use super::error::Ec2Error;
