@@ -657,9 +657,9 @@ fn through_a_bastion(v: TfVersion) {
     bed.assert_no_leftovers();
 }
 
-/// Starts `terraform apply` of `main_tf` in its own process group and waits
-/// until the bake's first step has touched `started` in the remote dir.
-fn apply_until(bed: &Bed, tf: &support::Tf, started: &std::path::Path) -> std::process::Child {
+/// Starts `terraform apply` in its own process group and waits until a step
+/// of the bake has touched `started`.
+fn apply_until(tf: &support::Tf, started: &std::path::Path) -> std::process::Child {
     use std::os::unix::process::CommandExt;
     use std::process::Stdio;
     let mut child = tf
@@ -682,7 +682,6 @@ fn apply_until(bed: &Bed, tf: &support::Tf, started: &std::path::Path) -> std::p
         );
         std::thread::sleep(Duration::from_millis(100));
     }
-    let _ = bed;
     child
 }
 
@@ -718,7 +717,7 @@ fn timer_survives_a_reboot_and_ends_an_abandoned_instance() {
     );
     let tf = bed.workspace("reboot-killed", &resource(&bed, &steps), TfVersion::Current);
     tf.init();
-    let child = apply_until(&bed, &tf, &r.join("rebooting"));
+    let mut child = apply_until(&tf, &r.join("rebooting"));
     let t_boot = Instant::now();
     let deadline = bed.instance_root().join("var/lib/golden-ami/deadline");
     assert!(deadline.exists(), "the user data armed the timer");
@@ -740,6 +739,7 @@ fn timer_survives_a_reboot_and_ends_an_abandoned_instance() {
         .unwrap()
         .success();
     assert!(ok, "kill -9 of terraform and the plugin");
+    let _ = child.wait();
     std::thread::sleep(Duration::from_millis(500));
     assert_eq!(bed.live_instances().len(), 1, "nothing is left to clean up");
     // Deadline: 40 s + the 60 s margin after boot; the sandbox's sleepers were
