@@ -16,7 +16,7 @@ Boot, as cloud-init does it (its cloud_final_modules, in this order): the script
 ROOT/var/lib/cloud/scripts/per-boot at every boot (scripts_per_boot), then on the first boot
 the user data's shell scripts (scripts_user: a `#!` user data, or the text/x-shellscript parts
 of a multipart one). testbed/moto_ec2.py (with --sshd-dir) boots each instance RunInstances
-launches; a test's reboot (tests/support `Bed::stop_sshd`/`restart_sshd`) halts and reboots
+launches, and halts them all when it exits; a test's reboot (tests/support `Bed::stop_sshd`/`restart_sshd`) halts and reboots
 the last one launched. An instance's processes form one process group, killed when it halts,
 stops or terminates.
 
@@ -30,6 +30,7 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 PER_BOOT = os.path.join("var", "lib", "cloud", "scripts", "per-boot")
@@ -58,7 +59,7 @@ def prepare(d, ec2):
     body = f'#!/bin/sh\nexec "{sys.executable}" "{me}" poweroff --dir "{d}" --as "$(basename "$0")" "$@"\n'
     for name in ("poweroff", "halt", "shutdown"):
         path = os.path.join(bin_dir(d), name)
-        tmp = f"{path}.{os.getpid()}"
+        tmp = f"{path}.{os.getpid()}.{threading.get_ident()}"
         with open(tmp, "w") as f:
             f.write(body)
         os.chmod(tmp, 0o755)
@@ -138,6 +139,17 @@ def halt(d, instance):
         os.killpg(pgid, signal.SIGKILL)
     except OSError:
         pass
+
+
+def halt_all(d):
+    """Ends every instance's processes: the bed goes away."""
+    try:
+        names = os.listdir(os.path.join(d, "boot"))
+    except OSError:
+        return
+    for n in names:
+        if n.endswith(".pgid"):
+            halt(d, n[:-len(".pgid")])
 
 
 def last(d):

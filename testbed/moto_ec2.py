@@ -410,6 +410,10 @@ def _boot(instance):
     _reload_sshd(d)
 
 
+_prepare_lock = threading.Lock()
+_prepared = []
+
+
 def _boot_os(instance):
     """cloud-init's scripts, after sshd is up (cloud-final runs last)."""
     if not SSHD_DIR:
@@ -418,8 +422,15 @@ def _boot_os(instance):
         text = instance.user_data.decode() if instance.user_data else ""
     except (UnicodeDecodeError, ValueError):
         text = ""
-    instance_os.prepare(SSHD_DIR[0], f"http://127.0.0.1:{os.environ.get('MOTO_PORT', '')}")
-    instance_os.boot(SSHD_DIR[0], instance.id, text)
+    try:
+        with _prepare_lock:
+            if not _prepared:
+                instance_os.prepare(SSHD_DIR[0],
+                                    f"http://127.0.0.1:{os.environ.get('MOTO_PORT', '')}")
+                _prepared.append(True)
+        instance_os.boot(SSHD_DIR[0], instance.id, text)
+    except OSError as e:  # the bed's own trouble must not fail RunInstances
+        print(f"test bed: booting {instance.id}: {e}", file=sys.stderr)
 
 
 def _halt_os(instance_ids):
@@ -555,6 +566,8 @@ def main():
         server.serve_forever()
     finally:
         server.server_close()
+        if SSHD_DIR:  # the instances' processes go with the bed
+            instance_os.halt_all(SSHD_DIR[0])
 
 
 if __name__ == "__main__":

@@ -32,7 +32,9 @@ pub fn seconds_left(create_timeout: Duration) -> u64 {
 }
 
 /// The user-data shell script that writes the deadline (`seconds` from now)
-/// and arms it, now and at every later boot.
+/// and arms it, now and at every later boot. The deadline is written aside
+/// and renamed, and one that does not read as a number arms nothing: a torn
+/// or empty file must not power off a live bake at once.
 pub fn install_script(seconds: u64) -> String {
     format!(
         r#"#!/bin/sh
@@ -41,12 +43,13 @@ pub fn install_script(seconds: u64) -> String {
 r="${{GOLDEN_TIMER_ROOT-}}"
 d="$r{DIR}"
 mkdir -p "$d"
-echo $(( $(date +%s) + {seconds} )) > "$d/deadline"
+echo $(( $(date +%s) + {seconds} )) > "$d/deadline.new" && mv "$d/deadline.new" "$d/deadline"
 cat > "$d/arm" <<'EOF'
 #!/bin/sh
 f="${{GOLDEN_TIMER_ROOT-}}{DIR}/deadline"
-[ -f "$f" ] || exit 0
-left=$(( $(cat "$f") - $(date +%s) ))
+dl=$(cat "$f" 2>/dev/null) || exit 0
+case "$dl" in ''|*[!0-9]*) exit 0 ;; esac
+left=$(( dl - $(date +%s) ))
 [ "$left" -gt 0 ] && sleep "$left"
 [ -f "$f" ] || exit 0
 poweroff || shutdown -P now
@@ -184,6 +187,39 @@ mod tests {
         // The sleeper armed before the removal wakes and finds no deadline.
         std::thread::sleep(Duration::from_secs(3));
         assert!(!root.join("powered-off").exists(), "a removed timer fired");
+    }
+
+    #[test]
+    fn a_garbled_deadline_arms_nothing() {
+        let Ok(tmp) = tempfile::tempdir() else {
+            panic!("no temp dir")
+        };
+        let root = tmp.path();
+        // No sleeper left behind by this test: a `nohup` that starts nothing.
+        if let Err(e) = std::fs::create_dir_all(root.join("bin")) {
+            panic!("{e}")
+        }
+        if let Err(e) = std::fs::write(root.join("bin/nohup"), "#!/bin/sh\nexit 0\n") {
+            panic!("{e}")
+        }
+        let _ = Command::new("chmod")
+            .arg("755")
+            .arg(root.join("bin/nohup"))
+            .status();
+        let out = sh(root, &install_script(3600));
+        assert!(out.status.success(), "{out:?}");
+        let d = root.join("var/lib/golden-ami");
+        for garbled in ["", "12ab\n"] {
+            if let Err(e) = std::fs::write(d.join("deadline"), garbled) {
+                panic!("{e}")
+            }
+            let out = sh(root, &format!("sh {}", d.join("arm").display()));
+            assert!(out.status.success(), "{out:?}");
+            assert!(
+                !root.join("powered-off").exists(),
+                "{garbled:?} powered off"
+            );
+        }
     }
 
     #[test]
