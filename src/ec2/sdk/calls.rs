@@ -1,7 +1,8 @@
 //! Each [`Ec2Api`] method as one aws-sdk-ec2 request.
 
 use super::convert::{self, spec};
-use super::{SdkEc2, missing, retried};
+use super::throttle::retried;
+use super::{SdkEc2, missing};
 use crate::ec2::api::{Ec2Api, Tags};
 use crate::ec2::error::Ec2Error;
 use crate::ec2::model::{

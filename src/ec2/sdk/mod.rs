@@ -6,8 +6,6 @@ mod calls;
 mod convert;
 mod throttle;
 
-use throttle::retried;
-
 use super::AwsSettings;
 use super::error::Ec2Error;
 use aws_sdk_ec2::error::SdkError;
