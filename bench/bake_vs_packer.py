@@ -393,7 +393,7 @@ def main():
         print()
         upload = [sys.executable, f"{ROOT}/bench/upload_throughput.py", "--provider", provider]
         if a.quick:
-            upload += ["--size-mib", "8", "--runs", "1"]
+            upload += ["--size-mib", "8", "--runs", "1", "--warmup", "0"]
         sys.stdout.flush()
         subprocess.run(upload, check=True)
 

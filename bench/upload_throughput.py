@@ -2,14 +2,16 @@
 """Upload throughput: the provider's SFTP upload against OpenSSH's `sftp` put, same sshd,
 same file, same run, alternating.
 
-    python3 bench/upload_throughput.py [--provider PATH] [--size-mib 200] [--runs 3]
+    python3 bench/upload_throughput.py [--provider PATH] [--size-mib 200] [--runs 3] [--warmup 1]
 
 Starts the test bed (testbed/moto_ec2.py, testbed/sshd.py) on 127.0.0.1, writes a random
-file, then alternates: `sftp -b` put of the file, and `terraform apply` of a golden_ami whose
-only step uploads it (the provider logs the upload's own duration, so bake overhead is not
-counted). Prints medians and the ratio as a Markdown table. Needs what scripts/setup.sh
-installs, and a built provider (default: target/release/terraform-provider-golden, else
-target/debug/...).
+file, then alternates: `sftp -b` put of the file, `terraform apply` of a golden_ami whose
+only step uploads it, and `terraform apply` of the same golden_ami without that step (each
+apply destroyed after, untimed). Two figures for the provider: the upload's own duration (the
+provider logs it), and the file's cost to the whole apply (apply with it minus apply without:
+both plans, which read the file's digest, and the upload). Prints medians and the ratios as a
+Markdown table. Needs what scripts/setup.sh installs, and a built provider (default:
+target/release/terraform-provider-golden, else target/debug/...).
 """
 import argparse
 import json
@@ -29,6 +31,7 @@ def main():
     ap.add_argument("--provider")
     ap.add_argument("--size-mib", type=int, default=200)
     ap.add_argument("--runs", type=int, default=3)
+    ap.add_argument("--warmup", type=int, default=1, help="untimed rounds first")
     a = ap.parse_args()
     provider = find_provider(a.provider)
     work = tempfile.mkdtemp(prefix="golden-bench-")
@@ -57,10 +60,10 @@ def main():
         remote = f"{work}/remote"
         os.makedirs(remote)
 
-        tfdir = f"{work}/tf"
+        tfdir, bare = f"{work}/tf", f"{work}/tf-bare"
         os.makedirs(tfdir)
-        with open(f"{tfdir}/main.tf", "w") as f:
-            f.write(f'''terraform {{
+        os.makedirs(bare)
+        main_tf = f'''terraform {{
   required_providers {{
     golden = {{ source = "golden-ami/golden" }}
   }}
@@ -80,17 +83,23 @@ resource "golden_ami" "bench" {{
     host     = "127.0.0.1"
     port     = {port}
   }}
-  provision {{
+  PROVISION
+}}
+'''
+        step = f'''provision {{
     file {{
       source      = "{payload}"
       destination = "{remote}/by-provider.bin"
     }}
-  }}
-}}
-''')
+  }}'''
+        with open(f"{tfdir}/main.tf", "w") as f:
+            f.write(main_tf.replace("PROVISION", step))
+        with open(f"{bare}/main.tf", "w") as f:
+            f.write(main_tf.replace("PROVISION", ""))
         env = dict(terraform_env(work, provider), GOLDEN_LOG_FILE=f"{work}/provider.log")
-        subprocess.run(["terraform", "init", "-input=false"], cwd=tfdir, env=env, check=True,
-                       stdout=subprocess.DEVNULL)
+        for d in (tfdir, bare):
+            subprocess.run(["terraform", "init", "-input=false"], cwd=d, env=env, check=True,
+                           stdout=subprocess.DEVNULL)
 
         def openssh():
             t0 = time.monotonic()
@@ -100,35 +109,50 @@ resource "golden_ami" "bench" {{
                            text=True, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
             return time.monotonic() - t0
 
-        def golden():
+        def apply(d):
+            """The apply's wall time, then destroy (untimed)."""
             open(f"{work}/provider.log", "w").close()
-            subprocess.run(["terraform", "apply", "-auto-approve", "-input=false"], cwd=tfdir, env=env,
+            t0 = time.monotonic()
+            subprocess.run(["terraform", "apply", "-auto-approve", "-input=false"], cwd=d, env=env,
                            check=True, stdout=subprocess.DEVNULL)
-            subprocess.run(["terraform", "destroy", "-auto-approve", "-input=false"], cwd=tfdir, env=env,
-                           check=True, stdout=subprocess.DEVNULL)
+            took = time.monotonic() - t0
+            upload = None
             for line in open(f"{work}/provider.log"):
                 rec = json.loads(line)
                 if rec.get("@message") == "uploaded" and "elapsed_ms" in rec:
-                    return rec["elapsed_ms"] / 1000
-            sys.exit("the provider logged no upload")
+                    upload = rec["elapsed_ms"] / 1000
+            subprocess.run(["terraform", "destroy", "-auto-approve", "-input=false"], cwd=d, env=env,
+                           check=True, stdout=subprocess.DEVNULL)
+            return took, upload
 
         sizes = a.size_mib
-        ours, theirs = [], []
-        for _ in range(a.runs):
-            theirs.append(openssh())
-            ours.append(golden())
+        ours, theirs, costs = [], [], []
+        for i in range(a.warmup + a.runs):
+            sftp_s = openssh()
+            with_s, upload = apply(tfdir)
+            if upload is None:
+                sys.exit("the provider logged no upload")
+            without_s, _ = apply(bare)
+            if i < a.warmup:
+                continue
+            theirs.append(sftp_s)
+            ours.append(upload)
+            costs.append(with_s - without_s)
         # The figures only count if the bytes arrived intact.
         import filecmp
         for copy in ("by-provider.bin", "by-openssh.bin"):
             if not filecmp.cmp(payload, f"{remote}/{copy}", shallow=False):
                 sys.exit(f"{copy} differs from the source file")
-        mo, mt = statistics.median(ours), statistics.median(theirs)
+        mo, mt, mc = statistics.median(ours), statistics.median(theirs), statistics.median(costs)
         print(f"| upload {sizes} MiB to the local sshd | median s | MiB/s |")
         print("| --- | --- | --- |")
         print(f"| OpenSSH `sftp` put | {mt:.2f} | {sizes / mt:.0f} |")
-        print(f"| golden_ami file step ({os.path.relpath(provider, ROOT)}) | {mo:.2f} | {sizes / mo:.0f} |")
-        print(f"| ratio (golden / OpenSSH throughput) | | **{mt / mo:.2f}** |")
-        print(f"\nruns: openssh {[round(x, 2) for x in theirs]}, golden {[round(x, 2) for x in ours]}")
+        print(f"| golden_ami file step, the upload ({os.path.relpath(provider, ROOT)}) | {mo:.2f} | {sizes / mo:.0f} |")
+        print(f"| golden_ami file step, its cost to the apply (with − without) | {mc:.2f} | {sizes / max(mc, 1e-3):.0f} |")
+        print(f"| ratio upload (OpenSSH time / golden upload time) | | **{mt / mo:.2f}** |")
+        print(f"| ratio apply cost (OpenSSH time / golden apply cost; target ≥ 0.9) | | **{mt / max(mc, 1e-3):.2f}** |")
+        print(f"\nruns: openssh {[round(x, 2) for x in theirs]}, golden upload {[round(x, 2) for x in ours]}, "
+              f"apply cost {[round(x, 2) for x in costs]}")
     finally:
         for p in procs:
             p.terminate()

@@ -12,6 +12,9 @@ cargo test --locked -- --test-threads 2
 # The benchmarks in quick mode (bakes beside Packer, then the upload): they must keep working;
 # their figures are not asserted.
 python3 bench/bake_vs_packer.py --quick --provider target/debug/terraform-provider-golden
+# A fresh runner with only the state, 5 bakes in one apply, and 5 with 10 % of calls throttled
+# (about 1 min); it fails if a throttled bake does not finish.
+python3 bench/at_scale.py --quick --provider target/debug/terraform-provider-golden
 # The main job as a new user runs it, its output piped: no colour codes, and nothing of its
 # test bed may be left running afterwards.
 demo_out=.work/demo.out

@@ -34,7 +34,8 @@ def public_keys(endpoint, region):
         "X-Amz-Date": time.strftime("%Y%m%dT%H%M%SZ", now),
         "Authorization": auth,
     })
-    with urllib.request.urlopen(req, timeout=5) as resp:
+    # Generous: a moto busy with fifty bakes answers late, and a refused login costs a retry.
+    with urllib.request.urlopen(req, timeout=30) as resp:
         root = ET.fromstring(resp.read())
     # Tags carry the EC2 XML namespace; match on the local name.
     return [el.text.strip() for el in root.iter() if el.tag.rsplit("}", 1)[-1] == "publicKey" and el.text]

@@ -21,7 +21,12 @@ What it changes in stock moto, and why:
   * GetConsoleOutput: --console-file text, posted --console-delay seconds late unless read
     live (`Latest=true`, refused on Xen types such as t2.micro), as EC2 does.
   * With --sshd-dir DIR, RunInstances installs the user data's cloud-config `ssh_keys`
-    (ed25519) as the host key of testbed/sshd.py's sshd, as cloud-init does on boot.
+    (ed25519) as the host key of testbed/sshd.py's sshd, as cloud-init does on boot, and
+    boots the instance's OS (testbed/instance_os.py): the user data's shell scripts run in a
+    sandbox root (DIR/root) where `poweroff`/`shutdown` stop or terminate the instance through
+    the API, per its InstanceInitiatedShutdownBehavior; StopInstances/TerminateInstances end
+    its processes; CreateImage records the sandbox root's files as the image's content
+    (DIR/images/AMI_ID.files, one path a line), so tests see what an image carries.
   * EnableImageDeprecation / DisableImageDeprecation (HTTP 500 in stock moto) and the
     image's `deprecationTime` in DescribeImages, as the EC2 API Reference documents them.
   * Volumes and images as EC2 makes them (testbed/ebs_bed.py): RunInstances launches the AMI's
@@ -73,6 +78,9 @@ from moto.moto_server.werkzeug_app import (  # noqa: E402
     create_backend_app,
 )
 from werkzeug.serving import make_server  # noqa: E402
+
+sys.path.insert(0, HERE)
+import instance_os  # noqa: E402
 
 HOLD = {"run": 0.0, "stop": 0.0, "image": 0.0, "terminate": 0.0}
 EVENTS = []  # [open file] with --events
@@ -412,6 +420,49 @@ def _boot(instance):
     _reload_sshd(d)
 
 
+_prepare_lock = threading.Lock()
+_prepared = []
+
+
+def _boot_os(instance):
+    """cloud-init's scripts, after sshd is up (cloud-final runs last)."""
+    if not SSHD_DIR:
+        return
+    try:
+        text = instance.user_data.decode() if instance.user_data else ""
+    except (UnicodeDecodeError, ValueError):
+        text = ""
+    try:
+        with _prepare_lock:
+            if not _prepared:
+                instance_os.prepare(SSHD_DIR[0],
+                                    f"http://127.0.0.1:{os.environ.get('MOTO_PORT', '')}")
+                _prepared.append(True)
+        instance_os.boot(SSHD_DIR[0], instance.id, text)
+    except OSError as e:  # the bed's own trouble must not fail RunInstances
+        print(f"test bed: booting {instance.id}: {e}", file=sys.stderr)
+
+
+def _halt_os(instance_ids):
+    if SSHD_DIR:
+        for i in instance_ids:
+            instance_os.halt(SSHD_DIR[0], i)
+
+
+def _image_content(ami_id):
+    """What the image carries: the sandbox root's files at CreateImage, one path a line."""
+    if not SSHD_DIR:
+        return
+    r = instance_os.root(SSHD_DIR[0])
+    files = []
+    for top, dirs, names in os.walk(r):
+        files += [os.path.relpath(os.path.join(top, n), r) for n in names]
+    out = os.path.join(SSHD_DIR[0], "images")
+    os.makedirs(out, exist_ok=True)
+    with open(os.path.join(out, f"{ami_id}.files"), "w") as f:
+        f.write("".join(f"/{p}\n" for p in sorted(files)))
+
+
 def _reload_sshd(d):
     """SIGHUP to the sshd of DIR, if its pid file names a live sshd started on DIR's config."""
     try:
@@ -445,10 +496,39 @@ def _run_instances(self, *args, **kwargs):
     for instance in reservation.instances:
         _LAUNCHED[instance.id] = time.monotonic()
         _boot(instance)
+        _boot_os(instance)
     return reservation
 
 
+_orig_stop_instances = moto_instances.InstanceBackend.stop_instances
+_orig_terminate_instances = moto_instances.InstanceBackend.terminate_instances
+
+
+def _stop_instances(self, instance_ids):
+    out = _orig_stop_instances(self, instance_ids)
+    _halt_os(instance_ids)
+    return out
+
+
+def _terminate_instances(self, instance_ids):
+    out = _orig_terminate_instances(self, instance_ids)
+    _halt_os(instance_ids)
+    return out
+
+
+_orig_create_image = moto_amis.AmiBackend.create_image
+
+
+def _create_image(self, *args, **kwargs):
+    ami = _orig_create_image(self, *args, **kwargs)
+    _image_content(ami.id)
+    return ami
+
+
 moto_instances.InstanceBackend.run_instances = _run_instances
+moto_instances.InstanceBackend.stop_instances = _stop_instances
+moto_instances.InstanceBackend.terminate_instances = _terminate_instances
+moto_amis.AmiBackend.create_image = _create_image
 
 
 # Volumes, image copies, deregistration protection and spot capacity: testbed/ebs_bed.py.
@@ -510,6 +590,8 @@ def main():
         server.serve_forever()
     finally:
         server.server_close()
+        if SSHD_DIR:  # the instances' processes go with the bed
+            instance_os.halt_all(SSHD_DIR[0])
 
 
 if __name__ == "__main__":

@@ -17,6 +17,7 @@ with `--sshd-dir DIR`, plays cloud-init on each RunInstances: it writes the user
 cloud-config `ssh_keys` ed25519 pair there (or the bed's own key back, without one) and sends
 this sshd SIGHUP, so the "instance" presents the host key its user data gave it, as on EC2.
 A restart (a reboot, `Bed::restart_sshd`) keeps the key the last launch installed.
+Sessions see the instance's sandbox root and power commands (testbed/instance_os.py).
 """
 import argparse
 import getpass
@@ -30,6 +31,8 @@ import threading
 import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, HERE)
+import instance_os  # noqa: E402
 SSHD = "/usr/sbin/sshd"
 
 
@@ -120,7 +123,10 @@ Subsystem sftp internal-sftp
 MaxStartups 100
 MaxSessions 100
 LogLevel VERBOSE
+# The instance's OS (testbed/instance_os.py): its sandbox root and power commands.
+SetEnv GOLDEN_TIMER_ROOT={instance_os.root(d)} PATH={instance_os.bin_dir(d)}:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
 """)
+    os.makedirs(instance_os.root(d), exist_ok=True)
     if root:
         # Privilege-separation directory; it is missing until the sshd service has run once.
         os.makedirs("/run/sshd", mode=0o755, exist_ok=True)

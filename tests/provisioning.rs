@@ -690,3 +690,141 @@ fn through_a_bastion(v: TfVersion) {
     });
     bed.assert_no_leftovers();
 }
+
+/// Starts `terraform apply` in its own process group and waits until a step
+/// of the bake has touched `started`.
+fn apply_until(tf: &support::Tf, started: &std::path::Path) -> std::process::Child {
+    use std::os::unix::process::CommandExt;
+    use std::process::Stdio;
+    let mut child = tf
+        .command(&["apply", "-auto-approve", "-no-color", "-input=false"])
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .process_group(0)
+        .spawn()
+        .unwrap();
+    let t0 = Instant::now();
+    while !started.exists() {
+        assert!(
+            t0.elapsed() < Duration::from_secs(60),
+            "the step never started"
+        );
+        assert!(
+            child.try_wait().unwrap().is_none(),
+            "terraform exited early"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    child
+}
+
+/// The instance's own timer survives a reboot step: with the runner killed
+/// after it (`kill -9` of terraform and the plugin), the instance powers
+/// itself off at its deadline (create timeout + margin after boot) and, with
+/// shutdown behaviour `terminate`, EC2 terminates it. The bed plays the OS
+/// (testbed/instance_os.py): the reboot ends every process of the first boot,
+/// and the timer is back only if something re-arms it at boot.
+#[test]
+fn timer_survives_a_reboot_and_ends_an_abandoned_instance() {
+    let bed = Bed::start();
+    let r = bed.remote_dir();
+    std::fs::create_dir_all(&r).unwrap();
+    let rd = r.display();
+    let steps = format!(
+        r#"
+  timeouts {{
+    create = "40s"
+  }}
+  provision {{
+    shell {{
+      inline            = ["touch {rd}/rebooting", "sleep 60"]
+      expect_disconnect = true
+    }}
+  }}
+  provision {{
+    shell {{
+      inline = ["touch {rd}/after-reboot", "sleep 120"]
+    }}
+  }}
+"#
+    );
+    let tf = bed.workspace("reboot-killed", &resource(&bed, &steps), TfVersion::Current);
+    tf.init();
+    let mut child = apply_until(&tf, &r.join("rebooting"));
+    let t_boot = Instant::now();
+    let deadline = bed.instance_root().join("var/lib/golden-ami/deadline");
+    assert!(deadline.exists(), "the user data armed the timer");
+    bed.stop_sshd();
+    std::thread::sleep(Duration::from_millis(1500));
+    bed.restart_sshd();
+    // The bake reconnects after the reboot; then the runner is lost.
+    let t0 = Instant::now();
+    while !r.join("after-reboot").exists() {
+        assert!(
+            t0.elapsed() < Duration::from_secs(30),
+            "no reconnect after the reboot"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let ok = std::process::Command::new("kill")
+        .args(["-KILL", "--", &format!("-{}", child.id())])
+        .status()
+        .unwrap()
+        .success();
+    assert!(ok, "kill -9 of terraform and the plugin");
+    let _ = child.wait();
+    std::thread::sleep(Duration::from_millis(500));
+    assert_eq!(bed.live_instances().len(), 1, "nothing is left to clean up");
+    // Deadline: 40 s + the 60 s margin after boot; the sandbox's sleepers were
+    // all killed by the reboot, so only a re-armed timer can end it.
+    support::eventually(
+        Duration::from_secs(100 + 30).saturating_sub(t_boot.elapsed()),
+        "the abandoned instance terminating itself",
+        || bed.live_instances().is_empty(),
+    );
+    assert!(
+        t_boot.elapsed() >= Duration::from_secs(90),
+        "terminated before its deadline ({:?} after boot)",
+        t_boot.elapsed()
+    );
+}
+
+/// A normal bake removes the timer before the image is made: the files the
+/// bed records at CreateImage (the instance's root) hold none of it, while
+/// the instance had it during provisioning.
+#[test]
+fn the_image_is_made_after_the_timer_is_removed() {
+    let bed = Bed::start();
+    let r = bed.remote_dir();
+    std::fs::create_dir_all(&r).unwrap();
+    let root = bed.instance_root();
+    let steps = format!(
+        r#"
+  provision {{
+    shell {{
+      inline = ["cd {root} && find . -type f > {rd}/during"]
+    }}
+  }}
+"#,
+        root = root.display(),
+        rd = r.display()
+    );
+    let tf = bed.workspace("timer-removed", &resource(&bed, &steps), TfVersion::Current);
+    tf.init();
+    tf.apply(&[]);
+    let during = std::fs::read_to_string(r.join("during")).unwrap();
+    assert!(during.contains("./var/lib/golden-ami/deadline"), "{during}");
+    assert!(
+        during.contains("./var/lib/cloud/scripts/per-boot/golden-ami-timer"),
+        "{during}"
+    );
+    let images = bed.own_images();
+    assert_eq!(images.len(), 1);
+    let files = bed.image_files(images[0].image_id().unwrap());
+    assert!(
+        !files.iter().any(|f| f.contains("golden-ami")),
+        "the image carries the timer: {files:?}"
+    );
+    bed.assert_no_leftovers();
+}

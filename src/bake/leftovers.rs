@@ -377,7 +377,10 @@ mod tests {
             panic!("{:?}", fake.log())
         };
         let name = format!("unfinished-{build_id}");
-        let Ok(image) = ec2.create_image(&instance, &name, None, &tags, &tags, &[]).await else {
+        let Ok(image) = ec2
+            .create_image(&instance, &name, None, &tags, &tags, &[])
+            .await
+        else {
             panic!("{:?}", fake.log())
         };
         (instance, image)

@@ -515,6 +515,32 @@ impl Bed {
         if !pids.is_empty() {
             let _ = Command::new("kill").arg("-KILL").args(&pids).status();
         }
+        // And every process its boot started (testbed/instance_os.py).
+        self.instance_os("halt");
+    }
+
+    /// Runs testbed/instance_os.py's `action` on the bed's instance.
+    fn instance_os(&self, action: &str) {
+        let ok = Command::new("python3")
+            .arg(repo().join("testbed/instance_os.py"))
+            .args([action, "--dir"])
+            .arg(self.dir.path().join("sshd"))
+            .status()
+            .is_ok_and(|s| s.success());
+        assert!(ok, "testbed/instance_os.py {action} failed");
+    }
+
+    /// The instance's sandbox root (testbed/instance_os.py).
+    pub fn instance_root(&self) -> PathBuf {
+        self.dir.path().join("sshd/root")
+    }
+
+    /// The files image `id` carries: the instance root's files at CreateImage.
+    pub fn image_files(&self, id: &str) -> Vec<String> {
+        let p = self.dir.path().join(format!("sshd/images/{id}.files"));
+        let text = std::fs::read_to_string(&p)
+            .unwrap_or_else(|e| panic!("{}: {e} (no CreateImage seen)", p.display()));
+        text.lines().map(str::to_string).collect()
     }
 
     /// Starts the sshd again on the same port with the same host key, as a
@@ -532,6 +558,8 @@ impl Bed {
             .arg(self.dir.path().join("sshd"));
         let (proc, _) = start_ready_logged(sshd, "sshd", Some(self.dir.path().join("sshd.log")));
         self.procs.lock().unwrap()[0] = proc;
+        // cloud-init's per-boot scripts (testbed/instance_os.py).
+        self.instance_os("reboot");
     }
 
     /// Replaces the fault proxy's configuration (JSON, see testbed/fault_proxy.py)

@@ -24,10 +24,10 @@ pub struct HostKeyPair {
 /// instance end itself, the generated host key if any, and the user's own
 /// user data, as parts of cloud-init's multipart format.
 ///
-/// The timer powers the instance off (and, with shutdown behaviour
-/// `terminate`, has it terminated) a little after the create timeout, even
-/// if nothing is left to clean up after it; it lives in /run, so it is not
-/// baked into the image.
+/// The timer (see `timer.rs`) powers the instance off (and, with shutdown
+/// behaviour `terminate`, has it terminated) a little after the create
+/// timeout, even if nothing is left to clean up after it, across reboots;
+/// the stop step removes it before the image is made.
 ///
 /// The host key goes to cloud-init's `ssh_keys` (module cc_ssh, which runs
 /// before sshd starts), so sshd presents it from its first answer. cloud-init
@@ -41,8 +41,7 @@ pub fn build_user_data(
     create_timeout: Duration,
     host_key: Option<&HostKeyPair>,
 ) -> String {
-    let minutes = create_timeout.as_secs().div_ceil(60) + 15;
-    let timer = format!("#!/bin/sh\nshutdown -P +{minutes} 'golden_ami build abandoned'\n");
+    let timer = super::timer::install_script(super::timer::seconds_left(create_timeout));
     let user = user.filter(|u| !u.trim().is_empty());
     if user.is_none() && host_key.is_none() {
         return timer;
@@ -284,13 +283,14 @@ mod tests {
     #[test]
     fn self_destruct_follows_the_create_timeout_and_keeps_user_data() {
         let plain = build_user_data(None, Duration::from_secs(3600), None);
-        assert!(plain.starts_with("#!/bin/sh\nshutdown -P +75 "), "{plain}");
+        assert_eq!(plain, super::super::timer::install_script(3660));
+        assert!(plain.contains("+ 3660 ))"), "{plain}");
         let mixed = build_user_data(
             Some("#cloud-config\npackages: [nginx]"),
             Duration::from_secs(60),
             None,
         );
-        assert!(mixed.contains("shutdown -P +16 "), "{mixed}");
+        assert!(mixed.contains("+ 120 ))"), "{mixed}");
         assert!(mixed.contains("Content-Type: text/cloud-config"), "{mixed}");
         assert!(mixed.contains("packages: [nginx]"), "{mixed}");
         assert!(!mixed.contains("ssh_keys"), "{mixed}");
@@ -304,7 +304,7 @@ mod tests {
                     -----END OPENSSH PRIVATE KEY-----\n  ed25519_public: ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIKey\n";
         assert!(ud.starts_with("Content-Type: multipart/mixed;"), "{ud}");
         assert!(ud.contains(want), "{ud}");
-        assert!(ud.contains("shutdown -P +16 "), "{ud}");
+        assert!(ud.contains("+ 120 ))"), "{ud}");
         assert!(ud.ends_with("--==golden==--\n"), "{ud}");
     }
 
@@ -318,6 +318,6 @@ mod tests {
             "{ud}"
         );
         assert!(ud.contains("ssh_keys:"), "{ud}");
-        assert!(ud.contains("shutdown -P +16 "), "{ud}");
+        assert!(ud.contains("+ 120 ))"), "{ud}");
     }
 }

@@ -13,6 +13,7 @@ mod share;
 mod source_ami;
 mod stop;
 mod tag;
+mod timer;
 
 use super::{BakeContext, BakeError};
 use std::future::Future;

@@ -96,6 +96,30 @@ async fn forget_build_host_key(
     Ok(())
 }
 
+/// Removes the instance's own timer (see `timer.rs`) so the image does not
+/// carry it: an image with a past deadline would power off every instance
+/// launched from it, so a removal that cannot be confirmed fails the bake.
+async fn disarm_timer(cx: &BakeContext<'_>, ssh: &crate::ssh::SshSession) -> Result<(), BakeError> {
+    let mut confirmed = false;
+    let r = ssh
+        .exec(&super::timer::removal_command(), &cx.cancel, |line| {
+            if let crate::ssh::exec::OutputLine::Stdout(l) = line {
+                confirmed |= l.trim() == "golden-timer-removed";
+            }
+        })
+        .await?;
+    if r.exit_status != Some(0) || !confirmed {
+        return Err(BakeError::Invalid(format!(
+            "could not remove the build instance's self-destruct timer (exit {:?}; the login \
+             user needs root or passwordless sudo): {}",
+            r.exit_status,
+            r.tail.join("\n")
+        )));
+    }
+    tracing::info!("self-destruct timer removed from the build instance");
+    Ok(())
+}
+
 impl Step for Stop {
     fn name(&self) -> &'static str {
         "stop"
@@ -104,6 +128,7 @@ impl Step for Stop {
         Box::pin(async move {
             cx.ensure_connected().await?;
             if let Some(s) = cx.ssh.take() {
+                disarm_timer(cx, &s).await?;
                 forget_temporary_key(cx, &s).await?;
                 forget_build_host_key(cx, &s).await?;
                 s.close().await;

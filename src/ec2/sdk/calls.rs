@@ -1,7 +1,8 @@
 //! Each [`Ec2Api`] method as one aws-sdk-ec2 request.
 
 use super::convert::{self, spec};
-use super::{SdkEc2, api_err, missing};
+use super::throttle::retried;
+use super::{SdkEc2, missing};
 use crate::ec2::api::{Ec2Api, Tags};
 use crate::ec2::error::Ec2Error;
 use crate::ec2::model::{
@@ -23,25 +24,25 @@ impl Ec2Api for SdkEc2 {
         owners: &[String],
         filters: &Filters,
     ) -> Result<Vec<ImageInfo>, Ec2Error> {
-        let out = self
-            .client
-            .describe_images()
-            .set_filters(Some(convert::filters(filters)))
-            .set_owners((!owners.is_empty()).then(|| owners.to_vec()))
-            .send()
-            .await
-            .map_err(api_err("DescribeImages"))?;
+        let out = retried(
+            "DescribeImages",
+            self.client
+                .describe_images()
+                .set_filters(Some(convert::filters(filters)))
+                .set_owners((!owners.is_empty()).then(|| owners.to_vec())),
+            |r| r.send(),
+        )
+        .await?;
         Ok(out.images().iter().map(convert::image).collect())
     }
 
     async fn describe_image(&self, id: &str) -> Result<Vec<ImageInfo>, Ec2Error> {
-        let out = self
-            .client
-            .describe_images()
-            .image_ids(id)
-            .send()
-            .await
-            .map_err(api_err("DescribeImages"))?;
+        let out = retried(
+            "DescribeImages",
+            self.client.describe_images().image_ids(id),
+            |r| r.send(),
+        )
+        .await?;
         Ok(out.images().iter().map(convert::image).collect())
     }
 
@@ -68,20 +69,22 @@ impl Ec2Api for SdkEc2 {
         if !snapshot_tags.is_empty() {
             req = req.tag_specifications(spec(ResourceType::Snapshot, snapshot_tags));
         }
-        let out = req.send().await.map_err(api_err("CreateImage"))?;
+        let out = retried("CreateImage", req, |r| r.send()).await?;
         out.image_id()
             .map(str::to_string)
             .ok_or_else(|| missing("CreateImage", "image id"))
     }
 
     async fn modify_image_description(&self, id: &str, description: &str) -> Result<(), Ec2Error> {
-        self.client
-            .modify_image_attribute()
-            .image_id(id)
-            .description(AttributeValue::builder().value(description).build())
-            .send()
-            .await
-            .map_err(api_err("ModifyImageAttribute"))?;
+        retried(
+            "ModifyImageAttribute",
+            self.client
+                .modify_image_attribute()
+                .image_id(id)
+                .description(AttributeValue::builder().value(description).build()),
+            |r| r.send(),
+        )
+        .await?;
         Ok(())
     }
 
@@ -108,25 +111,28 @@ impl Ec2Api for SdkEc2 {
             .set_add((!add.is_empty()).then(|| add.iter().map(perm).collect()))
             .set_remove((!remove.is_empty()).then(|| remove.iter().map(perm).collect()))
             .build();
-        self.client
-            .modify_image_attribute()
-            .image_id(id)
-            .launch_permission(mods)
-            .send()
-            .await
-            .map_err(api_err("ModifyImageAttribute"))?;
+        retried(
+            "ModifyImageAttribute",
+            self.client
+                .modify_image_attribute()
+                .image_id(id)
+                .launch_permission(mods),
+            |r| r.send(),
+        )
+        .await?;
         Ok(())
     }
 
     async fn describe_launch_permissions(&self, id: &str) -> Result<Vec<String>, Ec2Error> {
-        let out = self
-            .client
-            .describe_image_attribute()
-            .image_id(id)
-            .attribute(ImageAttributeName::LaunchPermission)
-            .send()
-            .await
-            .map_err(api_err("DescribeImageAttribute"))?;
+        let out = retried(
+            "DescribeImageAttribute",
+            self.client
+                .describe_image_attribute()
+                .image_id(id)
+                .attribute(ImageAttributeName::LaunchPermission),
+            |r| r.send(),
+        )
+        .await?;
         Ok(out
             .launch_permissions()
             .iter()
@@ -154,29 +160,32 @@ impl Ec2Api for SdkEc2 {
             }
             let users: Vec<String> = who.iter().filter(|u| *u != "all").cloned().collect();
             let public = who.iter().any(|u| u == "all");
-            self.client
-                .modify_snapshot_attribute()
-                .snapshot_id(id)
-                .attribute(SnapshotAttributeName::CreateVolumePermission)
-                .operation_type(op)
-                .set_user_ids((!users.is_empty()).then_some(users))
-                .set_group_names(public.then(|| vec!["all".to_string()]))
-                .send()
-                .await
-                .map_err(api_err("ModifySnapshotAttribute"))?;
+            retried(
+                "ModifySnapshotAttribute",
+                self.client
+                    .modify_snapshot_attribute()
+                    .snapshot_id(id)
+                    .attribute(SnapshotAttributeName::CreateVolumePermission)
+                    .operation_type(op)
+                    .set_user_ids((!users.is_empty()).then_some(users))
+                    .set_group_names(public.then(|| vec!["all".to_string()])),
+                |r| r.send(),
+            )
+            .await?;
         }
         Ok(())
     }
 
     async fn describe_snapshot_permissions(&self, id: &str) -> Result<Vec<String>, Ec2Error> {
-        let out = self
-            .client
-            .describe_snapshot_attribute()
-            .snapshot_id(id)
-            .attribute(SnapshotAttributeName::CreateVolumePermission)
-            .send()
-            .await
-            .map_err(api_err("DescribeSnapshotAttribute"))?;
+        let out = retried(
+            "DescribeSnapshotAttribute",
+            self.client
+                .describe_snapshot_attribute()
+                .snapshot_id(id)
+                .attribute(SnapshotAttributeName::CreateVolumePermission),
+            |r| r.send(),
+        )
+        .await?;
         Ok(out
             .create_volume_permissions()
             .iter()
@@ -196,23 +205,25 @@ impl Ec2Api for SdkEc2 {
                     code: None,
                     message: format!("{at:?}: {e}"),
                 })?;
-        self.client
-            .enable_image_deprecation()
-            .image_id(id)
-            .deprecate_at(when)
-            .send()
-            .await
-            .map_err(api_err("EnableImageDeprecation"))?;
+        retried(
+            "EnableImageDeprecation",
+            self.client
+                .enable_image_deprecation()
+                .image_id(id)
+                .deprecate_at(when),
+            |r| r.send(),
+        )
+        .await?;
         Ok(())
     }
 
     async fn disable_image_deprecation(&self, id: &str) -> Result<(), Ec2Error> {
-        self.client
-            .disable_image_deprecation()
-            .image_id(id)
-            .send()
-            .await
-            .map_err(api_err("DisableImageDeprecation"))?;
+        retried(
+            "DisableImageDeprecation",
+            self.client.disable_image_deprecation().image_id(id),
+            |r| r.send(),
+        )
+        .await?;
         Ok(())
     }
 
@@ -221,54 +232,59 @@ impl Ec2Api for SdkEc2 {
         id: &str,
         with_cooldown: bool,
     ) -> Result<(), Ec2Error> {
-        self.client
-            .enable_image_deregistration_protection()
-            .image_id(id)
-            .with_cooldown(with_cooldown)
-            .send()
-            .await
-            .map_err(api_err("EnableImageDeregistrationProtection"))?;
+        retried(
+            "EnableImageDeregistrationProtection",
+            self.client
+                .enable_image_deregistration_protection()
+                .image_id(id)
+                .with_cooldown(with_cooldown),
+            |r| r.send(),
+        )
+        .await?;
         Ok(())
     }
 
     async fn disable_image_deregistration_protection(&self, id: &str) -> Result<(), Ec2Error> {
-        self.client
-            .disable_image_deregistration_protection()
-            .image_id(id)
-            .send()
-            .await
-            .map_err(api_err("DisableImageDeregistrationProtection"))?;
+        retried(
+            "DisableImageDeregistrationProtection",
+            self.client
+                .disable_image_deregistration_protection()
+                .image_id(id),
+            |r| r.send(),
+        )
+        .await?;
         Ok(())
     }
 
     async fn deregister_image(&self, id: &str) -> Result<(), Ec2Error> {
-        self.client
-            .deregister_image()
-            .image_id(id)
-            .send()
-            .await
-            .map_err(api_err("DeregisterImage"))?;
+        retried(
+            "DeregisterImage",
+            self.client.deregister_image().image_id(id),
+            |r| r.send(),
+        )
+        .await?;
         Ok(())
     }
 
     async fn delete_snapshot(&self, id: &str) -> Result<(), Ec2Error> {
-        self.client
-            .delete_snapshot()
-            .snapshot_id(id)
-            .send()
-            .await
-            .map_err(api_err("DeleteSnapshot"))?;
+        retried(
+            "DeleteSnapshot",
+            self.client.delete_snapshot().snapshot_id(id),
+            |r| r.send(),
+        )
+        .await?;
         Ok(())
     }
 
     async fn describe_snapshots(&self, ids: &[String]) -> Result<Vec<SnapshotInfo>, Ec2Error> {
-        let out = self
-            .client
-            .describe_snapshots()
-            .set_snapshot_ids(Some(ids.to_vec()))
-            .send()
-            .await
-            .map_err(api_err("DescribeSnapshots"))?;
+        let out = retried(
+            "DescribeSnapshots",
+            self.client
+                .describe_snapshots()
+                .set_snapshot_ids(Some(ids.to_vec())),
+            |r| r.send(),
+        )
+        .await?;
         Ok(out
             .snapshots()
             .iter()
@@ -285,14 +301,15 @@ impl Ec2Api for SdkEc2 {
         &self,
         filters: &Filters,
     ) -> Result<Vec<SnapshotInfo>, Ec2Error> {
-        let out = self
-            .client
-            .describe_snapshots()
-            .owner_ids("self")
-            .set_filters(Some(convert::filters(filters)))
-            .send()
-            .await
-            .map_err(api_err("DescribeSnapshots"))?;
+        let out = retried(
+            "DescribeSnapshots",
+            self.client
+                .describe_snapshots()
+                .owner_ids("self")
+                .set_filters(Some(convert::filters(filters))),
+            |r| r.send(),
+        )
+        .await?;
         Ok(out
             .snapshots()
             .iter()
@@ -346,7 +363,7 @@ impl Ec2Api for SdkEc2 {
                 .set_subnet_id(subnet.clone())
                 .set_security_group_ids(Some(s.security_group_ids.clone())),
         };
-        let out = req.send().await.map_err(api_err("RunInstances"))?;
+        let out = retried("RunInstances", req, |r| r.send()).await?;
         out.instances()
             .first()
             .and_then(|i| i.instance_id())
@@ -355,13 +372,12 @@ impl Ec2Api for SdkEc2 {
     }
 
     async fn describe_instance(&self, id: &str) -> Result<Option<InstanceInfo>, Ec2Error> {
-        let out = self
-            .client
-            .describe_instances()
-            .instance_ids(id)
-            .send()
-            .await
-            .map_err(api_err("DescribeInstances"))?;
+        let out = retried(
+            "DescribeInstances",
+            self.client.describe_instances().instance_ids(id),
+            |r| r.send(),
+        )
+        .await?;
         Ok(out
             .reservations()
             .iter()
@@ -371,13 +387,14 @@ impl Ec2Api for SdkEc2 {
     }
 
     async fn describe_instances(&self, filters: &Filters) -> Result<Vec<InstanceInfo>, Ec2Error> {
-        let out = self
-            .client
-            .describe_instances()
-            .set_filters(Some(convert::filters(filters)))
-            .send()
-            .await
-            .map_err(api_err("DescribeInstances"))?;
+        let out = retried(
+            "DescribeInstances",
+            self.client
+                .describe_instances()
+                .set_filters(Some(convert::filters(filters))),
+            |r| r.send(),
+        )
+        .await?;
         Ok(out
             .reservations()
             .iter()
@@ -388,14 +405,15 @@ impl Ec2Api for SdkEc2 {
 
     async fn console_output(&self, id: &str, latest: bool) -> Result<Option<String>, Ec2Error> {
         use base64::Engine;
-        let out = self
-            .client
-            .get_console_output()
-            .instance_id(id)
-            .set_latest(latest.then_some(true))
-            .send()
-            .await
-            .map_err(api_err("GetConsoleOutput"))?;
+        let out = retried(
+            "GetConsoleOutput",
+            self.client
+                .get_console_output()
+                .instance_id(id)
+                .set_latest(latest.then_some(true)),
+            |r| r.send(),
+        )
+        .await?;
         Ok(out
             .output()
             .and_then(|o| {
@@ -407,33 +425,34 @@ impl Ec2Api for SdkEc2 {
     }
 
     async fn stop_instance(&self, id: &str) -> Result<(), Ec2Error> {
-        self.client
-            .stop_instances()
-            .instance_ids(id)
-            .send()
-            .await
-            .map_err(api_err("StopInstances"))?;
+        retried(
+            "StopInstances",
+            self.client.stop_instances().instance_ids(id),
+            |r| r.send(),
+        )
+        .await?;
         Ok(())
     }
 
     async fn terminate_instance(&self, id: &str) -> Result<(), Ec2Error> {
-        self.client
-            .terminate_instances()
-            .instance_ids(id)
-            .send()
-            .await
-            .map_err(api_err("TerminateInstances"))?;
+        retried(
+            "TerminateInstances",
+            self.client.terminate_instances().instance_ids(id),
+            |r| r.send(),
+        )
+        .await?;
         Ok(())
     }
 
     async fn describe_volumes(&self, filters: &Filters) -> Result<Vec<VolumeInfo>, Ec2Error> {
-        let out = self
-            .client
-            .describe_volumes()
-            .set_filters(Some(convert::filters(filters)))
-            .send()
-            .await
-            .map_err(api_err("DescribeVolumes"))?;
+        let out = retried(
+            "DescribeVolumes",
+            self.client
+                .describe_volumes()
+                .set_filters(Some(convert::filters(filters))),
+            |r| r.send(),
+        )
+        .await?;
         Ok(out
             .volumes()
             .iter()
@@ -451,12 +470,12 @@ impl Ec2Api for SdkEc2 {
     }
 
     async fn delete_volume(&self, id: &str) -> Result<(), Ec2Error> {
-        self.client
-            .delete_volume()
-            .volume_id(id)
-            .send()
-            .await
-            .map_err(api_err("DeleteVolume"))?;
+        retried(
+            "DeleteVolume",
+            self.client.delete_volume().volume_id(id),
+            |r| r.send(),
+        )
+        .await?;
         Ok(())
     }
 
@@ -466,25 +485,26 @@ impl Ec2Api for SdkEc2 {
         public_key_openssh: &str,
         tags: &Tags,
     ) -> Result<(), Ec2Error> {
-        self.client
-            .import_key_pair()
-            .key_name(name)
-            .public_key_material(aws_smithy_types::Blob::new(public_key_openssh.as_bytes()))
-            .tag_specifications(spec(ResourceType::KeyPair, tags))
-            .send()
-            .await
-            .map_err(api_err("ImportKeyPair"))?;
+        retried(
+            "ImportKeyPair",
+            self.client
+                .import_key_pair()
+                .key_name(name)
+                .public_key_material(aws_smithy_types::Blob::new(public_key_openssh.as_bytes()))
+                .tag_specifications(spec(ResourceType::KeyPair, tags)),
+            |r| r.send(),
+        )
+        .await?;
         Ok(())
     }
 
     async fn describe_key_pairs(&self, name: &str) -> Result<Vec<String>, Ec2Error> {
-        let out = self
-            .client
-            .describe_key_pairs()
-            .key_names(name)
-            .send()
-            .await
-            .map_err(api_err("DescribeKeyPairs"))?;
+        let out = retried(
+            "DescribeKeyPairs",
+            self.client.describe_key_pairs().key_names(name),
+            |r| r.send(),
+        )
+        .await?;
         Ok(out
             .key_pairs()
             .iter()
@@ -494,13 +514,14 @@ impl Ec2Api for SdkEc2 {
     }
 
     async fn describe_key_pairs_by(&self, filters: &Filters) -> Result<Vec<KeyPairInfo>, Ec2Error> {
-        let out = self
-            .client
-            .describe_key_pairs()
-            .set_filters(Some(convert::filters(filters)))
-            .send()
-            .await
-            .map_err(api_err("DescribeKeyPairs"))?;
+        let out = retried(
+            "DescribeKeyPairs",
+            self.client
+                .describe_key_pairs()
+                .set_filters(Some(convert::filters(filters))),
+            |r| r.send(),
+        )
+        .await?;
         Ok(out
             .key_pairs()
             .iter()
@@ -514,12 +535,12 @@ impl Ec2Api for SdkEc2 {
     }
 
     async fn delete_key_pair(&self, name: &str) -> Result<(), Ec2Error> {
-        self.client
-            .delete_key_pair()
-            .key_name(name)
-            .send()
-            .await
-            .map_err(api_err("DeleteKeyPair"))?;
+        retried(
+            "DeleteKeyPair",
+            self.client.delete_key_pair().key_name(name),
+            |r| r.send(),
+        )
+        .await?;
         Ok(())
     }
 
@@ -529,16 +550,17 @@ impl Ec2Api for SdkEc2 {
         vpc_id: &str,
         tags: &Tags,
     ) -> Result<String, Ec2Error> {
-        let out = self
-            .client
-            .create_security_group()
-            .group_name(name)
-            .description("Temporary SSH access for a golden_ami build")
-            .vpc_id(vpc_id)
-            .tag_specifications(spec(ResourceType::SecurityGroup, tags))
-            .send()
-            .await
-            .map_err(api_err("CreateSecurityGroup"))?;
+        let out = retried(
+            "CreateSecurityGroup",
+            self.client
+                .create_security_group()
+                .group_name(name)
+                .description("Temporary SSH access for a golden_ami build")
+                .vpc_id(vpc_id)
+                .tag_specifications(spec(ResourceType::SecurityGroup, tags)),
+            |r| r.send(),
+        )
+        .await?;
         out.group_id()
             .map(str::to_string)
             .ok_or_else(|| missing("CreateSecurityGroup", "group id"))
@@ -548,13 +570,14 @@ impl Ec2Api for SdkEc2 {
         &self,
         filters: &Filters,
     ) -> Result<Vec<GroupInfo>, Ec2Error> {
-        let out = self
-            .client
-            .describe_security_groups()
-            .set_filters(Some(convert::filters(filters)))
-            .send()
-            .await
-            .map_err(api_err("DescribeSecurityGroups"))?;
+        let out = retried(
+            "DescribeSecurityGroups",
+            self.client
+                .describe_security_groups()
+                .set_filters(Some(convert::filters(filters))),
+            |r| r.send(),
+        )
+        .await?;
         Ok(out
             .security_groups()
             .iter()
@@ -577,41 +600,42 @@ impl Ec2Api for SdkEc2 {
             .iter()
             .map(|c| IpRange::builder().cidr_ip(c).build())
             .collect();
-        self.client
-            .authorize_security_group_ingress()
-            .group_id(group_id)
-            .ip_permissions(
-                IpPermission::builder()
-                    .ip_protocol("tcp")
-                    .from_port(i32::from(port))
-                    .to_port(i32::from(port))
-                    .set_ip_ranges(Some(ranges))
-                    .build(),
-            )
-            .send()
-            .await
-            .map_err(api_err("AuthorizeSecurityGroupIngress"))?;
+        retried(
+            "AuthorizeSecurityGroupIngress",
+            self.client
+                .authorize_security_group_ingress()
+                .group_id(group_id)
+                .ip_permissions(
+                    IpPermission::builder()
+                        .ip_protocol("tcp")
+                        .from_port(i32::from(port))
+                        .to_port(i32::from(port))
+                        .set_ip_ranges(Some(ranges))
+                        .build(),
+                ),
+            |r| r.send(),
+        )
+        .await?;
         Ok(())
     }
 
     async fn delete_security_group(&self, id: &str) -> Result<(), Ec2Error> {
-        self.client
-            .delete_security_group()
-            .group_id(id)
-            .send()
-            .await
-            .map_err(api_err("DeleteSecurityGroup"))?;
+        retried(
+            "DeleteSecurityGroup",
+            self.client.delete_security_group().group_id(id),
+            |r| r.send(),
+        )
+        .await?;
         Ok(())
     }
 
     async fn subnet_vpc(&self, subnet_id: &str) -> Result<Option<String>, Ec2Error> {
-        let out = self
-            .client
-            .describe_subnets()
-            .subnet_ids(subnet_id)
-            .send()
-            .await
-            .map_err(api_err("DescribeSubnets"))?;
+        let out = retried(
+            "DescribeSubnets",
+            self.client.describe_subnets().subnet_ids(subnet_id),
+            |r| r.send(),
+        )
+        .await?;
         Ok(out
             .subnets()
             .first()
@@ -625,7 +649,7 @@ impl Ec2Api for SdkEc2 {
             Some(v) => req.vpc_ids(v),
             None => req.filters(Filter::builder().name("is-default").values("true").build()),
         };
-        let out = req.send().await.map_err(api_err("DescribeVpcs"))?;
+        let out = retried("DescribeVpcs", req, |r| r.send()).await?;
         Ok(out.vpcs().first().map(|v| VpcInfo {
             id: v.vpc_id().unwrap_or_default().to_string(),
             cidr: v.cidr_block().unwrap_or_default().to_string(),
@@ -633,25 +657,29 @@ impl Ec2Api for SdkEc2 {
     }
 
     async fn create_tags(&self, ids: &[String], tags: &Tags) -> Result<(), Ec2Error> {
-        self.client
-            .create_tags()
-            .set_resources(Some(ids.to_vec()))
-            .set_tags(Some(convert::to_sdk(tags)))
-            .send()
-            .await
-            .map_err(api_err("CreateTags"))?;
+        retried(
+            "CreateTags",
+            self.client
+                .create_tags()
+                .set_resources(Some(ids.to_vec()))
+                .set_tags(Some(convert::to_sdk(tags))),
+            |r| r.send(),
+        )
+        .await?;
         Ok(())
     }
 
     async fn delete_tags(&self, ids: &[String], keys: &[String]) -> Result<(), Ec2Error> {
         let tags = keys.iter().map(|k| Tag::builder().key(k).build()).collect();
-        self.client
-            .delete_tags()
-            .set_resources(Some(ids.to_vec()))
-            .set_tags(Some(tags))
-            .send()
-            .await
-            .map_err(api_err("DeleteTags"))?;
+        retried(
+            "DeleteTags",
+            self.client
+                .delete_tags()
+                .set_resources(Some(ids.to_vec()))
+                .set_tags(Some(tags)),
+            |r| r.send(),
+        )
+        .await?;
         Ok(())
     }
 }

@@ -6,6 +6,7 @@ mod calls;
 mod convert;
 mod devices;
 mod launch;
+mod throttle;
 
 use super::AwsSettings;
 use super::error::Ec2Error;

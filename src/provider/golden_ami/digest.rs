@@ -2,6 +2,7 @@
 //! local files each step uses, and one digest over every input that shapes
 //! the image. Equal digests mean nothing to rebake.
 
+use super::digest_cache::{Cache, stamp};
 use super::schema::schema;
 use crate::protocol::value::Value;
 use sha2::{Digest, Sha256};
@@ -74,18 +75,47 @@ fn hash_path(h: &mut Sha256, root: &Path, rel: &str) -> std::io::Result<()> {
 }
 
 /// SHA-256 over the files (directories recursively: names, modes, contents).
-/// Runs off the async runtime; the files may be large.
+fn hash_paths(paths: &[String]) -> Result<String, String> {
+    let mut h = Sha256::new();
+    for p in paths {
+        h.update(format!("P {p}\n"));
+        hash_path(&mut h, Path::new(p), "").map_err(|e| format!("{p}: {e}"))?;
+    }
+    Ok(hex::encode(h.finalize()))
+}
+
+/// The digest of `paths` (see `hash_paths`), read once per version of the
+/// files: later plans take it from the working directory's cache
+/// (`digest_cache.rs`). Runs off the async runtime; the files may be large.
 pub async fn content_digest(paths: Vec<String>) -> Result<Option<String>, String> {
+    content_digest_with(paths, Cache::in_working_dir()).await
+}
+
+async fn content_digest_with(
+    paths: Vec<String>,
+    cache: Option<Cache>,
+) -> Result<Option<String>, String> {
     if paths.is_empty() {
         return Ok(None);
     }
     tokio::task::spawn_blocking(move || {
-        let mut h = Sha256::new();
-        for p in &paths {
-            h.update(format!("P {p}\n"));
-            hash_path(&mut h, Path::new(p), "").map_err(|e| format!("{p}: {e}"))?;
+        let Some(cache) = cache else {
+            return hash_paths(&paths).map(Some);
+        };
+        let hashed_at = std::time::SystemTime::now();
+        // An unreadable path fails in the hashing, with its message.
+        let Ok(before) = stamp(&paths) else {
+            return hash_paths(&paths).map(Some);
+        };
+        if let Some(d) = cache.get(&before) {
+            tracing::debug!(?paths, "content digest from the cache");
+            return Ok(Some(d));
         }
-        Ok(Some(hex::encode(h.finalize())))
+        let d = hash_paths(&paths)?;
+        if let Ok(after) = stamp(&paths) {
+            cache.put(&before, &after, hashed_at, &d);
+        }
+        Ok(Some(d))
     })
     .await
     .map_err(|e| e.to_string())?
@@ -149,5 +179,53 @@ fn without_nulls(v: Value) -> Value {
         ),
         Value::List(l) => Value::List(l.into_iter().map(without_nulls).collect()),
         other => other,
+    }
+}
+
+#[cfg(test)]
+mod cache_tests {
+    use super::*;
+    use std::time::{Duration, SystemTime};
+
+    #[tokio::test]
+    async fn a_file_version_is_read_once_and_a_changed_one_again() {
+        let Ok(t) = tempfile::tempdir() else {
+            panic!("no temp dir")
+        };
+        let f = t.path().join("payload.bin");
+        let paths = vec![f.display().to_string()];
+        let old = SystemTime::now() - Duration::from_secs(60);
+        let write = |body: &str| {
+            if let Err(e) = std::fs::write(&f, body) {
+                panic!("{e}")
+            }
+            if let Ok(h) = std::fs::File::options().write(true).open(&f) {
+                let _ = h.set_modified(old);
+            }
+        };
+        write("version 1");
+        let cache = || Some(Cache::at(t.path().join("digests.json")));
+        let plain = content_digest_with(paths.clone(), None).await;
+        // The change time is this second: not trusted yet, so read and not kept.
+        assert_eq!(content_digest_with(paths.clone(), cache()).await, plain);
+        assert!(!t.path().join("digests.json").exists());
+        std::thread::sleep(Duration::from_millis(2100));
+        assert_eq!(content_digest_with(paths.clone(), cache()).await, plain);
+        // Now kept: what the cache says is what a plan gets, without a read.
+        let Ok(s) = stamp(&paths) else {
+            panic!("stamp")
+        };
+        let Some(c) = cache() else { panic!() };
+        let later = SystemTime::now() + Duration::from_secs(2);
+        assert!(c.put(&s, &s, later, "from-the-cache"));
+        assert_eq!(
+            content_digest_with(paths.clone(), cache()).await,
+            Ok(Some("from-the-cache".into()))
+        );
+        // A new version (same size, same mtime) is read again.
+        write("version 2");
+        let fresh = content_digest_with(paths.clone(), cache()).await;
+        assert_eq!(fresh, content_digest_with(paths.clone(), None).await);
+        assert_ne!(fresh, plain);
     }
 }

@@ -3,6 +3,7 @@
 
 mod apply;
 mod digest;
+mod digest_cache;
 mod model;
 mod plan;
 mod private;
