@@ -210,6 +210,7 @@ pub async fn sweep_orphans() -> Vec<String> {
             profile: entry.profile,
             ec2_endpoint: entry.endpoint,
             max_retries: 5,
+            ..Default::default()
         };
         if !targets.iter().any(|t| {
             t.region == s.region && t.ec2_endpoint == s.ec2_endpoint && t.profile == s.profile
@@ -218,7 +219,13 @@ pub async fn sweep_orphans() -> Vec<String> {
         }
     }
     for s in targets {
-        let ec2 = Ec2::connect(&s).await;
+        let ec2 = match Ec2::connect(&s).await {
+            Ok(ec2) => ec2,
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot reach EC2 for the start-up sweep");
+                continue;
+            }
+        };
         removed.extend(sweep(&ec2).await);
     }
     if !removed.is_empty() {

@@ -3,6 +3,7 @@
 
 use super::digest;
 use super::model::{bake_spec, generated_name};
+use crate::provider::tag_policy::TagPolicy;
 use super::private::Private;
 use super::schema::{GoldenAmi, Timeouts};
 use crate::bake::{self, BakeError};
@@ -33,7 +34,7 @@ pub async fn apply(
     if prior.is_null() {
         return create(c, life, planned, &config).await;
     }
-    update(&c.ec2, prior, planned, private).await
+    update(&c.ec2, &c.tags, prior, planned, private).await
 }
 
 async fn create(
@@ -54,7 +55,7 @@ async fn create(
         None => generated_name(inputs.name_prefix.as_deref().unwrap_or("golden-")),
     };
     let build_id = new_build_id();
-    let spec = match bake_spec(&inputs, name.clone(), build_id.clone(), &c.public_ip_url) {
+    let spec = match bake_spec(&inputs, name.clone(), build_id.clone(), &c.public_ip_url, &c.tags) {
         Ok(s) => s,
         Err(e) => return StateOutcome::err(Value::Null, internal(e)),
     };
@@ -176,7 +177,13 @@ struct Held {
     timeouts: Timeouts,
 }
 
-async fn update(ec2: &Ec2, prior: Value, planned: Value, private: Vec<u8>) -> StateOutcome {
+async fn update(
+    ec2: &Ec2,
+    policy: &TagPolicy,
+    prior: Value,
+    planned: Value,
+    private: Vec<u8>,
+) -> StateOutcome {
     let block = super::schema().block;
     let (old, new) = match (
         view::<InPlace>(&block, &prior),
@@ -192,12 +199,17 @@ async fn update(ec2: &Ec2, prior: Value, planned: Value, private: Vec<u8>) -> St
     let steps = [
         (
             "tags",
-            ec2.sync_tags(&image_ids, &old.tags, &new.tags).await,
+            ec2.sync_tags(&image_ids, &policy.merged(&old.tags), &policy.merged(&new.tags))
+                .await,
         ),
         (
             "snapshot_tags",
-            ec2.sync_tags(&snapshots, &old.snapshot_tags, &new.snapshot_tags)
-                .await,
+            ec2.sync_tags(
+                &snapshots,
+                &policy.merged(&old.snapshot_tags),
+                &policy.merged(&new.snapshot_tags),
+            )
+            .await,
         ),
     ];
     for (attr, r) in steps {

@@ -26,6 +26,10 @@ pub enum Check {
     AmiId,
     /// A 12-digit account id, or `all`.
     AccountIdOrAll,
+    /// A 12-digit account id.
+    AccountId,
+    /// An IAM ARN whose resource starts with this (`role/`, `policy/`).
+    Arn(&'static str),
     /// An RFC 3339 time.
     Rfc3339,
     /// Family and size, like `t3.micro`.
@@ -170,6 +174,17 @@ impl Check {
                     format!("{s:?} is neither a 12-digit account id nor \"all\"."),
                 )
             }
+            Check::AccountId if !account_id_ok(s) => one(
+                "Invalid account id".into(),
+                format!("{s:?} is not a 12-digit AWS account id."),
+            ),
+            Check::Arn(kind) if !iam_arn_ok(s, kind) => one(
+                "Invalid ARN".into(),
+                format!(
+                    "{s:?} is not an IAM {} ARN like \"arn:aws:iam::123456789012:{kind}NAME\".",
+                    kind.trim_end_matches('/')
+                ),
+            ),
             Check::Rfc3339
                 if aws_smithy_types::DateTime::from_str(
                     s,
@@ -262,6 +277,27 @@ fn cidr_ok(c: &str) -> bool {
     c.split_once('/').is_some_and(|(ip, bits)| {
         ip.parse::<std::net::Ipv4Addr>().is_ok() && bits.parse::<u8>().is_ok_and(|b| b <= 32)
     })
+}
+
+fn account_id_ok(s: &str) -> bool {
+    s.len() == 12 && s.chars().all(|c| c.is_ascii_digit())
+}
+
+/// `arn:PARTITION:iam::ACCOUNT:KIND...`; AWS-managed policies have `aws` as
+/// the account.
+fn iam_arn_ok(s: &str, kind: &str) -> bool {
+    let parts: Vec<&str> = s.splitn(6, ':').collect();
+    let [arn, partition, service, region, account, resource] = parts[..] else {
+        return false;
+    };
+    arn == "arn"
+        && partition.starts_with("aws")
+        && service == "iam"
+        && region.is_empty()
+        && (account_id_ok(account) || (kind == "policy/" && account == "aws"))
+        && resource
+            .strip_prefix(kind)
+            .is_some_and(|name| !name.is_empty())
 }
 
 fn ami_id_ok(s: &str) -> bool {
@@ -408,6 +444,36 @@ mod tests {
             Check::AccountIdOrAll,
             &[s("all"), s("111122223333")],
             &[(s("1111"), "neither a 12-digit account id")],
+        );
+        ok(
+            Check::AccountId,
+            &[s("111122223333")],
+            &[
+                (s("all"), "is not a 12-digit AWS account id"),
+                (s("11112222333a"), "is not a 12-digit AWS account id"),
+            ],
+        );
+        ok(
+            Check::Arn("role/"),
+            &[
+                s("arn:aws:iam::111122223333:role/baker"),
+                s("arn:aws-us-gov:iam::111122223333:role/path/baker"),
+            ],
+            &[
+                (s("baker"), "is not an IAM role ARN"),
+                (s("arn:aws:iam::111122223333:user/baker"), "is not an IAM role ARN"),
+                (s("arn:aws:iam::1111:role/baker"), "is not an IAM role ARN"),
+                (s("arn:aws:sts::111122223333:role/baker"), "is not an IAM role ARN"),
+                (s("arn:aws:iam::111122223333:role/"), "is not an IAM role ARN"),
+            ],
+        );
+        ok(
+            Check::Arn("policy/"),
+            &[
+                s("arn:aws:iam::aws:policy/ReadOnlyAccess"),
+                s("arn:aws:iam::111122223333:policy/mine"),
+            ],
+            &[(s("arn:aws:iam::aws:role/x"), "is not an IAM policy ARN")],
         );
         ok(
             Check::InstanceType,

@@ -1,0 +1,25 @@
+//! STS behind a narrow seam: the one call the provider makes itself (who
+//! are these credentials?). Assuming roles is the credential chain's job
+//! (`crate::aws`), not a call of ours.
+
+#[cfg(test)]
+pub mod fake;
+mod sdk;
+
+pub use sdk::SdkSts;
+
+/// Who the configured credentials are.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Identity {
+    pub account: String,
+    pub arn: String,
+}
+
+#[derive(Debug, Clone, thiserror::Error)]
+#[error("GetCallerIdentity: {0}")]
+pub struct StsError(pub String);
+
+#[async_trait::async_trait]
+pub trait StsApi: Send + Sync + std::fmt::Debug {
+    async fn get_caller_identity(&self) -> Result<Identity, StsError>;
+}
