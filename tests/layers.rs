@@ -4,10 +4,13 @@
 //! Layers (a module may use only what is listed after its arrow):
 //!   main      → anything
 //!   plugin    → provider, protocol, logging
-//!   provider  → bake, provision, ssh, ec2, protocol, choices, retry, public_ip
+//!   provider  → bake, provision, ssh, ec2, sts, aws, protocol, choices, retry, public_ip
 //!   bake      → provision, ssh, ec2, choices, retry, public_ip
 //!   provision → ssh, retry
-//!   ssh, ec2  → retry
+//!   ssh       → retry
+//!   ec2       → aws (the shared SDK configuration), retry
+//!   sts       → aws
+//!   aws       → choices
 //!   protocol, retry, choices, public_ip, logging → nothing of ours
 //!
 //! References are read as text: `crate::a::b` and `super::x` paths outside
@@ -25,6 +28,8 @@ const ALLOWED: &[(&str, &[&str])] = &[
             "provision",
             "ssh",
             "ec2",
+            "sts",
+            "aws",
             "protocol",
             "choices",
             "retry",
@@ -37,7 +42,9 @@ const ALLOWED: &[(&str, &[&str])] = &[
     ),
     ("provision", &["ssh", "retry"]),
     ("ssh", &["retry"]),
-    ("ec2", &["retry"]),
+    ("ec2", &["aws", "retry"]),
+    ("sts", &["aws"]),
+    ("aws", &["choices"]),
     ("protocol", &[]),
     ("retry", &[]),
     ("choices", &[]),

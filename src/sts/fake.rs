@@ -1,7 +1,7 @@
 //! An in-memory STS for unit tests: answers with a fixed account and
 //! counts the calls.
 
-use super::{Identity, StsApi, StsError};
+use super::api::{Identity, StsApi, StsError};
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 #[derive(Debug, Default)]

@@ -1,6 +1,6 @@
 //! The real STS client: aws-sdk-sts on the shared SDK configuration.
 
-use super::{Identity, StsApi, StsError};
+use super::api::{Identity, StsApi, StsError};
 use crate::aws::{AwsError, Shared};
 
 #[derive(Debug, Clone)]
