@@ -28,10 +28,23 @@ pub(super) fn read_bundle(p: &Path) -> Result<Vec<u8>, AwsError> {
 }
 
 /// The proxy for requests to `endpoint` (AWS's https endpoint when none).
+/// Settings the block leaves out come from the environment, each from its
+/// own variable, as in the AWS provider.
 pub(super) fn proxy_for(p: &Proxy, endpoint: Option<&str>) -> Result<ProxyConfig, AwsError> {
     if p.http.is_none() && p.https.is_none() && p.no_proxy.is_none() {
         return Ok(ProxyConfig::from_env());
     }
+    let env = |upper: &str| {
+        std::env::var(upper)
+            .or_else(|_| std::env::var(upper.to_ascii_lowercase()))
+            .ok()
+            .filter(|v| !v.is_empty())
+    };
+    let p = &Proxy {
+        http: p.http.clone().or_else(|| env("HTTP_PROXY")),
+        https: p.https.clone().or_else(|| env("HTTPS_PROXY")),
+        no_proxy: p.no_proxy.clone().or_else(|| env("NO_PROXY")),
+    };
     let plain = endpoint.is_some_and(|e| e.starts_with("http://"));
     let chosen = if plain { &p.http } else { &p.https };
     let Some(url) = chosen else {

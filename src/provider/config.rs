@@ -47,21 +47,21 @@ define_block! {
         pub max_retries: u32 => optional("Attempts per AWS call on throttling, server and connection errors (with exponential backoff and jitter).")
             .default(25)
             .check(Check::Whole { min: 1, max: 100, what: "a whole number" }),
-        pub retry_mode: RetryMode => optional("How the AWS SDK retries: `standard` (the default) backs off exponentially with jitter; `adaptive` also slows this client's own request rate once throttled.")
+        pub retry_mode: RetryMode => optional("How the AWS SDK retries: `standard` backs off exponentially with jitter; `adaptive` also slows this client's own request rate once throttled.")
             .default("standard"),
-        pub custom_ca_bundle: Option<String> => optional("PEM file of CA certificates trusted besides the system's, e.g. for a TLS-inspecting proxy or a private endpoint.")
+        pub custom_ca_bundle: Option<String> => optional("PEM file of CA certificates trusted besides the system's, e.g. for a TLS-inspecting proxy or a private endpoint. Can also be set with `AWS_CA_BUNDLE`.")
             .check(Check::LocalFile),
-        pub http_proxy: Option<String> => optional("Proxy for `http://` endpoints. With none of `http_proxy`, `https_proxy`, `no_proxy` set, the `HTTP_PROXY`, `HTTPS_PROXY` and `NO_PROXY` environment variables apply.")
+        pub http_proxy: Option<String> => optional("Proxy for `http://` endpoints. Can also be set with `HTTP_PROXY` or `http_proxy`.")
             .check(Check::HttpUrl),
-        pub https_proxy: Option<String> => optional("Proxy for `https://` endpoints (all of AWS's own).")
+        pub https_proxy: Option<String> => optional("Proxy for `https://` endpoints (all of AWS's own). Can also be set with `HTTPS_PROXY` or `https_proxy`.")
             .check(Check::HttpUrl),
-        pub no_proxy: Option<String> => optional("Comma-separated hosts, domains and CIDRs reached without the proxy, as in `NO_PROXY`."),
+        pub no_proxy: Option<String> => optional("Comma-separated hosts, domains and CIDRs reached without a proxy. Can also be set with `NO_PROXY` or `no_proxy`."),
         pub endpoints: Endpoints => block().defaults_when_absent(),
     }
 }
 
 define_block! {
-    pub struct AssumeRoleBlock: "A role to assume with the credentials above (several blocks: a chain, each assumed with the previous one's credentials)." {
+    pub struct AssumeRoleBlock: "A role to assume with the credentials above (several blocks: a chain, each assumed with the previous one's credentials), e.g. `assume_role { role_arn = \"arn:aws:iam::123456789012:role/baker\" }`." {
         pub role_arn: String => required("ARN of the role, `arn:aws:iam::ACCOUNT:role/NAME`.")
             .check(Check::Arn("role/")),
         pub session_name: Option<String> => optional("Session name (the assumed identity's name in CloudTrail). Defaults to `terraform-provider-golden-` and the time."),
@@ -88,13 +88,13 @@ define_block! {
 }
 
 define_block! {
-    pub struct DefaultTags: "Tags on everything the provider makes: the image, its snapshots, and every temporary resource of a bake (instance, volumes, key pair, security group). A resource's own `tags`, `snapshot_tags` and `run_tags` win on the same key. Refresh leaves default tags out of a resource's `tags` when it does not set them itself." {
+    pub struct DefaultTags: "Tags on everything the provider makes: the image, its snapshots, and every temporary resource of a bake (instance, volumes, key pair, security group). A resource's own `tags`, `snapshot_tags` and `run_tags` win on the same key. Refresh leaves default tags out of a resource's `tags` when it does not set them itself, so they are never drift; the resource has no `tags_all`: the tags on EC2 are `tags` plus these. E.g. `default_tags { tags = { team = \"infra\" } }`." {
         pub tags: BTreeMap<String, String> => optional("The tags.").check(Check::NoReservedTagKeys),
     }
 }
 
 define_block! {
-    pub struct IgnoreTags: "Tags managed outside Terraform: refresh leaves them out of `tags` and `snapshot_tags`, so they never show as drift and an update never removes them." {
+    pub struct IgnoreTags: "Tags managed outside Terraform: refresh leaves them out of `tags` and `snapshot_tags`, so they never show as drift and an update never removes them. E.g. `ignore_tags { key_prefixes = [\"kubernetes.io/\"] }`." {
         pub keys: Vec<String> => optional("Exact tag keys to ignore."),
         pub key_prefixes: Vec<String> => optional("Tag key prefixes to ignore."),
     }
@@ -269,7 +269,10 @@ impl ProviderConfig {
                     .collect(),
                 assume_role,
                 web_identity,
-                custom_ca_bundle: b.custom_ca_bundle.map(PathBuf::from),
+                custom_ca_bundle: b
+                    .custom_ca_bundle
+                    .or_else(|| std::env::var("AWS_CA_BUNDLE").ok().filter(|v| !v.is_empty()))
+                    .map(PathBuf::from),
                 proxy: aws::Proxy {
                     http: b.http_proxy,
                     https: b.https_proxy,
