@@ -31,6 +31,23 @@ pub struct AwsSettings {
     pub endpoints: Endpoints,
 }
 
+impl AwsSettings {
+    /// Names the credentials the provider block gives (never a secret), or
+    /// None when they come from the standard chain: what a later process
+    /// needs to know before it acts with other credentials.
+    pub fn credentials_label(&self) -> Option<String> {
+        let mut parts = Vec::new();
+        if let Some(k) = &self.keys {
+            parts.push(format!("access key {}", k.access_key));
+        }
+        if let Some(w) = &self.web_identity {
+            parts.push(format!("web identity {}", w.role_arn));
+        }
+        parts.extend(self.assume_role.iter().map(|r| format!("role {}", r.role_arn)));
+        (!parts.is_empty()).then(|| parts.join(" -> "))
+    }
+}
+
 /// Service endpoints other than EC2's (which stays in `ec2_endpoint`, as
 /// the leftovers journal records it). `ssm` and `kms` have no caller yet.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]

@@ -40,6 +40,9 @@ pub struct Ec2 {
     pub endpoint: Option<String>,
     /// The named profile, if any, recorded so a later sweep can reconnect.
     pub profile: Option<String>,
+    /// The provider block's credentials, named (`AwsSettings::credentials_label`):
+    /// leftovers made with them are swept only by a provider configured alike.
+    pub credentials: Option<String>,
     /// How long transitions took before, so waits look when a change is due.
     pub pacer: Arc<pace::Pacer>,
     /// Account facts that outlive a bake (VPCs), so each bake need not ask.
@@ -65,6 +68,7 @@ impl Ec2 {
         let mut ec2 = Ec2::with_api(Arc::new(client), shared.region());
         ec2.endpoint = s.ec2_endpoint.clone();
         ec2.profile = s.profile.clone();
+        ec2.credentials = s.credentials_label();
         Ok(ec2)
     }
 
@@ -75,6 +79,7 @@ impl Ec2 {
             region,
             endpoint: None,
             profile: None,
+            credentials: None,
             pacer: Default::default(),
             facts: Default::default(),
             recent_sources: Default::default(),
