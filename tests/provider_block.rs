@@ -268,6 +268,7 @@ output "id" {{
     assert_eq!(code, 0, "{plan}");
     let state = support::golden_values(&tf.state_json());
     assert_eq!(state["tags"], serde_json::json!({"env": "mine"}));
+    assert_eq!(state["tags_all"], serde_json::json!({"env": "mine", "team": "infra"}));
     tf.destroy(&[]);
     let left = bed.rt.block_on(async {
         role_ec2
@@ -340,12 +341,15 @@ fn account_guards_stop_before_anything_is_made() {
 }
 
 /// Tags put on the image outside Terraform under `ignore_tags` are no
-/// drift and survive an update; any other foreign tag is drift.
+/// drift and survive an update; any other foreign tag is drift. A changed
+/// default tag updates the image in place, through `tags_all`.
 #[test]
-fn ignored_tags_stay_out_of_drift() {
+fn ignored_tags_stay_out_of_drift_and_default_tags_update_in_place() {
     let bed = Bed::start();
-    let settings = "  ignore_tags {\n    keys         = [\"owner\"]\n    key_prefixes = [\"ops:\"]\n  }";
-    let tf = bed.workspace("ignore", &small(&bed, settings), TfVersion::Current);
+    let settings = |team: &str| {
+        format!("  ignore_tags {{\n    keys         = [\"owner\"]\n    key_prefixes = [\"ops:\"]\n  }}\n  default_tags {{\n    tags = {{ team = \"{team}\" }}\n  }}")
+    };
+    let tf = bed.workspace("ignore", &small(&bed, &settings("infra")), TfVersion::Current);
     tf.init();
     tf.apply(&[]);
     let ami = tf.output("id");
@@ -373,5 +377,16 @@ fn ignored_tags_stay_out_of_drift() {
     assert_eq!(tag_value(img.tags(), "stray"), None, "the apply removed the stray tag");
     assert_eq!(tag_value(img.tags(), "owner").as_deref(), Some("someone"), "ignored tags survive");
     assert_eq!(tag_value(img.tags(), "ops:ticket").as_deref(), Some("42"));
+    assert_eq!(tf.plan_exit(&[]).0, 0);
+
+    std::fs::write(tf.dir.join("main.tf"), small(&bed, &settings("platform"))).unwrap();
+    let (code, plan) = tf.plan_exit(&[]);
+    assert_eq!(code, 2, "{plan}");
+    assert!(plan.contains("updated in-place") && plan.contains("tags_all"), "{plan}");
+    tf.apply(&[]);
+    assert_eq!(tf.output("id"), ami, "no rebake for a default tag");
+    let img = bed.image(&ami).unwrap();
+    assert_eq!(tag_value(img.tags(), "team").as_deref(), Some("platform"));
+    assert_eq!(tag_value(img.tags(), "owner").as_deref(), Some("someone"));
     assert_eq!(tf.plan_exit(&[]).0, 0);
 }

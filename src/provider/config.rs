@@ -88,7 +88,7 @@ define_block! {
 }
 
 define_block! {
-    pub struct DefaultTags: "Tags on everything the provider makes: the image, its snapshots, and every temporary resource of a bake (instance, volumes, key pair, security group). A resource's own `tags`, `snapshot_tags` and `run_tags` win on the same key. Refresh leaves default tags out of a resource's `tags` when it does not set them itself, so they are never drift; the resource has no `tags_all`: the tags on EC2 are `tags` plus these. E.g. `default_tags { tags = { team = \"infra\" } }`." {
+    pub struct DefaultTags: "Tags on everything the provider makes: the image, its snapshots, and every temporary resource of a bake (instance, volumes, key pair, security group). A resource's own `tags`, `snapshot_tags` and `run_tags` win on the same key. A resource's `tags` show only its own; its computed `tags_all` shows these too, and a change here updates existing images in place. E.g. `default_tags { tags = { team = \"infra\" } }`." {
         pub tags: BTreeMap<String, String> => optional("The tags.").check(Check::NoReservedTagKeys),
     }
 }

@@ -60,6 +60,7 @@ async fn create(
         Err(e) => return StateOutcome::err(Value::Null, internal(e)),
     };
     let instance_type = spec.instance_type.clone();
+    let spec_tags = spec.tags.clone();
     // The bake runs as its own task: if Terraform drops this request (a lost
     // connection), the bake still finishes its cleanup.
     let (ec2, stop, abandoned) = (c.ec2.clone(), life.stop.clone(), life.abandoned.clone());
@@ -127,6 +128,7 @@ async fn create(
         Value::string_list(image.snapshot_ids.clone()),
     );
     state.set("source_ami_id", Value::opt_string(outcome.source_ami_id));
+    state.set("tags_all", Value::string_map(spec_tags));
     // Inputs unknown at plan time are known now.
     if state.get("input_digest").is_unknown_or_partial() {
         if let Err((i, e)) = digest::fill_content_digests(&mut state, true).await {
@@ -163,6 +165,8 @@ struct InPlace {
     id: Option<String>,
     snapshot_ids: Vec<String>,
     tags: BTreeMap<String, String>,
+    /// Null in states from before it, and while unknown at plan time.
+    tags_all: Option<BTreeMap<String, String>>,
     snapshot_tags: BTreeMap<String, String>,
     ami_users: Vec<String>,
     deprecate_at: Option<String>,
@@ -194,13 +198,14 @@ async fn update(
     };
     let id = old.id.clone().unwrap_or_default();
     let mut diags = Diagnostics::default();
+    let all = |v: &InPlace| v.tags_all.clone().unwrap_or_else(|| policy.merged(&v.tags));
+    let (old_all, new_all) = (all(&old), all(&new));
     let image_ids = vec![id.clone()];
     let snapshots = old.snapshot_ids.clone();
     let steps = [
         (
             "tags",
-            ec2.sync_tags(&image_ids, &policy.merged(&old.tags), &policy.merged(&new.tags))
-                .await,
+            ec2.sync_tags(&image_ids, &old_all, &new_all).await,
         ),
         (
             "snapshot_tags",
@@ -269,6 +274,10 @@ async fn update(
     } else {
         (planned, private)
     };
+    let mut state = state;
+    if !diags.has_errors() {
+        state.set("tags_all", Value::string_map(new_all));
+    }
     StateOutcome {
         state,
         private,

@@ -28,7 +28,12 @@ fn refresh(state: &mut Value, img: &ImageInfo, region: &str, policy: &TagPolicy)
     state.set("region", Value::string(region));
     state.set("creation_date", Value::string(&img.creation_date));
     state.set("snapshot_ids", Value::string_list(img.snapshot_ids.clone()));
-    let tags = policy.shown(&user_tags(&img.tags), &state.get("tags").as_string_map());
+    let all = user_tags(&img.tags);
+    let tags = policy.shown(&all, &state.get("tags").as_string_map());
+    state.set(
+        "tags_all",
+        Value::string_map(all.into_iter().filter(|(k, _)| !policy.ignores(k)).collect::<BTreeMap<_, _>>()),
+    );
     // Keep "no tags" as null when the configuration had none.
     if !(tags.is_empty() && state.get("tags").is_null()) {
         state.set("tags", Value::string_map(tags));
