@@ -221,16 +221,35 @@ output "id" {{
         String::from_utf8_lossy(&out.stderr)
     );
     assert!(out.status.success(), "{text}");
-    for (what, found) in [("instance", &instances), ("key pair", &keys), ("security group", &groups)] {
+    for (what, found) in [
+        ("instance", &instances),
+        ("key pair", &keys),
+        ("security group", &groups),
+    ] {
         assert_eq!(found.len(), 1, "one temporary {what} in the role's account");
-        assert_eq!(tag_value(&found[0], "team").as_deref(), Some("infra"), "{what}: {:?}", found[0]);
+        assert_eq!(
+            tag_value(&found[0], "team").as_deref(),
+            Some("infra"),
+            "{what}: {:?}",
+            found[0]
+        );
         assert!(tag_value(&found[0], "golden:build-id").is_some(), "{what}");
     }
-    assert!(bed.live_instances().is_empty(), "nothing launched in the base account");
-    assert_eq!(bed.all_instances(), 0, "nothing launched in the base account");
+    assert!(
+        bed.live_instances().is_empty(),
+        "nothing launched in the base account"
+    );
+    assert_eq!(
+        bed.all_instances(),
+        0,
+        "nothing launched in the base account"
+    );
 
     let ami = tf.output("id");
-    assert!(bed.image(&ami).is_none(), "the base account does not see the image");
+    assert!(
+        bed.image(&ami).is_none(),
+        "the base account does not see the image"
+    );
     let img = bed.rt.block_on(async {
         role_ec2
             .describe_images()
@@ -241,9 +260,17 @@ output "id" {{
             .images()[0]
             .clone()
     });
-    assert_eq!(img.owner_id(), Some(ROLE_ACCOUNT), "made with the assumed credentials");
+    assert_eq!(
+        img.owner_id(),
+        Some(ROLE_ACCOUNT),
+        "made with the assumed credentials"
+    );
     assert_eq!(tag_value(img.tags(), "team").as_deref(), Some("infra"));
-    assert_eq!(tag_value(img.tags(), "env").as_deref(), Some("mine"), "the resource's tag wins");
+    assert_eq!(
+        tag_value(img.tags(), "env").as_deref(),
+        Some("mine"),
+        "the resource's tag wins"
+    );
     let snapshot = img.block_device_mappings()[0]
         .ebs()
         .and_then(|e| e.snapshot_id())
@@ -268,7 +295,10 @@ output "id" {{
     assert_eq!(code, 0, "{plan}");
     let state = support::golden_values(&tf.state_json());
     assert_eq!(state["tags"], serde_json::json!({"env": "mine"}));
-    assert_eq!(state["tags_all"], serde_json::json!({"env": "mine", "team": "infra"}));
+    assert_eq!(
+        state["tags_all"],
+        serde_json::json!({"env": "mine", "team": "infra"})
+    );
     tf.destroy(&[]);
     let left = bed.rt.block_on(async {
         role_ec2
@@ -315,19 +345,41 @@ fn account_guards_stop_before_anything_is_made() {
         token.display()
     );
     let cases = [
-        (format!("  forbidden_account_ids = [\"{BASE_ACCOUNT}\"]"), Some(("forbidden", BASE_ACCOUNT))),
-        (format!("  allowed_account_ids = [\"{ROLE_ACCOUNT}\"]"), Some(("not allowed", BASE_ACCOUNT))),
-        (format!("{web}  allowed_account_ids = [\"222222222222\"]"), None),
-        (format!("{web}  forbidden_account_ids = [\"222222222222\"]"), Some(("forbidden", "222222222222"))),
+        (
+            format!("  forbidden_account_ids = [\"{BASE_ACCOUNT}\"]"),
+            Some(("forbidden", BASE_ACCOUNT)),
+        ),
+        (
+            format!("  allowed_account_ids = [\"{ROLE_ACCOUNT}\"]"),
+            Some(("not allowed", BASE_ACCOUNT)),
+        ),
+        (
+            format!("{web}  allowed_account_ids = [\"222222222222\"]"),
+            None,
+        ),
+        (
+            format!("{web}  forbidden_account_ids = [\"222222222222\"]"),
+            Some(("forbidden", "222222222222")),
+        ),
     ];
     for (i, (settings, refused)) in cases.iter().enumerate() {
-        let tf = bed.workspace(&format!("guard{i}"), &small(&bed, settings), TfVersion::Current);
+        let tf = bed.workspace(
+            &format!("guard{i}"),
+            &small(&bed, settings),
+            TfVersion::Current,
+        );
         tf.init();
         match refused {
             Some((word, account)) => {
                 let out = flat(&tf.fails(&["apply", "-auto-approve", "-no-color", "-input=false"]));
-                assert!(out.contains(&format!("AWS account {word}")), "{settings}: {out}");
-                assert!(out.contains(&format!("belong to account {account}")), "{settings}: {out}");
+                assert!(
+                    out.contains(&format!("AWS account {word}")),
+                    "{settings}: {out}"
+                );
+                assert!(
+                    out.contains(&format!("belong to account {account}")),
+                    "{settings}: {out}"
+                );
             }
             None => {
                 let (code, plan) = tf.plan_exit(&[]);
@@ -347,9 +399,15 @@ fn account_guards_stop_before_anything_is_made() {
 fn ignored_tags_stay_out_of_drift_and_default_tags_update_in_place() {
     let bed = Bed::start();
     let settings = |team: &str| {
-        format!("  ignore_tags {{\n    keys         = [\"owner\"]\n    key_prefixes = [\"ops:\"]\n  }}\n  default_tags {{\n    tags = {{ team = \"{team}\" }}\n  }}")
+        format!(
+            "  ignore_tags {{\n    keys         = [\"owner\"]\n    key_prefixes = [\"ops:\"]\n  }}\n  default_tags {{\n    tags = {{ team = \"{team}\" }}\n  }}"
+        )
     };
-    let tf = bed.workspace("ignore", &small(&bed, &settings("infra")), TfVersion::Current);
+    let tf = bed.workspace(
+        "ignore",
+        &small(&bed, &settings("infra")),
+        TfVersion::Current,
+    );
     tf.init();
     tf.apply(&[]);
     let ami = tf.output("id");
@@ -374,19 +432,77 @@ fn ignored_tags_stay_out_of_drift_and_default_tags_update_in_place() {
     assert!(plan.contains("stray"), "{plan}");
     tf.apply(&[]);
     let img = bed.image(&ami).unwrap();
-    assert_eq!(tag_value(img.tags(), "stray"), None, "the apply removed the stray tag");
-    assert_eq!(tag_value(img.tags(), "owner").as_deref(), Some("someone"), "ignored tags survive");
+    assert_eq!(
+        tag_value(img.tags(), "stray"),
+        None,
+        "the apply removed the stray tag"
+    );
+    assert_eq!(
+        tag_value(img.tags(), "owner").as_deref(),
+        Some("someone"),
+        "ignored tags survive"
+    );
     assert_eq!(tag_value(img.tags(), "ops:ticket").as_deref(), Some("42"));
     assert_eq!(tf.plan_exit(&[]).0, 0);
 
     std::fs::write(tf.dir.join("main.tf"), small(&bed, &settings("platform"))).unwrap();
     let (code, plan) = tf.plan_exit(&[]);
     assert_eq!(code, 2, "{plan}");
-    assert!(plan.contains("updated in-place") && plan.contains("tags_all"), "{plan}");
+    assert!(
+        plan.contains("updated in-place") && plan.contains("tags_all"),
+        "{plan}"
+    );
     tf.apply(&[]);
     assert_eq!(tf.output("id"), ami, "no rebake for a default tag");
     let img = bed.image(&ami).unwrap();
     assert_eq!(tag_value(img.tags(), "team").as_deref(), Some("platform"));
     assert_eq!(tag_value(img.tags(), "owner").as_deref(), Some("someone"));
     assert_eq!(tf.plan_exit(&[]).0, 0);
+}
+
+/// The provider reaches EC2 through `http_proxy`, or through HTTP_PROXY
+/// when the block sets none: the endpoint's host name does not resolve, so
+/// only the proxy (the bed's relay to moto, counting what it relays) can
+/// answer the plan's source lookup.
+#[test]
+fn calls_go_through_the_configured_or_environment_proxy() {
+    let bed = Bed::start_with_proxy(&[], &[]);
+    let proxy = bed.endpoint.clone();
+    let hcl = |settings: &str| {
+        small(&bed, settings).replace(
+            &format!("ec2 = \"{proxy}\"\n    sts = \"{proxy}\""),
+            "ec2 = \"http://ec2.golden.invalid:5000\"\n    sts = \"http://sts.golden.invalid:5000\"",
+        )
+    };
+    let relayed = || {
+        bed.set_faults("{}")["requests"]["DescribeImages"]
+            .as_u64()
+            .unwrap_or(0)
+    };
+    let configured = bed.workspace(
+        "proxy-block",
+        &hcl(&format!("  http_proxy = \"{proxy}\"")),
+        TfVersion::Current,
+    );
+    configured.init();
+    let before = relayed();
+    let (code, plan) = configured.plan_exit(&[]);
+    assert_eq!(code, 2, "{plan}");
+    assert!(relayed() > before, "the source lookup went through http_proxy");
+
+    let mut from_env = bed.workspace("proxy-env", &hcl(""), TfVersion::Current);
+    from_env.extra_env.push(("HTTP_PROXY".into(), proxy.clone()));
+    from_env.init();
+    let before = relayed();
+    let (code, plan) = from_env.plan_exit(&[]);
+    assert_eq!(code, 2, "{plan}");
+    assert!(relayed() > before, "the source lookup went through HTTP_PROXY");
+
+    // Without a proxy the made-up host cannot be reached: the proxy is what answered.
+    // (One attempt: a name that does not resolve is retried like any connection error.)
+    let direct = bed.workspace("proxy-none", &hcl("  max_retries = 1"), TfVersion::Current);
+    direct.init();
+    let (code, plan) = direct.plan_exit(&[]);
+    assert_eq!(code, 1, "{plan}");
+    assert_eq!(bed.all_instances(), 0);
 }

@@ -67,7 +67,8 @@ fn into_credentials(
     c: Option<aws_sdk_sts::types::Credentials>,
     what: &'static str,
 ) -> provider::Result {
-    let c = c.ok_or_else(|| CredentialsError::unhandled(format!("{what} returned no credentials")))?;
+    let c =
+        c.ok_or_else(|| CredentialsError::unhandled(format!("{what} returned no credentials")))?;
     let expiry = SystemTime::try_from(c.expiration).map_err(|_| {
         CredentialsError::unhandled(format!("{what} returned an expiry out of range"))
     })?;
@@ -80,7 +81,10 @@ fn into_credentials(
     ))
 }
 
-fn failed(what: &'static str, e: impl std::error::Error + Send + Sync + 'static) -> CredentialsError {
+fn failed(
+    what: &'static str,
+    e: impl std::error::Error + Send + Sync + 'static,
+) -> CredentialsError {
     let detail = aws_sdk_sts::error::DisplayErrorContext(&e).to_string();
     CredentialsError::provider_error(format!("{what} failed: {detail}"))
 }
@@ -105,7 +109,11 @@ impl AssumeRoleProvider {
             .set_source_identity(r.source_identity.clone())
             .set_duration_seconds(r.duration.map(|d| d.as_secs() as i32));
         for arn in &r.policy_arns {
-            req = req.policy_arns(aws_sdk_sts::types::PolicyDescriptorType::builder().arn(arn).build());
+            req = req.policy_arns(
+                aws_sdk_sts::types::PolicyDescriptorType::builder()
+                    .arn(arn)
+                    .build(),
+            );
         }
         for (k, v) in &r.tags {
             let tag = aws_sdk_sts::types::Tag::builder()
@@ -180,14 +188,20 @@ impl ProvideCredentials for WebIdentityProvider {
 }
 
 /// Credentials of `role`, assumed with the credentials `sts` carries.
-pub(super) fn assume_role(sts: &aws_config::SdkConfig, role: AssumeRole) -> SharedCredentialsProvider {
+pub(super) fn assume_role(
+    sts: &aws_config::SdkConfig,
+    role: AssumeRole,
+) -> SharedCredentialsProvider {
     SharedCredentialsProvider::new(AssumeRoleProvider {
         client: aws_sdk_sts::Client::new(sts),
         role,
     })
 }
 
-pub(super) fn web_identity(sts: &aws_config::SdkConfig, web: WebIdentity) -> SharedCredentialsProvider {
+pub(super) fn web_identity(
+    sts: &aws_config::SdkConfig,
+    web: WebIdentity,
+) -> SharedCredentialsProvider {
     SharedCredentialsProvider::new(WebIdentityProvider {
         client: aws_sdk_sts::Client::new(sts),
         web,

@@ -9,9 +9,9 @@
 //! client of the SDK would ignore them.
 
 use super::{AwsError, Proxy};
+use aws_sdk_sts::config::SharedHttpClient;
 use aws_smithy_http_client::proxy::ProxyConfig;
 use aws_smithy_http_client::tls;
-use aws_sdk_sts::config::SharedHttpClient;
 use std::path::Path;
 
 /// Reads a PEM bundle, refusing a file with no certificate in it (rustls
@@ -83,19 +83,21 @@ pub(super) fn client(
             message: format!("TLS setup: {e}"),
         })?;
     Ok(
-        aws_smithy_http_client::Builder::new().build_with_connector_fn(move |settings, components| {
-            let mut b = aws_smithy_http_client::Connector::builder();
-            b.set_connector_settings(settings.cloned());
-            if let Some(c) = components {
-                b.set_sleep_impl(c.sleep_impl());
-            }
-            b.proxy_config(proxy.clone())
-                .tls_provider(tls::Provider::Rustls(
-                    tls::rustls_provider::CryptoMode::AwsLc,
-                ))
-                .tls_context(context.clone())
-                .build()
-        }),
+        aws_smithy_http_client::Builder::new().build_with_connector_fn(
+            move |settings, components| {
+                let mut b = aws_smithy_http_client::Connector::builder();
+                b.set_connector_settings(settings.cloned());
+                if let Some(c) = components {
+                    b.set_sleep_impl(c.sleep_impl());
+                }
+                b.proxy_config(proxy.clone())
+                    .tls_provider(tls::Provider::Rustls(
+                        tls::rustls_provider::CryptoMode::AwsLc,
+                    ))
+                    .tls_context(context.clone())
+                    .build()
+            },
+        ),
     )
 }
 
@@ -114,24 +116,42 @@ mod tests {
     #[test]
     fn environment_applies_only_without_explicit_proxies() {
         assert!(proxy_for(&Proxy::default(), None).unwrap().is_from_env());
-        assert!(!proxy_for(&p(Some("http://h:1"), None), None).unwrap().is_from_env());
+        assert!(
+            !proxy_for(&p(Some("http://h:1"), None), None)
+                .unwrap()
+                .is_from_env()
+        );
     }
 
     #[test]
     fn the_endpoint_scheme_picks_the_proxy() {
         let both = p(Some("http://plain:3128"), Some("http://tls:3128"));
-        assert!(!proxy_for(&both, Some("http://127.0.0.1:5000")).unwrap().is_disabled());
+        assert!(
+            !proxy_for(&both, Some("http://127.0.0.1:5000"))
+                .unwrap()
+                .is_disabled()
+        );
         // Only an http_proxy: AWS's https endpoints connect directly.
         let plain_only = p(Some("http://plain:3128"), None);
         assert!(proxy_for(&plain_only, None).unwrap().is_disabled());
-        assert!(!proxy_for(&plain_only, Some("http://x")).unwrap().is_disabled());
+        assert!(
+            !proxy_for(&plain_only, Some("http://x"))
+                .unwrap()
+                .is_disabled()
+        );
     }
 
     #[test]
     fn a_bundle_without_certificates_is_refused() {
         let f = tempfile::NamedTempFile::new().unwrap();
         std::fs::write(f.path(), "not pem").unwrap();
-        assert!(matches!(read_bundle(f.path()), Err(AwsError::CaBundleEmpty(_))));
-        assert!(matches!(read_bundle(Path::new("/no/such")), Err(AwsError::CaBundle { .. })));
+        assert!(matches!(
+            read_bundle(f.path()),
+            Err(AwsError::CaBundleEmpty(_))
+        ));
+        assert!(matches!(
+            read_bundle(Path::new("/no/such")),
+            Err(AwsError::CaBundle { .. })
+        ));
     }
 }

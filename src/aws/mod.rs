@@ -43,7 +43,11 @@ impl AwsSettings {
         if let Some(w) = &self.web_identity {
             parts.push(format!("web identity {}", w.role_arn));
         }
-        parts.extend(self.assume_role.iter().map(|r| format!("role {}", r.role_arn)));
+        parts.extend(
+            self.assume_role
+                .iter()
+                .map(|r| format!("role {}", r.role_arn)),
+        );
         (!parts.is_empty()).then(|| parts.join(" -> "))
     }
 }
@@ -59,17 +63,13 @@ pub struct Endpoints {
 
 crate::choices!(
     /// How the SDK retries throttling and server errors.
+    #[derive(Default)]
     pub enum RetryMode {
+        #[default]
         Standard = "standard",
         Adaptive = "adaptive",
     }
 );
-
-impl Default for RetryMode {
-    fn default() -> Self {
-        RetryMode::Standard
-    }
-}
 
 /// Keys given in the provider block. Debug never shows the secret parts.
 #[derive(Clone)]
@@ -168,10 +168,7 @@ pub struct Shared {
 impl Shared {
     /// The region the chain resolved ("" when none).
     pub fn region(&self) -> String {
-        self.sdk
-            .region()
-            .map(|r| r.to_string())
-            .unwrap_or_default()
+        self.sdk.region().map(|r| r.to_string()).unwrap_or_default()
     }
 
     /// The configuration for a client of the service at `endpoint` (its

@@ -63,7 +63,10 @@ impl Ec2 {
     }
 
     /// The real client on an SDK configuration other seams share.
-    pub fn from_shared(shared: &crate::aws::Shared, s: &AwsSettings) -> Result<Ec2, crate::aws::AwsError> {
+    pub fn from_shared(
+        shared: &crate::aws::Shared,
+        s: &AwsSettings,
+    ) -> Result<Ec2, crate::aws::AwsError> {
         let client = sdk::SdkEc2::connect(shared, s.ec2_endpoint.as_deref())?;
         let mut ec2 = Ec2::with_api(Arc::new(client), shared.region());
         ec2.endpoint = s.ec2_endpoint.clone();

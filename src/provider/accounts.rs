@@ -48,7 +48,9 @@ impl AccountRule {
         let who = sts.get_caller_identity().await.map_err(|e| {
             Diagnostic::error(
                 "Cannot tell which AWS account the credentials belong to",
-                format!("allowed_account_ids / forbidden_account_ids need STS GetCallerIdentity: {e}"),
+                format!(
+                    "allowed_account_ids / forbidden_account_ids need STS GetCallerIdentity: {e}"
+                ),
             )
         })?;
         tracing::debug!(account = %who.account, arn = %who.arn, "caller identity");
@@ -73,7 +75,10 @@ mod tests {
         assert!(r.judge("111111111111").is_ok());
         let e = r.judge("222222222222").unwrap_err();
         assert!(e.detail.contains("222222222222"), "{}", e.detail);
-        assert_eq!(e.path.map(|p| p.to_string()).as_deref(), Some("allowed_account_ids"));
+        assert_eq!(
+            e.path.map(|p| p.to_string()).as_deref(),
+            Some("allowed_account_ids")
+        );
     }
 
     #[test]
@@ -81,7 +86,10 @@ mod tests {
         let r = rule(&[], &["111111111111"]);
         assert!(r.judge("222222222222").is_ok());
         let e = r.judge("111111111111").unwrap_err();
-        assert_eq!(e.path.map(|p| p.to_string()).as_deref(), Some("forbidden_account_ids"));
+        assert_eq!(
+            e.path.map(|p| p.to_string()).as_deref(),
+            Some("forbidden_account_ids")
+        );
     }
 
     #[test]
@@ -90,11 +98,15 @@ mod tests {
         struct Unreachable;
         #[async_trait::async_trait]
         impl StsApi for Unreachable {
-            async fn get_caller_identity(&self) -> Result<crate::sts::Identity, crate::sts::StsError> {
+            async fn get_caller_identity(
+                &self,
+            ) -> Result<crate::sts::Identity, crate::sts::StsError> {
                 panic!("STS called without an account guard")
             }
         }
-        let rt = tokio::runtime::Builder::new_current_thread().build().unwrap();
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .unwrap();
         assert!(rt.block_on(rule(&[], &[]).check(&Unreachable)).is_ok());
     }
 }

@@ -143,7 +143,8 @@ pub fn rules(b: &ProviderBlock) -> Diagnostics {
         err(
             AttrPath::root("token"),
             "Token without keys",
-            "`token` belongs to temporary credentials: set `access_key` and `secret_key` with it.".into(),
+            "`token` belongs to temporary credentials: set `access_key` and `secret_key` with it."
+                .into(),
         );
     }
     let mut session = |path: AttrPath, dur: &Option<Dur>| {
@@ -158,7 +159,10 @@ pub fn rules(b: &ProviderBlock) -> Diagnostics {
         }
     };
     for (i, r) in b.assume_role.iter().enumerate() {
-        session(AttrPath::root("assume_role").index(i).attr("duration"), &r.duration);
+        session(
+            AttrPath::root("assume_role").index(i).attr("duration"),
+            &r.duration,
+        );
     }
     if let Some(w) = &b.assume_role_with_web_identity {
         let at = || AttrPath::root("assume_role_with_web_identity");
@@ -261,7 +265,11 @@ impl ProviderConfig {
                 max_retries: b.max_retries,
                 retry_mode: b.retry_mode,
                 keys,
-                shared_config_files: b.shared_config_files.into_iter().map(PathBuf::from).collect(),
+                shared_config_files: b
+                    .shared_config_files
+                    .into_iter()
+                    .map(PathBuf::from)
+                    .collect(),
                 shared_credentials_files: b
                     .shared_credentials_files
                     .into_iter()
@@ -271,7 +279,11 @@ impl ProviderConfig {
                 web_identity,
                 custom_ca_bundle: b
                     .custom_ca_bundle
-                    .or_else(|| std::env::var("AWS_CA_BUNDLE").ok().filter(|v| !v.is_empty()))
+                    .or_else(|| {
+                        std::env::var("AWS_CA_BUNDLE")
+                            .ok()
+                            .filter(|v| !v.is_empty())
+                    })
                     .map(PathBuf::from),
                 proxy: aws::Proxy {
                     http: b.http_proxy,
@@ -386,28 +398,60 @@ mod tests {
             "forbidden_account_ids",
             "Conflicting account guards",
         );
-        one(json!({"allowed_account_ids": ["1234"]}), "allowed_account_ids[0]", "Invalid account id");
-        one(json!({"forbidden_account_ids": ["all"]}), "forbidden_account_ids[0]", "Invalid account id");
+        one(
+            json!({"allowed_account_ids": ["1234"]}),
+            "allowed_account_ids[0]",
+            "Invalid account id",
+        );
+        one(
+            json!({"forbidden_account_ids": ["all"]}),
+            "forbidden_account_ids[0]",
+            "Invalid account id",
+        );
     }
 
     #[test]
     fn keys_come_in_pairs_and_a_token_needs_them() {
-        one(json!({"access_key": "AKIA"}), "secret_key", "Missing secret_key");
-        one(json!({"secret_key": "s"}), "access_key", "Missing access_key");
+        one(
+            json!({"access_key": "AKIA"}),
+            "secret_key",
+            "Missing secret_key",
+        );
+        one(
+            json!({"secret_key": "s"}),
+            "access_key",
+            "Missing access_key",
+        );
         one(json!({"token": "t"}), "token", "Token without keys");
     }
 
     #[test]
     fn assume_role_shapes_are_checked_where_they_are() {
-        one(json!({"assume_role": [{"role_arn": "baker"}]}), "assume_role[0].role_arn", "Invalid ARN");
+        one(
+            json!({"assume_role": [{"role_arn": "baker"}]}),
+            "assume_role[0].role_arn",
+            "Invalid ARN",
+        );
         one(
             json!({"assume_role": [{"role_arn": ROLE}, {"role_arn": ROLE, "policy_arns": ["arn:aws:iam::aws:role/x"]}]}),
             "assume_role[1].policy_arns[0]",
             "Invalid ARN",
         );
-        one(json!({"assume_role": [{"role_arn": ROLE, "duration": "soon"}]}), "assume_role[0].duration", "Invalid duration");
-        one(json!({"assume_role": [{"role_arn": ROLE, "duration": "5m"}]}), "assume_role[0].duration", "Invalid duration");
-        one(json!({"assume_role": [{"role_arn": ROLE, "duration": "13h"}]}), "assume_role[0].duration", "Invalid duration");
+        one(
+            json!({"assume_role": [{"role_arn": ROLE, "duration": "soon"}]}),
+            "assume_role[0].duration",
+            "Invalid duration",
+        );
+        one(
+            json!({"assume_role": [{"role_arn": ROLE, "duration": "5m"}]}),
+            "assume_role[0].duration",
+            "Invalid duration",
+        );
+        one(
+            json!({"assume_role": [{"role_arn": ROLE, "duration": "13h"}]}),
+            "assume_role[0].duration",
+            "Invalid duration",
+        );
     }
 
     #[test]
@@ -431,10 +475,26 @@ mod tests {
 
     #[test]
     fn transport_settings_are_checked() {
-        one(json!({"retry_mode": "legacy"}), "retry_mode", "Invalid retry_mode");
-        one(json!({"https_proxy": "proxy:3128"}), "https_proxy", "Invalid https_proxy");
-        one(json!({"custom_ca_bundle": "/no/such/ca.pem"}), "custom_ca_bundle", "File not found");
-        one(json!({"endpoints": {"kms": "kms.local"}}), "endpoints.kms", "Invalid kms");
+        one(
+            json!({"retry_mode": "legacy"}),
+            "retry_mode",
+            "Invalid retry_mode",
+        );
+        one(
+            json!({"https_proxy": "proxy:3128"}),
+            "https_proxy",
+            "Invalid https_proxy",
+        );
+        one(
+            json!({"custom_ca_bundle": "/no/such/ca.pem"}),
+            "custom_ca_bundle",
+            "File not found",
+        );
+        one(
+            json!({"endpoints": {"kms": "kms.local"}}),
+            "endpoints.kms",
+            "Invalid kms",
+        );
     }
 
     #[test]
@@ -454,12 +514,18 @@ mod tests {
         let s = &c.settings;
         assert_eq!(s.retry_mode, RetryMode::Standard);
         assert_eq!(s.assume_role[0].duration, Some(Duration::from_secs(1800)));
-        assert!(matches!(s.web_identity.as_ref().map(|w| &w.token), Some(WebToken::File(_))));
+        assert!(matches!(
+            s.web_identity.as_ref().map(|w| &w.token),
+            Some(WebToken::File(_))
+        ));
         assert_eq!(s.endpoints.kms.as_deref(), Some("http://kms"));
         assert_eq!(s.endpoints.ssm.as_deref(), Some("http://ssm"));
         // The secret never reaches a log through Debug.
         let shown = format!("{s:?}");
-        assert!(shown.contains("AKIA") && !shown.contains("\"s\""), "{shown}");
+        assert!(
+            shown.contains("AKIA") && !shown.contains("\"s\""),
+            "{shown}"
+        );
     }
 
     /// Configuring reads no credentials and calls nothing: `terraform plan`

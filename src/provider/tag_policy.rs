@@ -22,7 +22,10 @@ impl TagPolicy {
 
     pub fn ignores(&self, key: &str) -> bool {
         self.ignore_keys.iter().any(|k| k == key)
-            || self.ignore_prefixes.iter().any(|p| key.starts_with(p.as_str()))
+            || self
+                .ignore_prefixes
+                .iter()
+                .any(|p| key.starts_with(p.as_str()))
     }
 
     /// What a refresh records of the tags EC2 reports, given the configured
@@ -50,7 +53,9 @@ mod tests {
     use super::*;
 
     fn map(kv: &[(&str, &str)]) -> BTreeMap<String, String> {
-        kv.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
+        kv.iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
     }
 
     fn policy() -> TagPolicy {
@@ -64,7 +69,10 @@ mod tests {
     #[test]
     fn own_tags_win_over_defaults() {
         let all = policy().merged(&map(&[("env", "dev"), ("app", "web")]));
-        assert_eq!(all, map(&[("team", "infra"), ("env", "dev"), ("app", "web")]));
+        assert_eq!(
+            all,
+            map(&[("team", "infra"), ("env", "dev"), ("app", "web")])
+        );
     }
 
     #[test]

@@ -2,13 +2,12 @@
 //! are these credentials?). Assuming roles is the credential chain's job
 //! (`crate::aws`), not a call of ours.
 
+mod api;
 #[cfg(test)]
 pub mod fake;
-mod api;
 mod sdk;
 
 pub use api::StsApi;
 #[cfg(test)]
 pub use api::{Identity, StsError};
 pub use sdk::SdkSts;
-

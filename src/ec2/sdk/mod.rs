@@ -5,8 +5,8 @@
 mod calls;
 mod convert;
 
-use crate::aws::{AwsError, Shared};
 use super::error::Ec2Error;
+use crate::aws::{AwsError, Shared};
 use aws_sdk_ec2::error::SdkError;
 use aws_sdk_ec2::error::{DisplayErrorContext, ProvideErrorMetadata};
 

@@ -3,7 +3,6 @@
 
 use super::digest;
 use super::model::{bake_spec, generated_name};
-use crate::provider::tag_policy::TagPolicy;
 use super::private::Private;
 use super::schema::{GoldenAmi, Timeouts};
 use crate::bake::{self, BakeError};
@@ -11,6 +10,7 @@ use crate::ec2::Ec2;
 use crate::protocol::diag::{AttrPath, Diagnostic, Diagnostics};
 use crate::protocol::value::Value;
 use crate::provider::schema::decode::{decode, view};
+use crate::provider::tag_policy::TagPolicy;
 use crate::provider::{Configured, Lifecycle, StateOutcome};
 use std::collections::BTreeMap;
 use tokio_util::sync::CancellationToken;
@@ -55,7 +55,13 @@ async fn create(
         None => generated_name(inputs.name_prefix.as_deref().unwrap_or("golden-")),
     };
     let build_id = new_build_id();
-    let spec = match bake_spec(&inputs, name.clone(), build_id.clone(), &c.public_ip_url, &c.tags) {
+    let spec = match bake_spec(
+        &inputs,
+        name.clone(),
+        build_id.clone(),
+        &c.public_ip_url,
+        &c.tags,
+    ) {
         Ok(s) => s,
         Err(e) => return StateOutcome::err(Value::Null, internal(e)),
     };
@@ -203,10 +209,7 @@ async fn update(
     let image_ids = vec![id.clone()];
     let snapshots = old.snapshot_ids.clone();
     let steps = [
-        (
-            "tags",
-            ec2.sync_tags(&image_ids, &old_all, &new_all).await,
-        ),
+        ("tags", ec2.sync_tags(&image_ids, &old_all, &new_all).await),
         (
             "snapshot_tags",
             ec2.sync_tags(

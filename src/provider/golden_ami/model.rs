@@ -4,8 +4,8 @@
 use super::schema::{Direction, File, GoldenAmi, Shell, Ssh};
 use crate::bake::spec::HostKeyCheck;
 use crate::bake::{BakeSpec, BastionSpec, MetadataSpec, SourceSpec, SshSpec};
-use crate::provision::{FileStep, ProvisionStep, ShellStep};
 use crate::provider::tag_policy::TagPolicy;
+use crate::provision::{FileStep, ProvisionStep, ShellStep};
 use std::path::PathBuf;
 
 /// The source to bake from: the id resolved at plan time when there is one.

@@ -156,7 +156,9 @@ pub async fn plan(
 fn set_tags_all(client: Option<&Configured>, planned: &mut Value) {
     let tags = planned.get("tags");
     let all = match client {
-        Some(c) if tags.is_wholly_known() => Value::string_map(c.tags.merged(&tags.as_string_map())),
+        Some(c) if tags.is_wholly_known() => {
+            Value::string_map(c.tags.merged(&tags.as_string_map()))
+        }
         _ => Value::Unknown,
     };
     planned.set("tags_all", all);

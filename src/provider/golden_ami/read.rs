@@ -32,7 +32,11 @@ fn refresh(state: &mut Value, img: &ImageInfo, region: &str, policy: &TagPolicy)
     let tags = policy.shown(&all, &state.get("tags").as_string_map());
     state.set(
         "tags_all",
-        Value::string_map(all.into_iter().filter(|(k, _)| !policy.ignores(k)).collect::<BTreeMap<_, _>>()),
+        Value::string_map(
+            all.into_iter()
+                .filter(|(k, _)| !policy.ignores(k))
+                .collect::<BTreeMap<_, _>>(),
+        ),
     );
     // Keep "no tags" as null when the configuration had none.
     if !(tags.is_empty() && state.get("tags").is_null()) {

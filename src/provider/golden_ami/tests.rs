@@ -438,7 +438,14 @@ fn unknown_values_are_checked_later() {
 
 fn spec(v: &Value) -> BakeSpec {
     let decoded: GoldenAmi = decode(v).unwrap();
-    bake_spec(&decoded, "n".into(), "b".into(), "http://ip", &Default::default()).unwrap()
+    bake_spec(
+        &decoded,
+        "n".into(),
+        "b".into(),
+        "http://ip",
+        &Default::default(),
+    )
+    .unwrap()
 }
 
 #[test]

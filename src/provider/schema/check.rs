@@ -461,10 +461,19 @@ mod tests {
             ],
             &[
                 (s("baker"), "is not an IAM role ARN"),
-                (s("arn:aws:iam::111122223333:user/baker"), "is not an IAM role ARN"),
+                (
+                    s("arn:aws:iam::111122223333:user/baker"),
+                    "is not an IAM role ARN",
+                ),
                 (s("arn:aws:iam::1111:role/baker"), "is not an IAM role ARN"),
-                (s("arn:aws:sts::111122223333:role/baker"), "is not an IAM role ARN"),
-                (s("arn:aws:iam::111122223333:role/"), "is not an IAM role ARN"),
+                (
+                    s("arn:aws:sts::111122223333:role/baker"),
+                    "is not an IAM role ARN",
+                ),
+                (
+                    s("arn:aws:iam::111122223333:role/"),
+                    "is not an IAM role ARN",
+                ),
             ],
         );
         ok(
