@@ -488,15 +488,23 @@ fn calls_go_through_the_configured_or_environment_proxy() {
     let before = relayed();
     let (code, plan) = configured.plan_exit(&[]);
     assert_eq!(code, 2, "{plan}");
-    assert!(relayed() > before, "the source lookup went through http_proxy");
+    assert!(
+        relayed() > before,
+        "the source lookup went through http_proxy"
+    );
 
     let mut from_env = bed.workspace("proxy-env", &hcl(""), TfVersion::Current);
-    from_env.extra_env.push(("HTTP_PROXY".into(), proxy.clone()));
+    from_env
+        .extra_env
+        .push(("HTTP_PROXY".into(), proxy.clone()));
     from_env.init();
     let before = relayed();
     let (code, plan) = from_env.plan_exit(&[]);
     assert_eq!(code, 2, "{plan}");
-    assert!(relayed() > before, "the source lookup went through HTTP_PROXY");
+    assert!(
+        relayed() > before,
+        "the source lookup went through HTTP_PROXY"
+    );
 
     // Without a proxy the made-up host cannot be reached: the proxy is what answered.
     // (One attempt: a name that does not resolve is retried like any connection error.)
@@ -505,4 +513,51 @@ fn calls_go_through_the_configured_or_environment_proxy() {
     let (code, plan) = direct.plan_exit(&[]);
     assert_eq!(code, 1, "{plan}");
     assert_eq!(bed.all_instances(), 0);
+}
+
+/// An endpoint whose certificate chains to a private CA is reached with
+/// `custom_ca_bundle` (or AWS_CA_BUNDLE), and refused without it.
+#[test]
+fn a_custom_ca_bundle_is_trusted() {
+    let bed = Bed::start();
+    let (url, ca) = bed.start_tls_relay();
+    let hcl = |settings: &str| {
+        small(&bed, settings).replace(
+            &format!("ec2 = \"{}\"", bed.endpoint),
+            &format!("ec2 = \"{url}\""),
+        )
+    };
+    let trusted = bed.workspace(
+        "ca-block",
+        &hcl(&format!("  custom_ca_bundle = \"{}\"", ca.display())),
+        TfVersion::Current,
+    );
+    trusted.init();
+    let (code, plan) = trusted.plan_exit(&[]);
+    assert_eq!(code, 2, "{plan}");
+
+    let mut from_env = bed.workspace("ca-env", &hcl(""), TfVersion::Current);
+    from_env
+        .extra_env
+        .push(("AWS_CA_BUNDLE".into(), ca.display().to_string()));
+    from_env.init();
+    let (code, plan) = from_env.plan_exit(&[]);
+    assert_eq!(code, 2, "{plan}");
+
+    let untrusted = bed.workspace("ca-none", &hcl("  max_retries = 1"), TfVersion::Current);
+    untrusted.init();
+    let (code, plan) = untrusted.plan_exit(&[]);
+    assert_eq!(code, 1, "the private CA is not trusted by default:\n{plan}");
+    assert!(flat(&plan).contains("UnknownIssuer"), "{plan}");
+
+    let bad = bed.dir.path().join("not-a-bundle.pem");
+    std::fs::write(&bad, "nothing here").unwrap();
+    let refused = bed.workspace(
+        "ca-bad",
+        &hcl(&format!("  custom_ca_bundle = \"{}\"", bad.display())),
+        TfVersion::Current,
+    );
+    refused.init();
+    let out = flat(&refused.fails(&["plan", "-no-color", "-input=false"]));
+    assert!(out.contains("holds no PEM certificate"), "{out}");
 }
