@@ -144,7 +144,8 @@ output "id" {{
             &bed,
             &format!(
                 r#"  access_key = "AKIDBASE"
-  secret_key = "base-secret"
+  secret_key = "base-secret-7f3a"
+  token      = "base-session-token-9c1e"
   allowed_account_ids = ["{ROLE_ACCOUNT}"]
   assume_role {{
     role_arn            = "{ROLE}"
@@ -163,7 +164,11 @@ output "id" {{
         started = started.display(),
         release = release.display(),
     );
-    let tf = bed.workspace("assumed", &hcl, TfVersion::Current);
+    let mut tf = bed.workspace("assumed", &hcl, TfVersion::Current);
+    let log = bed.dir.path().join("trace.log");
+    tf.extra_env.push(("TF_LOG".into(), "TRACE".into()));
+    tf.extra_env
+        .push(("TF_LOG_PATH".into(), log.display().to_string()));
     tf.init();
     let role_ec2 = ec2_as(&bed, ROLE);
     let mut apply = tf
@@ -300,6 +305,18 @@ output "id" {{
         serde_json::json!({"env": "mine", "team": "infra"})
     );
     tf.destroy(&[]);
+    let trace = std::fs::read_to_string(&log).unwrap();
+    assert!(
+        trace.contains("assuming role"),
+        "the provider's own log is in the trace"
+    );
+    for secret in ["base-secret-7f3a", "base-session-token-9c1e"] {
+        assert!(!trace.contains(secret), "{secret} is in the TRACE log");
+        assert!(
+            !tf.state_file().contains(secret),
+            "{secret} is in the state"
+        );
+    }
     let left = bed.rt.block_on(async {
         role_ec2
             .describe_images()
