@@ -6,7 +6,9 @@
 //! (https for AWS's own) picks `https_proxy` or `http_proxy`. Without
 //! explicit proxies, hyper-util's matcher reads HTTP_PROXY, HTTPS_PROXY and
 //! NO_PROXY (and the lower-case forms) from the environment; the default
-//! client of the SDK would ignore them.
+//! client of the SDK would ignore them. With no proxy anywhere the client is
+//! the plain one: the proxy-aware connector, matching nothing, still held up
+//! the cleanup after a second Ctrl-C past its bound (tests/faults.rs).
 
 use super::{AwsError, Proxy};
 use aws_sdk_sts::config::SharedHttpClient;
@@ -31,15 +33,23 @@ pub(super) fn read_bundle(p: &Path) -> Result<Vec<u8>, AwsError> {
 /// Settings the block leaves out come from the environment, each from its
 /// own variable, as in the AWS provider.
 pub(super) fn proxy_for(p: &Proxy, endpoint: Option<&str>) -> Result<ProxyConfig, AwsError> {
-    if p.http.is_none() && p.https.is_none() && p.no_proxy.is_none() {
-        return Ok(ProxyConfig::from_env());
-    }
     let env = |upper: &str| {
         std::env::var(upper)
             .or_else(|_| std::env::var(upper.to_ascii_lowercase()))
             .ok()
             .filter(|v| !v.is_empty())
     };
+    if p.http.is_none() && p.https.is_none() && p.no_proxy.is_none() {
+        // No proxy at all: the plain connector, not a proxy-aware one that matches nothing.
+        let any = ["HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY"]
+            .iter()
+            .any(|v| env(v).is_some());
+        return Ok(if any {
+            ProxyConfig::from_env()
+        } else {
+            ProxyConfig::disabled()
+        });
+    }
     let p = &Proxy {
         http: p.http.clone().or_else(|| env("HTTP_PROXY")),
         https: p.https.clone().or_else(|| env("HTTPS_PROXY")),
@@ -78,10 +88,7 @@ pub(super) fn client(
     let context = tls::TlsContext::builder()
         .with_trust_store(trust)
         .build()
-        .map_err(|e| AwsError::Proxy {
-            url: String::new(),
-            message: format!("TLS setup: {e}"),
-        })?;
+        .map_err(|e| AwsError::Tls(e.to_string()))?;
     Ok(
         aws_smithy_http_client::Builder::new().build_with_connector_fn(
             move |settings, components| {
@@ -115,7 +122,20 @@ mod tests {
 
     #[test]
     fn environment_applies_only_without_explicit_proxies() {
-        assert!(proxy_for(&Proxy::default(), None).unwrap().is_from_env());
+        let none = proxy_for(&Proxy::default(), None).unwrap();
+        let env_set = [
+            "HTTP_PROXY",
+            "HTTPS_PROXY",
+            "ALL_PROXY",
+            "http_proxy",
+            "https_proxy",
+            "all_proxy",
+        ]
+        .iter()
+        .any(|v| std::env::var(v).is_ok_and(|x| !x.is_empty()));
+        // Without proxy variables the plain connector, not a proxy-aware one.
+        assert_eq!(none.is_from_env(), env_set);
+        assert_eq!(none.is_disabled(), !env_set);
         assert!(
             !proxy_for(&p(Some("http://h:1"), None), None)
                 .unwrap()

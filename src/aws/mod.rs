@@ -155,6 +155,8 @@ pub enum AwsError {
     CaBundleEmpty(String),
     #[error("invalid proxy URL {url:?}: {message}")]
     Proxy { url: String, message: String },
+    #[error("cannot set up TLS with the CA bundle: {0}")]
+    Tls(String),
 }
 
 /// The shared configuration and what each service client adds to it.

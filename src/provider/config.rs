@@ -313,9 +313,9 @@ impl ProviderConfig {
         let fail = |e: aws::AwsError| {
             let d = Diagnostic::error("Cannot set up the AWS client", e.to_string());
             match e {
-                aws::AwsError::CaBundle { .. } | aws::AwsError::CaBundleEmpty(_) => {
-                    d.at(AttrPath::root("custom_ca_bundle"))
-                }
+                aws::AwsError::CaBundle { .. }
+                | aws::AwsError::CaBundleEmpty(_)
+                | aws::AwsError::Tls(_) => d.at(AttrPath::root("custom_ca_bundle")),
                 aws::AwsError::Proxy { .. } => d,
             }
         };
