@@ -1,5 +1,6 @@
 //! terraform-provider-golden: a Terraform provider that bakes AWS golden images.
 
+mod aws;
 mod bake;
 mod choices;
 mod convert;
@@ -12,6 +13,7 @@ mod provision;
 mod public_ip;
 mod retry;
 mod ssh;
+mod sts;
 
 use std::process::ExitCode;
 use std::sync::Arc;

@@ -4,11 +4,13 @@
 //! Layers (a module may use only what is listed after its arrow):
 //!   main      → anything
 //!   plugin    → provider, protocol, logging
-//!   provider  → bake, provision, ssh, ec2, protocol, choices, retry, public_ip
+//!   provider  → bake, provision, ssh, ec2, sts, aws, protocol, choices, retry, public_ip
 //!   bake      → provision, ssh, ec2, choices, retry, public_ip
 //!   provision → ssh, retry
 //!   ssh       → retry
-//!   ec2       → retry, choices (closed value sets such as volume types)
+//!   ec2       → aws (the shared SDK configuration), retry, choices (closed value sets such as volume types)
+//!   sts       → aws
+//!   aws       → choices
 //!   protocol, retry, choices, public_ip, logging → nothing of ours
 //!   convert   → provider, for its schema definitions only (the `convert`
 //!               command reads attribute names there); nothing imports convert
@@ -28,6 +30,8 @@ const ALLOWED: &[(&str, &[&str])] = &[
             "provision",
             "ssh",
             "ec2",
+            "sts",
+            "aws",
             "protocol",
             "choices",
             "retry",
@@ -40,7 +44,9 @@ const ALLOWED: &[(&str, &[&str])] = &[
     ),
     ("provision", &["ssh", "retry"]),
     ("ssh", &["retry"]),
-    ("ec2", &["retry", "choices"]),
+    ("ec2", &["aws", "retry", "choices"]),
+    ("sts", &["aws"]),
+    ("aws", &["choices"]),
     ("protocol", &[]),
     ("retry", &[]),
     ("choices", &[]),

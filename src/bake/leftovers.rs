@@ -21,6 +21,10 @@ struct Entry {
     endpoint: Option<String>,
     #[serde(default)]
     profile: Option<String>,
+    /// Credentials the provider block gave (assumed roles, keys): only the
+    /// configured provider has them, so the start-up sweep leaves the entry.
+    #[serde(default)]
+    credentials: Option<String>,
     pid: u32,
     /// Which process `pid` was: a reused pid is not the owner.
     #[serde(default)]
@@ -90,6 +94,7 @@ impl JournalEntry {
             region: ec2.region.clone(),
             endpoint: ec2.endpoint.clone(),
             profile: ec2.profile.clone(),
+            credentials: ec2.credentials.clone(),
             pid: std::process::id(),
             started: whoami(std::process::id()).map(|w| w.0).unwrap_or_default(),
             host: host(),
@@ -194,6 +199,10 @@ pub async fn sweep_orphans() -> Vec<String> {
         // compare with: only AWS itself or this machine get signed requests,
         // whatever the file says. Other endpoints wait for the sweep that
         // runs with the configured provider.
+        if entry.credentials.is_some() {
+            tracing::info!(build_id = %entry.build_id, "leftovers made with the provider block's credentials wait for the configured provider");
+            continue;
+        }
         if !entry.endpoint.as_deref().is_none_or(startup_endpoint_ok) {
             tracing::warn!(endpoint = ?entry.endpoint, "leftovers at a custom endpoint wait for the configured provider");
             continue;
@@ -203,6 +212,7 @@ pub async fn sweep_orphans() -> Vec<String> {
             profile: entry.profile,
             ec2_endpoint: entry.endpoint,
             max_retries: 5,
+            ..Default::default()
         };
         if !targets.iter().any(|t| {
             t.region == s.region && t.ec2_endpoint == s.ec2_endpoint && t.profile == s.profile
@@ -211,7 +221,13 @@ pub async fn sweep_orphans() -> Vec<String> {
         }
     }
     for s in targets {
-        let ec2 = Ec2::connect(&s).await;
+        let ec2 = match Ec2::connect(&s).await {
+            Ok(ec2) => ec2,
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot reach EC2 for the start-up sweep");
+                continue;
+            }
+        };
         removed.extend(sweep(&ec2).await);
     }
     if !removed.is_empty() {
@@ -262,6 +278,7 @@ async fn sweep_dir(dir: &std::path::Path, ec2: &Ec2) -> Vec<String> {
         if entry.region != ec2.region
             || entry.endpoint != ec2.endpoint
             || entry.profile != ec2.profile
+            || entry.credentials != ec2.credentials
             || !owner_dead(&entry).await
         {
             continue;
@@ -432,6 +449,25 @@ mod tests {
         ));
     }
 
+    /// Leftovers made with an assumed role are the business of a provider
+    /// assuming that role: one with other credentials would look in another
+    /// account, find nothing and drop the entry.
+    #[tokio::test]
+    async fn only_a_provider_with_the_same_block_credentials_sweeps_their_leftovers() {
+        let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+        let fake = FakeEc2::new();
+        let mut ec2 = Ec2::with_api(fake.clone(), "us-east-1".into());
+        leftovers_of(&fake, &ec2, DEAD).await;
+        let mut e = entry(DEAD);
+        e.credentials = Some("role arn:aws:iam::111111111111:role/baker".into());
+        write_entries(dir.path(), [e]);
+        assert!(sweep_dir(dir.path(), &ec2).await.is_empty());
+        assert!(dir.path().join(format!("{DEAD}.json")).exists());
+        ec2.credentials = Some("role arn:aws:iam::111111111111:role/baker".into());
+        assert_eq!(sweep_dir(dir.path(), &ec2).await.len(), 4);
+        assert!(!dir.path().join(format!("{DEAD}.json")).exists());
+    }
+
     const B1: &str = "0000000000b1";
     const DEAD: &str = "00000000dead";
     const ELSEWHERE: &str = "0000000e15e0";
@@ -444,6 +480,7 @@ mod tests {
             region: "us-east-1".into(),
             endpoint: None,
             profile: None,
+            credentials: None,
             pid: 1 << 23,
             started: String::new(),
             host: host(),

@@ -31,14 +31,7 @@ pub use error::Ec2Error;
 use std::path::PathBuf;
 use std::sync::Arc;
 
-/// Where and how to reach EC2: resolved once from the provider block.
-#[derive(Debug, Clone, Default)]
-pub struct AwsSettings {
-    pub region: Option<String>,
-    pub profile: Option<String>,
-    pub ec2_endpoint: Option<String>,
-    pub max_retries: u32,
-}
+pub use crate::aws::AwsSettings;
 
 /// The EC2 seam every bake of one provider shares, with what it remembers.
 #[derive(Clone, Debug)]
@@ -49,6 +42,9 @@ pub struct Ec2 {
     pub endpoint: Option<String>,
     /// The named profile, if any, recorded so a later sweep can reconnect.
     pub profile: Option<String>,
+    /// The provider block's credentials, named (`AwsSettings::credentials_label`):
+    /// leftovers made with them are swept only by a provider configured alike.
+    pub credentials: Option<String>,
     /// How long transitions took before, so waits look when a change is due.
     pub pacer: Arc<pace::Pacer>,
     /// Account facts that outlive a bake (VPCs), so each bake need not ask.
@@ -64,12 +60,21 @@ pub struct Ec2 {
 impl Ec2 {
     /// The real client, built through the standard AWS chain; makes no
     /// network call.
-    pub async fn connect(s: &AwsSettings) -> Ec2 {
-        let (client, region) = sdk::SdkEc2::connect(s).await;
-        let mut ec2 = Ec2::with_api(Arc::new(client), region);
+    pub async fn connect(s: &AwsSettings) -> Result<Ec2, crate::aws::AwsError> {
+        Ec2::from_shared(&crate::aws::load(s).await?, s)
+    }
+
+    /// The real client on an SDK configuration other seams share.
+    pub fn from_shared(
+        shared: &crate::aws::Shared,
+        s: &AwsSettings,
+    ) -> Result<Ec2, crate::aws::AwsError> {
+        let client = sdk::SdkEc2::connect(shared, s.ec2_endpoint.as_deref())?;
+        let mut ec2 = Ec2::with_api(Arc::new(client), shared.region());
         ec2.endpoint = s.ec2_endpoint.clone();
         ec2.profile = s.profile.clone();
-        ec2
+        ec2.credentials = s.credentials_label();
+        Ok(ec2)
     }
 
     /// Any implementation of the seam, remembering in memory only.
@@ -79,6 +84,7 @@ impl Ec2 {
             region,
             endpoint: None,
             profile: None,
+            credentials: None,
             pacer: Default::default(),
             facts: Default::default(),
             recent_sources: Default::default(),

@@ -38,8 +38,25 @@ pub struct Lifecycle<'a> {
     pub abandoned: &'a Arc<std::sync::atomic::AtomicBool>,
 }
 
-/// What a configured provider holds: the shared EC2 client and settings.
+/// What a configured provider holds: the shared EC2 and STS clients and settings.
 pub struct Configured {
     pub ec2: crate::ec2::Ec2,
+    pub sts: Arc<dyn crate::sts::StsApi>,
+    pub accounts: super::accounts::AccountRule,
+    /// Set once the account guard passed: STS is asked once per provider.
+    pub account_checked: tokio::sync::OnceCell<()>,
+    pub tags: super::tag_policy::TagPolicy,
     pub public_ip_url: String,
+}
+
+impl Configured {
+    /// The account guard, run before the first AWS call that reads or makes
+    /// anything; a refusal is asked again (it costs one call, and the
+    /// credentials may change).
+    pub async fn check_account(&self) -> Result<(), Diagnostic> {
+        self.account_checked
+            .get_or_try_init(|| self.accounts.check(self.sts.as_ref()))
+            .await
+            .map(|_| ())
+    }
 }

@@ -1,11 +1,13 @@
 //! The Terraform face, protocol-neutral: provider configuration and the
 //! resource types, working on [`Value`]s and returning [`Diagnostics`].
 
+mod accounts;
 mod config;
 mod context;
 mod duration;
 pub mod golden_ami;
 pub mod schema;
+mod tag_policy;
 
 use crate::protocol::diag::{Diagnostic, Diagnostics};
 use crate::protocol::value::Value;
@@ -197,13 +199,16 @@ impl Provider {
         diags
     }
 
+    /// The configured provider, once its account guard has passed.
     async fn client(&self) -> Result<Arc<Configured>, Diagnostic> {
-        self.configured.read().await.clone().ok_or_else(|| {
+        let c = self.configured.read().await.clone().ok_or_else(|| {
             Diagnostic::error(
                 "Provider not configured",
                 "The golden provider was used before Terraform configured it; this is a bug in Terraform or the provider.",
             )
-        })
+        })?;
+        c.check_account().await?;
+        Ok(c)
     }
 
     fn unknown_type(type_name: &str) -> Diagnostic {
@@ -268,7 +273,20 @@ impl Provider {
                 diags: Self::unknown_type(type_name).into(),
             };
         }
-        let client = self.client().await.ok();
+        // Unconfigured (settings not known yet) plans without EC2; a refused
+        // account stops the plan before anything is looked up or made.
+        let client = match self.client().await {
+            Ok(c) => Some(c),
+            Err(d) if self.configured.read().await.is_some() => {
+                return PlanOutcome {
+                    planned: proposed,
+                    requires_replace: vec![],
+                    private,
+                    diags: d.into(),
+                };
+            }
+            Err(_) => None,
+        };
         golden_ami::plan(
             client.as_deref(),
             prior,

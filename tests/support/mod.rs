@@ -362,6 +362,19 @@ impl Bed {
         }
     }
 
+    /// Starts testbed/tls_relay.py in front of moto: its https:// URL and the
+    /// PEM file of the throw-away CA its certificate chains to.
+    pub fn start_tls_relay(&self) -> (String, PathBuf) {
+        let mut relay = Command::new("python3");
+        relay
+            .arg(repo().join("testbed/tls_relay.py"))
+            .args(["--upstream", &self.moto_endpoint, "--port", "0", "--dir"])
+            .arg(self.dir.path().join("tls"));
+        let (proc, words) = start_ready(relay, "TLS relay");
+        self.procs.lock().unwrap().push(proc);
+        (words[0].clone(), PathBuf::from(&words[1]))
+    }
+
     /// A directory the "instance" user may write, unique to this test.
     pub fn remote_dir(&self) -> PathBuf {
         self.dir.path().join("remote")

@@ -8,11 +8,10 @@ mod devices;
 mod launch;
 mod throttle;
 
-use super::AwsSettings;
 use super::error::Ec2Error;
+use crate::aws::{AwsError, Shared};
 use aws_sdk_ec2::error::SdkError;
 use aws_sdk_ec2::error::{DisplayErrorContext, ProvideErrorMetadata};
-use std::time::Duration;
 
 /// aws-sdk-ec2's client, one per provider.
 #[derive(Clone, Debug)]
@@ -21,43 +20,13 @@ pub struct SdkEc2 {
 }
 
 impl SdkEc2 {
-    /// Builds the client through the standard AWS chain (env, profile, SSO,
-    /// IMDS) with adaptive retries; makes no network call. Also returns the
-    /// region the chain resolved.
-    pub async fn connect(s: &AwsSettings) -> (SdkEc2, String) {
-        use aws_smithy_http_client::tls;
-        let http = aws_smithy_http_client::Builder::new()
-            .tls_provider(tls::Provider::Rustls(
-                tls::rustls_provider::CryptoMode::AwsLc,
-            ))
-            .build_https();
-        let mut loader =
-            aws_config::defaults(aws_config::BehaviorVersion::latest()).http_client(http);
-        if let Some(r) = &s.region {
-            loader = loader.region(aws_config::Region::new(r.clone()));
-        }
-        if let Some(p) = &s.profile {
-            loader = loader.profile_name(p);
-        }
-        let shared = loader.load().await;
-        let retry = aws_config::retry::RetryConfig::standard()
-            .with_max_attempts(s.max_retries.max(1))
-            .with_initial_backoff(Duration::from_millis(200))
-            .with_max_backoff(Duration::from_secs(20));
-        // A stalled answer must not hang a wait: each attempt is bounded, then retried.
-        let timeouts = aws_config::timeout::TimeoutConfig::builder()
-            .connect_timeout(Duration::from_secs(10))
-            .operation_attempt_timeout(Duration::from_secs(60))
-            .build();
-        let mut b = aws_sdk_ec2::config::Builder::from(&shared)
-            .retry_config(retry)
-            .timeout_config(timeouts);
-        if let Some(url) = &s.ec2_endpoint {
-            b = b.endpoint_url(url);
-        }
-        let region = shared.region().map(|r| r.to_string()).unwrap_or_default();
-        let client = aws_sdk_ec2::Client::from_conf(b.build());
-        (SdkEc2 { client }, region)
+    /// The client on the shared SDK configuration (credentials chain,
+    /// retries, HTTP client) with EC2's endpoint; makes no network call.
+    pub fn connect(shared: &Shared, endpoint: Option<&str>) -> Result<SdkEc2, AwsError> {
+        let conf = shared.for_endpoint(endpoint)?;
+        Ok(SdkEc2 {
+            client: aws_sdk_ec2::Client::new(&conf),
+        })
     }
 }
 

@@ -11,6 +11,7 @@ use crate::ec2::Ec2;
 use crate::protocol::diag::{AttrPath, Diagnostic, Diagnostics};
 use crate::protocol::value::Value;
 use crate::provider::schema::decode::{decode, view};
+use crate::provider::tag_policy::TagPolicy;
 use crate::provider::{Configured, Lifecycle, StateOutcome};
 use std::collections::BTreeMap;
 use tokio_util::sync::CancellationToken;
@@ -34,7 +35,7 @@ pub async fn apply(
     if prior.is_null() {
         return create(c, life, planned, &config).await;
     }
-    update(&c.ec2, prior, planned, private).await
+    update(&c.ec2, &c.tags, prior, planned, private).await
 }
 
 async fn create(
@@ -55,11 +56,18 @@ async fn create(
         None => generated_name(inputs.name_prefix.as_deref().unwrap_or("golden-")),
     };
     let build_id = new_build_id();
-    let spec = match bake_spec(&inputs, name.clone(), build_id.clone(), &c.public_ip_url) {
+    let spec = match bake_spec(
+        &inputs,
+        name.clone(),
+        build_id.clone(),
+        &c.public_ip_url,
+        &c.tags,
+    ) {
         Ok(s) => s,
         Err(e) => return StateOutcome::err(Value::Null, internal(e)),
     };
     let instance_type = spec.instance_type.clone();
+    let spec_tags = spec.tags.clone();
     // The bake runs as its own task: if Terraform drops this request (a lost
     // connection), the bake still finishes its cleanup.
     let (ec2, stop, abandoned) = (c.ec2.clone(), life.stop.clone(), life.abandoned.clone());
@@ -127,6 +135,7 @@ async fn create(
         Value::string_list(image.snapshot_ids.clone()),
     );
     state.set("source_ami_id", Value::opt_string(outcome.source_ami_id));
+    state.set("tags_all", Value::string_map(spec_tags));
     // Inputs unknown at plan time are known now.
     if state.get("input_digest").is_unknown_or_partial() {
         if let Err((i, e)) = digest::fill_content_digests(&mut state, true).await {
@@ -163,6 +172,8 @@ struct InPlace {
     id: Option<String>,
     snapshot_ids: Vec<String>,
     tags: BTreeMap<String, String>,
+    /// Null in states from before it, and while unknown at plan time.
+    tags_all: Option<BTreeMap<String, String>>,
     snapshot_tags: BTreeMap<String, String>,
     ami_users: Vec<String>,
     ami_groups: Vec<PublicGroup>,
@@ -195,7 +206,13 @@ struct Held {
     timeouts: Timeouts,
 }
 
-async fn update(ec2: &Ec2, prior: Value, planned: Value, private: Vec<u8>) -> StateOutcome {
+async fn update(
+    ec2: &Ec2,
+    policy: &TagPolicy,
+    prior: Value,
+    planned: Value,
+    private: Vec<u8>,
+) -> StateOutcome {
     let block = super::schema().block;
     let (old, new) = match (
         view::<InPlace>(&block, &prior),
@@ -206,17 +223,20 @@ async fn update(ec2: &Ec2, prior: Value, planned: Value, private: Vec<u8>) -> St
     };
     let id = old.id.clone().unwrap_or_default();
     let mut diags = Diagnostics::default();
+    let all = |v: &InPlace| v.tags_all.clone().unwrap_or_else(|| policy.merged(&v.tags));
+    let (old_all, new_all) = (all(&old), all(&new));
     let image_ids = vec![id.clone()];
     let snapshots = old.snapshot_ids.clone();
     let steps = [
-        (
-            "tags",
-            ec2.sync_tags(&image_ids, &old.tags, &new.tags).await,
-        ),
+        ("tags", ec2.sync_tags(&image_ids, &old_all, &new_all).await),
         (
             "snapshot_tags",
-            ec2.sync_tags(&snapshots, &old.snapshot_tags, &new.snapshot_tags)
-                .await,
+            ec2.sync_tags(
+                &snapshots,
+                &policy.merged(&old.snapshot_tags),
+                &policy.merged(&new.snapshot_tags),
+            )
+            .await,
         ),
     ];
     for (attr, r) in steps {
@@ -294,6 +314,10 @@ async fn update(ec2: &Ec2, prior: Value, planned: Value, private: Vec<u8>) -> St
     } else {
         (planned, private)
     };
+    let mut state = state;
+    if !diags.has_errors() {
+        state.set("tags_all", Value::string_map(new_all));
+    }
     StateOutcome {
         state,
         private,

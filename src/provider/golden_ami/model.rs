@@ -5,6 +5,7 @@ use super::schema::{Direction, File, GoldenAmi, PublicGroup, Shell, Ssh};
 use crate::bake::spec::HostKeyCheck;
 use crate::bake::{BakeSpec, BastionSpec, MetadataSpec, SourceSpec, SshSpec};
 use crate::choices::Choice;
+use crate::provider::tag_policy::TagPolicy;
 use crate::provision::{FileStep, ProvisionStep, ShellStep};
 use std::path::PathBuf;
 
@@ -106,12 +107,14 @@ pub fn generated_name(prefix: &str) -> String {
 #[error("internal: a validated golden_ami has no {0}")]
 pub struct Incomplete(&'static str);
 
-/// The bake for a planned golden_ami, given its final name and build id.
+/// The bake for a planned golden_ami, given its final name and build id;
+/// every tag map carries the provider's default tags under its own.
 pub fn bake_spec(
     v: &GoldenAmi,
     name: String,
     build_id: String,
     public_ip_url: &str,
+    tags: &TagPolicy,
 ) -> Result<BakeSpec, Incomplete> {
     let ssh_block = v.ssh.as_ref().ok_or(Incomplete("ssh block"))?;
     Ok(BakeSpec {
@@ -130,9 +133,9 @@ pub fn bake_spec(
                 (None, None) => None,
             })
             .collect(),
-        tags: v.tags.clone(),
-        snapshot_tags: v.snapshot_tags.clone(),
-        run_tags: v.run_tags.clone(),
+        tags: tags.merged(&v.tags),
+        snapshot_tags: tags.merged(&v.snapshot_tags),
+        run_tags: tags.merged(&v.run_tags),
         subnet_id: v.subnet_id.clone(),
         launch: v.launch.clone(),
         launch_block_devices: v.launch_block_device.iter().map(device).collect(),

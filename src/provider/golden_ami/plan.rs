@@ -78,6 +78,7 @@ pub async fn plan(
             None => Value::Unknown,
         };
         planned.set("source_ami_id", source_id);
+        set_tags_all(client, &mut planned);
         let d = digest::input_digest(&planned);
         planned.set("input_digest", d);
         if let Some(c) = client {
@@ -110,6 +111,7 @@ pub async fn plan(
             planned.set("source_ami_id", now);
         }
     }
+    set_tags_all(client, &mut planned);
     let d = digest::input_digest(&planned);
     planned.set("input_digest", d);
 
@@ -218,6 +220,19 @@ pub(super) fn refuse_if_protected(prior: &Value, what: &str, diags: &mut Diagnos
             .at(AttrPath::root("deregistration_protection").attr("enabled")),
         );
     }
+}
+
+/// `tags_all` as the apply will make it: the provider's default tags under
+/// the resource's own; unknown while either is.
+fn set_tags_all(client: Option<&Configured>, planned: &mut Value) {
+    let tags = planned.get("tags");
+    let all = match client {
+        Some(c) if tags.is_wholly_known() => {
+            Value::string_map(c.tags.merged(&tags.as_string_map()))
+        }
+        _ => Value::Unknown,
+    };
+    planned.set("tags_all", all);
 }
 
 /// What deciding to follow a newer source reads of the configuration.

@@ -6,6 +6,7 @@ use crate::ec2::images::ImageInfo;
 use crate::ec2::tags::{BUILD_ID_TAG, INPUT_DIGEST_TAG, SOURCE_AMI_TAG};
 use crate::protocol::diag::{Diagnostic, Diagnostics};
 use crate::protocol::value::Value;
+use crate::provider::tag_policy::TagPolicy;
 use crate::provider::{Configured, StateOutcome};
 use std::collections::BTreeMap;
 
@@ -19,14 +20,24 @@ fn user_tags(
         .collect()
 }
 
-/// Writes what EC2 says of the image into `state`.
-fn refresh(state: &mut Value, img: &ImageInfo, region: &str) {
+/// Writes what EC2 says of the image into `state`; `policy` leaves ignored
+/// and unchanged default tags out of `tags`.
+fn refresh(state: &mut Value, img: &ImageInfo, region: &str, policy: &TagPolicy) {
     state.set("id", Value::string(&img.id));
     state.set("name", Value::string(&img.name));
     state.set("region", Value::string(region));
     state.set("creation_date", Value::string(&img.creation_date));
     state.set("snapshot_ids", Value::string_list(img.snapshot_ids.clone()));
-    let tags = user_tags(&img.tags);
+    let all = user_tags(&img.tags);
+    let tags = policy.shown(&all, &state.get("tags").as_string_map());
+    state.set(
+        "tags_all",
+        Value::string_map(
+            all.into_iter()
+                .filter(|(k, _)| !policy.ignores(k))
+                .collect::<BTreeMap<_, _>>(),
+        ),
+    );
     // Keep "no tags" as null when the configuration had none.
     if !(tags.is_empty() && state.get("tags").is_null()) {
         state.set("tags", Value::string_map(tags));
@@ -191,7 +202,7 @@ pub async fn read(c: &Configured, state: Value, private: Vec<u8>) -> StateOutcom
             }
             .bytes();
             let mut state = state;
-            refresh(&mut state, &img, &c.ec2.region);
+            refresh(&mut state, &img, &c.ec2.region, &c.tags);
             // The snapshots' tags cost one DescribeSnapshots call per refresh,
             // so it is made only when the state has `snapshot_tags` (set in
             // the configuration, even to `{}`): a plain refresh stays at
@@ -202,7 +213,10 @@ pub async fn read(c: &Configured, state: Value, private: Vec<u8>) -> StateOutcom
                 match c.ec2.snapshot_tags(&img.snapshot_ids).await {
                     Ok(found) => {
                         let configured = state.get("snapshot_tags").as_string_map();
-                        let each: Vec<_> = found.values().map(user_tags).collect();
+                        let each: Vec<_> = found
+                            .values()
+                            .map(|t| c.tags.shown(&user_tags(t), &configured))
+                            .collect();
                         state.set(
                             "snapshot_tags",
                             Value::string_map(seen_snapshot_tags(&configured, &each)),
@@ -310,7 +324,7 @@ pub async fn import(c: &Configured, id: &str) -> StateOutcome {
         }
     };
     let mut state = schema().block.conform(&Value::Map(Default::default()));
-    refresh(&mut state, &img, &c.ec2.region);
+    refresh(&mut state, &img, &c.ec2.region, &c.tags);
     state.set(
         "source_ami_id",
         Value::opt_string(img.tags.get(SOURCE_AMI_TAG).cloned()),

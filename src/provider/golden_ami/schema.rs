@@ -97,6 +97,7 @@ define_block! {
         pub run_tags: BTreeMap<String, String> => optional("Tags on the build instance, its volumes, the temporary key pair and security group.")
             .check(Check::NoReservedTagKeys)
             .in_place(),
+        pub tags_all: BTreeMap<String, String> => computed("All tags on the AMI but the provider's own `golden:*`: the provider's `default_tags` with `tags` over them, less `ignore_tags`. A change of `default_tags` updates it in place."),
         pub source_ami_id: Option<String> => computed("The AMI the image was baked from (resolved from `source_ami_filter` at plan time).")
             .digest(true),
         pub snapshot_ids: Vec<String> => computed("EBS snapshots backing the AMI."),

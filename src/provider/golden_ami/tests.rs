@@ -540,7 +540,14 @@ fn unknown_values_are_checked_later() {
 
 fn spec(v: &Value) -> BakeSpec {
     let decoded: GoldenAmi = decode(v).unwrap();
-    bake_spec(&decoded, "n".into(), "b".into(), "http://ip").unwrap()
+    bake_spec(
+        &decoded,
+        "n".into(),
+        "b".into(),
+        "http://ip",
+        &Default::default(),
+    )
+    .unwrap()
 }
 
 #[test]
@@ -857,6 +864,10 @@ fn over_fake(
     let ec2 = crate::ec2::Ec2::with_api(fake.clone(), "us-east-1".into());
     let c = crate::provider::Configured {
         ec2,
+        sts: std::sync::Arc::new(crate::sts::fake::FakeSts::new("123456789012")),
+        accounts: Default::default(),
+        account_checked: Default::default(),
+        tags: Default::default(),
         public_ip_url: String::new(),
     };
     (
@@ -963,7 +974,7 @@ fn a_state_without_its_write_only_values_still_decodes() {
     let decoded: GoldenAmi = decode(&state).unwrap();
     assert!(decoded.ssh.unwrap().bastion.unwrap().private_key.is_none());
     let decoded: GoldenAmi = decode(&state).unwrap();
-    let err = bake_spec(&decoded, "n".into(), "b".into(), "").unwrap_err();
+    let err = bake_spec(&decoded, "n".into(), "b".into(), "", &Default::default()).unwrap_err();
     assert!(err.to_string().contains("ssh.bastion.private_key"), "{err}");
 }
 

@@ -32,6 +32,8 @@ pub enum Check {
     OrganizationArn,
     /// An AWS Organizations OU ARN (`arn:aws:organizations::ACCOUNT:ou/o-.../ou-...`).
     OuArn,
+    /// An IAM ARN whose resource starts with this (`role/`, `policy/`).
+    Arn(&'static str),
     /// An RFC 3339 time.
     Rfc3339,
     /// Family and size, like `t3.micro`.
@@ -168,10 +170,6 @@ impl Check {
                 "Invalid AMI id".into(),
                 format!("{s:?} is not an AMI id (ami- followed by hex digits)."),
             ),
-            Check::AccountId if !account_id_ok(s) => one(
-                "Invalid account id".into(),
-                format!("{s:?} is not a 12-digit account id."),
-            ),
             Check::OrganizationArn if !org_arn_ok(s, false) => one(
                 "Invalid organization ARN".into(),
                 format!("{s:?} is not an organization ARN like arn:aws:organizations::123456789012:organization/o-exampleorgid."),
@@ -188,6 +186,17 @@ impl Check {
                     format!("{s:?} is neither a 12-digit account id nor \"all\"."),
                 )
             }
+            Check::AccountId if !account_id_ok(s) => one(
+                "Invalid account id".into(),
+                format!("{s:?} is not a 12-digit AWS account id."),
+            ),
+            Check::Arn(kind) if !iam_arn_ok(s, kind) => one(
+                "Invalid ARN".into(),
+                format!(
+                    "{s:?} is not an IAM {} ARN like \"arn:aws:iam::123456789012:{kind}NAME\".",
+                    kind.trim_end_matches('/')
+                ),
+            ),
             Check::Rfc3339
                 if aws_smithy_types::DateTime::from_str(
                     s,
@@ -282,6 +291,27 @@ fn cidr_ok(c: &str) -> bool {
     })
 }
 
+fn account_id_ok(s: &str) -> bool {
+    s.len() == 12 && s.chars().all(|c| c.is_ascii_digit())
+}
+
+/// `arn:PARTITION:iam::ACCOUNT:KIND...`; AWS-managed policies have `aws` as
+/// the account.
+fn iam_arn_ok(s: &str, kind: &str) -> bool {
+    let parts: Vec<&str> = s.splitn(6, ':').collect();
+    let [arn, partition, service, region, account, resource] = parts[..] else {
+        return false;
+    };
+    arn == "arn"
+        && partition.starts_with("aws")
+        && service == "iam"
+        && region.is_empty()
+        && (account_id_ok(account) || (kind == "policy/" && account == "aws"))
+        && resource
+            .strip_prefix(kind)
+            .is_some_and(|name| !name.is_empty())
+}
+
 fn ami_id_ok(s: &str) -> bool {
     s.strip_prefix("ami-")
         .is_some_and(|hex| !hex.is_empty() && hex.chars().all(|c| c.is_ascii_hexdigit()))
@@ -303,10 +333,6 @@ fn instance_type_ok(t: &str) -> bool {
                 .chars()
                 .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit())
     })
-}
-
-fn account_id_ok(s: &str) -> bool {
-    s.len() == 12 && s.chars().all(|c| c.is_ascii_digit())
 }
 
 /// `arn:PARTITION:organizations::ACCOUNT:organization/o-ID`, or with `ou`
@@ -414,11 +440,6 @@ mod tests {
     #[test]
     fn accounts_and_organizations() {
         ok(
-            Check::AccountId,
-            &[s("111122223333")],
-            &[(s("all"), "not a 12-digit account id")],
-        );
-        ok(
             Check::OrganizationArn,
             &[s(
                 "arn:aws:organizations::123456789012:organization/o-abcdefghij",
@@ -500,6 +521,45 @@ mod tests {
             Check::AccountIdOrAll,
             &[s("all"), s("111122223333")],
             &[(s("1111"), "neither a 12-digit account id")],
+        );
+        ok(
+            Check::AccountId,
+            &[s("111122223333")],
+            &[
+                (s("all"), "is not a 12-digit AWS account id"),
+                (s("11112222333a"), "is not a 12-digit AWS account id"),
+            ],
+        );
+        ok(
+            Check::Arn("role/"),
+            &[
+                s("arn:aws:iam::111122223333:role/baker"),
+                s("arn:aws-us-gov:iam::111122223333:role/path/baker"),
+            ],
+            &[
+                (s("baker"), "is not an IAM role ARN"),
+                (
+                    s("arn:aws:iam::111122223333:user/baker"),
+                    "is not an IAM role ARN",
+                ),
+                (s("arn:aws:iam::1111:role/baker"), "is not an IAM role ARN"),
+                (
+                    s("arn:aws:sts::111122223333:role/baker"),
+                    "is not an IAM role ARN",
+                ),
+                (
+                    s("arn:aws:iam::111122223333:role/"),
+                    "is not an IAM role ARN",
+                ),
+            ],
+        );
+        ok(
+            Check::Arn("policy/"),
+            &[
+                s("arn:aws:iam::aws:policy/ReadOnlyAccess"),
+                s("arn:aws:iam::111122223333:policy/mine"),
+            ],
+            &[(s("arn:aws:iam::aws:role/x"), "is not an IAM policy ARN")],
         );
         ok(
             Check::InstanceType,
