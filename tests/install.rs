@@ -126,28 +126,41 @@ impl Release {
             .collect()
     }
 
-    /// The `terraform providers mirror` layout in `root`: the zips under HOST/NS/TYPE/ beside
-    /// index.json and VERSION.json, which is a packed filesystem mirror and, served over
-    /// HTTPS, a network mirror.
-    fn mirror(&self, root: &Path) {
-        let dir = root.join(SOURCE);
-        std::fs::create_dir_all(&dir).unwrap();
-        let mut archives = serde_json::Map::new();
-        for (platform, zip, hash) in self.archives() {
-            std::fs::copy(self.dir.join(&zip), dir.join(&zip)).unwrap();
-            archives.insert(
-                platform,
-                serde_json::json!({"url": zip, "hashes": [format!("zh:{hash}")]}),
-            );
+    /// Makes the `terraform providers mirror` layout (the zips under HOST/NS/TYPE/ beside
+    /// index.json and VERSION.json: a packed filesystem mirror and, served over HTTPS, a network
+    /// mirror) as docs/index.md tells users to: its shell block, run in `dir` holding the
+    /// release's files. Returns the mirror's root.
+    fn mirror_as_documented(&self, dir: &Path) -> PathBuf {
+        let doc = std::fs::read_to_string(support::repo().join("docs/index.md")).unwrap();
+        let marker = "<!-- tests/install.rs runs this block on a release -->\n```shell\n";
+        let start = doc
+            .find(marker)
+            .expect("docs/index.md lost the mirror block's marker")
+            + marker.len();
+        let block = &doc[start..start + doc[start..].find("```\n").unwrap()];
+        let script = block.replacen("v=VERSION", &format!("v={}", self.version), 1);
+        assert_ne!(script, block, "the block starts with v=VERSION");
+        std::fs::create_dir_all(dir).unwrap();
+        for file in self.sums.keys().cloned().chain(self.sums_files()) {
+            std::fs::copy(self.dir.join(&file), dir.join(&file)).unwrap();
         }
-        let index = serde_json::json!({"versions": {&self.version: {}}});
-        std::fs::write(dir.join("index.json"), index.to_string()).unwrap();
-        let version = serde_json::json!({ "archives": archives });
-        std::fs::write(
-            dir.join(format!("{}.json", self.version)),
-            version.to_string(),
-        )
-        .unwrap();
+        let out = Command::new("bash")
+            .args(["-euc", &script])
+            .current_dir(dir)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "the docs' mirror block failed:\n{script}\n{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        dir.join("mirror")
+    }
+
+    /// SHA256SUMS and its signature.
+    fn sums_files(&self) -> [String; 2] {
+        let sums = format!("{NAME}_{}_SHA256SUMS", self.version);
+        [sums.clone(), format!("{sums}.sig")]
     }
 }
 
@@ -159,7 +172,7 @@ impl Release {
         let files = root.join("files");
         std::fs::create_dir_all(&files).unwrap();
         let sums = format!("{NAME}_{}_SHA256SUMS", self.version);
-        for f in [sums.clone(), format!("{sums}.sig")] {
+        for f in self.sums_files() {
             std::fs::copy(self.dir.join(&f), files.join(&f)).unwrap();
         }
         let provider = root.join("v1/providers/golden-ami/golden");
@@ -247,8 +260,7 @@ fn installs_from_mirrors_and_bakes(v: TfVersion) {
     let rel = release();
     let bed = Bed::start();
     let served = bed.dir.path().join("served");
-    let mirror = served.join("mirror");
-    rel.mirror(&mirror);
+    let mirror = rel.mirror_as_documented(&served);
 
     // A packed filesystem mirror: the directory `terraform providers mirror` writes.
     let fs = seed_workspace(
