@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Runs every test on a fresh machine: installs the test bed (scripts/setup.sh), builds once,
 # runs the unit tests and the end-to-end tests (real terraform 1.11 and 1.0.3, moto, sshd),
-# then checks formatting and clippy.
+# builds the linux_amd64 release package and installs it as users do (tests/install.rs), then
+# checks formatting and clippy.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
