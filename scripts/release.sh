@@ -39,6 +39,9 @@ gpg --batch --list-secret-keys "$GOLDEN_GPG_KEY" >/dev/null 2>&1 \
 # read EdDSA keys ("unsupported feature: public key type: 22").
 [ "$(gpg --batch --with-colons --list-keys "$GOLDEN_GPG_KEY" | awk -F: '$1 == "pub" { print $4; exit }')" = 1 ] \
   || die "'$GOLDEN_GPG_KEY' is not an RSA key; make one with: gpg --quick-gen-key 'NAME <MAIL>' rsa4096 sign"
+if [ -n "$(git status --porcelain --untracked-files=no 2>/dev/null)" ]; then
+  echo "release.sh: WARNING: uncommitted changes; this release cannot be rebuilt from a commit" >&2
+fi
 TARGETS="${GOLDEN_RELEASE_TARGETS:-linux_amd64 linux_arm64}"
 DIST="${GOLDEN_DIST:-$ROOT/dist}"
 NAME=terraform-provider-golden
