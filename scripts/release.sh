@@ -35,8 +35,8 @@ VERSION="${1:-}"
   (GNUPGHOME chooses the keyring), e.g. GOLDEN_GPG_KEY=releases@example.com"
 gpg --batch --list-secret-keys "$GOLDEN_GPG_KEY" >/dev/null 2>&1 \
   || die "no secret key '$GOLDEN_GPG_KEY' in ${GNUPGHOME:-~/.gnupg}"
-# The Terraform Registry takes RSA (or DSA) signing keys only, and Terraform before 1.x cannot
-# read EdDSA keys ("unsupported feature: public key type: 22").
+# The Terraform Registry takes RSA (or DSA) signing keys only, and Terraform 1.0 cannot read
+# EdDSA keys ("unsupported feature: public key type: 22").
 [ "$(gpg --batch --with-colons --list-keys "$GOLDEN_GPG_KEY" | awk -F: '$1 == "pub" { print $4; exit }')" = 1 ] \
   || die "'$GOLDEN_GPG_KEY' is not an RSA key; make one with: gpg --quick-gen-key 'NAME <MAIL>' rsa4096 sign"
 if [ -n "$(git status --porcelain --untracked-files=no 2>/dev/null)" ]; then
@@ -79,6 +79,7 @@ build() {
   esac
 }
 
+for platform in $TARGETS; do triple "$platform" >/dev/null; done # unknown names fail first
 for platform in $TARGETS; do build "$platform"; done
 
 # The host's binary says which version and protocol it serves; the manifest takes it from there.
