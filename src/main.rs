@@ -22,11 +22,17 @@ use std::sync::Arc;
 /// manifest states it.
 const PROTOCOL_VERSION: &str = "6.0";
 
+/// The release this binary is: `GOLDEN_VERSION` at build time (scripts/release.sh sets it, so a
+/// release needs no edit of Cargo.toml), else the crate's version.
+const VERSION: &str = match option_env!("GOLDEN_VERSION") {
+    Some(v) => v,
+    None => env!("CARGO_PKG_VERSION"),
+};
+
 fn main() -> ExitCode {
     if std::env::args().nth(1).as_deref() == Some("--version") {
         println!(
-            "terraform-provider-golden {} (Terraform plugin protocol {PROTOCOL_VERSION})",
-            env!("CARGO_PKG_VERSION")
+            "terraform-provider-golden {VERSION} (Terraform plugin protocol {PROTOCOL_VERSION})"
         );
         return ExitCode::SUCCESS;
     }

@@ -46,7 +46,7 @@ fn copy_tree(src: &Path, dst: &Path) {
 }
 
 fn validate_and_fmt(c: &Converted) {
-    let tf = Tf::at(c.out.clone(), TfVersion::Current);
+    let tf = Tf::new(c.out.clone(), TfVersion::Current);
     tf.init();
     let v = tf.ok(&["validate", "-no-color"]);
     assert!(v.contains("The configuration is valid"), "{v}");
@@ -236,7 +236,7 @@ fn converted_seed_templates_bake_on_the_bed() {
             bed_override(&bed, "amazon_linux_ami"),
         )
         .unwrap();
-        let tf = Tf::at(out.clone(), TfVersion::Current);
+        let tf = Tf::new(out.clone(), TfVersion::Current);
         tf.apply(&[]);
         let ami = tf.output("amazon_linux_ami_id");
         let img = bed.image(&ami).expect("the AMI exists");

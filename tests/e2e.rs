@@ -646,7 +646,7 @@ fn version_names_the_release_and_the_protocol() {
         text.trim(),
         format!(
             "terraform-provider-golden {} (Terraform plugin protocol 6.0)",
-            env!("CARGO_PKG_VERSION")
+            option_env!("GOLDEN_VERSION").unwrap_or(env!("CARGO_PKG_VERSION"))
         )
     );
 }

@@ -229,6 +229,38 @@ fn start_ready_logged(
     )
 }
 
+/// A provider network mirror over HTTPS on 127.0.0.1 (testbed/provider_mirror.py), with a
+/// CA of its own; stopped when dropped.
+pub struct NetworkMirror {
+    /// The mirror's base URL, as `network_mirror { url = ... }` takes it.
+    pub url: String,
+    /// The CA that signed the server's certificate (Terraform trusts it via SSL_CERT_FILE).
+    pub ca_file: PathBuf,
+    /// One line per request: `GET /path STATUS`.
+    pub log: PathBuf,
+    _proc: Proc,
+}
+
+/// Serves `root` (the `terraform providers mirror` layout) as a network mirror; its CA and
+/// request log go into `dir`.
+pub fn network_mirror(root: &Path, dir: &Path) -> NetworkMirror {
+    let ca_file = dir.join("mirror-ca.pem");
+    let log = dir.join("mirror.log");
+    let mut cmd = Command::new("python3");
+    cmd.arg(repo().join("testbed/provider_mirror.py"))
+        .arg("--root")
+        .arg(root)
+        .arg("--ca-file")
+        .arg(&ca_file);
+    let (proc, words) = start_ready_logged(cmd, "provider mirror", Some(log.clone()));
+    NetworkMirror {
+        url: words[0].clone(),
+        ca_file,
+        log,
+        _proc: proc,
+    }
+}
+
 /// One test's world: EC2 emulator, sshd, a work directory, an EC2 client.
 pub struct Bed {
     pub endpoint: String,
@@ -741,12 +773,10 @@ pub struct Tf {
 }
 
 impl Tf {
-    /// A working directory made by the test itself (a converted template, say).
-    pub fn at(dir: PathBuf, v: TfVersion) -> Tf {
-        Tf::new(dir, v)
-    }
-
-    fn new(dir: PathBuf, v: TfVersion) -> Tf {
+    /// A working directory `dir` (made if missing) driven by Terraform `v`, golden from the
+    /// test mirror.
+    pub fn new(dir: PathBuf, v: TfVersion) -> Tf {
+        std::fs::create_dir_all(&dir).unwrap();
         Tf {
             dir,
             bin: terraform_bin(v),

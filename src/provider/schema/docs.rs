@@ -115,26 +115,50 @@ fn anchor(path: &str, name: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::render;
+    use std::path::Path;
 
-    const BEGIN: &str =
-        "<!-- schema:begin (generated from the schema; GOLDEN_WRITE_DOCS=1 cargo test docs) -->\n";
     const END: &str = "<!-- schema:end -->";
 
-    fn check(file: &str, generated: String) {
-        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join(file);
+    fn repo() -> &'static Path {
+        Path::new(env!("CARGO_MANIFEST_DIR"))
+    }
+
+    /// Checks (or, with GOLDEN_WRITE_DOCS set, rewrites) the text between `begin` and `end`.
+    fn check_section(file: &str, begin: &str, end: &str, generated: &str) {
+        let path = repo().join(file);
         let text = std::fs::read_to_string(&path).unwrap();
-        let (Some(b), Some(e)) = (text.find(BEGIN), text.find(END)) else {
-            panic!("{file} lacks the schema markers");
+        let Some(b) = text.find(begin) else {
+            panic!("{file} lacks the marker {begin:?}");
         };
-        let current = &text[b + BEGIN.len()..e];
+        let Some(e) = text[b..].find(end).map(|e| b + e) else {
+            panic!("{file} lacks {end:?} after {begin:?}");
+        };
+        let current = &text[b + begin.len()..e];
         if current != generated {
             if std::env::var("GOLDEN_WRITE_DOCS").is_ok() {
-                let new = format!("{}{BEGIN}{generated}{}", &text[..b], &text[e..]);
+                let new = format!("{}{begin}{generated}{}", &text[..b], &text[e..]);
                 std::fs::write(&path, new).unwrap();
             } else {
-                panic!("{file} is stale: run `GOLDEN_WRITE_DOCS=1 cargo test docs`");
+                panic!("{file} is stale: run `GOLDEN_WRITE_DOCS=1 cargo test --bins docs`");
             }
         }
+    }
+
+    fn check(file: &str, generated: String) {
+        let begin = "<!-- schema:begin (generated from the schema; GOLDEN_WRITE_DOCS=1 cargo test docs) -->\n";
+        check_section(file, begin, END, &generated);
+    }
+
+    /// Pulls an example file into a doc as the Registry's tfplugindocs does: by convention,
+    /// examples/provider/provider.tf into the index, examples/resources/NAME/resource.tf and
+    /// import.sh into the resource's page.
+    fn check_example(doc: &str, example: &str, fence: &str) {
+        let body = std::fs::read_to_string(repo().join(example))
+            .unwrap_or_else(|e| panic!("{example}: {e} (the Registry's docs layout expects it)"));
+        let begin =
+            format!("<!-- example:begin ({example}; GOLDEN_WRITE_DOCS=1 cargo test docs) -->\n");
+        let generated = format!("```{fence}\n{}\n```\n", body.trim_end());
+        check_section(doc, &begin, "<!-- example:end -->", &generated);
     }
 
     #[test]
@@ -146,5 +170,20 @@ mod tests {
         );
         let p = crate::provider::Provider::schema();
         check("docs/index.md", render(&p.block, 3, "", false));
+    }
+
+    #[test]
+    fn docs_show_the_examples() {
+        check_example(
+            "docs/index.md",
+            "examples/provider/provider.tf",
+            "terraform",
+        );
+        for resource in crate::provider::Provider::resource_types() {
+            let doc = format!("docs/resources/{resource}.md");
+            let dir = format!("examples/resources/{resource}");
+            check_example(&doc, &format!("{dir}/resource.tf"), "terraform");
+            check_example(&doc, &format!("{dir}/import.sh"), "shell");
+        }
     }
 }
