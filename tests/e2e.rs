@@ -353,7 +353,10 @@ fn tag_change_updates_in_place(v: TfVersion) {
     assert!(public());
     let (code, plan) = tf.plan_exit(&[]);
     assert_eq!(code, 2, "drift in sharing shows in the plan:\n{plan}");
-    assert!(plan.contains("ami_groups"), "public by hand shows as ami_groups drift: {plan}");
+    assert!(
+        plan.contains("ami_groups"),
+        "public by hand shows as ami_groups drift: {plan}"
+    );
     tf.apply(&[]);
     assert!(!public(), "the apply made the image private again");
     assert_eq!(tf.plan_exit(&[]).0, 0);
