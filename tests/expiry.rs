@@ -5,10 +5,8 @@
 mod support;
 
 use aws_sdk_ec2::types::{Filter, ResourceType, Tag, TagSpecification};
-use std::os::unix::process::CommandExt;
-use std::process::{Child, Stdio};
 use std::time::{Duration, Instant, SystemTime};
-use support::{Bed, Tf, TfVersion, eventually};
+use support::{Bed, TfVersion, eventually};
 
 const V: TfVersion = TfVersion::Current;
 const BUILD_ID: &str = "golden:build-id";
@@ -50,34 +48,6 @@ fn quick_resource(bed: &Bed, extra: &str) -> String {
 /// Short enough that the test waits seconds for the expiry, long enough for
 /// a bake on a loaded machine to reach provisioning.
 const SHORT: &str = "  timeouts {\n    create = \"30s\"\n    delete = \"2s\"\n  }\n";
-
-/// Starts `terraform apply` in its own process group and waits until the
-/// bake is inside its provisioning step.
-fn apply_until_provisioning(bed: &Bed, tf: &Tf) -> Child {
-    let started = bed.remote_dir().join("started");
-    let _ = std::fs::remove_file(&started);
-    let mut child = tf
-        .command(&["apply", "-auto-approve", "-no-color", "-input=false"])
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .process_group(0)
-        .spawn()
-        .unwrap();
-    let t0 = Instant::now();
-    while !started.exists() {
-        assert!(
-            t0.elapsed() < Duration::from_secs(60),
-            "provisioning never started"
-        );
-        assert!(
-            child.try_wait().unwrap().is_none(),
-            "terraform exited before provisioning"
-        );
-        std::thread::sleep(Duration::from_millis(100));
-    }
-    child
-}
 
 fn signal(sig: &str, target: &str) {
     let ok = std::process::Command::new("kill")
@@ -243,7 +213,7 @@ fn a_lost_runner_leaks_nothing_once_its_bake_expires() {
     let bed = Bed::start();
     let tf = bed.workspace("lost", &slow_resource(&bed, SHORT), V);
     tf.init();
-    let child = apply_until_provisioning(&bed, &tf);
+    let child = tf.apply_until(&bed.remote_dir().join("started"), "provisioning");
     let (build_id, expires) = build_instance(&bed);
     signal("-KILL", &format!("-{}", child.id()));
     let _ = child.wait_with_output();
@@ -279,7 +249,7 @@ fn a_double_ctrl_c_releases_first_and_the_sweep_takes_the_rest() {
     let bed = Bed::start_with(&["--hold-terminate", "30"]);
     let tf = bed.workspace("twice", &slow_resource(&bed, SHORT), V);
     tf.init();
-    let child = apply_until_provisioning(&bed, &tf);
+    let child = tf.apply_until(&bed.remote_dir().join("started"), "provisioning");
     let (build_id, expires) = build_instance(&bed);
     let group = format!("-{}", child.id());
     let interrupted = Instant::now();
@@ -386,7 +356,7 @@ fn the_sweep_leaves_alone_what_is_not_an_expired_leftover() {
     // A bake in progress elsewhere, with the default (long) timeouts.
     let live = bed.workspace("live", &slow_resource(&bed, ""), V);
     live.init();
-    let child = apply_until_provisioning(&bed, &live);
+    let child = live.apply_until(&bed.remote_dir().join("started"), "provisioning");
     let (live_id, _) = build_instance(&bed);
 
     let past = "2020-01-01T00:00:00Z";

@@ -3,8 +3,7 @@
 
 mod support;
 
-use std::os::unix::process::CommandExt;
-use std::process::{Child, Stdio};
+use std::process::Stdio;
 use std::time::{Duration, Instant};
 use support::{Bed, Tf, TfVersion, eventually};
 
@@ -45,34 +44,6 @@ output "id" {{
         ssh = bed.ssh_hcl(),
         r = r.display()
     )
-}
-
-/// Starts `terraform apply` in its own process group and waits until the
-/// bake is inside its provisioning step.
-fn apply_until_provisioning(bed: &Bed, tf: &Tf) -> Child {
-    let started = bed.remote_dir().join("started");
-    let mut child = tf
-        .command(&["apply", "-auto-approve", "-no-color", "-input=false"])
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .process_group(0)
-        .spawn()
-        .unwrap();
-    let t0 = Instant::now();
-    while !started.exists() {
-        assert!(
-            t0.elapsed() < Duration::from_secs(60),
-            "provisioning never started"
-        );
-        assert!(
-            child.try_wait().unwrap().is_none(),
-            "terraform exited before provisioning"
-        );
-        std::thread::sleep(Duration::from_millis(100));
-    }
-    assert_eq!(bed.live_instances().len(), 1, "a build instance is running");
-    child
 }
 
 fn kill(target: &str) {
@@ -122,7 +93,7 @@ fn sigkill_of_terraform_alone_cleans_up(v: TfVersion) {
     let bed = Bed::start();
     let tf = bed.workspace("kill-tf", &slow_resource(&bed), v);
     tf.init();
-    let mut child = apply_until_provisioning(&bed, &tf);
+    let mut child = tf.apply_until(&bed.remote_dir().join("started"), "provisioning");
     // Every terraform process (Terraform 1.0 runs as a panicwrap parent and a
     // worker child), but not the plugin.
     for pid in terraform_pids(child.id()) {
@@ -149,7 +120,7 @@ fn sigkill_of_everything_is_swept_by_the_next_run(v: TfVersion) {
     let bed = Bed::start();
     let tf = bed.workspace("kill-all", &slow_resource(&bed), v);
     tf.init();
-    let mut child = apply_until_provisioning(&bed, &tf);
+    let mut child = tf.apply_until(&bed.remote_dir().join("started"), "provisioning");
     kill(&format!("-{}", child.id()));
     let _ = child.wait();
     std::thread::sleep(Duration::from_millis(500));
@@ -262,7 +233,7 @@ fn second_ctrl_c_does_not_wedge_the_plugin(v: TfVersion) {
     let bed = Bed::start();
     let tf = bed.workspace("int-twice", &slow_resource(&bed), v);
     tf.init();
-    let mut child = apply_until_provisioning(&bed, &tf);
+    let mut child = tf.apply_until(&bed.remote_dir().join("started"), "provisioning");
     let group = format!("-{}", child.id());
     for _ in 0..2 {
         let ok = std::process::Command::new("kill")
@@ -432,7 +403,7 @@ fn sigkill_of_everything_then_destroy(v: TfVersion) {
     let bed = Bed::start();
     let tf = bed.workspace("kill-destroy", &slow_resource(&bed), v);
     tf.init();
-    let mut child = apply_until_provisioning(&bed, &tf);
+    let mut child = tf.apply_until(&bed.remote_dir().join("started"), "provisioning");
     kill(&format!("-{}", child.id()));
     let _ = child.wait();
     assert_eq!(bed.live_instances().len(), 1);

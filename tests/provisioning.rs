@@ -691,34 +691,6 @@ fn through_a_bastion(v: TfVersion) {
     bed.assert_no_leftovers();
 }
 
-/// Starts `terraform apply` in its own process group and waits until a step
-/// of the bake has touched `started`.
-fn apply_until(tf: &support::Tf, started: &std::path::Path) -> std::process::Child {
-    use std::os::unix::process::CommandExt;
-    use std::process::Stdio;
-    let mut child = tf
-        .command(&["apply", "-auto-approve", "-no-color", "-input=false"])
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .process_group(0)
-        .spawn()
-        .unwrap();
-    let t0 = Instant::now();
-    while !started.exists() {
-        assert!(
-            t0.elapsed() < Duration::from_secs(60),
-            "the step never started"
-        );
-        assert!(
-            child.try_wait().unwrap().is_none(),
-            "terraform exited early"
-        );
-        std::thread::sleep(Duration::from_millis(100));
-    }
-    child
-}
-
 /// The instance's own timer survives a reboot step: with the runner killed
 /// after it (`kill -9` of terraform and the plugin), the instance powers
 /// itself off at its deadline (create timeout + margin after boot) and, with
@@ -751,7 +723,7 @@ fn timer_survives_a_reboot_and_ends_an_abandoned_instance() {
     );
     let tf = bed.workspace("reboot-killed", &resource(&bed, &steps), TfVersion::Current);
     tf.init();
-    let mut child = apply_until(&tf, &r.join("rebooting"));
+    let mut child = tf.apply_until(&r.join("rebooting"), "the step");
     let t_boot = Instant::now();
     let deadline = bed.instance_root().join("var/lib/golden-ami/deadline");
     assert!(deadline.exists(), "the user data armed the timer");

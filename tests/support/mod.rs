@@ -791,6 +791,35 @@ impl Tf {
             .unwrap_or_else(|e| panic!("cannot run {}: {e}", self.bin.display()))
     }
 
+    /// Starts `terraform apply` in its own process group (so a test can kill
+    /// terraform and the plugin together) and returns once `started` exists:
+    /// the bake is inside the step that touches it (`what`, for messages).
+    pub fn apply_until(&self, started: &Path, what: &str) -> Child {
+        use std::os::unix::process::CommandExt;
+        let _ = std::fs::remove_file(started);
+        let mut child = self
+            .command(&["apply", "-auto-approve", "-no-color", "-input=false"])
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .process_group(0)
+            .spawn()
+            .unwrap();
+        let t0 = std::time::Instant::now();
+        while !started.exists() {
+            assert!(
+                t0.elapsed() < std::time::Duration::from_secs(60),
+                "{what} never started"
+            );
+            assert!(
+                child.try_wait().unwrap().is_none(),
+                "terraform exited before {what}"
+            );
+            std::thread::sleep(std::time::Duration::from_millis(100));
+        }
+        child
+    }
+
     /// The terraform command with this workspace's environment, not started.
     pub fn command(&self, args: &[&str]) -> Command {
         let mut c = Command::new(&self.bin);
