@@ -27,18 +27,23 @@ pub struct Stamp {
     newest: Duration,
 }
 
-fn walk(h: &mut Sha256, newest: &mut Duration, root: &Path, rel: &str) -> std::io::Result<()> {
-    // Followed symlinks, as the digest and the upload follow them; bounded depth.
+/// `rel` under `root`. Symlinks are followed, as the digest and the upload
+/// follow them, so the depth is bounded: a loop ends in an error, not a crash.
+pub(super) fn entry_path(root: &Path, rel: &str) -> std::io::Result<PathBuf> {
     if rel.matches('/').count() > 64 {
         return Err(std::io::Error::other(format!(
             "{rel}: nested too deep (a symlink loop?)"
         )));
     }
-    let path = if rel.is_empty() {
+    Ok(if rel.is_empty() {
         root.to_path_buf()
     } else {
         root.join(rel)
-    };
+    })
+}
+
+fn walk(h: &mut Sha256, newest: &mut Duration, root: &Path, rel: &str) -> std::io::Result<()> {
+    let path = entry_path(root, rel)?;
     let m = std::fs::metadata(&path)?;
     let mtime = Duration::new(
         m.mtime().max(0) as u64,

@@ -2,11 +2,11 @@
 
 use super::digest;
 use super::private::Private;
-use super::schema::{SourceAmiFilter, schema};
+use super::schema::{DeregistrationProtection, SourceAmiFilter, schema};
 use super::validate::validate;
 use crate::protocol::diag::{AttrPath, Diagnostic, Diagnostics};
 use crate::protocol::value::Value;
-use crate::provider::schema::decode::view_known;
+use crate::provider::schema::decode::{view, view_known};
 use crate::provider::schema::{Mode, OnChange};
 use crate::provider::{Configured, PlanOutcome};
 
@@ -167,17 +167,16 @@ pub async fn plan(
 /// `force_deregister` is to remove it. The image this resource holds is not
 /// "another": a replacement removes it first.
 async fn refuse_taken_name(c: &Configured, prior: &Value, config: &Value, diags: &mut Diagnostics) {
-    let Some(name) = config.get("name").as_str() else {
+    // Not decodable means a value not known yet: nothing to decide now.
+    let Ok(TakenName {
+        name: Some(name),
+        force_deregister: false,
+    }) = view::<TakenName>(&schema().block, config)
+    else {
         return;
     };
-    if !matches!(
-        config.get("force_deregister"),
-        Value::Null | Value::Bool(false)
-    ) {
-        return;
-    }
     let held = prior.get("id").as_str();
-    match c.ec2.own_images_named(name).await {
+    match c.ec2.own_images_named(&name).await {
         Ok(found) => {
             if let Some(other) = found.iter().find(|i| Some(i.id.as_str()) != held) {
                 diags.push(
@@ -199,12 +198,23 @@ async fn refuse_taken_name(c: &Configured, prior: &Value, config: &Value, diags:
     }
 }
 
+/// What checking the AMI name reads of the configuration.
+#[derive(serde::Deserialize)]
+struct TakenName {
+    name: Option<String>,
+    force_deregister: bool,
+}
+
+/// What checking deregistration protection reads of the state.
+#[derive(serde::Deserialize)]
+struct Protection {
+    deregistration_protection: Option<DeregistrationProtection>,
+}
+
 /// Whether the stored image has deregistration protection on.
 pub(super) fn protected(state: &Value) -> bool {
-    matches!(
-        state.get("deregistration_protection").get("enabled"),
-        Value::Bool(true)
-    )
+    view::<Protection>(&schema().block, state)
+        .is_ok_and(|p| p.deregistration_protection.is_some_and(|d| d.enabled))
 }
 
 /// A protected image cannot be deregistered: say so at plan time, before a
