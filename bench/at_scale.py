@@ -76,6 +76,8 @@ def main():
     ap.add_argument("--throttle", type=float, default=0.1)
     ap.add_argument("--quick", action="store_true", help="CI: instant profile, 5 at once")
     ap.add_argument("--keep", action="store_true", help="keep the work directory")
+    ap.add_argument("--fresh-only", action="store_true",
+                    help="only the fresh-runner rebake, with its calls by name")
     a = ap.parse_args()
     provider = find_provider(a.provider)
     profile = "instant" if a.quick else "5/5/10/3"
@@ -110,6 +112,11 @@ def main():
         fresh_bake = sum(v for k, v in calls.items() if k not in REMOVAL)
         fresh_removal = sum(v for k, v in calls.items() if k in REMOVAL)
         timed(destroy, db, env, log)
+        if a.fresh_only:
+            print(f"fresh runner: {fresh_s:.2f} s against {sum(holds)} s of states; "
+                  f"{fresh_bake} calls (+{fresh_removal} removing the old image)\n"
+                  f"{dict(sorted(calls.items()))}")
+            return
 
         # One bake, warm.
         with_triggers(da, "3")

@@ -12,8 +12,8 @@
 
 use super::error::Ec2Error;
 use super::model::{
-    Filters, GroupInfo, ImageInfo, InstanceInfo, KeyPairInfo, LaunchSpec, SnapshotInfo, VolumeInfo,
-    VpcInfo,
+    Filters, GroupInfo, ImageInfo, InstanceInfo, KeyPairInfo, LaunchSpec, SnapshotInfo, TagInfo,
+    VolumeInfo, VpcInfo,
 };
 use super::volumes::BlockDevice;
 use std::collections::BTreeMap;
@@ -146,4 +146,7 @@ pub trait Ec2Api: Send + Sync + std::fmt::Debug {
     // Tags.
     async fn create_tags(&self, ids: &[String], tags: &Tags) -> Result<(), Ec2Error>;
     async fn delete_tags(&self, ids: &[String], keys: &[String]) -> Result<(), Ec2Error>;
+    /// DescribeTags of one key, every page: which resources of any type
+    /// carry it, and its value on each.
+    async fn describe_tags_with_key(&self, key: &str) -> Result<Vec<TagInfo>, Ec2Error>;
 }

@@ -2,13 +2,14 @@
 //! carries its build id and `golden:expires-at` (the bake's start plus its
 //! create and delete timeouts: by then the bake, cleanup included, is over
 //! or dead). Any provider run, from any machine, removes what has expired:
-//! a few describes, then one call per removal, within a bound per run, so a
-//! runner that was killed and thrown away leaks nothing for long. Only
+//! one DescribeTags (describes of a kind only when something of it
+//! expired), then one call per removal, within a bound per run, so a runner
+//! that was killed and thrown away leaks nothing for long. Only
 //! resources with both tags are touched, and a kept image has no expiry.
 
 use super::Ec2;
 use super::error::Ec2Error;
-use super::model::{self, Filters, SnapshotInfo};
+use super::model::{self, Filters, SnapshotInfo, TagInfo};
 use super::tags::{BUILD_ID_TAG, EXPIRES_AT_TAG, valid_build_id};
 use crate::retry::Backoff;
 use aws_smithy_types::DateTime;
@@ -88,6 +89,51 @@ pub struct SweepReport {
     pub out_of_calls: bool,
 }
 
+/// The kinds of resource that hold an expiry already past.
+#[derive(Debug, PartialEq)]
+struct Due {
+    instance: bool,
+    volume: bool,
+    key_pair: bool,
+    image: bool,
+    snapshot: bool,
+    group: bool,
+}
+
+impl Due {
+    fn all() -> Due {
+        Due {
+            instance: true,
+            volume: true,
+            key_pair: true,
+            image: true,
+            snapshot: true,
+            group: true,
+        }
+    }
+
+    /// From DescribeTags' answer: a kind is due when one of its resources'
+    /// expiry has passed (the build id is checked on the resource itself).
+    fn of(tags: &[TagInfo], now: SystemTime) -> Due {
+        let now = now
+            .duration_since(SystemTime::UNIX_EPOCH)
+            .map(|d| d.as_secs() as i64)
+            .unwrap_or(0);
+        let past = |kind: &str| {
+            tags.iter()
+                .any(|t| t.resource_type == kind && parse(&t.value).is_some_and(|at| at <= now))
+        };
+        Due {
+            instance: past("instance"),
+            volume: past("volume"),
+            key_pair: past("key-pair"),
+            image: past("image"),
+            snapshot: past("snapshot"),
+            group: past("security-group"),
+        }
+    }
+}
+
 fn has_expiry() -> Filters {
     model::filters([("tag-key", EXPIRES_AT_TAG)])
 }
@@ -97,17 +143,46 @@ impl Ec2 {
     /// `now`, making at most `max_calls` EC2 calls: instances are told to
     /// terminate, key pairs, unfinished images (and their snapshots) and
     /// stray snapshots are deleted, then groups once nothing holds them.
+    ///
+    /// One DescribeTags of `golden:expires-at` comes first: in the usual
+    /// case (nothing expired) it is the run's only call, and otherwise only
+    /// the kinds of resource with a past expiry are described. Should it
+    /// fail (a policy without `ec2:DescribeTags`), every kind is described.
     pub async fn sweep_expired(&self, now: SystemTime, max_calls: u32) -> SweepReport {
         let mut r = SweepReport::default();
         let mut budget = Budget(max_calls);
-        let terminated = self.sweep_instances(now, &mut budget, &mut r).await;
-        self.sweep_volumes(now, &mut budget, &mut r).await;
-        self.sweep_key_pairs(now, &mut budget, &mut r).await;
-        let of_images = self.sweep_images(now, &mut budget, &mut r).await;
-        self.sweep_snapshots(now, of_images, &mut budget, &mut r)
-            .await;
-        self.sweep_groups(now, terminated, &mut budget, &mut r)
-            .await;
+        let due = match self
+            .swept(
+                &mut budget,
+                &mut r,
+                "DescribeTags",
+                self.api.describe_tags_with_key(EXPIRES_AT_TAG),
+            )
+            .await
+        {
+            Some(tags) => Due::of(&tags, now),
+            None => Due::all(),
+        };
+        let terminated = due.instance && self.sweep_instances(now, &mut budget, &mut r).await;
+        if due.volume {
+            self.sweep_volumes(now, &mut budget, &mut r).await;
+        }
+        if due.key_pair {
+            self.sweep_key_pairs(now, &mut budget, &mut r).await;
+        }
+        let of_images = if due.image {
+            self.sweep_images(now, &mut budget, &mut r).await
+        } else {
+            Vec::new()
+        };
+        if due.snapshot || !of_images.is_empty() {
+            self.sweep_snapshots(now, of_images, &mut budget, &mut r)
+                .await;
+        }
+        if due.group {
+            self.sweep_groups(now, terminated, &mut budget, &mut r)
+                .await;
+        }
         if r.out_of_calls {
             tracing::info!(
                 max_calls,
@@ -541,18 +616,63 @@ mod tests {
         let r = ec2.sweep_expired(SystemTime::now(), 8).await;
         assert_eq!(calls() - start, 8, "{:?}", fake.log());
         assert!(r.out_of_calls, "{r:?}");
-        // DescribeInstances, DescribeVolumes, DescribeKeyPairs, then five deletions.
-        assert_eq!(r.removed.len(), 5, "{r:?}");
-        assert_eq!(fake.key_pairs().len(), 7);
-        let r = ec2.sweep_expired(SystemTime::now(), 8).await;
-        assert_eq!(r.removed.len(), 5, "{r:?}");
-        assert_eq!(fake.calls("DescribeSnapshots"), 0, "{:?}", fake.log());
+        // DescribeTags, DescribeKeyPairs (the only kind due), then six deletions.
+        assert_eq!(r.removed.len(), 6, "{r:?}");
+        assert_eq!(fake.key_pairs().len(), 6);
         let r = ec2
             .sweep_expired(SystemTime::now(), MAX_CALLS_PER_RUN)
             .await;
-        assert_eq!(r.removed.len(), 2, "{r:?}");
+        assert_eq!(r.removed.len(), 6, "{r:?}");
         assert!(!r.out_of_calls && fake.key_pairs().is_empty(), "{r:?}");
-        assert_eq!(fake.calls("DescribeSnapshots"), 1, "{:?}", fake.log());
+        for kind in ["DescribeInstances", "DescribeVolumes", "DescribeSnapshots"] {
+            assert_eq!(fake.calls(kind), 0, "{kind}: {:?}", fake.log());
+        }
+    }
+
+    /// With nothing expired (the usual case) a run costs one call; a
+    /// resource whose expiry is still ahead is not a reason to describe.
+    #[tokio::test]
+    async fn nothing_expired_costs_one_call() {
+        let fake = FakeEc2::new();
+        let ec2 = Ec2::with_api(fake.clone(), "us-east-1".into());
+        let future = expires_at(SystemTime::now(), Duration::from_secs(3600));
+        if let Err(e) = ec2
+            .import_key_pair("live", "ssh-ed25519 AAAA", &temporary_tags(DEAD, &future))
+            .await
+        {
+            panic!("{e}")
+        }
+        let start = fake.log().len();
+        let r = ec2
+            .sweep_expired(SystemTime::now(), MAX_CALLS_PER_RUN)
+            .await;
+        assert!(r.removed.is_empty() && r.errors.is_empty(), "{r:?}");
+        assert_eq!(
+            fake.log()[start..],
+            ["DescribeTags golden:expires-at".to_string()]
+        );
+        assert_eq!(fake.key_pairs().len(), 1);
+    }
+
+    /// A policy without ec2:DescribeTags still gets its leftovers swept,
+    /// kind by kind, as before.
+    #[tokio::test]
+    async fn without_describe_tags_every_kind_is_described() {
+        let fake = FakeEc2::new();
+        let ec2 = Ec2::with_api(fake.clone(), "us-east-1".into());
+        if let Err(e) = ec2
+            .import_key_pair("dead", "ssh-ed25519 AAAA", &temporary_tags(DEAD, PAST))
+            .await
+        {
+            panic!("{e}")
+        }
+        fake.fail("DescribeTags", 1, "UnauthorizedOperation");
+        let r = ec2
+            .sweep_expired(SystemTime::now(), MAX_CALLS_PER_RUN)
+            .await;
+        assert_eq!(r.removed.len(), 1, "{r:?}");
+        assert!(fake.key_pairs().is_empty());
+        assert_eq!(fake.calls("DescribeInstances"), 1, "{:?}", fake.log());
     }
 
     /// Whatever part of keeping an image got done, a sweep never takes a

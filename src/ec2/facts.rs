@@ -6,15 +6,17 @@
 
 use super::stored::Stored;
 use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 const KEEP: Duration = Duration::from_secs(24 * 3600);
 
-#[derive(Clone, Debug, Serialize, Deserialize)]
-struct Fact {
-    at: u64,
-    value: Vec<String>,
+/// One fact and when it was learned (seconds since the epoch).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Fact {
+    pub at: u64,
+    pub value: Vec<String>,
 }
 
 #[derive(Debug, Default)]
@@ -40,6 +42,29 @@ impl Facts {
     pub async fn get(&self, key: &str) -> Option<Vec<String>> {
         let f = self.0.get(key).await?;
         fresh(&f, now()).then_some(f.value)
+    }
+
+    /// The facts learned for one region within the last day: they travel
+    /// with the resource's state, so a fresh machine does not ask again.
+    pub async fn learned_for(&self, region: &str) -> BTreeMap<String, Fact> {
+        let at = now();
+        self.0
+            .with_prefix(&format!("{region}|"))
+            .await
+            .into_iter()
+            .filter(|(_, f)| fresh(f, at))
+            .collect()
+    }
+
+    /// Takes what another machine learned where nothing is known here; a
+    /// stale or future-dated fact is dropped.
+    pub async fn absorb(&self, learned: BTreeMap<String, Fact>) {
+        let at = now();
+        let learned = learned
+            .into_iter()
+            .filter(|(_, f)| fresh(f, at) && f.at <= at)
+            .collect();
+        self.0.add_missing(learned).await;
     }
 
     /// Remembers `value` under `key`, or forgets the key with `None`.
@@ -76,5 +101,37 @@ mod tests {
         );
         b.put("vpc", None).await;
         assert_eq!(Facts::at(Some(file)).get("vpc").await, None);
+    }
+
+    #[tokio::test]
+    async fn what_one_machine_learned_seeds_another() {
+        let here = Facts::at(None);
+        here.put(
+            "r1|e||vpc of default",
+            Some(vec!["vpc-1".into(), "10.0.0.0/16".into()]),
+        )
+        .await;
+        here.put(
+            "r2|e||vpc of default",
+            Some(vec!["vpc-2".into(), "10.2.0.0/16".into()]),
+        )
+        .await;
+        let travelling = here.learned_for("r1").await;
+        assert_eq!(travelling.len(), 1, "{travelling:?}");
+        let mut stale = travelling.clone();
+        stale.insert(
+            "r1|e||vpc of subnet-x".into(),
+            Fact {
+                at: 1,
+                value: vec!["vpc-old".into(), "10.9.0.0/16".into()],
+            },
+        );
+        let fresh_machine = Facts::at(None);
+        fresh_machine.absorb(stale).await;
+        assert_eq!(
+            fresh_machine.get("r1|e||vpc of default").await,
+            Some(vec!["vpc-1".to_string(), "10.0.0.0/16".to_string()])
+        );
+        assert_eq!(fresh_machine.get("r1|e||vpc of subnet-x").await, None);
     }
 }

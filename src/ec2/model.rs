@@ -61,6 +61,16 @@ pub struct KeyPairInfo {
     pub tags: BTreeMap<String, String>,
 }
 
+/// One resource's tag, as DescribeTags lists it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TagInfo {
+    /// EC2's resource type: `instance`, `volume`, `key-pair`, `image`,
+    /// `snapshot`, `security-group`, ...
+    pub resource_type: String,
+    pub resource_id: String,
+    pub value: String,
+}
+
 /// A security group: its id and tags.
 #[derive(Debug, Clone, Default)]
 pub struct GroupInfo {

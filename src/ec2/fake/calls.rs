@@ -6,8 +6,8 @@ use super::{
 use crate::ec2::api::{Ec2Api, Tags};
 use crate::ec2::error::Ec2Error;
 use crate::ec2::model::{
-    Filters, GroupInfo, ImageInfo, InstanceInfo, KeyPairInfo, LaunchSpec, SnapshotInfo, VolumeInfo,
-    VpcInfo,
+    Filters, GroupInfo, ImageInfo, InstanceInfo, KeyPairInfo, LaunchSpec, SnapshotInfo, TagInfo,
+    VolumeInfo, VpcInfo,
 };
 
 #[async_trait::async_trait]
@@ -653,6 +653,40 @@ impl Ec2Api for FakeEc2 {
                 });
             }
             Ok(())
+        })
+    }
+
+    async fn describe_tags_with_key(&self, key: &str) -> Result<Vec<TagInfo>, Ec2Error> {
+        self.call("DescribeTags", key, |w| {
+            // A deregistered image's tags are gone with it; a terminated
+            // instance is still listed for a while, as on EC2.
+            let images = w
+                .images
+                .iter()
+                .filter(|(_, i)| i.info.state != "deregistered")
+                .map(|(id, i)| ("image", id, &i.info.tags));
+            let all = w
+                .instances
+                .iter()
+                .map(|(id, i)| ("instance", id, &i.tags))
+                .chain(w.volumes.iter().map(|(id, (_, t))| ("volume", id, t)))
+                .chain(w.key_pairs.iter().map(|(id, t)| ("key-pair", id, t)))
+                .chain(images)
+                .chain(w.snapshots.iter().map(|(id, t)| ("snapshot", id, t)))
+                .chain(
+                    w.groups
+                        .iter()
+                        .map(|(id, g)| ("security-group", id, &g.tags)),
+                );
+            Ok(all
+                .filter_map(|(kind, id, tags)| {
+                    Some(TagInfo {
+                        resource_type: kind.to_string(),
+                        resource_id: id.clone(),
+                        value: tags.get(key)?.clone(),
+                    })
+                })
+                .collect())
         })
     }
 }

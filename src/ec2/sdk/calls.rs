@@ -6,8 +6,8 @@ use super::{SdkEc2, missing};
 use crate::ec2::api::{Ec2Api, Tags};
 use crate::ec2::error::Ec2Error;
 use crate::ec2::model::{
-    Filters, GroupInfo, ImageInfo, InstanceInfo, KeyPairInfo, LaunchSpec, SnapshotInfo, VolumeInfo,
-    VpcInfo,
+    Filters, GroupInfo, ImageInfo, InstanceInfo, KeyPairInfo, LaunchSpec, SnapshotInfo, TagInfo,
+    VolumeInfo, VpcInfo,
 };
 use crate::ec2::volumes::BlockDevice;
 use aws_sdk_ec2::types::{
@@ -681,5 +681,39 @@ impl Ec2Api for SdkEc2 {
         )
         .await?;
         Ok(())
+    }
+
+    async fn describe_tags_with_key(&self, key: &str) -> Result<Vec<TagInfo>, Ec2Error> {
+        let mut out = Vec::new();
+        let mut token: Option<String> = None;
+        // Each page is one call; a bound keeps a huge account from making
+        // one run's sweep unbounded (what is beyond is the next run's).
+        for _ in 0..10 {
+            let page = retried(
+                "DescribeTags",
+                self.client
+                    .describe_tags()
+                    .filters(Filter::builder().name("key").values(key).build())
+                    .max_results(1000)
+                    .set_next_token(token.take()),
+                |r| r.send(),
+            )
+            .await?;
+            out.extend(page.tags().iter().filter_map(|t| {
+                Some(TagInfo {
+                    resource_type: t.resource_type()?.as_str().to_string(),
+                    resource_id: t.resource_id()?.to_string(),
+                    value: t.value().unwrap_or_default().to_string(),
+                })
+            }));
+            token = page
+                .next_token()
+                .filter(|t| !t.is_empty())
+                .map(str::to_string);
+            if token.is_none() {
+                break;
+            }
+        }
+        Ok(out)
     }
 }

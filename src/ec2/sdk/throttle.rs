@@ -49,6 +49,7 @@ where
 {
     let backoff = Backoff::starting(Duration::from_secs(1), Duration::from_secs(15));
     throttled(backoff, BUDGET, || async {
+        tracing::debug!(action, "EC2 call");
         send(req.clone()).await.map_err(api_err(action))
     })
     .await

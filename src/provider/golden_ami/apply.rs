@@ -152,6 +152,7 @@ async fn create(
     tracing::info!(image = %image.id, name = %image.name, "golden_ami created");
     let private = Private {
         learned: c.ec2.pacer.learned_for(&c.ec2.region, &instance_type).await,
+        facts: c.ec2.facts.learned_for(&c.ec2.region).await,
         ..Private::default()
     };
     StateOutcome {

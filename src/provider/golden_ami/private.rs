@@ -1,6 +1,7 @@
 //! What the resource keeps in Terraform's private state: facts about the
 //! object that are no attribute, carried from one operation to the next.
 
+use crate::ec2::facts::Fact;
 use crate::ec2::pace::Window;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -21,6 +22,10 @@ pub struct Private {
     /// so the next bake on any machine waits as a warm one would.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub learned: BTreeMap<String, Window>,
+    /// Account facts the bake used (the VPC it launched in), for the same
+    /// reason: a fresh machine need not ask EC2 for them again.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub facts: BTreeMap<String, Fact>,
 }
 
 fn is_false(b: &bool) -> bool {

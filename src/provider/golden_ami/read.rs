@@ -185,7 +185,9 @@ fn refresh_snapshot_sharing(state: &mut Value, found: Vec<String>) {
 pub async fn read(c: &Configured, state: Value, private: Vec<u8>) -> StateOutcome {
     // What earlier bakes learned, from wherever the state lives, seeds this
     // machine's memory before anything here waits.
-    c.ec2.pacer.absorb(Private::read(&private).learned).await;
+    let kept = Private::read(&private);
+    c.ec2.pacer.absorb(kept.learned).await;
+    c.ec2.facts.absorb(kept.facts).await;
     let Some(id) = state.get("id").as_str().map(str::to_string) else {
         return StateOutcome {
             state,
