@@ -30,7 +30,7 @@ use std::time::Duration;
 pub struct Window {
     pub lo: f64,
     pub hi: f64,
-    /// Learned by a blind wait: swept in quarters by the next one.
+    /// Learned by a blind wait: looked at halfway, then at its end, by the next one.
     #[serde(default)]
     pub coarse: bool,
 }
@@ -70,7 +70,7 @@ pub struct Schedule {
     looked: bool,
     /// The window was probed: the rest of it is left to the next bake.
     bisected: bool,
-    /// Quarters of a coarse window looked at so far.
+    /// Looks made inside a coarse window so far.
     swept: u32,
     blind: Backoff,
     beyond: Option<Backoff>,
@@ -105,7 +105,14 @@ impl Schedule {
         let at = if self.guard {
             w.hi / 2.0
         } else if w.coarse && wide {
-            w.lo + (w.hi - w.lo) * f64::from((self.swept + 1).min(4)) / 4.0
+            // Halfway, then the end: at most two looks inside a window a
+            // blind wait left (the change is anywhere in it), half its
+            // width late at worst.
+            if self.swept == 0 {
+                w.lo + (w.hi - w.lo) / 2.0
+            } else {
+                w.hi
+            }
         } else if self.bisected || !wide {
             w.hi
         } else {
@@ -342,17 +349,18 @@ mod tests {
     }
 
     #[test]
-    fn a_coarse_window_is_swept_in_quarters() {
+    fn a_coarse_window_is_looked_at_halfway_then_at_its_end() {
         let mut s = Schedule::new(Some(Window {
             lo: 4.0,
             hi: 8.0,
             coarse: true,
         }));
-        for at in [5.0, 6.0, 7.0] {
-            assert_eq!(s.next(0.0), at);
-            s.pending(at);
-        }
-        assert_eq!(s.next(7.0), 8.0);
+        assert_eq!(s.next(0.0), 6.0);
+        s.pending(6.0);
+        assert_eq!(s.next(6.0), 8.0);
+        s.pending(8.0);
+        let beyond = s.next(8.0);
+        assert!(beyond > 8.0 && beyond <= 13.0, "{beyond}");
     }
 
     #[test]
