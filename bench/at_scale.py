@@ -30,7 +30,9 @@ import os
 import shutil
 import subprocess
 import sys
+import resource
 import tempfile
+import time
 import urllib.request
 
 from bake_vs_packer import PROFILES, Bed, RssSampler, terraform_dir, timed
@@ -55,6 +57,54 @@ def own_images(bed):
     ec2 = boto3.client("ec2", endpoint_url=bed.moto, region_name="us-east-1",
                        aws_access_key_id="test", aws_secret_access_key="test")
     return ec2.describe_images(Owners=["self"])["Images"]
+
+
+def cpu_seconds(pid):
+    """CPU time of a process and the children it reaped (sshd's sessions), in seconds."""
+    with open(f"/proc/{pid}/stat") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return sum(int(x) for x in fields[11:15]) / os.sysconf("SC_CLK_TCK")
+
+
+def machine_busy():
+    """Core-seconds the whole machine spent busy and idle so far (/proc/stat)."""
+    with open("/proc/stat") as f:
+        v = [int(x) for x in f.readline().split()[1:]]
+    idle = v[3] + v[4]
+    return (sum(v) - idle) / os.sysconf("SC_CLK_TCK"), idle / os.sysconf("SC_CLK_TCK")
+
+
+class CpuSplit:
+    """Who spent the CPU while a command ran: Terraform with its providers (reaped
+    descendants of this process), and each test bed process (moto, proxy, sshd)."""
+
+    def __init__(self, bed):
+        self.bed = bed
+
+    def __enter__(self):
+        self.t0 = time.monotonic()
+        ru = resource.getrusage(resource.RUSAGE_CHILDREN)
+        self.kids0 = ru.ru_utime + ru.ru_stime
+        self.bed0 = [cpu_seconds(p.pid) for p in self.bed.procs]
+        self.machine0 = machine_busy()
+        return self
+
+    def __exit__(self, *exc):
+        ru = resource.getrusage(resource.RUSAGE_CHILDREN)
+        self.wall = time.monotonic() - self.t0
+        self.terraform = ru.ru_utime + ru.ru_stime - self.kids0
+        busy, idle = machine_busy()
+        self.busy, self.idle = busy - self.machine0[0], idle - self.machine0[1]
+        names = ["moto", "proxy", "sshd"]
+        self.bed_cpu = {names[i] if i < len(names) else f"bed{i}": cpu_seconds(p.pid) - b
+                        for i, (p, b) in enumerate(zip(self.bed.procs, self.bed0))}
+
+    def line(self):
+        parts = [f"terraform+provider {self.terraform:.1f}"] + [
+            f"{k} {v:.1f}" for k, v in self.bed_cpu.items()]
+        return (f"CPU s over {self.wall:.1f} s wall ({os.cpu_count()} cores): machine busy "
+                f"{self.busy:.1f}, idle {self.idle:.1f}; of which " + ", ".join(parts)
+                + " (sshd's per-login processes and what they start are not counted)")
 
 
 def with_triggers(d, value):
@@ -132,7 +182,7 @@ def main():
             shutil.copy(learned, f"{dn}/.terraform/golden-journal/timings.json")
         many = apply + [f"-parallelism={n}"]
         bed.reset_counts()
-        with RssSampler("terraform-provider-golden") as rss:
+        with RssSampler("terraform-provider-golden") as rss, CpuSplit(bed) as cpu:
             many_s = timed(many, dn, env, log)
         many_calls, _ = bed.counts(0)
         many_rss = rss.peak_kib / 1024
@@ -163,6 +213,7 @@ def main():
         print(f"| {n} at once, {a.throttle:.0%} of calls throttled | {throttled_s:.2f} | all {n} made: {made} |"
               f" {throttled_calls} ({injected} throttled) | {throttled_rss:.1f} |")
         print(f"\nfresh runner calls: {dict(sorted(calls.items()))}")
+        print(f"{n} at once: {cpu.line()}")
         if made != n or left != 0:
             sys.exit(f"{made} of {n} images made under throttling; {left} left after destroy")
     finally:

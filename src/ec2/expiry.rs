@@ -22,6 +22,11 @@ use std::time::{Duration, SystemTime};
 /// the next run.
 pub const MAX_CALLS_PER_RUN: u32 = 40;
 
+/// A sweep this recent in the same directory, of the same account and
+/// region, stands for this process's: `terraform apply` starts the provider
+/// once to plan and again to apply, seconds apart.
+const SWEPT_LATELY: Duration = Duration::from_secs(300);
+
 /// How long one run's sweep may wait for a group to be released by an
 /// instance it just terminated.
 const GROUP_WAIT: Duration = Duration::from_secs(60);
@@ -190,6 +195,39 @@ impl Ec2 {
             );
         }
         r
+    }
+
+    /// The key under which this directory remembers its last full sweep
+    /// (never carried in state: another machine's sweep is no reason to skip).
+    fn sweep_key(&self) -> String {
+        format!(
+            "sweep|{}|{}|{}|{}",
+            self.region,
+            self.endpoint.as_deref().unwrap_or(""),
+            self.profile.as_deref().unwrap_or(""),
+            self.credentials.as_deref().unwrap_or("")
+        )
+    }
+
+    /// The sweep of a provider run: skipped when this directory swept the
+    /// same account and region moments ago; remembered when it finished
+    /// everything it found.
+    pub async fn sweep_expired_once(&self, now: SystemTime, max_calls: u32) -> Option<SweepReport> {
+        let key = self.sweep_key();
+        if self
+            .facts
+            .age(&key)
+            .await
+            .is_some_and(|s| s < SWEPT_LATELY.as_secs())
+        {
+            tracing::debug!("expiry sweep: done moments ago in this directory");
+            return None;
+        }
+        let r = self.sweep_expired(now, max_calls).await;
+        if r.errors.is_empty() && !r.out_of_calls {
+            self.facts.put(&key, Some(Vec::new())).await;
+        }
+        Some(r)
     }
 
     /// One call of the sweep, within the budget; None when it is spent or
@@ -631,6 +669,53 @@ mod tests {
 
     /// With nothing expired (the usual case) a run costs one call; a
     /// resource whose expiry is still ahead is not a reason to describe.
+    /// The apply's process does not sweep again what its plan's process,
+    /// in the same directory, swept moments before; an unfinished sweep is
+    /// not remembered, so the next process goes on with it.
+    #[tokio::test]
+    async fn a_sweep_moments_ago_in_this_directory_stands() {
+        let dir = tempfile::tempdir().unwrap();
+        let fake = FakeEc2::new();
+        let at = |fake: &Arc<FakeEc2>| {
+            Ec2::with_api(fake.clone(), "us-east-1".into()).remembering(dir.path().to_path_buf())
+        };
+        assert!(
+            at(&fake)
+                .sweep_expired_once(SystemTime::now(), 40)
+                .await
+                .is_some()
+        );
+        assert!(
+            at(&fake)
+                .sweep_expired_once(SystemTime::now(), 40)
+                .await
+                .is_none()
+        );
+        assert_eq!(fake.calls("DescribeTags"), 1);
+
+        let busy = FakeEc2::new();
+        let other = tempfile::tempdir().unwrap();
+        let ec2 = || {
+            Ec2::with_api(busy.clone(), "us-east-1".into()).remembering(other.path().to_path_buf())
+        };
+        let t = temporary_tags(DEAD, PAST);
+        for i in 0..3 {
+            if let Err(e) = ec2()
+                .import_key_pair(&format!("k{i}"), "ssh-ed25519 AAAA", &t)
+                .await
+            {
+                panic!("{e}")
+            }
+        }
+        let r = ec2().sweep_expired_once(SystemTime::now(), 3).await;
+        assert!(r.is_some_and(|r| r.out_of_calls));
+        let r = ec2().sweep_expired_once(SystemTime::now(), 40).await;
+        assert!(
+            r.is_some_and(|r| r.removed.len() == 2),
+            "the second process goes on"
+        );
+    }
+
     #[tokio::test]
     async fn nothing_expired_costs_one_call() {
         let fake = FakeEc2::new();

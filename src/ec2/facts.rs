@@ -44,6 +44,13 @@ impl Facts {
         fresh(&f, now()).then_some(f.value)
     }
 
+    /// How many seconds ago `key` was learned, if it is remembered.
+    pub async fn age(&self, key: &str) -> Option<u64> {
+        let f = self.0.get(key).await?;
+        let at = now();
+        fresh(&f, at).then(|| at.saturating_sub(f.at))
+    }
+
     /// The facts learned for one region within the last day: they travel
     /// with the resource's state, so a fresh machine does not ask again.
     pub async fn learned_for(&self, region: &str) -> BTreeMap<String, Fact> {

@@ -109,12 +109,15 @@ impl Provider {
         }
         let ec2 = ec2.clone();
         self.tasks.spawn(async move {
-            let r = ec2
-                .sweep_expired(
+            let Some(r) = ec2
+                .sweep_expired_once(
                     std::time::SystemTime::now(),
                     crate::ec2::expiry::MAX_CALLS_PER_RUN,
                 )
-                .await;
+                .await
+            else {
+                return;
+            };
             if !r.removed.is_empty() {
                 tracing::info!(removed = ?r.removed, "expired temporary resources removed");
             }
