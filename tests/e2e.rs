@@ -1093,7 +1093,11 @@ fn spot_bake_and_no_spot_capacity_with_and_without_fallback() {
             &format!("  spot_price = \"auto\"\n  spot_instance_types = {types}\n  spot_tags = {{ team = \"images\" }}\n{extra}  tags          ="),
         )
     };
-    let tf = bed.workspace("spot", &hcl("[\"m5.large\", \"t3.small\"]", ""), TfVersion::Current);
+    let tf = bed.workspace(
+        "spot",
+        &hcl("[\"m5.large\", \"t3.small\"]", ""),
+        TfVersion::Current,
+    );
     tf.init();
     tf.apply(&[]);
     let ami = tf.output("id");
@@ -1103,7 +1107,12 @@ fn spot_bake_and_no_spot_capacity_with_and_without_fallback() {
         .to_string();
     let (instances, requests) = bed.rt.block_on(async {
         let i = bed.ec2.describe_instances().send().await.unwrap();
-        let r = bed.ec2.describe_spot_instance_requests().send().await.unwrap();
+        let r = bed
+            .ec2
+            .describe_spot_instance_requests()
+            .send()
+            .await
+            .unwrap();
         (
             i.reservations()
                 .iter()
@@ -1126,7 +1135,10 @@ fn spot_bake_and_no_spot_capacity_with_and_without_fallback() {
     let [req] = requests.as_slice() else {
         panic!("{requests:?}")
     };
-    assert_eq!(req.spot_instance_request_id(), inst.spot_instance_request_id());
+    assert_eq!(
+        req.spot_instance_request_id(),
+        inst.spot_instance_request_id()
+    );
     assert_eq!(tag_value(req.tags(), "team").as_deref(), Some("images"));
     assert_eq!(
         tag_value(req.tags(), "golden:build-id").as_deref(),
@@ -1144,7 +1156,11 @@ fn spot_bake_and_no_spot_capacity_with_and_without_fallback() {
     assert!(bed.own_images().is_empty());
 
     // No spot capacity for any type, no fallback: a clear error, nothing left.
-    std::fs::write(tf.dir.join("main.tf"), hcl("[\"m5.large\", \"c5.large\"]", "")).unwrap();
+    std::fs::write(
+        tf.dir.join("main.tf"),
+        hcl("[\"m5.large\", \"c5.large\"]", ""),
+    )
+    .unwrap();
     let out = tf.fails(&["apply", "-auto-approve", "-no-color", "-input=false"]);
     let flat = support::flat(&out);
     for want in [
@@ -1166,14 +1182,22 @@ fn spot_bake_and_no_spot_capacity_with_and_without_fallback() {
     // The same with the fallback: instance_type (t3.micro) on demand.
     std::fs::write(
         tf.dir.join("main.tf"),
-        hcl("[\"m5.large\", \"c5.large\"]", "  spot_fallback_on_demand = true\n"),
+        hcl(
+            "[\"m5.large\", \"c5.large\"]",
+            "  spot_fallback_on_demand = true\n",
+        ),
     )
     .unwrap();
     tf.apply(&[]);
     let ami = tf.output("id");
     let (fallback, requests) = bed.rt.block_on(async {
         let i = bed.ec2.describe_instances().send().await.unwrap();
-        let r = bed.ec2.describe_spot_instance_requests().send().await.unwrap();
+        let r = bed
+            .ec2
+            .describe_spot_instance_requests()
+            .send()
+            .await
+            .unwrap();
         (
             i.reservations()
                 .iter()

@@ -581,16 +581,34 @@ async fn spot_auto_launches_instance_type_as_spot_tagged_and_cancels_the_request
     assert!(o.cleanup_errors.is_empty(), "{:?}", o.cleanup_errors);
     // `auto`: no MaxPrice, up to the on-demand price.
     assert_eq!(launched(&fake), vec![(s.instance_type.clone(), Some(None))]);
-    let [l] = fake.launches().try_into().unwrap_or_else(|v| panic!("{v:?}"));
+    let [l] = fake
+        .launches()
+        .try_into()
+        .unwrap_or_else(|v| panic!("{v:?}"));
     let Some(m) = l.spot else { panic!() };
-    assert_eq!(m.request_tags.get("team").map(String::as_str), Some("images"));
+    assert_eq!(
+        m.request_tags.get("team").map(String::as_str),
+        Some("images")
+    );
     assert_eq!(m.request_tags.get(BUILD_ID_TAG), Some(&s.build_id));
-    assert!(m.request_tags.contains_key(EXPIRES_AT_TAG), "{:?}", m.request_tags);
+    assert!(
+        m.request_tags.contains_key(EXPIRES_AT_TAG),
+        "{:?}",
+        m.request_tags
+    );
     // Released (told to terminate) before the cleanups, the instance closed
     // its one-time request; the cleanup cancelled it all the same.
-    let [(_, state)] = fake.spot_requests().try_into().unwrap_or_else(|v| panic!("{v:?}"));
+    let [(_, state)] = fake
+        .spot_requests()
+        .try_into()
+        .unwrap_or_else(|v| panic!("{v:?}"));
     assert!(state == "closed" || state == "cancelled", "{state}");
-    assert_eq!(fake.calls("CancelSpotInstanceRequests"), 1, "{:?}", fake.log());
+    assert_eq!(
+        fake.calls("CancelSpotInstanceRequests"),
+        1,
+        "{:?}",
+        fake.log()
+    );
     nothing_left(&fake);
 }
 
@@ -607,7 +625,11 @@ async fn spot_types_are_tried_in_order_at_the_max_price() {
         vec![(t("m5.large"), max.clone()), (t("m6i.large"), max)]
     );
     // Each attempt is a request of its own.
-    let tokens: Vec<String> = fake.launches().into_iter().map(|l| l.client_token).collect();
+    let tokens: Vec<String> = fake
+        .launches()
+        .into_iter()
+        .map(|l| l.client_token)
+        .collect();
     assert_ne!(tokens[0], tokens[1]);
     // No price lookup without a price-led strategy.
     assert_eq!(fake.calls("DescribeSpotPriceHistory"), 0);
@@ -693,7 +715,10 @@ async fn a_spot_launch_whose_answer_was_lost_has_its_request_cancelled() {
     let o = bake(&fake, &s, steps_named(TO_LAUNCH)).await;
     failed_at(&o, "launch");
     assert!(o.cleanup_errors.is_empty(), "{:?}", o.cleanup_errors);
-    let [(_, state)] = fake.spot_requests().try_into().unwrap_or_else(|v| panic!("{v:?}"));
+    let [(_, state)] = fake
+        .spot_requests()
+        .try_into()
+        .unwrap_or_else(|v| panic!("{v:?}"));
     assert_eq!(state, "cancelled", "{:?}", fake.log());
     nothing_left(&fake);
 }

@@ -137,7 +137,10 @@ fn spot_options_map_one_to_one() {
             "spot_instance_types",
             Val::List(vec![Val::lit("t3.small"), Val::lit("t3a.small")]),
         ),
-        ("spot_allocation_strategy", Val::lit("price-capacity-optimized")),
+        (
+            "spot_allocation_strategy",
+            Val::lit("price-capacity-optimized"),
+        ),
         (
             "spot_tags",
             Val::Map(vec![("team".into(), Val::lit("images"))]),

@@ -314,7 +314,9 @@ async fn launch_instance(
                 match cx.ec2.current_spot_prices(&s.instance_types, zone).await {
                     Ok(p) => prices = p,
                     // Prices only order the attempts: without them, the written order.
-                    Err(e) => tracing::warn!(error = %e, "no spot prices; trying the types in the written order"),
+                    Err(e) => {
+                        tracing::warn!(error = %e, "no spot prices; trying the types in the written order")
+                    }
                 }
             }
             spot_order(&cx.spec.instance_type, s, &prices)
@@ -472,9 +474,14 @@ mod tests {
             ("d.large".to_string(), 0.02),
         ]);
         let types = ["a.large", "b.large", "c.large", "d.large"];
-        let order = |s: Option<SpotAllocationStrategy>| spot_order("x.large", &spot(&types, s, false), &prices);
+        let order = |s: Option<SpotAllocationStrategy>| {
+            spot_order("x.large", &spot(&types, s, false), &prices)
+        };
         // Price-led: cheapest first, equal prices and unpriced types keep their place.
-        for s in [SpotAllocationStrategy::LowestPrice, SpotAllocationStrategy::PriceCapacityOptimized] {
+        for s in [
+            SpotAllocationStrategy::LowestPrice,
+            SpotAllocationStrategy::PriceCapacityOptimized,
+        ] {
             assert_eq!(order(Some(s)), ["c.large", "b.large", "d.large", "a.large"]);
         }
         for s in [
@@ -485,12 +492,18 @@ mod tests {
         ] {
             assert_eq!(order(s), types);
         }
-        assert_eq!(spot_order("x.large", &spot(&[], None, false), &prices), ["x.large"]);
+        assert_eq!(
+            spot_order("x.large", &spot(&[], None, false), &prices),
+            ["x.large"]
+        );
     }
 
     #[test]
     fn attempts_end_on_demand_only_with_the_fallback() {
-        let a = |t: &str, spot: bool| Attempt { instance_type: t.into(), spot };
+        let a = |t: &str, spot: bool| Attempt {
+            instance_type: t.into(),
+            spot,
+        };
         let types = vec!["a.large".to_string(), "b.large".to_string()];
         assert_eq!(attempts("x.large", None, &types), [a("x.large", false)]);
         assert_eq!(

@@ -327,8 +327,7 @@ impl Ec2Api for FakeEc2 {
                 return Err(err(A, "InvalidGroup.NotFound", g));
             }
             if s.spot.is_some()
-                && w
-                    .no_spot_capacity
+                && w.no_spot_capacity
                     .iter()
                     .any(|t| t == "*" || *t == s.instance_type)
             {
@@ -453,7 +452,10 @@ impl Ec2Api for FakeEc2 {
                 i.phase = Phase::moving("shutting-down", "terminated", after);
             }
             // A one-time spot request closes when its instance goes.
-            if let Some(r) = i.spot_request.clone().and_then(|r| w.spot_requests.get_mut(&r))
+            if let Some(r) = i
+                .spot_request
+                .clone()
+                .and_then(|r| w.spot_requests.get_mut(&r))
                 && matches!(r.state.as_str(), "open" | "active")
             {
                 r.state = "closed".into();

@@ -443,7 +443,10 @@ impl Ec2Api for SdkEc2 {
             self.client
                 .describe_spot_price_history()
                 .set_instance_types(Some(
-                    types.iter().map(|t| InstanceType::from(t.as_str())).collect(),
+                    types
+                        .iter()
+                        .map(|t| InstanceType::from(t.as_str()))
+                        .collect(),
                 ))
                 .product_descriptions("Linux/UNIX")
                 .product_descriptions("Linux/UNIX (Amazon VPC)")

@@ -3,7 +3,9 @@
 //! tfplugin6 schema, the docs, plan-time checks, defaults and the input
 //! digest all come from here.
 
-use crate::bake::spec::{HostKeyCheck, HttpEndpoint, HttpTokens, Interface, SpotAllocationStrategy};
+use crate::bake::spec::{
+    HostKeyCheck, HttpEndpoint, HttpTokens, Interface, SpotAllocationStrategy,
+};
 use crate::ec2::model::{CapacityPreference, LaunchOptions, Tenancy};
 use crate::ec2::volumes::VolumeType;
 use crate::provider::duration::Dur;

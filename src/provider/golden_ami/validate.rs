@@ -96,7 +96,9 @@ fn validate_spot(cfg: &Value, d: &mut Diagnostics) {
                     d,
                     AttrPath::root(attr),
                     "Spot setting without spot_price",
-                    format!("`{attr}` applies to a spot build instance: set `spot_price` (\"auto\" or a maximum price) to launch one."),
+                    format!(
+                        "`{attr}` applies to a spot build instance: set `spot_price` (\"auto\" or a maximum price) to launch one."
+                    ),
                 );
             }
         }
