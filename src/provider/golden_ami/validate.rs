@@ -105,7 +105,10 @@ fn validate_spot(cfg: &Value, d: &mut Diagnostics) {
         return;
     }
     if matches!(cfg.get("spot_instance_types"), Value::List(l) if !l.is_empty())
-        && cfg.get("spot_fallback_on_demand") == &Value::Bool(false)
+        && !matches!(
+            cfg.get("spot_fallback_on_demand"),
+            Value::Bool(true) | Value::Unknown
+        )
     {
         d.push(
             Diagnostic::warning(
