@@ -1,6 +1,7 @@
 #!/usr/bin/env python3
-"""Checks, through boto3, that the test bed's EC2 handles volumes, images, copies, protection
-and spot capacity as the EC2 API Reference documents them (testbed/ebs_bed.py).
+"""Checks, through boto3, that the test bed's EC2 handles volumes, images, copies, protection,
+spot capacity and spot requests as the EC2 API Reference documents them (testbed/ebs_bed.py,
+testbed/spot_bed.py).
 
     python3 testbed/check_images.py
 
@@ -205,6 +206,7 @@ def check(endpoint):
     ok = ec2.run_instances(ImageId=source["ImageId"], MinCount=1, MaxCount=1,
                            InstanceType="t3.small", InstanceMarketOptions=spot)
     assert ok["Instances"][0].get("InstanceLifecycle") == "spot", ok["Instances"][0]
+    check_spot_requests(ec2, source["ImageId"])
     ec2.run_instances(ImageId=source["ImageId"], MinCount=1, MaxCount=1,
                       InstanceType="t3.micro")
 
@@ -215,6 +217,56 @@ def check(endpoint):
     kept = {v["Size"] for v in ec2.describe_volumes()["Volumes"]}
     assert not left, left
     assert 5 in kept, kept  # /dev/sdf was mapped DeleteOnTermination=false in the image
+
+
+def check_spot_requests(ec2, image_id):
+    """testbed/spot_bed.py: a spot launch makes a one-time request (API Reference,
+    "RunInstances" InstanceMarketOptions, "SpotInstanceRequest"), tagged by its
+    TagSpecification, closed when its instance terminates, cancelled and still listed."""
+    run = ec2.run_instances(
+        ImageId=image_id, MinCount=1, MaxCount=1, InstanceType="t3.small",
+        InstanceMarketOptions={"MarketType": "spot", "SpotOptions": {
+            "MaxPrice": "0.05", "SpotInstanceType": "one-time",
+            "InstanceInterruptionBehavior": "terminate"}},
+        TagSpecifications=[{"ResourceType": "spot-instances-request",
+                            "Tags": [{"Key": "team", "Value": "images"}]}])
+    inst = ec2.describe_instances(InstanceIds=[run["Instances"][0]["InstanceId"]])[
+        "Reservations"][0]["Instances"][0]
+    assert inst.get("InstanceLifecycle") == "spot", inst
+    rid = inst.get("SpotInstanceRequestId")
+    assert rid and rid.startswith("sir-"), inst
+    found = ec2.describe_spot_instance_requests(
+        Filters=[{"Name": "tag:team", "Values": ["images"]}])["SpotInstanceRequests"]
+    assert [r["SpotInstanceRequestId"] for r in found] == [rid], found
+    req = found[0]
+    assert (req["State"], req["Status"]["Code"], req["Type"]) == \
+        ("active", "fulfilled", "one-time"), req
+    assert req["InstanceId"] == inst["InstanceId"] and float(req["SpotPrice"]) == 0.05, req
+    refused("InvalidParameterValue", ec2.run_instances, ImageId=image_id, MinCount=1,
+            MaxCount=1, InstanceMarketOptions={"MarketType": "spot",
+                                               "SpotOptions": {"MaxPrice": "cheap"}})
+    # Cancelling leaves the instance running and the request listed as cancelled.
+    ec2.cancel_spot_instance_requests(SpotInstanceRequestIds=[rid])
+    req = ec2.describe_spot_instance_requests(SpotInstanceRequestIds=[rid])[
+        "SpotInstanceRequests"][0]
+    assert (req["State"], req["Status"]["Code"]) == \
+        ("cancelled", "request-canceled-and-instance-running"), req
+    state = ec2.describe_instances(InstanceIds=[inst["InstanceId"]])[
+        "Reservations"][0]["Instances"][0]["State"]["Name"]
+    assert state in ("pending", "running"), state
+    refused("InvalidSpotInstanceRequestID.NotFound", ec2.cancel_spot_instance_requests,
+            SpotInstanceRequestIds=["sir-00000000"])
+    # A one-time request whose instance terminates is closed.
+    other = ec2.run_instances(ImageId=image_id, MinCount=1, MaxCount=1,
+                              InstanceType="t3.small",
+                              InstanceMarketOptions={"MarketType": "spot"})["Instances"][0]
+    other_rid = ec2.describe_instances(InstanceIds=[other["InstanceId"]])[
+        "Reservations"][0]["Instances"][0]["SpotInstanceRequestId"]
+    ec2.terminate_instances(InstanceIds=[other["InstanceId"], inst["InstanceId"]])
+    req = ec2.describe_spot_instance_requests(SpotInstanceRequestIds=[other_rid])[
+        "SpotInstanceRequests"][0]
+    assert (req["State"], req["Status"]["Code"]) == \
+        ("closed", "instance-terminated-by-user"), req
 
 
 def main():

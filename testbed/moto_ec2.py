@@ -536,6 +536,7 @@ moto_amis.AmiBackend.create_image = _create_image
 sys.path.insert(0, HERE)
 import ebs_bed  # noqa: E402
 import launch_bed  # noqa: E402,F401  (tenancy, placement group, capacity, credits, enclaves)
+import spot_bed  # noqa: E402,F401  (spot requests of spot launches)
 
 
 # --- server -------------------------------------------------------------------------------

@@ -1075,3 +1075,147 @@ fn sharing_by_organization_and_snapshot_permissions_change_in_place(v: TfVersion
     tf.destroy(&[]);
     bed.assert_no_leftovers();
 }
+
+/// A spot build instance: with `spot_price = "auto"` and two
+/// `spot_instance_types` of which the first has no spot capacity, the bake
+/// runs on a spot instance of the second (EC2 shows its lifecycle and
+/// request), the request carries `spot_tags` and the build id and is over
+/// afterwards. With no spot capacity at all the apply fails with a clear
+/// error, leaving nothing and no state; with `spot_fallback_on_demand` it
+/// bakes on demand. One Terraform version: the launch path does not depend
+/// on it, and the plan-time checks run under both in tests/plan.rs.
+#[test]
+fn spot_bake_and_no_spot_capacity_with_and_without_fallback() {
+    let bed = Bed::start_with(&["--no-spot-capacity", "m5.large,c5.large"]);
+    let hcl = |types: &str, extra: &str| {
+        small_image_hcl(&bed, "{ Name = \"spot\" }").replace(
+            "  tags          =",
+            &format!("  spot_price = \"auto\"\n  spot_instance_types = {types}\n  spot_tags = {{ team = \"images\" }}\n{extra}  tags          ="),
+        )
+    };
+    let tf = bed.workspace(
+        "spot",
+        &hcl("[\"m5.large\", \"t3.small\"]", ""),
+        TfVersion::Current,
+    );
+    tf.init();
+    tf.apply(&[]);
+    let ami = tf.output("id");
+    let build_id = golden_values(&tf.state_json())["build_id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let (instances, requests) = bed.rt.block_on(async {
+        let i = bed.ec2.describe_instances().send().await.unwrap();
+        let r = bed
+            .ec2
+            .describe_spot_instance_requests()
+            .send()
+            .await
+            .unwrap();
+        (
+            i.reservations()
+                .iter()
+                .flat_map(|r| r.instances())
+                .cloned()
+                .collect::<Vec<_>>(),
+            r.spot_instance_requests().to_vec(),
+        )
+    });
+    // m5.large was refused (nothing launched), t3.small ran as a spot instance.
+    let [inst] = instances.as_slice() else {
+        panic!("{instances:?}")
+    };
+    assert_eq!(inst.instance_type().map(|t| t.as_str()), Some("t3.small"));
+    assert_eq!(
+        inst.instance_lifecycle().map(|l| l.as_str()),
+        Some("spot"),
+        "{inst:?}"
+    );
+    let [req] = requests.as_slice() else {
+        panic!("{requests:?}")
+    };
+    assert_eq!(
+        req.spot_instance_request_id(),
+        inst.spot_instance_request_id()
+    );
+    assert_eq!(tag_value(req.tags(), "team").as_deref(), Some("images"));
+    assert_eq!(
+        tag_value(req.tags(), "golden:build-id").as_deref(),
+        Some(build_id.as_str())
+    );
+    assert!(tag_value(req.tags(), "golden:expires-at").is_some());
+    let state = req.state().map(|s| s.as_str().to_string());
+    assert!(
+        matches!(state.as_deref(), Some("cancelled" | "closed")),
+        "the request is over: {state:?}"
+    );
+    assert!(bed.image(&ami).is_some());
+    bed.assert_no_leftovers();
+    tf.destroy(&[]);
+    assert!(bed.own_images().is_empty());
+
+    // No spot capacity for any type, no fallback: a clear error, nothing left.
+    std::fs::write(
+        tf.dir.join("main.tf"),
+        hcl("[\"m5.large\", \"c5.large\"]", ""),
+    )
+    .unwrap();
+    let out = tf.fails(&["apply", "-auto-approve", "-no-color", "-input=false"]);
+    let flat = support::flat(&out);
+    for want in [
+        "no spot capacity for m5.large, c5.large",
+        "InsufficientInstanceCapacity",
+        "spot_fallback_on_demand",
+    ] {
+        assert!(flat.contains(want), "{want:?} in:\n{out}");
+    }
+    assert_eq!(bed.all_instances(), 1, "nothing launched");
+    bed.assert_no_leftovers();
+    assert!(bed.own_images().is_empty());
+    assert!(
+        !tf.state_file().contains("golden_ami"),
+        "nothing in state:\n{}",
+        tf.state_file()
+    );
+
+    // The same with the fallback: instance_type (t3.micro) on demand.
+    std::fs::write(
+        tf.dir.join("main.tf"),
+        hcl(
+            "[\"m5.large\", \"c5.large\"]",
+            "  spot_fallback_on_demand = true\n",
+        ),
+    )
+    .unwrap();
+    tf.apply(&[]);
+    let ami = tf.output("id");
+    let (fallback, requests) = bed.rt.block_on(async {
+        let i = bed.ec2.describe_instances().send().await.unwrap();
+        let r = bed
+            .ec2
+            .describe_spot_instance_requests()
+            .send()
+            .await
+            .unwrap();
+        (
+            i.reservations()
+                .iter()
+                .flat_map(|r| r.instances())
+                .filter(|i| i.instance_id() != inst.instance_id())
+                .cloned()
+                .collect::<Vec<_>>(),
+            r.spot_instance_requests().len(),
+        )
+    });
+    let [od] = fallback.as_slice() else {
+        panic!("{fallback:?}")
+    };
+    assert_eq!(od.instance_type().map(|t| t.as_str()), Some("t3.micro"));
+    assert_eq!(od.instance_lifecycle(), None, "on demand: {od:?}");
+    assert_eq!(requests, 1, "no new spot request");
+    assert!(bed.image(&ami).is_some());
+    bed.assert_no_leftovers();
+    tf.destroy(&[]);
+    assert!(bed.own_images().is_empty());
+}

@@ -436,6 +436,24 @@ fn catalogue(bed: &Bed) -> Vec<(&'static str, String, &'static str, String)> {
             "tags = { \"aws:owner\" = \"me\" }".into(),
         ),
         (
+            "spot price",
+            named("spot_price = \"cheap\""),
+            "is neither \"auto\" (up to the on-demand price) nor a maximum price",
+            "spot_price = \"cheap\"".into(),
+        ),
+        (
+            "spot strategy",
+            named("spot_price = \"auto\"\nspot_allocation_strategy = \"cheapest\""),
+            "\"cheapest\": use lowest-price, diversified",
+            "spot_allocation_strategy = \"cheapest\"".into(),
+        ),
+        (
+            "spot setting without spot_price",
+            named("spot_instance_types = [\"t3.micro\", \"t3a.micro\"]"),
+            "`spot_instance_types` applies to a spot build instance: set `spot_price`",
+            "spot_instance_types = [\"t3.micro\", \"t3a.micro\"]".into(),
+        ),
+        (
             "no ssh",
             format!("name = \"abc\"\n{src}"),
             "Add an `ssh { username",
@@ -456,7 +474,7 @@ fn bad_configurations_are_refused_at_plan(v: TfVersion) {
     );
     tf.init();
     let cases = catalogue(&bed);
-    assert_eq!(cases.len(), 8, "one case per kind of failure");
+    assert_eq!(cases.len(), 11, "one case per kind of failure");
     for (what, body, message, line) in cases {
         let hcl = format!(
             "{}\nresource \"golden_ami\" \"img\" {{\ninstance_type = \"t3.micro\"\n{body}\n}}\n",

@@ -48,6 +48,8 @@ pub struct BakeContext<'a> {
     /// When what this bake makes may be removed by any provider run
     /// (`golden:expires-at`): its start plus its create and delete timeouts.
     pub expires_at: String,
+    /// The spot request of a spot build instance, cancelled at cleanup.
+    pub spot_request_id: Option<String>,
 }
 
 impl<'a> BakeContext<'a> {
@@ -76,6 +78,7 @@ impl<'a> BakeContext<'a> {
                 std::time::SystemTime::now(),
                 spec.create_timeout + spec.delete_timeout,
             ),
+            spot_request_id: None,
         }
     }
 

@@ -36,6 +36,17 @@ pub enum BakeError {
     Internal(String),
     #[error("cleanup did not finish within {0}s")]
     CleanupTimedOut(u64),
+    /// Every spot launch was refused for want of capacity (or price) and
+    /// falling back to on demand was not asked for.
+    #[error(
+        "no spot capacity for {types} (last answer: {source}); nothing was launched. \
+         Retry later, add instance types, or allow an on-demand build instance (spot_fallback_on_demand)"
+    )]
+    NoSpotCapacity {
+        types: String,
+        #[source]
+        source: Ec2Error,
+    },
     #[error("cancelled (Terraform asked the provider to stop)")]
     Cancelled(#[from] Cancelled),
     #[error("timed out: the create timeout ({0}s) passed")]

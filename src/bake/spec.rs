@@ -41,6 +41,31 @@ crate::choices!(
     }
 );
 
+crate::choices!(
+    /// How EC2 picks among spot capacity pools (its `AllocationStrategy`).
+    pub enum SpotAllocationStrategy {
+        LowestPrice = "lowest-price",
+        Diversified = "diversified",
+        CapacityOptimized = "capacity-optimized",
+        CapacityOptimizedPrioritized = "capacity-optimized-prioritized",
+        PriceCapacityOptimized = "price-capacity-optimized",
+    }
+);
+
+/// Launch the build instance as a spot instance.
+#[derive(Debug, Clone, Default)]
+pub struct SpotSpec {
+    /// Highest hourly price (decimal string); None: `auto`, up to the on-demand price.
+    pub max_price: Option<String>,
+    /// The types to try, as written; empty: the bake's `instance_type`.
+    pub instance_types: Vec<String>,
+    pub strategy: Option<SpotAllocationStrategy>,
+    /// Tags on the spot request, beside the temporary tags.
+    pub tags: BTreeMap<String, String>,
+    /// With no spot capacity for any type, launch `instance_type` on demand.
+    pub fallback_on_demand: bool,
+}
+
 #[derive(Debug, Clone)]
 pub enum SourceSpec {
     Id(String),
@@ -87,6 +112,8 @@ pub struct BakeSpec {
     pub subnet_id: Option<String>,
     /// Settings passed to RunInstances unchanged.
     pub launch: LaunchOptions,
+    /// A spot build instance; None: on demand.
+    pub spot: Option<SpotSpec>,
     /// The build instance's block devices, over the source AMI's.
     pub launch_block_devices: Vec<BlockDevice>,
     /// Launch the root volume encrypted (`encrypt_boot`), with this key if any.

@@ -43,6 +43,7 @@ fn spec() -> BakeSpec {
         subnet_id: None,
         launch: Default::default(),
         launch_block_devices: vec![],
+        spot: None,
         ami_block_devices: vec![],
         encrypt_boot: false,
         kms_key_id: None,
@@ -543,4 +544,191 @@ async fn force_deregister_removes_the_other_image_of_that_name_only() {
     assert!(o.error.is_none(), "{:?}", o.error);
     assert_eq!(fake.own_images(), vec![ours], "{:?}", fake.log());
     assert!(fake.first(&format!("DeregisterImage {other}")).is_some());
+}
+
+/// A spot bake: `spot_price` set, these types (empty: `instance_type`).
+fn spot_spec(max_price: Option<&str>, types: &[&str], fallback: bool) -> BakeSpec {
+    let mut s = spec();
+    s.spot = Some(crate::bake::spec::SpotSpec {
+        max_price: max_price.map(str::to_string),
+        instance_types: types.iter().map(|t| t.to_string()).collect(),
+        strategy: None,
+        tags: BTreeMap::from([("team".to_string(), "images".to_string())]),
+        fallback_on_demand: fallback,
+    });
+    s
+}
+
+/// (type, spot max price if spot) of every RunInstances request, in order.
+fn launched(fake: &FakeEc2) -> Vec<(String, Option<Option<String>>)> {
+    fake.launches()
+        .into_iter()
+        .map(|l| (l.instance_type, l.spot.map(|m| m.max_price)))
+        .collect()
+}
+
+fn t(s: &str) -> String {
+    s.to_string()
+}
+
+#[tokio::test]
+async fn spot_auto_launches_instance_type_as_spot_tagged_and_cancels_the_request() {
+    use crate::ec2::tags::EXPIRES_AT_TAG;
+    let fake = FakeEc2::new();
+    let s = spot_spec(None, &[], false);
+    let o = bake(&fake, &s, steps_named(TO_LAUNCH)).await;
+    assert!(o.error.is_none(), "{:?}", o.error);
+    assert!(o.cleanup_errors.is_empty(), "{:?}", o.cleanup_errors);
+    // `auto`: no MaxPrice, up to the on-demand price.
+    assert_eq!(launched(&fake), vec![(s.instance_type.clone(), Some(None))]);
+    let [l] = fake
+        .launches()
+        .try_into()
+        .unwrap_or_else(|v| panic!("{v:?}"));
+    let Some(m) = l.spot else { panic!() };
+    assert_eq!(
+        m.request_tags.get("team").map(String::as_str),
+        Some("images")
+    );
+    assert_eq!(m.request_tags.get(BUILD_ID_TAG), Some(&s.build_id));
+    assert!(
+        m.request_tags.contains_key(EXPIRES_AT_TAG),
+        "{:?}",
+        m.request_tags
+    );
+    // Released (told to terminate) before the cleanups, the instance closed
+    // its one-time request; the cleanup cancelled it all the same.
+    let [(_, state)] = fake
+        .spot_requests()
+        .try_into()
+        .unwrap_or_else(|v| panic!("{v:?}"));
+    assert!(state == "closed" || state == "cancelled", "{state}");
+    assert_eq!(
+        fake.calls("CancelSpotInstanceRequests"),
+        1,
+        "{:?}",
+        fake.log()
+    );
+    nothing_left(&fake);
+}
+
+#[tokio::test]
+async fn spot_types_are_tried_in_order_at_the_max_price() {
+    let fake = FakeEc2::new();
+    fake.no_spot_capacity(&["m5.large"]);
+    let s = spot_spec(Some("0.05"), &["m5.large", "m6i.large", "c5.large"], false);
+    let o = bake(&fake, &s, steps_named(TO_LAUNCH)).await;
+    assert!(o.error.is_none(), "{:?}", o.error);
+    let max = Some(Some(t("0.05")));
+    assert_eq!(
+        launched(&fake),
+        vec![(t("m5.large"), max.clone()), (t("m6i.large"), max)]
+    );
+    // Each attempt is a request of its own.
+    let tokens: Vec<String> = fake
+        .launches()
+        .into_iter()
+        .map(|l| l.client_token)
+        .collect();
+    assert_ne!(tokens[0], tokens[1]);
+    // No price lookup without a price-led strategy.
+    assert_eq!(fake.calls("DescribeSpotPriceHistory"), 0);
+    nothing_left(&fake);
+}
+
+#[tokio::test]
+async fn lowest_price_tries_the_cheapest_type_first() {
+    use crate::bake::spec::SpotAllocationStrategy;
+    let fake = FakeEc2::new();
+    fake.set_spot_price("m5.large", "0.0400");
+    fake.set_spot_price("c5.large", "0.0310");
+    fake.no_spot_capacity(&["c5.large"]);
+    let mut s = spot_spec(None, &["m5.large", "m6i.large", "c5.large"], false);
+    if let Some(sp) = s.spot.as_mut() {
+        sp.strategy = Some(SpotAllocationStrategy::LowestPrice);
+    }
+    let o = bake(&fake, &s, steps_named(TO_LAUNCH)).await;
+    assert!(o.error.is_none(), "{:?}", o.error);
+    // c5 (cheapest, no capacity), then m5; m6i has no price and comes last.
+    assert_eq!(
+        launched(&fake),
+        vec![(t("c5.large"), Some(None)), (t("m5.large"), Some(None))]
+    );
+    nothing_left(&fake);
+}
+
+#[tokio::test]
+async fn no_spot_capacity_without_fallback_fails_and_leaves_nothing() {
+    let fake = FakeEc2::new();
+    fake.no_spot_capacity(&["*"]);
+    let s = spot_spec(None, &["m5.large", "c5.large"], false);
+    let o = bake(&fake, &s, steps_named(TO_LAUNCH)).await;
+    let e = failed_at(&o, "launch");
+    assert!(matches!(e, BakeError::NoSpotCapacity { .. }), "{e:?}");
+    let text = e.to_string();
+    assert!(text.contains("m5.large, c5.large"), "{text}");
+    assert!(text.contains("InsufficientInstanceCapacity"), "{text}");
+    assert!(text.contains("spot_fallback_on_demand"), "{text}");
+    assert!(o.cleanup_errors.is_empty(), "{:?}", o.cleanup_errors);
+    assert!(fake.instances().is_empty() && fake.spot_requests().is_empty());
+    // Never on demand.
+    assert!(launched(&fake).iter().all(|(_, spot)| spot.is_some()));
+    nothing_left(&fake);
+}
+
+#[tokio::test]
+async fn no_spot_capacity_with_fallback_launches_instance_type_on_demand() {
+    let fake = FakeEc2::new();
+    fake.no_spot_capacity(&["*"]);
+    let s = spot_spec(None, &["m5.large", "c5.large"], true);
+    let o = bake(&fake, &s, steps_named(TO_LAUNCH)).await;
+    assert!(o.error.is_none(), "{:?}", o.error);
+    assert_eq!(
+        launched(&fake),
+        vec![
+            (t("m5.large"), Some(None)),
+            (t("c5.large"), Some(None)),
+            (s.instance_type.clone(), None)
+        ]
+    );
+    assert!(fake.spot_requests().is_empty());
+    nothing_left(&fake);
+}
+
+#[tokio::test]
+async fn another_launch_error_is_not_taken_for_missing_spot_capacity() {
+    let fake = FakeEc2::new();
+    fake.fail("RunInstances", 1, "InvalidParameterValue");
+    let s = spot_spec(None, &["m5.large", "c5.large"], true);
+    let o = bake(&fake, &s, steps_named(TO_LAUNCH)).await;
+    let e = failed_at(&o, "launch");
+    assert!(e.to_string().contains("InvalidParameterValue"), "{e}");
+    assert_eq!(fake.calls("RunInstances"), 1);
+    nothing_left(&fake);
+}
+
+#[tokio::test]
+async fn a_spot_launch_whose_answer_was_lost_has_its_request_cancelled() {
+    let fake = FakeEc2::new();
+    fake.lose_answer("RunInstances", 1);
+    let s = spot_spec(Some("0.1"), &[], false);
+    let o = bake(&fake, &s, steps_named(TO_LAUNCH)).await;
+    failed_at(&o, "launch");
+    assert!(o.cleanup_errors.is_empty(), "{:?}", o.cleanup_errors);
+    let [(_, state)] = fake
+        .spot_requests()
+        .try_into()
+        .unwrap_or_else(|v| panic!("{v:?}"));
+    assert_eq!(state, "cancelled", "{:?}", fake.log());
+    nothing_left(&fake);
+}
+
+#[tokio::test]
+async fn an_on_demand_bake_never_asks_about_spot_requests() {
+    let fake = FakeEc2::new();
+    let o = bake(&fake, &spec(), steps_named(TO_LAUNCH)).await;
+    assert!(o.error.is_none(), "{:?}", o.error);
+    assert_eq!(launched(&fake), vec![(spec().instance_type, None)]);
+    assert_eq!(fake.calls("DescribeSpotInstanceRequests"), 0);
+    assert_eq!(fake.calls("CancelSpotInstanceRequests"), 0);
 }

@@ -10,6 +10,8 @@
 
 mod files;
 mod gotmpl;
+#[cfg(test)]
+mod guide;
 mod hcl;
 mod json;
 mod json_lines;

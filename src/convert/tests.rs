@@ -130,6 +130,39 @@ fn same_names_are_found_in_the_schema_and_the_rest_are_gaps() {
 }
 
 #[test]
+fn spot_options_map_one_to_one() {
+    let (res, _, findings) = map_builder(&[
+        ("spot_price", Val::lit("auto")),
+        (
+            "spot_instance_types",
+            Val::List(vec![Val::lit("t3.small"), Val::lit("t3a.small")]),
+        ),
+        (
+            "spot_allocation_strategy",
+            Val::lit("price-capacity-optimized"),
+        ),
+        (
+            "spot_tags",
+            Val::Map(vec![("team".into(), Val::lit("images"))]),
+        ),
+    ]);
+    assert!(findings.iter().all(|f| f.kind != Kind::Gap), "{findings:?}");
+    assert_eq!(res[&path("spot_price")], Val::lit("auto"));
+    assert_eq!(
+        res[&path("spot_instance_types")],
+        Val::List(vec![Val::lit("t3.small"), Val::lit("t3a.small")])
+    );
+    assert_eq!(
+        res[&path("spot_allocation_strategy")],
+        Val::lit("price-capacity-optimized")
+    );
+    assert_eq!(
+        res[&path("spot_tags")],
+        Val::Map(vec![("team".into(), Val::lit("images"))])
+    );
+}
+
+#[test]
 fn ami_name_with_the_time_becomes_name_prefix() {
     let mut refs = Refs::default();
     let v = translate(

@@ -12,8 +12,8 @@
 
 use super::error::Ec2Error;
 use super::model::{
-    Filters, GroupInfo, ImageInfo, InstanceInfo, KeyPairInfo, LaunchSpec, SnapshotInfo, TagInfo,
-    VolumeInfo, VpcInfo,
+    Filters, GroupInfo, ImageInfo, InstanceInfo, KeyPairInfo, LaunchSpec, SnapshotInfo,
+    SpotRequestInfo, TagInfo, VolumeInfo, VpcInfo,
 };
 use super::volumes::BlockDevice;
 use std::collections::BTreeMap;
@@ -98,6 +98,22 @@ pub trait Ec2Api: Send + Sync + std::fmt::Debug {
     async fn console_output(&self, id: &str, latest: bool) -> Result<Option<String>, Ec2Error>;
     async fn stop_instance(&self, id: &str) -> Result<(), Ec2Error>;
     async fn terminate_instance(&self, id: &str) -> Result<(), Ec2Error>;
+
+    // Spot requests (made by a spot launch).
+    /// DescribeSpotInstanceRequests by filters, in any state.
+    async fn describe_spot_requests(
+        &self,
+        filters: &Filters,
+    ) -> Result<Vec<SpotRequestInfo>, Ec2Error>;
+    /// DescribeSpotPriceHistory from now (the current prices) of these
+    /// types for Linux/UNIX, in one zone or all: (type, price) pairs.
+    async fn describe_spot_prices(
+        &self,
+        types: &[String],
+        zone: Option<&str>,
+    ) -> Result<Vec<(String, String)>, Ec2Error>;
+    /// CancelSpotInstanceRequests of one request (its instance runs on).
+    async fn cancel_spot_request(&self, id: &str) -> Result<(), Ec2Error>;
 
     // Volumes (the build instance's, tagged at launch).
     /// DescribeVolumes by filters, with their states and tags.

@@ -6,6 +6,11 @@
 //! expired), then one call per removal, within a bound per run, so a runner
 //! that was killed and thrown away leaks nothing for long. Only
 //! resources with both tags are touched, and a kept image has no expiry.
+//!
+//! Spot requests need no sweep of their own: a spot build instance comes
+//! from RunInstances, whose one-time request is fulfilled at once or refused
+//! at once (never left open) and closes by itself when its instance
+//! terminates. Terminating the expired spot instance ends its request.
 
 use super::Ec2;
 use super::error::Ec2Error;
@@ -634,6 +639,45 @@ mod tests {
                 );
             }
         }
+    }
+
+    #[tokio::test]
+    async fn terminating_an_expired_spot_instance_closes_its_request() {
+        let fake = FakeEc2::new();
+        let ec2 = Ec2::with_api(fake.clone(), "us-east-1".into());
+        let t = temporary_tags(DEAD, PAST);
+        let made = async {
+            ec2.import_key_pair("spot", "ssh-ed25519 AAAA", &t).await?;
+            let spec = LaunchSpec {
+                image_id: SOURCE_AMI.into(),
+                key_name: "spot".into(),
+                instance_tags: t.clone(),
+                client_token: "spot".into(),
+                spot: Some(crate::ec2::model::SpotMarket {
+                    max_price: None,
+                    request_tags: t.clone(),
+                }),
+                ..Default::default()
+            };
+            ec2.run_instance(&spec).await
+        };
+        if let Err(e) = made.await {
+            panic!("{e}")
+        }
+        let live = || {
+            fake.spot_requests()
+                .into_iter()
+                .filter(|(_, s)| s == "active" || s == "open")
+                .count()
+        };
+        assert_eq!(live(), 1);
+        let r = ec2
+            .sweep_expired(SystemTime::now(), MAX_CALLS_PER_RUN)
+            .await;
+        assert!(r.errors.is_empty(), "{r:?}");
+        assert!(fake.live_instances().is_empty(), "{:?}", fake.log());
+        assert_eq!(live(), 0, "{:?}", fake.spot_requests());
+        assert_eq!(fake.calls("DescribeSpotInstanceRequests"), 0);
     }
 
     #[tokio::test]

@@ -18,6 +18,7 @@ pub mod network;
 pub mod pace;
 pub mod removal;
 pub mod sdk;
+pub mod spot;
 pub mod stored;
 pub mod tags;
 #[cfg(test)]

@@ -44,6 +44,30 @@ pub struct InstanceInfo {
     pub tags: BTreeMap<String, String>,
     /// Why EC2 moved it last (`Client.InvalidKMSKey.InvalidState: ...`).
     pub state_reason: Option<String>,
+    /// `spot` for a spot instance (EC2's `InstanceLifecycle`); None on demand.
+    pub lifecycle: Option<String>,
+    /// The spot instance request that launched it, if any.
+    pub spot_request_id: Option<String>,
+}
+
+/// A spot instance request: its id, state (`open`, `active`, `closed`,
+/// `cancelled`, `failed`) and tags.
+#[derive(Debug, Clone, Default)]
+pub struct SpotRequestInfo {
+    pub id: String,
+    pub state: String,
+    pub tags: BTreeMap<String, String>,
+}
+
+/// A spot launch: RunInstances with `InstanceMarketOptions` spot, which
+/// makes a one-time spot request that ends with the instance.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct SpotMarket {
+    /// Highest hourly price (a decimal string); None: up to the on-demand
+    /// price, EC2's default (Packer's `spot_price = "auto"`).
+    pub max_price: Option<String>,
+    /// Tags on the spot request (TagSpecification `spot-instances-request`).
+    pub request_tags: BTreeMap<String, String>,
 }
 
 /// An EBS volume: its id, state (`available` when attached to nothing) and tags.
@@ -133,6 +157,8 @@ pub struct LaunchSpec {
     pub http_tokens: String,
     pub http_endpoint: String,
     pub http_put_response_hop_limit: Option<i32>,
+    /// Launch as a spot instance; None: on demand.
+    pub spot: Option<SpotMarket>,
 }
 
 /// A VPC and its primary CIDR block.

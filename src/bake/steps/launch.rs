@@ -146,9 +146,9 @@ impl Step for Launch {
                 http_tokens: cx.spec.metadata.http_tokens.as_str().to_string(),
                 http_endpoint: cx.spec.metadata.http_endpoint.as_str().to_string(),
                 http_put_response_hop_limit: cx.spec.metadata.http_put_response_hop_limit,
+                spot: None,
             };
-            // The client token makes a retried launch return the same instance.
-            let id = cx.ec2.run_instance(&launch).await?;
+            let id = super::spot::launch_instance(cx, launch).await?;
             tracing::info!(instance = %id, "build instance launched");
             cx.instance = Some(crate::ec2::instances::InstanceInfo {
                 id: id.clone(),
@@ -159,12 +159,23 @@ impl Step for Launch {
                 .ec2
                 .wait_instance_running(&id, cx.pace("run"), cx.spec.create_timeout, &cx.cancel)
                 .await?;
+            cx.spot_request_id = info.spot_request_id.clone();
+            if let Some(r) = &cx.spot_request_id {
+                let lifecycle = info.lifecycle.as_deref().unwrap_or("on-demand");
+                tracing::info!(instance = %id, spot_request = %r, %lifecycle, "build instance launched by a spot request");
+            }
             cx.instance = Some(info);
             Ok(())
         })
     }
     fn cleanup<'a, 'b: 'a>(&'a self, cx: &'a mut BakeContext<'b>) -> StepFuture<'a> {
         Box::pin(async move {
+            // A one-time request closes with its instance anyway, and the
+            // expiry sweep cancels a tagged one left open: not worth keeping
+            // the instance alive for.
+            if let Err(e) = super::spot::cancel_spot_requests(cx).await {
+                tracing::warn!(error = %e, "could not cancel the spot request");
+            }
             // Not recorded means RunInstances failed, perhaps after EC2 acted on it
             // (a lost response): look for anything launched with our build id.
             let ids = match cx.instance.take() {

@@ -11,6 +11,7 @@ mod provision;
 mod security_group;
 mod share;
 mod source_ami;
+mod spot;
 mod stop;
 mod tag;
 mod timer;

@@ -1,13 +1,14 @@
 //! The fake's answer to each EC2 call, as EC2 would give it.
 
 use super::{
-    ACCOUNT, FakeEc2, Group, Image, Instance, Phase, ec2_deprecation_time, err, glob, matches,
+    ACCOUNT, FakeEc2, Group, Image, Instance, Phase, SpotRequest, ec2_deprecation_time, err, glob,
+    matches,
 };
 use crate::ec2::api::{Ec2Api, Tags};
 use crate::ec2::error::Ec2Error;
 use crate::ec2::model::{
-    Filters, GroupInfo, ImageInfo, InstanceInfo, KeyPairInfo, LaunchSpec, SnapshotInfo, TagInfo,
-    VolumeInfo, VpcInfo,
+    Filters, GroupInfo, ImageInfo, InstanceInfo, KeyPairInfo, LaunchSpec, SnapshotInfo,
+    SpotRequestInfo, TagInfo, VolumeInfo, VpcInfo,
 };
 
 #[async_trait::async_trait]
@@ -302,6 +303,7 @@ impl Ec2Api for FakeEc2 {
     async fn run_instance(&self, s: &LaunchSpec) -> Result<String, Ec2Error> {
         const A: &str = "RunInstances";
         self.call(A, &s.client_token, |w| {
+            w.launches.push(s.clone());
             // The client token: a retried launch gets the instance the first one made.
             if let Some((id, _)) = w
                 .instances
@@ -324,7 +326,29 @@ impl Ec2Api for FakeEc2 {
             {
                 return Err(err(A, "InvalidGroup.NotFound", g));
             }
+            if s.spot.is_some()
+                && w.no_spot_capacity
+                    .iter()
+                    .any(|t| t == "*" || *t == s.instance_type)
+            {
+                return Err(err(
+                    A,
+                    "InsufficientInstanceCapacity",
+                    "There is no Spot capacity available that matches your request.",
+                ));
+            }
             let id = w.id("i");
+            let spot_request = s.spot.as_ref().map(|m| {
+                let rid = w.id("sir");
+                w.spot_requests.insert(
+                    rid.clone(),
+                    SpotRequest {
+                        state: "active".into(),
+                        tags: m.request_tags.clone(),
+                    },
+                );
+                rid
+            });
             let boot = w.timing.boot;
             w.instances.insert(
                 id.clone(),
@@ -334,6 +358,7 @@ impl Ec2Api for FakeEc2 {
                     groups: s.security_group_ids.clone(),
                     client_token: s.client_token.clone(),
                     instance_type: s.instance_type.clone(),
+                    spot_request,
                 },
             );
             w.hide(&id);
@@ -425,6 +450,64 @@ impl Ec2Api for FakeEc2 {
                 .ok_or_else(|| err(A, "InvalidInstanceID.NotFound", id))?;
             if !matches!(i.phase.now.as_str(), "terminated" | "shutting-down") {
                 i.phase = Phase::moving("shutting-down", "terminated", after);
+            }
+            // A one-time spot request closes when its instance goes.
+            if let Some(r) = i
+                .spot_request
+                .clone()
+                .and_then(|r| w.spot_requests.get_mut(&r))
+                && matches!(r.state.as_str(), "open" | "active")
+            {
+                r.state = "closed".into();
+            }
+            Ok(())
+        })
+    }
+
+    async fn describe_spot_requests(
+        &self,
+        filters: &Filters,
+    ) -> Result<Vec<SpotRequestInfo>, Ec2Error> {
+        const A: &str = "DescribeSpotInstanceRequests";
+        self.call(A, &format!("{filters:?}"), |w| {
+            let mut out = Vec::new();
+            for (id, r) in &w.spot_requests {
+                let field = |f: &str| (f == "state").then(|| r.state.clone());
+                if matches(A, filters, &r.tags, field)? {
+                    out.push(SpotRequestInfo {
+                        id: id.clone(),
+                        state: r.state.clone(),
+                        tags: r.tags.clone(),
+                    });
+                }
+            }
+            Ok(out)
+        })
+    }
+
+    async fn describe_spot_prices(
+        &self,
+        types: &[String],
+        _zone: Option<&str>,
+    ) -> Result<Vec<(String, String)>, Ec2Error> {
+        const A: &str = "DescribeSpotPriceHistory";
+        self.call(A, &types.join(","), |w| {
+            Ok(types
+                .iter()
+                .filter_map(|t| Some((t.clone(), w.spot_prices.get(t)?.clone())))
+                .collect())
+        })
+    }
+
+    async fn cancel_spot_request(&self, id: &str) -> Result<(), Ec2Error> {
+        const A: &str = "CancelSpotInstanceRequests";
+        self.call(A, id, |w| {
+            let r = w
+                .spot_requests
+                .get_mut(id)
+                .ok_or_else(|| err(A, "InvalidSpotInstanceRequestID.NotFound", id))?;
+            if matches!(r.state.as_str(), "open" | "active") {
+                r.state = "cancelled".into();
             }
             Ok(())
         })

@@ -14,7 +14,7 @@ mod calls;
 
 use super::api::Tags;
 use super::error::Ec2Error;
-use super::model::{Filters, ImageInfo, InstanceInfo};
+use super::model::{Filters, ImageInfo, InstanceInfo, LaunchSpec};
 use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
@@ -87,6 +87,14 @@ struct Instance {
     groups: Vec<String>,
     client_token: String,
     instance_type: String,
+    /// The spot request that launched it.
+    spot_request: Option<String>,
+}
+
+#[derive(Debug)]
+struct SpotRequest {
+    state: String,
+    tags: Tags,
 }
 
 #[derive(Debug)]
@@ -126,6 +134,13 @@ struct World {
     hidden: HashMap<String, u32>,
     /// What GetConsoleOutput answers, buffered and live.
     console: Console,
+    spot_requests: BTreeMap<String, SpotRequest>,
+    /// Instance types with no spot capacity (`*`: all).
+    no_spot_capacity: Vec<String>,
+    /// Every RunInstances request, refused ones included.
+    launches: Vec<LaunchSpec>,
+    /// Current spot price by instance type.
+    spot_prices: BTreeMap<String, String>,
 }
 
 /// The console output the fake shows: EC2 posts the buffered output late,
@@ -245,6 +260,8 @@ impl World {
             state: i.phase.now.clone(),
             private_ip: running.then(|| "10.0.0.10".to_string()),
             tags: i.tags.clone(),
+            lifecycle: i.spot_request.as_ref().map(|_| "spot".to_string()),
+            spot_request_id: i.spot_request.clone(),
             ..Default::default()
         }
     }
@@ -373,6 +390,19 @@ impl FakeEc2 {
         self.world().timing = t;
     }
 
+    /// Spot launches of these instance types (`*`: any) fail with
+    /// `InsufficientInstanceCapacity` from now on.
+    pub fn no_spot_capacity(&self, types: &[&str]) {
+        self.world().no_spot_capacity = types.iter().map(|t| t.to_string()).collect();
+    }
+
+    /// The current spot price of an instance type.
+    pub fn set_spot_price(&self, instance_type: &str, price: &str) {
+        self.world()
+            .spot_prices
+            .insert(instance_type.into(), price.into());
+    }
+
     /// What GetConsoleOutput shows from now on.
     pub fn set_console(&self, c: Console) {
         self.world().console = c;
@@ -496,6 +526,20 @@ impl FakeEc2 {
         let mut w = self.world();
         w.settle();
         w.instances.get(id).map(|i| i.phase.now.clone())
+    }
+
+    /// Every RunInstances request so far, refused ones included.
+    pub fn launches(&self) -> Vec<LaunchSpec> {
+        self.world().launches.clone()
+    }
+
+    /// Spot requests and their states.
+    pub fn spot_requests(&self) -> Vec<(String, String)> {
+        self.world()
+            .spot_requests
+            .iter()
+            .map(|(id, r)| (id.clone(), r.state.clone()))
+            .collect()
     }
 
     pub fn groups(&self) -> Vec<String> {

@@ -6,8 +6,8 @@ use super::{SdkEc2, missing};
 use crate::ec2::api::{Ec2Api, Tags};
 use crate::ec2::error::Ec2Error;
 use crate::ec2::model::{
-    Filters, GroupInfo, ImageInfo, InstanceInfo, KeyPairInfo, LaunchSpec, SnapshotInfo, TagInfo,
-    VolumeInfo, VpcInfo,
+    Filters, GroupInfo, ImageInfo, InstanceInfo, KeyPairInfo, LaunchSpec, SnapshotInfo,
+    SpotRequestInfo, TagInfo, VolumeInfo, VpcInfo,
 };
 use crate::ec2::volumes::BlockDevice;
 use aws_sdk_ec2::types::{
@@ -350,6 +350,9 @@ impl Ec2Api for SdkEc2 {
             req = req.user_data(base64::engine::general_purpose::STANDARD.encode(ud));
         }
         req = super::launch::apply(req, &s.options, &s.block_devices);
+        if let Some(market) = &s.spot {
+            req = super::launch::spot(req, market);
+        }
         req = match (&s.subnet_id, s.associate_public_ip) {
             (subnet, Some(public)) => req.network_interfaces(
                 InstanceNetworkInterfaceSpecification::builder()
@@ -401,6 +404,79 @@ impl Ec2Api for SdkEc2 {
             .flat_map(|r| r.instances())
             .map(convert::instance)
             .collect())
+    }
+
+    async fn describe_spot_requests(
+        &self,
+        filters: &Filters,
+    ) -> Result<Vec<SpotRequestInfo>, Ec2Error> {
+        let out = retried(
+            "DescribeSpotInstanceRequests",
+            self.client
+                .describe_spot_instance_requests()
+                .set_filters(Some(convert::filters(filters))),
+            |r| r.send(),
+        )
+        .await?;
+        Ok(out
+            .spot_instance_requests()
+            .iter()
+            .map(|r| SpotRequestInfo {
+                id: r.spot_instance_request_id().unwrap_or_default().to_string(),
+                state: r
+                    .state()
+                    .map(|s| s.as_str().to_string())
+                    .unwrap_or_default(),
+                tags: convert::from_sdk(r.tags()),
+            })
+            .collect())
+    }
+
+    async fn describe_spot_prices(
+        &self,
+        types: &[String],
+        zone: Option<&str>,
+    ) -> Result<Vec<(String, String)>, Ec2Error> {
+        let now = aws_smithy_types::DateTime::from(std::time::SystemTime::now());
+        let out = retried(
+            "DescribeSpotPriceHistory",
+            self.client
+                .describe_spot_price_history()
+                .set_instance_types(Some(
+                    types
+                        .iter()
+                        .map(|t| InstanceType::from(t.as_str()))
+                        .collect(),
+                ))
+                .product_descriptions("Linux/UNIX")
+                .product_descriptions("Linux/UNIX (Amazon VPC)")
+                .set_availability_zone(zone.map(str::to_string))
+                .start_time(now),
+            |r| r.send(),
+        )
+        .await?;
+        Ok(out
+            .spot_price_history()
+            .iter()
+            .filter_map(|p| {
+                Some((
+                    p.instance_type()?.as_str().to_string(),
+                    p.spot_price()?.to_string(),
+                ))
+            })
+            .collect())
+    }
+
+    async fn cancel_spot_request(&self, id: &str) -> Result<(), Ec2Error> {
+        retried(
+            "CancelSpotInstanceRequests",
+            self.client
+                .cancel_spot_instance_requests()
+                .spot_instance_request_ids(id),
+            |r| r.send(),
+        )
+        .await?;
+        Ok(())
     }
 
     async fn console_output(&self, id: &str, latest: bool) -> Result<Option<String>, Ec2Error> {

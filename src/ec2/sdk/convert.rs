@@ -88,5 +88,7 @@ pub fn instance(i: &Instance) -> InstanceInfo {
                 r.message().unwrap_or_default()
             )
         }),
+        lifecycle: i.instance_lifecycle().map(|l| l.as_str().to_string()),
+        spot_request_id: i.spot_instance_request_id().map(str::to_string),
     }
 }

@@ -2,13 +2,14 @@
 //! `LaunchOptions` field to the SDK, so adding an option touches this file only.
 
 use crate::choices::Choice;
-use crate::ec2::model::LaunchOptions;
+use crate::ec2::model::{LaunchOptions, SpotMarket};
 use crate::ec2::volumes::BlockDevice;
 use aws_sdk_ec2::operation::run_instances::builders::RunInstancesFluentBuilder;
 use aws_sdk_ec2::types::{
     CapacityReservationPreference, CapacityReservationSpecification, CapacityReservationTarget,
-    CreditSpecificationRequest, EnclaveOptionsRequest, IamInstanceProfileSpecification, Placement,
-    Tenancy,
+    CreditSpecificationRequest, EnclaveOptionsRequest, IamInstanceProfileSpecification,
+    InstanceInterruptionBehavior, InstanceMarketOptionsRequest, MarketType, Placement,
+    ResourceType, SpotInstanceType, SpotMarketOptions, Tenancy,
 };
 
 /// Sets every option the user gave; absent ones are left to EC2's defaults.
@@ -63,4 +64,26 @@ pub(super) fn apply(
         req = req.enclave_options(EnclaveOptionsRequest::builder().enabled(enabled).build());
     }
     req
+}
+
+/// A spot launch: a one-time request (it ends with the instance, nothing to
+/// renew it after an interruption), terminated on interruption, at most
+/// `max_price` (none: up to the on-demand price), its request tagged.
+pub(super) fn spot(req: RunInstancesFluentBuilder, m: &SpotMarket) -> RunInstancesFluentBuilder {
+    req.instance_market_options(
+        InstanceMarketOptionsRequest::builder()
+            .market_type(MarketType::Spot)
+            .spot_options(
+                SpotMarketOptions::builder()
+                    .set_max_price(m.max_price.clone())
+                    .spot_instance_type(SpotInstanceType::OneTime)
+                    .instance_interruption_behavior(InstanceInterruptionBehavior::Terminate)
+                    .build(),
+            )
+            .build(),
+    )
+    .tag_specifications(super::convert::spec(
+        ResourceType::SpotInstancesRequest,
+        &m.request_tags,
+    ))
 }

@@ -138,6 +138,7 @@ pub fn bake_spec(
         run_tags: tags.merged(&v.run_tags),
         subnet_id: v.subnet_id.clone(),
         launch: v.launch.clone(),
+        spot: spot(v, tags),
         launch_block_devices: v.launch_block_device.iter().map(device).collect(),
         ami_block_devices: v.ami_block_device.iter().map(device).collect(),
         encrypt_boot: v.encrypt_boot == Some(true),
@@ -168,6 +169,18 @@ pub fn bake_spec(
             .filter(|p| p.enabled)
             .map(|p| p.with_cooldown),
         input_digest: v.input_digest.clone(),
+    })
+}
+
+/// The spot launch, when `spot_price` asks for one (`auto`: no maximum).
+fn spot(v: &GoldenAmi, tags: &TagPolicy) -> Option<crate::bake::spec::SpotSpec> {
+    let price = v.spot_price.as_deref()?;
+    Some(crate::bake::spec::SpotSpec {
+        max_price: (price != "auto").then(|| price.to_string()),
+        instance_types: v.spot_instance_types.clone(),
+        strategy: v.spot_allocation_strategy,
+        tags: tags.merged(&v.spot_tags),
+        fallback_on_demand: v.spot_fallback_on_demand,
     })
 }
 

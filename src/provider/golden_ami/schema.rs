@@ -3,7 +3,9 @@
 //! tfplugin6 schema, the docs, plan-time checks, defaults and the input
 //! digest all come from here.
 
-use crate::bake::spec::{HostKeyCheck, HttpEndpoint, HttpTokens, Interface};
+use crate::bake::spec::{
+    HostKeyCheck, HttpEndpoint, HttpTokens, Interface, SpotAllocationStrategy,
+};
 use crate::ec2::model::{CapacityPreference, LaunchOptions, Tenancy};
 use crate::ec2::volumes::VolumeType;
 use crate::provider::duration::Dur;
@@ -64,6 +66,19 @@ define_block! {
         pub associate_public_ip_address: Option<bool> => optional("Give the build instance a public IP address (default: the subnet's setting)."),
         #[serde(flatten)]
         pub launch: LaunchOptions => group(),
+        pub spot_price: Option<String> => optional("Launch the build instance as a spot instance: `auto` pays up to the on-demand price (EC2's default), a decimal such as `\"0.05\"` is the highest price in dollars an hour. The launch is RunInstances with spot market options: a one-time spot request that is fulfilled at once or refused at once (no request waits open for capacity), tagged like every temporary resource and cancelled when the bake ends. Changing it bakes nothing new.")
+            .check(Check::SpotPrice)
+            .in_place(),
+        pub spot_instance_types: Vec<String> => optional("Instance types to try for the spot build instance, in this order (see `spot_allocation_strategy`): a type without spot capacity makes way for the next. Needs `spot_price`. When set, the spot instance is one of these, and `instance_type` is only the on-demand type of `spot_fallback_on_demand` (Packer ignores `instance_type` then). Default: `instance_type` alone.")
+            .check(Check::InstanceType),
+        pub spot_allocation_strategy: Option<SpotAllocationStrategy> => optional("How to order `spot_instance_types`: `lowest-price` and `price-capacity-optimized` try the type with the lowest current spot price first (DescribeSpotPriceHistory; equal prices keep the written order); `capacity-optimized`, `capacity-optimized-prioritized` and `diversified` keep the written order, capacity being learned by asking type by type (one build instance has nothing to diversify). Needs `spot_price`.")
+            .in_place(),
+        pub spot_tags: BTreeMap<String, String> => optional("Tags on the spot request (beside `golden:build-id` and `golden:expires-at`). Needs `spot_price`.")
+            .check(Check::NoReservedTagKeys)
+            .in_place(),
+        pub spot_fallback_on_demand: bool => optional("When no spot capacity is to be had for any spot type (EC2 answers `InsufficientInstanceCapacity` or `SpotMaxPriceTooLow`), launch `instance_type` on demand instead of failing the bake. Needs `spot_price`.")
+            .default(false)
+            .in_place(),
         pub user_data: Option<String> => optional("User data for the build instance."),
         pub triggers: BTreeMap<String, String> => optional("Arbitrary values; changing any of them bakes a new image (for inputs the provider cannot see, such as a package version)."),
         pub rebake_on_new_source: bool => optional("With a `source_ami_filter`, plan a new bake when the filter selects a newer AMI than the one baked from.")

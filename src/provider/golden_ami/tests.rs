@@ -538,6 +538,85 @@ fn unknown_values_are_checked_later() {
     assert_eq!(problems(&v), vec![]);
 }
 
+#[test]
+fn spot_settings_need_spot_price_and_instance_type_is_then_the_fallback() {
+    for (attr, val) in [
+        ("spot_instance_types", json!(["t3.small"])),
+        ("spot_allocation_strategy", json!("lowest-price")),
+        ("spot_tags", json!({"team": "images"})),
+        ("spot_fallback_on_demand", json!(true)),
+    ] {
+        let got = problems(&with(json!({ attr: val })));
+        assert_eq!(got.len(), 1, "{attr}: {got:?}");
+        assert_eq!(got[0].0, attr);
+        assert!(got[0].1.contains("set `spot_price`"), "{got:?}");
+    }
+    // Off, empty or alone: nothing to say.
+    for patch in [
+        json!({"spot_fallback_on_demand": false, "spot_tags": {}}),
+        json!({"spot_price": "auto"}),
+        json!({"spot_price": "0.05", "spot_instance_types": ["t3.small"], "spot_fallback_on_demand": true}),
+    ] {
+        assert_eq!(problems(&with(patch.clone())), vec![], "{patch}");
+    }
+    let got = problems(&with(
+        json!({"spot_price": "auto", "spot_instance_types": ["t3.small"]}),
+    ));
+    assert_eq!(got.len(), 1, "{got:?}");
+    assert_eq!(got[0].0, "instance_type");
+    assert!(got[0].1.starts_with("instance_type is not used"), "{got:?}");
+    let bad = problems(&with(json!({"spot_price": "0"})));
+    assert!(
+        bad.iter()
+            .any(|(p, m)| p == "spot_price" && m.contains("neither \"auto\"")),
+        "{bad:?}"
+    );
+    let bad = problems(&with(
+        json!({"spot_price": "auto", "spot_allocation_strategy": "cheapest"}),
+    ));
+    assert!(
+        bad.iter().any(|(p, _)| p == "spot_allocation_strategy"),
+        "{bad:?}"
+    );
+}
+
+#[test]
+fn spot_price_auto_has_no_maximum_and_spot_tags_get_the_default_tags() {
+    use crate::bake::spec::SpotAllocationStrategy;
+    assert!(spec(&with(json!({}))).spot.is_none());
+    let auto = spec(&with(json!({"spot_price": "auto"})));
+    let Some(s) = auto.spot else {
+        panic!("no spot")
+    };
+    assert_eq!(s.max_price, None);
+    assert!(s.instance_types.is_empty() && !s.fallback_on_demand && s.strategy.is_none());
+    let v = with(json!({
+        "spot_price": "0.05",
+        "spot_instance_types": ["t3.small", "t3a.small"],
+        "spot_allocation_strategy": "price-capacity-optimized",
+        "spot_tags": {"team": "images"},
+        "spot_fallback_on_demand": true,
+    }));
+    let decoded: GoldenAmi = decode(&v).unwrap();
+    let policy = crate::provider::tag_policy::TagPolicy {
+        defaults: std::collections::BTreeMap::from([("owner".into(), "ops".into())]),
+        ..Default::default()
+    };
+    let s = bake_spec(&decoded, "n".into(), "b".into(), "http://ip", &policy)
+        .unwrap()
+        .spot
+        .unwrap();
+    assert_eq!(s.max_price.as_deref(), Some("0.05"));
+    assert_eq!(s.instance_types, ["t3.small", "t3a.small"]);
+    assert_eq!(
+        s.strategy,
+        Some(SpotAllocationStrategy::PriceCapacityOptimized)
+    );
+    assert!(s.fallback_on_demand);
+    assert_eq!(s.tags.get("team").map(String::as_str), Some("images"));
+    assert_eq!(s.tags.get("owner").map(String::as_str), Some("ops"));
+}
+
 fn spec(v: &Value) -> BakeSpec {
     let decoded: GoldenAmi = decode(v).unwrap();
     bake_spec(

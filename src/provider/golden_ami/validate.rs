@@ -68,10 +68,56 @@ pub fn validate(cfg: &Value) -> Diagnostics {
         validate_provision(p, AttrPath::root("provision").index(i), &mut d);
     }
     validate_launch(cfg, &mut d);
+    validate_spot(cfg, &mut d);
     for list in ["launch_block_device", "ami_block_device"] {
         validate_devices(cfg, list, &mut d);
     }
     d
+}
+
+/// The spot settings only mean something with `spot_price`; with
+/// `spot_instance_types` and no fallback, `instance_type` is unused.
+fn validate_spot(cfg: &Value, d: &mut Diagnostics) {
+    let set = |attr: &str| match cfg.get(attr) {
+        Value::List(l) => !l.is_empty(),
+        Value::Map(m) => !m.is_empty(),
+        Value::Bool(b) => *b,
+        v => present(v),
+    };
+    if !present(cfg.get("spot_price")) {
+        for attr in [
+            "spot_instance_types",
+            "spot_allocation_strategy",
+            "spot_tags",
+            "spot_fallback_on_demand",
+        ] {
+            if set(attr) {
+                err(
+                    d,
+                    AttrPath::root(attr),
+                    "Spot setting without spot_price",
+                    format!(
+                        "`{attr}` applies to a spot build instance: set `spot_price` (\"auto\" or a maximum price) to launch one."
+                    ),
+                );
+            }
+        }
+        return;
+    }
+    if matches!(cfg.get("spot_instance_types"), Value::List(l) if !l.is_empty())
+        && !matches!(
+            cfg.get("spot_fallback_on_demand"),
+            Value::Bool(true) | Value::Unknown
+        )
+    {
+        d.push(
+            Diagnostic::warning(
+                "instance_type is not used",
+                "The spot build instance is one of `spot_instance_types`; `instance_type` only names the on-demand type of `spot_fallback_on_demand`, which is off.",
+            )
+            .at(AttrPath::root("instance_type")),
+        );
+    }
 }
 
 /// A whole number, when known.

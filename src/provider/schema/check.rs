@@ -38,6 +38,8 @@ pub enum Check {
     Rfc3339,
     /// Family and size, like `t3.micro`.
     InstanceType,
+    /// A spot price: `auto`, or a positive decimal number of dollars an hour.
+    SpotPrice,
     /// EC2's AMI name alphabet, and a length range.
     AmiName {
         min: usize,
@@ -209,6 +211,12 @@ impl Check {
                     format!("{s:?} is not an RFC 3339 time like 2027-01-31T00:00:00Z."),
                 )
             }
+            Check::SpotPrice if !spot_price_ok(s) => one(
+                "Invalid spot price".into(),
+                format!(
+                    "{s:?} is neither \"auto\" (up to the on-demand price) nor a maximum price in dollars an hour like \"0.05\"."
+                ),
+            ),
             Check::InstanceType if !instance_type_ok(s) => one(
                 "Invalid instance type".into(),
                 format!("{s:?} is not an instance type like \"t3.micro\"."),
@@ -320,6 +328,21 @@ fn ami_id_ok(s: &str) -> bool {
 /// Characters EC2 accepts in an AMI name.
 fn ami_name_char_ok(c: char) -> bool {
     c.is_ascii_alphanumeric() || " ()[]./-'@_".contains(c)
+}
+
+/// `auto`, or digits with at most one decimal point, above zero (EC2's
+/// `MaxPrice` is such a string).
+fn spot_price_ok(p: &str) -> bool {
+    if p == "auto" {
+        return true;
+    }
+    let (whole, frac) = p.split_once('.').unwrap_or((p, ""));
+    let digits = |s: &str| s.chars().all(|c| c.is_ascii_digit());
+    !whole.is_empty()
+        && digits(whole)
+        && digits(frac)
+        && !(p.contains('.') && frac.is_empty())
+        && p.chars().any(|c| c.is_ascii_digit() && c != '0')
 }
 
 fn instance_type_ok(t: &str) -> bool {
@@ -567,6 +590,20 @@ mod tests {
             &[
                 (s("t2micro"), "is not an instance type"),
                 (s("T3.micro"), "is not an instance type"),
+            ],
+        );
+        ok(
+            Check::SpotPrice,
+            &[s("auto"), s("0.05"), s("1"), s("12.5")],
+            &[
+                (s("cheap"), "is neither \"auto\""),
+                (s("0"), "is neither \"auto\""),
+                (s("0.000"), "is neither \"auto\""),
+                (s("-1"), "is neither \"auto\""),
+                (s(".5"), "is neither \"auto\""),
+                (s("5."), "is neither \"auto\""),
+                (s("$0.05"), "is neither \"auto\""),
+                (s("Auto"), "is neither \"auto\""),
             ],
         );
         ok(
