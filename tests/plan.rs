@@ -444,9 +444,8 @@ fn catalogue(bed: &Bed) -> Vec<(&'static str, String, &'static str, String)> {
         (
             // A whole resource of another type: used as it is.
             "channel name SSM refuses",
-            format!(
-                "resource \"golden_channel\" \"bad\" {{\nname = \"web prod\"\nami_id = \"ami-0a11ce0000000a001\"\n}}"
-            ),
+            "resource \"golden_channel\" \"bad\" {\nname = \"web prod\"\nami_id = \"ami-0a11ce0000000a001\"\n}"
+                .to_string(),
             "SSM parameter names take letters, digits",
             "name = \"web prod\"".into(),
         ),

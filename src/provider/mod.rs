@@ -380,3 +380,54 @@ impl Resource {
             })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::Provider;
+    use crate::protocol::value::Value;
+
+    /// Every type in the table has a schema and dispatches to its own rules;
+    /// any other type is refused by name in every operation.
+    #[tokio::test]
+    async fn resource_types_dispatch_through_one_table() {
+        assert_eq!(
+            Provider::resource_types(),
+            vec!["golden_ami", "golden_channel"]
+        );
+        for t in Provider::resource_types() {
+            assert!(Provider::resource_schema(t).is_some(), "{t}");
+        }
+        assert!(Provider::resource_schema("golden_nope").is_none());
+        let p = Provider::new();
+        let cfg = Value::decode_json(br#"{"name":"web prod","ami_id":"ami-0123abcd"}"#).unwrap();
+        let d = p.validate_resource("golden_channel", &cfg);
+        assert_eq!(d.0.len(), 1);
+        assert_eq!(d.0[0].summary, "Invalid name");
+        let unknown = |d: &crate::protocol::diag::Diagnostics| {
+            d.0.iter()
+                .any(|d| d.summary == "Unknown resource type" && d.detail.contains("golden_nope"))
+        };
+        assert!(unknown(&p.validate_resource("golden_nope", &cfg)));
+        assert!(unknown(&p.upgrade_state("golden_nope", 0, b"{}").1));
+        assert!(unknown(
+            &p.read("golden_nope", Value::Null, vec![]).await.diags
+        ));
+        assert!(unknown(&p.import("golden_nope", "x").await.diags));
+        let planned = p
+            .plan(
+                "golden_nope",
+                Value::Null,
+                cfg.clone(),
+                cfg.clone(),
+                vec![],
+                false,
+            )
+            .await;
+        assert!(unknown(&planned.diags));
+        assert!(unknown(
+            &p.apply("golden_nope", Value::Null, cfg.clone(), cfg, vec![])
+                .await
+                .diags
+        ));
+    }
+}
