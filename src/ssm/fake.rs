@@ -86,9 +86,16 @@ impl SsmApi for FakeSsm {
         &self,
         name: &str,
         value: &str,
-        _description: &str,
+        description: &str,
     ) -> Result<i64, SsmError> {
         self.enter("PutParameter")?;
+        if description.len() > 1024 {
+            return Err(SsmError {
+                action: "PutParameter",
+                code: Some("ValidationException".into()),
+                message: "description: Member must have length less than or equal to 1024".into(),
+            });
+        }
         let mut store = self.store.lock().unwrap();
         let versions = store.entry(self.key(name)).or_default();
         let version = versions.last().map_or(1, |p| p.version + 1);

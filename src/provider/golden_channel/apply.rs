@@ -87,13 +87,14 @@ pub async fn apply(c: &Configured, prior: Value, planned: Value) -> StateOutcome
     state.set("id", Value::string(name));
     state.set("parameter_name", Value::string(&full));
     state.set("resolve_ssm", Value::string(format!("resolve:ssm:{full}")));
+    // Fixed text: SSM takes 1024 characters of description, and a name may be longer.
     let description =
-        format!("golden_channel {name}: the AMI id in this region (terraform-provider-golden)");
+        "A golden_channel of terraform-provider-golden: the channel's AMI id in this region.";
     let mut written: BTreeMap<String, String> = BTreeMap::new();
     let mut versions: BTreeMap<String, Value> = BTreeMap::new();
     let mut problem = None;
     for (region, id) in &targets {
-        match publish(c, region, &full, id, &description).await {
+        match publish(c, region, &full, id, description).await {
             Ok(v) => {
                 written.insert(region.clone(), id.clone());
                 versions.insert(region.clone(), Value::Number(v as f64));

@@ -39,6 +39,17 @@ pub fn parameter_name(prefix: &str, name: &str) -> Result<String, String> {
         return Err(format!("{name:?} {why}"));
     }
     let full = format!("{prefix}{name}");
+    let first = full
+        .trim_start_matches('/')
+        .split('/')
+        .next()
+        .unwrap_or_default()
+        .to_ascii_lowercase();
+    if first.starts_with("aws") || first.starts_with("ssm") {
+        return Err(format!(
+            "{full:?} starts with `aws` or `ssm`, which SSM reserves (the provider's channel_path_prefix is {prefix:?})."
+        ));
+    }
     let levels = full.trim_start_matches('/').split('/').count();
     if levels > SSM_MAX_LEVELS {
         return Err(format!(

@@ -120,6 +120,17 @@ fn the_whole_name_keeps_ssm_limits_with_the_prefix() {
     assert!(parameter_name("/", &deep).is_ok());
     let e = parameter_name("/golden/channel/", &deep).unwrap_err();
     assert!(e.contains("levels"), "{e}");
+    assert!(
+        parameter_name("/", "aws/x")
+            .unwrap_err()
+            .contains("reserves")
+    );
+    assert!(
+        parameter_name("/", "SSMx")
+            .unwrap_err()
+            .contains("reserves")
+    );
+    assert!(parameter_name("/golden/channel/", "aws/x").is_ok());
     let long = "a".repeat(1000);
     assert!(
         parameter_name("/golden/channel/", &long)
@@ -308,4 +319,14 @@ fn state_from_a_newer_provider_is_refused() {
     let (v, d) = upgrade_state(0, br#"{"name":"web/prod","ami_id":"ami-1"}"#);
     assert!(!d.has_errors());
     assert_eq!(v.get("name").as_str(), Some("web/prod"));
+}
+
+/// The longest name SSM takes publishes (the description stays within SSM's 1024).
+#[tokio::test]
+async fn the_longest_name_publishes() {
+    let b = bed();
+    let ami = b.image(&[]);
+    let name = "a".repeat(1011 - "/golden/channel/".len());
+    let s = b.converge(Value::Null, config(&name, &ami)).await;
+    assert_eq!(s.get("versions").get(HOME), &Value::Number(1.0));
 }
