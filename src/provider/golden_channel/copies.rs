@@ -31,6 +31,15 @@ fn ec2_in(c: &Configured, region: &str) -> Result<Ec2, Diagnostic> {
 
 /// Region → AMI id for `ami_id` (in the provider's region) and its copies.
 pub async fn copies(c: &Configured, ami_id: &str) -> Result<BTreeMap<String, String>, Diagnostic> {
+    copies_with(c, ami_id, &|region| ec2_in(c, region)).await
+}
+
+/// [`copies`], reaching other regions through `ec2_in`.
+pub async fn copies_with(
+    c: &Configured,
+    ami_id: &str,
+    ec2_in: &(dyn Fn(&str) -> Result<Ec2, Diagnostic> + Sync),
+) -> Result<BTreeMap<String, String>, Diagnostic> {
     let home = &c.ec2.region;
     let image = c
         .ec2
@@ -68,7 +77,7 @@ pub async fn copies(c: &Configured, ami_id: &str) -> Result<BTreeMap<String, Str
         ));
     };
     for region in others {
-        let ec2 = ec2_in(c, region)?;
+        let ec2 = ec2_in(region)?;
         let found = ec2.images_tagged(BUILD_ID_TAG, build).await.map_err(|e| {
             at_ami(
                 &format!("Cannot look up the copy in {region}"),

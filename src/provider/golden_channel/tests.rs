@@ -330,3 +330,93 @@ async fn the_longest_name_publishes() {
     let s = b.converge(Value::Null, config(&name, &ami)).await;
     assert_eq!(s.get("versions").get(HOME), &Value::Number(1.0));
 }
+
+/// An image with a copy: found by its build id in the other region, published
+/// in both; a promotion to an image without copies deletes the other
+/// region's parameter; a region's parameter deleted by hand leaves the
+/// state, and the next plan writes it back.
+#[tokio::test]
+async fn copies_are_published_in_their_regions_and_left_ones_deleted() {
+    let b = bed();
+    let west = FakeEc2::new();
+    let tags = [
+        ("golden:copy-regions", "eu-west-1,us-east-1"),
+        ("golden:build-id", "b1"),
+    ];
+    let ami = b.image(&tags);
+    let copy = west.add_own_image(
+        "web",
+        &tags
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect(),
+    );
+    west.add_own_image(
+        "other",
+        &BTreeMap::from([("golden:build-id".to_string(), "b2".to_string())]),
+    );
+    let west_ec2 = crate::ec2::Ec2::with_api(west.clone(), "eu-west-1".into());
+    let reach = |r: &str| -> Result<crate::ec2::Ec2, crate::protocol::diag::Diagnostic> {
+        assert_eq!(r, "eu-west-1");
+        Ok(west_ec2.clone())
+    };
+    let found = super::copies::copies_with(&b.c, &ami, &reach)
+        .await
+        .unwrap();
+    assert_eq!(
+        found,
+        BTreeMap::from([
+            ("eu-west-1".to_string(), copy.clone()),
+            (HOME.to_string(), ami.clone())
+        ])
+    );
+    // Until region copies land, the provider itself reaches its own region only.
+    let p = plan(
+        Some(&b.c),
+        Value::Null,
+        config("web/prod", &ami),
+        config("web/prod", &ami),
+        vec![],
+    )
+    .await;
+    assert_eq!(
+        paths(&p.diags),
+        vec![("ami_id".into(), "Cannot reach another region".into())]
+    );
+
+    // Apply what a plan that reached the copy shows.
+    let mut planned = config("web/prod", &ami);
+    planned.set("region_ami_ids", Value::string_map(found));
+    let s = apply(&b.c, Value::Null, planned).await;
+    assert!(!s.diags.has_errors(), "{:?}", s.diags);
+    let west_ssm = b.ssm.in_region("eu-west-1");
+    assert_eq!(west_ssm.get_parameter_now(PARAM).unwrap().value, copy);
+    assert_eq!(b.ssm.get_parameter_now(PARAM).unwrap().value, ami);
+
+    // Deleted by hand in one region: refresh drops it from the state.
+    west_ssm.delete_now(PARAM);
+    let r = read(&b.c, s.state.clone(), vec![]).await;
+    assert_eq!(
+        r.state
+            .get("region_ami_ids")
+            .as_string_map()
+            .into_keys()
+            .collect::<Vec<_>>(),
+        vec![HOME.to_string()]
+    );
+
+    // Promoted to an image with no copies: the other region's parameter goes.
+    west_ssm.put_now(PARAM, &copy);
+    let single = b.image(&[]);
+    let cfg = config("web/prod", &single);
+    let p = plan(Some(&b.c), s.state.clone(), cfg.clone(), cfg, vec![]).await;
+    assert!(
+        p.requires_replace.is_empty() && !p.diags.has_errors(),
+        "{:?}",
+        p.diags
+    );
+    let s2 = apply(&b.c, s.state, p.planned).await;
+    assert!(!s2.diags.has_errors(), "{:?}", s2.diags);
+    assert!(west_ssm.names().is_empty(), "{:?}", west_ssm.names());
+    assert_eq!(b.ssm.get_parameter_now(PARAM).unwrap().value, single);
+}
