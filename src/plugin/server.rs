@@ -44,7 +44,12 @@ impl ProviderRpc for ProviderService {
         Ok(Response::new(pb::get_metadata::Response {
             server_capabilities: Some(capabilities()),
             diagnostics: vec![],
-            data_sources: vec![],
+            data_sources: Provider::data_source_types()
+                .into_iter()
+                .map(|t| pb::get_metadata::DataSourceMetadata {
+                    type_name: t.to_string(),
+                })
+                .collect(),
             resources: Provider::resource_types()
                 .into_iter()
                 .map(|t| pb::get_metadata::ResourceMetadata {
@@ -66,7 +71,12 @@ impl ProviderRpc for ProviderService {
                     Provider::resource_schema(t).map(|s| (t.to_string(), schema_to_pb(&s)))
                 })
                 .collect(),
-            data_source_schemas: Default::default(),
+            data_source_schemas: Provider::data_source_types()
+                .into_iter()
+                .filter_map(|t| {
+                    Provider::data_source_schema(t).map(|s| (t.to_string(), schema_to_pb(&s)))
+                })
+                .collect(),
             diagnostics: vec![],
             provider_meta: None,
             server_capabilities: Some(capabilities()),
@@ -110,15 +120,14 @@ impl ProviderRpc for ProviderService {
         &self,
         req: Request<pb::validate_data_resource_config::Request>,
     ) -> Rpc<pb::validate_data_resource_config::Response> {
-        let d = Diagnostic::error(
-            "Unknown data source",
-            format!(
-                "This provider has no data source {:?}.",
-                req.get_ref().type_name
-            ),
-        );
+        let req = req.into_inner();
+        let mut diags = Diagnostics::default();
+        let cfg = value(req.config.as_ref(), "data source configuration", &mut diags);
+        if !diags.has_errors() {
+            diags.extend(self.provider.validate_data_source(&req.type_name, &cfg));
+        }
         Ok(Response::new(pb::validate_data_resource_config::Response {
-            diagnostics: diags_to_pb(&d.into()),
+            diagnostics: diags_to_pb(&diags),
         }))
     }
 
@@ -274,16 +283,19 @@ impl ProviderRpc for ProviderService {
         &self,
         req: Request<pb::read_data_source::Request>,
     ) -> Rpc<pb::read_data_source::Response> {
-        let d = Diagnostic::error(
-            "Unknown data source",
-            format!(
-                "This provider has no data source {:?}.",
-                req.get_ref().type_name
-            ),
-        );
+        let req = req.into_inner();
+        let mut diags = Diagnostics::default();
+        let cfg = value(req.config.as_ref(), "data source configuration", &mut diags);
+        if diags.has_errors() {
+            return Ok(Response::new(pb::read_data_source::Response {
+                state: None,
+                diagnostics: diags_to_pb(&diags),
+            }));
+        }
+        let out = self.provider.read_data_source(&req.type_name, cfg).await;
         Ok(Response::new(pb::read_data_source::Response {
-            state: None,
-            diagnostics: diags_to_pb(&d.into()),
+            state: Some(encode(&out.state)),
+            diagnostics: diags_to_pb(&out.diags),
         }))
     }
 

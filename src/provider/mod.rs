@@ -4,6 +4,7 @@
 mod accounts;
 mod config;
 mod context;
+pub mod data_ami;
 mod duration;
 pub mod golden_ami;
 pub mod schema;
@@ -73,6 +74,44 @@ impl Provider {
 
     pub fn resource_schema(type_name: &str) -> Option<Schema> {
         (type_name == golden_ami::TYPE_NAME).then(golden_ami::schema)
+    }
+
+    /// The data sources, by type name (a table, beside the resources').
+    const DATA_SOURCES: &[(&'static str, fn() -> Schema)] = &[(data_ami::TYPE_NAME, data_ami::schema)];
+
+    pub fn data_source_types() -> Vec<&'static str> {
+        Self::DATA_SOURCES.iter().map(|(t, _)| *t).collect()
+    }
+
+    pub fn data_source_schema(type_name: &str) -> Option<Schema> {
+        Self::DATA_SOURCES
+            .iter()
+            .find(|(t, _)| *t == type_name)
+            .map(|(_, s)| s())
+    }
+
+    fn unknown_data_source(type_name: &str) -> Diagnostic {
+        Diagnostic::error(
+            "Unknown data source",
+            format!("This provider has no data source {type_name:?}."),
+        )
+    }
+
+    pub fn validate_data_source(&self, type_name: &str, cfg: &Value) -> Diagnostics {
+        match type_name {
+            data_ami::TYPE_NAME => data_ami::validate(cfg),
+            _ => Self::unknown_data_source(type_name).into(),
+        }
+    }
+
+    pub async fn read_data_source(&self, type_name: &str, config: Value) -> StateOutcome {
+        if type_name != data_ami::TYPE_NAME {
+            return StateOutcome::err(config, Self::unknown_data_source(type_name));
+        }
+        match self.client().await {
+            Ok(c) => data_ami::read(&c, config).await,
+            Err(d) => StateOutcome::err(config, d),
+        }
     }
 
     pub fn stop(&self) {
