@@ -85,9 +85,12 @@ impl Configured {
         if let Some(e) = made.get(region) {
             return Ok(e.clone());
         }
-        let fail = |detail: String| Diagnostic::error(format!("Cannot reach EC2 in {region}"), detail);
+        let fail =
+            |detail: String| Diagnostic::error(format!("Cannot reach EC2 in {region}"), detail);
         let Some((shared, settings)) = &self.other_regions.base else {
-            return Err(fail("This provider has no client for other regions.".into()));
+            return Err(fail(
+                "This provider has no client for other regions.".into(),
+            ));
         };
         let mut shared = shared.clone();
         shared.sdk = shared
@@ -95,7 +98,8 @@ impl Configured {
             .to_builder()
             .region(aws_config::Region::new(region.to_string()))
             .build();
-        let ec2 = crate::ec2::Ec2::from_shared(&shared, settings).map_err(|e| fail(e.to_string()))?;
+        let ec2 =
+            crate::ec2::Ec2::from_shared(&shared, settings).map_err(|e| fail(e.to_string()))?;
         made.insert(region.to_string(), ec2.clone());
         Ok(ec2)
     }

@@ -77,7 +77,8 @@ impl Provider {
     }
 
     /// The data sources, by type name (a table, beside the resources').
-    const DATA_SOURCES: &[(&'static str, fn() -> Schema)] = &[(data_ami::TYPE_NAME, data_ami::schema)];
+    const DATA_SOURCES: &[(&'static str, fn() -> Schema)] =
+        &[(data_ami::TYPE_NAME, data_ami::schema)];
 
     pub fn data_source_types() -> Vec<&'static str> {
         Self::DATA_SOURCES.iter().map(|(t, _)| *t).collect()

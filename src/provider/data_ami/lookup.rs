@@ -38,7 +38,9 @@ pub struct Rules {
 
 /// Whether the image was baked by this provider: it carries a build id.
 pub fn ours(img: &ImageInfo) -> bool {
-    img.tags.get(BUILD_ID_TAG).is_some_and(|b| valid_build_id(b))
+    img.tags
+        .get(BUILD_ID_TAG)
+        .is_some_and(|b| valid_build_id(b))
 }
 
 /// Whether the image's deprecation time has passed. A time EC2 would never

@@ -37,13 +37,20 @@ pub fn search(cfg: &DataAmi) -> Option<(Search, Searched)> {
     };
     let mut what = format!("{attr} = {value:?}");
     if !cfg.tags.is_empty() {
-        let list: Vec<String> = cfg.tags.iter().map(|(k, v)| format!("{k} = {v:?}")).collect();
+        let list: Vec<String> = cfg
+            .tags
+            .iter()
+            .map(|(k, v)| format!("{k} = {v:?}"))
+            .collect();
         what.push_str(&format!(" and tags {{ {} }}", list.join(", ")));
     }
     let s = Search {
         input_digest: cfg.input_digest.clone(),
         name: cfg.name.clone().filter(|_| cfg.input_digest.is_none()),
-        name_prefix: cfg.name_prefix.clone().filter(|_| cfg.input_digest.is_none()),
+        name_prefix: cfg
+            .name_prefix
+            .clone()
+            .filter(|_| cfg.input_digest.is_none()),
         tags: cfg.tags.clone(),
     };
     Some((s, Searched { attr, what }))
@@ -60,8 +67,10 @@ fn now() -> i64 {
 pub fn choice_diag(c: Choice, searched: &Searched, region: &str) -> Diagnostic {
     let d = match c {
         Choice::NoMatch(skipped) => {
-            let mut detail =
-                format!("No image made by the golden provider in {region} has {}.", searched.what);
+            let mut detail = format!(
+                "No image made by the golden provider in {region} has {}.",
+                searched.what
+            );
             if !skipped.is_empty() {
                 let list: Vec<String> = skipped
                     .iter()
@@ -112,7 +121,11 @@ pub async fn region_ami_ids(
     else {
         return Ok(out);
     };
-    for r in list.split(',').map(str::trim).filter(|r| !r.is_empty() && *r != region) {
+    for r in list
+        .split(',')
+        .map(str::trim)
+        .filter(|r| !r.is_empty() && *r != region)
+    {
         let ec2 = c.ec2_in(r)?;
         let copies = ec2.images_tagged(BUILD_ID_TAG, build).await.map_err(|e| {
             Diagnostic::error(format!("Cannot look up the copy in {r}"), e.to_string())
@@ -140,8 +153,12 @@ fn state(config: &Value, img: &ImageInfo, region: &str, ids: BTreeMap<String, St
     s.set("build_id", tag(BUILD_ID_TAG));
     s.set(
         "tags",
-        Value::string_map(img.tags.iter().filter(|(k, _)| !k.starts_with("golden:"))
-            .map(|(k, v)| (k.clone(), v.clone()))),
+        Value::string_map(
+            img.tags
+                .iter()
+                .filter(|(k, _)| !k.starts_with("golden:"))
+                .map(|(k, v)| (k.clone(), v.clone())),
+        ),
     );
     s.set("snapshot_ids", Value::string_list(img.snapshot_ids.clone()));
     s.set("region_ami_ids", Value::string_map(ids));
@@ -153,7 +170,12 @@ fn state(config: &Value, img: &ImageInfo, region: &str, ids: BTreeMap<String, St
 }
 
 /// Finds the image in `ec2`'s region by the configured selector.
-async fn find(c: &Configured, ec2: &Ec2, cfg: &DataAmi, rules: Rules) -> Result<ImageInfo, Diagnostic> {
+async fn find(
+    c: &Configured,
+    ec2: &Ec2,
+    cfg: &DataAmi,
+    rules: Rules,
+) -> Result<ImageInfo, Diagnostic> {
     if let Some(name) = &cfg.channel {
         let id = super::channel::resolve(c, &ec2.region, name, cfg.channel_version).await?;
         let searched = Searched {
@@ -168,7 +190,10 @@ async fn find(c: &Configured, ec2: &Ec2, cfg: &DataAmi, rules: Rules) -> Result<
             .describe_image(&id)
             .await
             .or_else(|e| if e.is_not_found() { Ok(vec![]) } else { Err(e) })
-            .map_err(|e| Diagnostic::error("Cannot look up the channel's image", e.to_string()).at(AttrPath::root("channel")))?;
+            .map_err(|e| {
+                Diagnostic::error("Cannot look up the channel's image", e.to_string())
+                    .at(AttrPath::root("channel"))
+            })?;
         return choose(found, rules).map_err(|ch| choice_diag(ch, &searched, &ec2.region));
     }
     let Some((search, searched)) = search(cfg) else {
@@ -178,7 +203,8 @@ async fn find(c: &Configured, ec2: &Ec2, cfg: &DataAmi, rules: Rules) -> Result<
         ));
     };
     let found = search.run(ec2).await.map_err(|e| {
-        Diagnostic::error("Cannot search for the image", e.to_string()).at(AttrPath::root(searched.attr))
+        Diagnostic::error("Cannot search for the image", e.to_string())
+            .at(AttrPath::root(searched.attr))
     })?;
     choose(found, rules).map_err(|ch| choice_diag(ch, &searched, &ec2.region))
 }
@@ -207,7 +233,11 @@ pub async fn read(c: &Configured, config: Value) -> StateOutcome {
         Ok(img) => img,
         Err(d) => return StateOutcome::err(config, d),
     };
-    tracing::info!(id = img.id, region, "data source golden_ami found its image");
+    tracing::info!(
+        id = img.id,
+        region,
+        "data source golden_ami found its image"
+    );
     match region_ami_ids(c, &img, &region).await {
         Ok(ids) => StateOutcome {
             state: state(&config, &img, &region, ids),

@@ -26,7 +26,11 @@ pub fn validate(cfg: &Value) -> Diagnostics {
     let chosen: Vec<&str> = [
         set(cfg, "channel").then_some("channel"),
         set(cfg, "input_digest").then_some("input_digest"),
-        named.then_some(if set(cfg, "name") { "name" } else { "name_prefix" }),
+        named.then_some(if set(cfg, "name") {
+            "name"
+        } else {
+            "name_prefix"
+        }),
     ]
     .into_iter()
     .flatten()
