@@ -13,6 +13,7 @@ mod provision;
 mod public_ip;
 mod retry;
 mod ssh;
+mod ssm;
 mod sts;
 
 use std::process::ExitCode;

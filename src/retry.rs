@@ -58,6 +58,62 @@ pub fn check(cancel: &CancellationToken) -> Result<(), Cancelled> {
     }
 }
 
+/// The codes AWS services (and the AWS SDKs' classifiers) use for "slow
+/// down", whatever the service: EC2's, SSM's and the SDKs' own names.
+const THROTTLING: &[&str] = &[
+    "RequestLimitExceeded",
+    "Throttling",
+    "ThrottlingException",
+    "ThrottledException",
+    "RequestThrottled",
+    "RequestThrottledException",
+    "EC2ThrottledException",
+    "TooManyRequestsException",
+    "BandwidthLimitExceeded",
+    "TooManyUpdates",
+];
+
+/// Whether an AWS error code says "slow down".
+pub fn is_throttling(code: Option<&str>) -> bool {
+    code.is_some_and(|c| THROTTLING.contains(&c))
+}
+
+/// Calls `call` until its error is no throttling (`code` gives an error's
+/// AWS code), or until the next delay would pass `budget`. Used above the
+/// SDK's own retries, whose client-wide quota many parallel calls can drain;
+/// the call is a future, so dropping it (a cancelled bake) ends the loop.
+pub async fn while_throttled<T, E, Fut>(
+    mut backoff: Backoff,
+    budget: Duration,
+    code: impl Fn(&E) -> Option<&str>,
+    call: impl Fn() -> Fut,
+) -> Result<T, E>
+where
+    Fut: std::future::Future<Output = Result<T, E>>,
+{
+    let t0 = tokio::time::Instant::now();
+    let mut attempt = 0u32;
+    loop {
+        attempt += 1;
+        match call().await {
+            Err(e) if is_throttling(code(&e)) => {
+                let delay = backoff.next_delay();
+                if t0.elapsed() + delay > budget {
+                    return Err(e);
+                }
+                tracing::debug!(
+                    code = code(&e),
+                    attempt,
+                    delay_ms = delay.as_millis() as u64,
+                    "AWS throttled the call; sending it again"
+                );
+                tokio::time::sleep(delay).await;
+            }
+            other => return other,
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

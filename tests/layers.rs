@@ -4,12 +4,13 @@
 //! Layers (a module may use only what is listed after its arrow):
 //!   main      → anything
 //!   plugin    → provider, protocol, logging
-//!   provider  → bake, provision, ssh, ec2, sts, aws, protocol, choices, retry, public_ip
+//!   provider  → bake, provision, ssh, ec2, sts, ssm, aws, protocol, choices, retry, public_ip
 //!   bake      → provision, ssh, ec2, choices, retry, public_ip
 //!   provision → ssh, retry
 //!   ssh       → retry
 //!   ec2       → aws (the shared SDK configuration), retry, choices (closed value sets such as volume types)
 //!   sts       → aws
+//!   ssm       → aws, retry (throttling answers sent again, as for EC2)
 //!   aws       → choices
 //!   protocol, retry, choices, public_ip, logging → nothing of ours
 //!   convert   → provider, for its schema definitions only (the `convert`
@@ -31,6 +32,7 @@ const ALLOWED: &[(&str, &[&str])] = &[
             "ssh",
             "ec2",
             "sts",
+            "ssm",
             "aws",
             "protocol",
             "choices",
@@ -46,6 +48,7 @@ const ALLOWED: &[(&str, &[&str])] = &[
     ("ssh", &["retry"]),
     ("ec2", &["aws", "retry", "choices"]),
     ("sts", &["aws"]),
+    ("ssm", &["aws", "retry"]),
     ("aws", &["choices"]),
     ("protocol", &[]),
     ("retry", &[]),

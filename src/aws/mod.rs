@@ -53,7 +53,7 @@ impl AwsSettings {
 }
 
 /// Service endpoints other than EC2's (which stays in `ec2_endpoint`, as
-/// the leftovers journal records it). `ssm` and `kms` have no caller yet.
+/// the leftovers journal records it). `kms` has no caller yet.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Endpoints {
     pub sts: Option<String>,

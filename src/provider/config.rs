@@ -17,6 +17,9 @@ use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::time::Duration;
 
+/// Where channels live unless `channel_path_prefix` says otherwise.
+pub const DEFAULT_CHANNEL_PREFIX: &str = "/golden/channel/";
+
 pub fn schema() -> Schema {
     Schema {
         version: 0,
@@ -58,6 +61,9 @@ define_block! {
         pub https_proxy: Option<String> => optional("Proxy for `https://` endpoints (all of AWS's own). Can also be set with `HTTPS_PROXY` or `https_proxy`.")
             .check(Check::HttpUrl),
         pub no_proxy: Option<String> => optional("Comma-separated hosts, domains and CIDRs reached without a proxy. Can also be set with `NO_PROXY` or `no_proxy`."),
+        pub channel_path_prefix: String => optional("Where `golden_channel` keeps its SSM parameters: a channel `web/prod` is the parameter `<prefix>web/prod`, in each region where its image has a copy. Starts and ends with `/`.")
+            .default(DEFAULT_CHANNEL_PREFIX)
+            .check(Check::SsmPathPrefix),
         pub endpoints: Endpoints => block().defaults_when_absent(),
     }
 }
@@ -106,7 +112,7 @@ define_block! {
     pub struct Endpoints: "Custom service endpoints: a local emulator, LocalStack or a VPC endpoint." {
         pub ec2: Option<String> => optional("EC2 endpoint URL, e.g. `http://127.0.0.1:5000`.").check(Check::HttpUrl),
         pub sts: Option<String> => optional("STS endpoint URL (assumed roles, account checks).").check(Check::HttpUrl),
-        pub ssm: Option<String> => optional("SSM endpoint URL.").check(Check::HttpUrl),
+        pub ssm: Option<String> => optional("SSM endpoint URL (`golden_channel`'s parameters, in every region).").check(Check::HttpUrl),
         pub kms: Option<String> => optional("KMS endpoint URL.").check(Check::HttpUrl),
     }
 }
@@ -189,6 +195,7 @@ pub fn rules(b: &ProviderBlock) -> Diagnostics {
 pub struct ProviderConfig {
     settings: AwsSettings,
     public_ip_url: String,
+    channel_path_prefix: String,
     pub sweep_expired: bool,
     accounts: AccountRule,
     tags: TagPolicy,
@@ -301,6 +308,7 @@ impl ProviderConfig {
                 },
             },
             public_ip_url: b.public_ip_url,
+            channel_path_prefix: b.channel_path_prefix,
             accounts: AccountRule {
                 allowed: b.allowed_account_ids,
                 forbidden: b.forbidden_account_ids,
@@ -328,6 +336,8 @@ impl ProviderConfig {
             .map_err(fail)?
             .remembering(crate::bake::leftovers::memory_dir());
         let sts = crate::sts::SdkSts::connect(&shared).map_err(fail)?;
+        let ssm = crate::ssm::Ssm::from_shared(&shared, self.settings.endpoints.ssm.as_deref())
+            .map_err(fail)?;
         if ec2.region.is_empty() {
             return Err(Diagnostic::error(
                 "No AWS region",
@@ -338,6 +348,8 @@ impl ProviderConfig {
         Ok(Configured {
             ec2,
             sts: std::sync::Arc::new(sts),
+            ssm,
+            channel_path_prefix: self.channel_path_prefix.clone(),
             accounts: self.accounts.clone(),
             account_checked: Default::default(),
             tags: self.tags.clone(),
@@ -506,6 +518,30 @@ mod tests {
     }
 
     #[test]
+    fn channel_path_prefix_is_a_path_ssm_accepts() {
+        for bad in [
+            "golden/",
+            "/golden",
+            "/golden//x/",
+            "/gol den/",
+            "/aws/x/",
+            "/SSM/",
+        ] {
+            one(
+                json!({ "channel_path_prefix": bad }),
+                "channel_path_prefix",
+                "Invalid channel_path_prefix",
+            );
+        }
+        for good in ["/", "/golden/channel/", "/team-a/images.v2/"] {
+            assert_eq!(problems(json!({ "channel_path_prefix": good })), vec![]);
+        }
+        let v = Value::decode_json(b"{}").unwrap();
+        let c = ProviderConfig::from_value(&v).0.unwrap();
+        assert_eq!(c.channel_path_prefix, DEFAULT_CHANNEL_PREFIX);
+    }
+
+    #[test]
     fn settings_flow_into_the_shared_aws_settings() {
         let v = Value::decode_json(
             json!({
@@ -555,6 +591,14 @@ mod tests {
         let c = ProviderConfig::from_value(&v).0.unwrap();
         let configured = c.connect().await.expect("connects without the network");
         assert_eq!(configured.ec2.region, "us-east-1");
+        assert_eq!(configured.ssm.region, "us-east-1");
+        assert_eq!(
+            configured
+                .ssm_in("eu-west-1")
+                .expect("no call either")
+                .region,
+            "eu-west-1"
+        );
         assert!(configured.account_checked.get().is_none());
     }
 }

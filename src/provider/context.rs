@@ -38,10 +38,14 @@ pub struct Lifecycle<'a> {
     pub abandoned: &'a Arc<std::sync::atomic::AtomicBool>,
 }
 
-/// What a configured provider holds: the shared EC2 and STS clients and settings.
+/// What a configured provider holds: the shared EC2, STS and SSM clients and settings.
 pub struct Configured {
     pub ec2: crate::ec2::Ec2,
     pub sts: Arc<dyn crate::sts::StsApi>,
+    /// SSM in the provider's region; [`Configured::ssm_in`] for another.
+    pub ssm: crate::ssm::Ssm,
+    /// `channel_path_prefix`: where channels' parameters live.
+    pub channel_path_prefix: String,
     pub accounts: super::accounts::AccountRule,
     /// Set once the account guard passed: STS is asked once per provider.
     pub account_checked: tokio::sync::OnceCell<()>,
@@ -102,5 +106,12 @@ impl Configured {
             crate::ec2::Ec2::from_shared(&shared, settings).map_err(|e| fail(e.to_string()))?;
         made.insert(region.to_string(), ec2.clone());
         Ok(ec2)
+    }
+
+    /// SSM in `region`, with the provider's credentials and endpoint.
+    pub fn ssm_in(&self, region: &str) -> Result<crate::ssm::Ssm, Diagnostic> {
+        self.ssm
+            .in_region(region)
+            .map_err(|e| Diagnostic::error(format!("Cannot reach SSM in {region}"), e.to_string()))
     }
 }

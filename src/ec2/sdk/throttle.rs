@@ -1,4 +1,5 @@
-//! EC2's throttling answers, retried above the SDK: the SDK retries them
+//! EC2's throttling answers, retried above the SDK (the loop itself is
+//! `crate::retry::while_throttled`, shared with SSM): the SDK retries them
 //! too, but gives up after its attempts or when its client-wide retry quota
 //! (a token bucket shared by every bake of the provider) runs dry, which
 //! fifty bakes at once against one account can do. A throttled call is
@@ -12,25 +13,8 @@ use aws_sdk_ec2::error::{ProvideErrorMetadata, SdkError};
 use std::future::Future;
 use std::time::Duration;
 
-/// The codes EC2 (and the AWS SDKs' classifiers) use for "slow down".
-const THROTTLING: &[&str] = &[
-    "RequestLimitExceeded",
-    "Throttling",
-    "ThrottlingException",
-    "ThrottledException",
-    "RequestThrottled",
-    "RequestThrottledException",
-    "EC2ThrottledException",
-    "TooManyRequestsException",
-    "BandwidthLimitExceeded",
-];
-
 /// How long one call may keep being throttled before its error stands.
 const BUDGET: Duration = Duration::from_secs(90);
-
-pub fn is_throttling(code: Option<&str>) -> bool {
-    code.is_some_and(|c| THROTTLING.contains(&c))
-}
 
 /// Sends `req` (a fluent builder, cloned per attempt) with `send`, retrying
 /// throttling answers with [`Backoff`] (1 s first, ×1.5, capped at 15 s,
@@ -54,37 +38,16 @@ where
     .await
 }
 
-/// Calls `call` until it answers something else than throttling, or until
-/// the next delay would pass `budget`.
+/// [`while_throttled`](crate::retry::while_throttled) on [`Ec2Error`]s.
 async fn throttled<T, Fut>(
-    mut backoff: Backoff,
+    backoff: Backoff,
     budget: Duration,
     call: impl Fn() -> Fut,
 ) -> Result<T, Ec2Error>
 where
     Fut: Future<Output = Result<T, Ec2Error>>,
 {
-    let t0 = tokio::time::Instant::now();
-    let mut attempt = 0u32;
-    loop {
-        attempt += 1;
-        match call().await {
-            Err(e) if is_throttling(e.code.as_deref()) => {
-                let delay = backoff.next_delay();
-                if t0.elapsed() + delay > budget {
-                    return Err(e);
-                }
-                tracing::debug!(
-                    action = e.action,
-                    attempt,
-                    delay_ms = delay.as_millis() as u64,
-                    "EC2 throttled the call; sending it again"
-                );
-                tokio::time::sleep(delay).await;
-            }
-            other => return other,
-        }
-    }
+    crate::retry::while_throttled(backoff, budget, |e: &Ec2Error| e.code.as_deref(), call).await
 }
 
 #[cfg(test)]

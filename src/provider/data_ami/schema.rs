@@ -16,7 +16,8 @@ pub fn schema() -> Schema {
 define_block! {
     /// A golden_ami data source object: configuration or state.
     pub struct DataAmi: "Finds an image baked by this provider's `golden_ami` resource (in any stack), so other stacks can launch it without reading the baking stack's state. Set exactly one of `channel`, `input_digest`, or `name` / `name_prefix`. A deprecated image (its deprecation time has passed) or a revoked one (disabled in EC2) is never returned unless `include_deprecated = true`; images not made by this provider (no `golden:build-id` tag) never are. No match, or several with `most_recent = false`, fails the plan and says what was searched." {
-        pub channel: Option<String> => optional("Name of a channel (e.g. `web/prod`): the image the channel's SSM parameter (`channel_path_prefix` + name) points at in the searched region."),
+        pub channel: Option<String> => optional("Name of a channel (e.g. `web/prod`): the image the channel's SSM parameter (`channel_path_prefix` + name) points at in the searched region.")
+            .check(Check::SsmRelativeName),
         pub channel_version: Option<i64> => optional("With `channel`: the parameter version to read (an earlier promotion, for a rollback); default: the latest.")
             .check(Check::Whole { min: 1, max: 100_000, what: "a parameter version" }),
         pub input_digest: Option<String> => optional_computed("Finds the image baked from exactly these inputs (the `input_digest` of a `golden_ami`); read back from the image found otherwise."),

@@ -124,6 +124,11 @@ fn refinements_only_where_they_mean_something() {
         "Invalid channel_version",
     );
     refused(json!({"name": "a*"}), "name", "Invalid AMI name");
+    refused(
+        json!({"channel": "web//prod"}),
+        "channel",
+        "Invalid channel",
+    );
 }
 
 fn img(id: &str, created: &str) -> ImageInfo {
@@ -292,9 +297,18 @@ fn a_search_matches_to_the_letter_what_ec2_matched_with_wildcards() {
 // Reads over the fake EC2.
 
 fn configured(fake: &Arc<FakeEc2>) -> crate::provider::Configured {
+    configured_with(fake, &crate::ssm::fake::FakeSsm::new("us-east-1"))
+}
+
+fn configured_with(
+    fake: &Arc<FakeEc2>,
+    ssm: &crate::ssm::fake::FakeSsm,
+) -> crate::provider::Configured {
     crate::provider::Configured {
         ec2: crate::ec2::Ec2::with_api(fake.clone(), "us-east-1".into()),
         sts: Arc::new(crate::sts::fake::FakeSts::new("123456789012")),
+        ssm: crate::ssm::Ssm::fake(ssm),
+        channel_path_prefix: "/golden/channel/".into(),
         accounts: Default::default(),
         account_checked: Default::default(),
         tags: Default::default(),
@@ -496,4 +510,74 @@ fn the_provider_serves_the_data_source() {
     assert!(Provider::data_source_schema("golden_nope").is_none());
     let d = Provider::new().validate_data_source("golden_nope", &value(json!({})));
     assert_eq!(d.0[0].summary, "Unknown data source");
+}
+
+#[tokio::test]
+async fn a_channel_reads_its_parameter_and_a_version_reads_an_earlier_promotion() {
+    use crate::ssm::SsmApi;
+    let fake = FakeEc2::new();
+    let first = baked(&fake, "web-1", BUILD, &[]);
+    let second = baked(&fake, "web-2", "0123456789ac", &[]);
+    let ssm = crate::ssm::fake::FakeSsm::new("us-east-1");
+    let p = "/golden/channel/web/prod";
+    ssm.put_image_parameter(p, &first, "").await.unwrap();
+    ssm.put_image_parameter(p, &second, "").await.unwrap();
+    let c = configured_with(&fake, &ssm);
+    let out = read(&c, json!({"channel": "web/prod"})).await;
+    assert!(!out.diags.has_errors(), "{:?}", out.diags);
+    assert_eq!(out.state.get("id").as_str(), Some(second.as_str()));
+    let out = read(&c, json!({"channel": "web/prod", "channel_version": 1})).await;
+    assert!(!out.diags.has_errors(), "{:?}", out.diags);
+    assert_eq!(out.state.get("id").as_str(), Some(first.as_str()));
+    assert!(matches!(out.state.get("channel_version"), Value::Number(n) if *n == 1.0));
+
+    // A version never written, a channel never made: said at their attribute.
+    let out = read(&c, json!({"channel": "web/prod", "channel_version": 7})).await;
+    let d = &out.diags.0[0];
+    assert_eq!(d.summary, "No such channel");
+    assert_eq!(
+        d.path.as_ref().map(|p| p.to_string()).as_deref(),
+        Some("channel_version")
+    );
+    assert!(
+        d.detail.contains("/golden/channel/web/prod:7"),
+        "{}",
+        d.detail
+    );
+    let out = read(&c, json!({"channel": "web/staging"})).await;
+    assert_eq!(
+        out.diags.0[0]
+            .path
+            .as_ref()
+            .map(|p| p.to_string())
+            .as_deref(),
+        Some("channel")
+    );
+}
+
+#[tokio::test]
+async fn a_channel_pointing_at_a_deprecated_image_is_refused_unless_asked_for() {
+    use crate::ec2::api::Ec2Api;
+    use crate::ssm::SsmApi;
+    let fake = FakeEc2::new();
+    let id = baked(&fake, "web-1", BUILD, &[]);
+    let api: &dyn Ec2Api = fake.as_ref();
+    api.enable_image_deprecation(&id, "2020-01-01T00:00:00Z")
+        .await
+        .unwrap();
+    let ssm = crate::ssm::fake::FakeSsm::new("us-east-1");
+    ssm.put_image_parameter("/golden/channel/web", &id, "")
+        .await
+        .unwrap();
+    let c = configured_with(&fake, &ssm);
+    let out = read(&c, json!({"channel": "web"})).await;
+    let d = &out.diags.0[0];
+    assert_eq!(d.summary, "No matching image");
+    assert_eq!(
+        d.path.as_ref().map(|p| p.to_string()).as_deref(),
+        Some("channel")
+    );
+    assert!(d.detail.contains("(deprecated)"), "{}", d.detail);
+    let out = read(&c, json!({"channel": "web", "include_deprecated": true})).await;
+    assert_eq!(out.state.get("id").as_str(), Some(id.as_str()));
 }

@@ -865,6 +865,8 @@ fn over_fake(
     let c = crate::provider::Configured {
         ec2,
         sts: std::sync::Arc::new(crate::sts::fake::FakeSts::new("123456789012")),
+        ssm: crate::ssm::Ssm::fake(&crate::ssm::fake::FakeSsm::new("us-east-1")),
+        channel_path_prefix: "/golden/channel/".into(),
         accounts: Default::default(),
         account_checked: Default::default(),
         tags: Default::default(),

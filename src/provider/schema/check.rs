@@ -62,6 +62,12 @@ pub enum Check {
     LocalFile,
     /// An http:// or https:// URL.
     HttpUrl,
+    /// A path under which SSM parameters are made: starts and ends with
+    /// `/`, segments in SSM's parameter-name alphabet, not `/aws` or `/ssm`.
+    SsmPathPrefix,
+    /// A parameter name relative to such a path (`web/prod`): segments in
+    /// SSM's alphabet, no leading, trailing or double `/`.
+    SsmRelativeName,
 }
 
 /// A TCP port, as every `port` attribute takes it.
@@ -255,9 +261,74 @@ impl Check {
                 invalid(),
                 format!("{s:?} is not an http:// or https:// URL."),
             ),
+            Check::SsmPathPrefix => ssm_prefix_problem(s)
+                .map(|why| one(invalid(), format!("{s:?} {why}")))
+                .unwrap_or_default(),
+            Check::SsmRelativeName => ssm_name_problem(s)
+                .map(|why| one(invalid(), format!("{s:?} {why}")))
+                .unwrap_or_default(),
             _ => vec![],
         }
     }
+}
+
+/// Characters SSM accepts in a parameter name's path segment.
+fn ssm_char_ok(c: char) -> bool {
+    c.is_ascii_alphanumeric() || "_.-".contains(c)
+}
+
+/// SSM's limit on a hierarchy's depth (levels below the root).
+pub const SSM_MAX_LEVELS: usize = 15;
+/// SSM's limit on a fully qualified parameter name.
+pub const SSM_MAX_NAME: usize = 1011;
+
+/// Why `s` cannot be a parameter name below a path, if it cannot.
+pub fn ssm_name_problem(s: &str) -> Option<String> {
+    if s.is_empty() {
+        return Some("is empty.".into());
+    }
+    if s.starts_with('/') || s.ends_with('/') || s.contains("//") {
+        return Some("must not start or end with `/` nor hold `//` (it is a path below `channel_path_prefix`, like `web/prod`).".into());
+    }
+    if let Some(bad) = s.chars().find(|c| !ssm_char_ok(*c) && *c != '/') {
+        return Some(format!(
+            "contains {bad:?}; SSM parameter names take letters, digits, `_`, `.`, `-` and `/` between path segments."
+        ));
+    }
+    if s.split('/').count() > SSM_MAX_LEVELS {
+        return Some(format!(
+            "has more than {SSM_MAX_LEVELS} levels, SSM's limit."
+        ));
+    }
+    if s.len() > SSM_MAX_NAME {
+        return Some(format!("is longer than SSM's {SSM_MAX_NAME} characters."));
+    }
+    None
+}
+
+/// Why `s` cannot be a path prefix of parameter names, if it cannot.
+pub fn ssm_prefix_problem(s: &str) -> Option<String> {
+    if !(s.starts_with('/') && s.ends_with('/')) {
+        return Some("must start and end with `/`, like `/golden/channel/`.".into());
+    }
+    let Some(inner) = s.strip_prefix('/').and_then(|r| r.strip_suffix('/')) else {
+        return None; // "/" alone: the root.
+    };
+    if inner.is_empty() {
+        return Some("holds `//`.".into());
+    }
+    if let Some(why) = ssm_name_problem(inner) {
+        return Some(why);
+    }
+    let first = inner
+        .split('/')
+        .next()
+        .unwrap_or_default()
+        .to_ascii_lowercase();
+    if first.starts_with("aws") || first.starts_with("ssm") {
+        return Some("starts with `aws` or `ssm`, which SSM reserves.".into());
+    }
+    None
 }
 
 pub(super) fn push(
