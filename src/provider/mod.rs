@@ -76,19 +76,13 @@ impl Provider {
         (type_name == golden_ami::TYPE_NAME).then(golden_ami::schema)
     }
 
-    /// The data sources, by type name (a table, beside the resources').
-    const DATA_SOURCES: &[(&'static str, fn() -> Schema)] =
-        &[(data_ami::TYPE_NAME, data_ami::schema)];
-
+    /// The data sources, beside the resource types.
     pub fn data_source_types() -> Vec<&'static str> {
-        Self::DATA_SOURCES.iter().map(|(t, _)| *t).collect()
+        vec![data_ami::TYPE_NAME]
     }
 
     pub fn data_source_schema(type_name: &str) -> Option<Schema> {
-        Self::DATA_SOURCES
-            .iter()
-            .find(|(t, _)| *t == type_name)
-            .map(|(_, s)| s())
+        (type_name == data_ami::TYPE_NAME).then(data_ami::schema)
     }
 
     fn unknown_data_source(type_name: &str) -> Diagnostic {
