@@ -317,3 +317,72 @@ fn capabilities() -> pb::ServerCapabilities {
         move_resource_state: false,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn service() -> ProviderService {
+        ProviderService::new(Arc::new(Provider::new()))
+    }
+
+    /// Terraform learns of the data source from both GetMetadata and
+    /// GetProviderSchema, and its validation reaches the provider's rules.
+    #[tokio::test]
+    async fn the_data_source_is_served() {
+        let s = service();
+        let meta = s
+            .get_metadata(Request::new(Default::default()))
+            .await
+            .unwrap_or_else(|e| panic!("{e}"))
+            .into_inner();
+        let names: Vec<&str> = meta
+            .data_sources
+            .iter()
+            .map(|d| d.type_name.as_str())
+            .collect();
+        assert_eq!(names, vec!["golden_ami"]);
+        let schema = s
+            .get_provider_schema(Request::new(Default::default()))
+            .await
+            .unwrap_or_else(|e| panic!("{e}"))
+            .into_inner();
+        let block = schema.data_source_schemas["golden_ami"]
+            .block
+            .as_ref()
+            .map(|b| {
+                b.attributes
+                    .iter()
+                    .map(|a| a.name.clone())
+                    .collect::<Vec<_>>()
+            })
+            .unwrap_or_default();
+        assert!(block.contains(&"region_ami_ids".to_string()), "{block:?}");
+
+        let cfg = Value::Map(Default::default());
+        let out = s
+            .validate_data_resource_config(Request::new(
+                pb::validate_data_resource_config::Request {
+                    type_name: "golden_ami".into(),
+                    config: Some(encode(&cfg)),
+                    ..Default::default()
+                },
+            ))
+            .await
+            .unwrap_or_else(|e| panic!("{e}"))
+            .into_inner();
+        assert_eq!(out.diagnostics.len(), 1);
+        assert_eq!(out.diagnostics[0].summary, "No image selector");
+
+        let out = s
+            .read_data_source(Request::new(pb::read_data_source::Request {
+                type_name: "golden_nope".into(),
+                config: Some(encode(&cfg)),
+                ..Default::default()
+            }))
+            .await
+            .unwrap_or_else(|e| panic!("{e}"))
+            .into_inner();
+        assert_eq!(out.diagnostics[0].summary, "Unknown data source");
+    }
+}
