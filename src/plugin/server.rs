@@ -365,7 +365,6 @@ mod tests {
                 pb::validate_data_resource_config::Request {
                     type_name: "golden_ami".into(),
                     config: Some(encode(&cfg)),
-                    ..Default::default()
                 },
             ))
             .await
