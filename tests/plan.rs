@@ -441,6 +441,14 @@ fn catalogue(bed: &Bed) -> Vec<(&'static str, String, &'static str, String)> {
             "Add an `ssh { username",
             "resource \"golden_ami\" \"img\"".into(),
         ),
+        (
+            // A whole resource of another type: used as it is.
+            "channel name SSM refuses",
+            "resource \"golden_channel\" \"bad\" {\nname = \"web prod\"\nami_id = \"ami-0a11ce0000000a001\"\n}"
+                .to_string(),
+            "SSM parameter names take letters, digits",
+            "name = \"web prod\"".into(),
+        ),
     ]
 }
 
@@ -456,12 +464,16 @@ fn bad_configurations_are_refused_at_plan(v: TfVersion) {
     );
     tf.init();
     let cases = catalogue(&bed);
-    assert_eq!(cases.len(), 8, "one case per kind of failure");
+    assert_eq!(cases.len(), 9, "one case per kind of failure");
     for (what, body, message, line) in cases {
-        let hcl = format!(
-            "{}\nresource \"golden_ami\" \"img\" {{\ninstance_type = \"t3.micro\"\n{body}\n}}\n",
-            bed.provider_hcl()
-        );
+        let hcl = if body.starts_with("resource ") {
+            format!("{}\n{body}\n", bed.provider_hcl())
+        } else {
+            format!(
+                "{}\nresource \"golden_ami\" \"img\" {{\ninstance_type = \"t3.micro\"\n{body}\n}}\n",
+                bed.provider_hcl()
+            )
+        };
         std::fs::write(tf.dir.join("main.tf"), &hcl).unwrap();
         let out = tf.fails(&["plan", "-no-color", "-input=false"]);
         assert!(

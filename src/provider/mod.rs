@@ -7,6 +7,7 @@ mod context;
 pub mod data_ami;
 mod duration;
 pub mod golden_ami;
+pub mod golden_channel;
 pub mod schema;
 mod tag_policy;
 
@@ -69,11 +70,11 @@ impl Provider {
     }
 
     pub fn resource_types() -> Vec<&'static str> {
-        vec![golden_ami::TYPE_NAME]
+        Resource::ALL.iter().map(|r| r.name()).collect()
     }
 
     pub fn resource_schema(type_name: &str) -> Option<Schema> {
-        (type_name == golden_ami::TYPE_NAME).then(golden_ami::schema)
+        Resource::named(type_name).ok().map(Resource::schema)
     }
 
     /// The data sources, beside the resource types.
@@ -245,18 +246,12 @@ impl Provider {
         Ok(c)
     }
 
-    fn unknown_type(type_name: &str) -> Diagnostic {
-        Diagnostic::error(
-            "Unknown resource type",
-            format!("This provider has no resource type {type_name:?}."),
-        )
-    }
-
     pub fn validate_resource(&self, type_name: &str, cfg: &Value) -> Diagnostics {
-        if type_name != golden_ami::TYPE_NAME {
-            return Self::unknown_type(type_name).into();
+        match Resource::named(type_name) {
+            Ok(Resource::Ami) => golden_ami::validate(cfg),
+            Ok(Resource::Channel) => golden_channel::validate(cfg),
+            Err(d) => d.into(),
         }
-        golden_ami::validate(cfg)
     }
 
     pub fn upgrade_state(
@@ -265,28 +260,34 @@ impl Provider {
         version: i64,
         raw_json: &[u8],
     ) -> (Value, Diagnostics) {
-        if type_name != golden_ami::TYPE_NAME {
-            return (Value::Null, Self::unknown_type(type_name).into());
-        }
-        let (mut state, diags) = golden_ami::upgrade_state(version, raw_json);
+        let r = match Resource::named(type_name) {
+            Ok(r) => r,
+            Err(d) => return (Value::Null, d.into()),
+        };
+        let (mut state, diags) = match r {
+            Resource::Ami => golden_ami::upgrade_state(version, raw_json),
+            Resource::Channel => golden_channel::upgrade_state(version, raw_json),
+        };
         // A state written by a Terraform older than 1.11 holds write-only values,
         // which 1.11+ refuses to read back.
         if self
             .write_only_allowed
             .load(std::sync::atomic::Ordering::SeqCst)
         {
-            golden_ami::schema().block.null_write_only(&mut state);
+            r.schema().block.null_write_only(&mut state);
         }
         (state, diags)
     }
 
     pub async fn read(&self, type_name: &str, state: Value, private: Vec<u8>) -> StateOutcome {
-        if type_name != golden_ami::TYPE_NAME {
-            return StateOutcome::err(state, Self::unknown_type(type_name));
-        }
-        match self.client().await {
-            Ok(c) => golden_ami::read(&c, state, private).await,
-            Err(d) => StateOutcome::err(state, d),
+        let r = match Resource::named(type_name) {
+            Ok(r) => r,
+            Err(d) => return StateOutcome::err(state, d),
+        };
+        match (self.client().await, r) {
+            (Ok(c), Resource::Ami) => golden_ami::read(&c, state, private).await,
+            (Ok(c), Resource::Channel) => golden_channel::read(&c, state, private).await,
+            (Err(d), _) => StateOutcome::err(state, d),
         }
     }
 
@@ -299,14 +300,17 @@ impl Provider {
         private: Vec<u8>,
         write_only_allowed: bool,
     ) -> PlanOutcome {
-        if type_name != golden_ami::TYPE_NAME {
-            return PlanOutcome {
-                planned: proposed,
-                requires_replace: vec![],
-                private,
-                diags: Self::unknown_type(type_name).into(),
-            };
-        }
+        let r = match Resource::named(type_name) {
+            Ok(r) => r,
+            Err(d) => {
+                return PlanOutcome {
+                    planned: proposed,
+                    requires_replace: vec![],
+                    private,
+                    diags: d.into(),
+                };
+            }
+        };
         // Unconfigured (settings not known yet) plans without EC2; a refused
         // account stops the plan before anything is looked up or made.
         let client = match self.client().await {
@@ -321,15 +325,22 @@ impl Provider {
             }
             Err(_) => None,
         };
-        golden_ami::plan(
-            client.as_deref(),
-            prior,
-            proposed,
-            config,
-            private,
-            write_only_allowed,
-        )
-        .await
+        match r {
+            Resource::Ami => {
+                golden_ami::plan(
+                    client.as_deref(),
+                    prior,
+                    proposed,
+                    config,
+                    private,
+                    write_only_allowed,
+                )
+                .await
+            }
+            Resource::Channel => {
+                golden_channel::plan(client.as_deref(), prior, proposed, config, private).await
+            }
+        }
     }
 
     pub async fn apply(
@@ -340,22 +351,117 @@ impl Provider {
         config: Value,
         private: Vec<u8>,
     ) -> StateOutcome {
-        if type_name != golden_ami::TYPE_NAME {
-            return StateOutcome::err(prior, Self::unknown_type(type_name));
-        }
-        match self.client().await {
-            Ok(c) => golden_ami::apply(&c, self.lifecycle(), prior, planned, config, private).await,
-            Err(d) => StateOutcome::err(prior, d),
+        let r = match Resource::named(type_name) {
+            Ok(r) => r,
+            Err(d) => return StateOutcome::err(prior, d),
+        };
+        match (self.client().await, r) {
+            (Ok(c), Resource::Ami) => {
+                golden_ami::apply(&c, self.lifecycle(), prior, planned, config, private).await
+            }
+            (Ok(c), Resource::Channel) => golden_channel::apply(&c, prior, planned).await,
+            (Err(d), _) => StateOutcome::err(prior, d),
         }
     }
 
     pub async fn import(&self, type_name: &str, id: &str) -> StateOutcome {
-        if type_name != golden_ami::TYPE_NAME {
-            return StateOutcome::err(Value::Null, Self::unknown_type(type_name));
+        let r = match Resource::named(type_name) {
+            Ok(r) => r,
+            Err(d) => return StateOutcome::err(Value::Null, d),
+        };
+        match (self.client().await, r) {
+            (Ok(c), Resource::Ami) => golden_ami::import(&c, id).await,
+            (Ok(c), Resource::Channel) => golden_channel::import(&c, id).await,
+            (Err(d), _) => StateOutcome::err(Value::Null, d),
         }
-        match self.client().await {
-            Ok(c) => golden_ami::import(&c, id).await,
-            Err(d) => StateOutcome::err(Value::Null, d),
+    }
+}
+
+/// The resource types this provider serves: each operation above looks
+/// its type up here once and dispatches on it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Resource {
+    Ami,
+    Channel,
+}
+
+impl Resource {
+    const ALL: [Resource; 2] = [Resource::Ami, Resource::Channel];
+
+    fn name(self) -> &'static str {
+        match self {
+            Resource::Ami => golden_ami::TYPE_NAME,
+            Resource::Channel => golden_channel::TYPE_NAME,
         }
+    }
+
+    fn schema(self) -> Schema {
+        match self {
+            Resource::Ami => golden_ami::schema(),
+            Resource::Channel => golden_channel::schema(),
+        }
+    }
+
+    fn named(type_name: &str) -> Result<Resource, Diagnostic> {
+        Resource::ALL
+            .into_iter()
+            .find(|r| r.name() == type_name)
+            .ok_or_else(|| {
+                Diagnostic::error(
+                    "Unknown resource type",
+                    format!("This provider has no resource type {type_name:?}."),
+                )
+            })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Provider;
+    use crate::protocol::value::Value;
+
+    /// Every type in the table has a schema and dispatches to its own rules;
+    /// any other type is refused by name in every operation.
+    #[tokio::test]
+    async fn resource_types_dispatch_through_one_table() {
+        assert_eq!(
+            Provider::resource_types(),
+            vec!["golden_ami", "golden_channel"]
+        );
+        for t in Provider::resource_types() {
+            assert!(Provider::resource_schema(t).is_some(), "{t}");
+        }
+        assert!(Provider::resource_schema("golden_nope").is_none());
+        let p = Provider::new();
+        let cfg = Value::decode_json(br#"{"name":"web prod","ami_id":"ami-0123abcd"}"#).unwrap();
+        let d = p.validate_resource("golden_channel", &cfg);
+        assert_eq!(d.0.len(), 1);
+        assert_eq!(d.0[0].summary, "Invalid name");
+        let unknown = |d: &crate::protocol::diag::Diagnostics| {
+            d.0.iter()
+                .any(|d| d.summary == "Unknown resource type" && d.detail.contains("golden_nope"))
+        };
+        assert!(unknown(&p.validate_resource("golden_nope", &cfg)));
+        assert!(unknown(&p.upgrade_state("golden_nope", 0, b"{}").1));
+        assert!(unknown(
+            &p.read("golden_nope", Value::Null, vec![]).await.diags
+        ));
+        assert!(unknown(&p.import("golden_nope", "x").await.diags));
+        let planned = p
+            .plan(
+                "golden_nope",
+                Value::Null,
+                cfg.clone(),
+                cfg.clone(),
+                vec![],
+                false,
+            )
+            .await;
+        assert!(unknown(&planned.diags));
+        assert!(unknown(
+            &p.apply("golden_nope", Value::Null, cfg.clone(), cfg, vec![])
+                .await
+                .diags
+        ));
     }
 }

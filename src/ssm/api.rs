@@ -54,7 +54,9 @@ pub trait SsmApi: Send + Sync + std::fmt::Debug {
     async fn get_parameter(&self, name: &str) -> Result<Option<Parameter>, SsmError>;
 
     /// GetParameterHistory, oldest first (SSM keeps the last 100 versions);
-    /// empty when the parameter does not exist.
+    /// empty when the parameter does not exist. For the data source's
+    /// messages (which versions a channel has); no resource call needs it.
+    #[allow(dead_code)]
     async fn get_parameter_history(&self, name: &str) -> Result<Vec<Parameter>, SsmError>;
 
     /// DeleteParameter; false when it was already gone.

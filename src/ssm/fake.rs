@@ -129,6 +129,30 @@ impl SsmApi for FakeSsm {
     }
 }
 
+/// Shortcuts for tests: what someone did by hand, and what is there now.
+impl FakeSsm {
+    pub fn put_now(&self, name: &str, value: &str) {
+        let mut store = self.store.lock().unwrap();
+        let versions = store.entry(self.key(name)).or_default();
+        let version = versions.last().map_or(1, |p| p.version + 1);
+        versions.push(Parameter {
+            name: name.into(),
+            value: value.into(),
+            version,
+            data_type: super::api::IMAGE_DATA_TYPE.into(),
+            last_modified: Some(version),
+        });
+    }
+
+    pub fn get_parameter_now(&self, name: &str) -> Option<Parameter> {
+        self.versions(name).last().cloned()
+    }
+
+    pub fn delete_now(&self, name: &str) {
+        self.store.lock().unwrap().remove(&self.key(name));
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

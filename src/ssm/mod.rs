@@ -8,7 +8,7 @@ mod api;
 pub mod fake;
 mod sdk;
 
-pub use api::{IMAGE_DATA_TYPE, Parameter, SsmApi, SsmError};
+pub use api::{IMAGE_DATA_TYPE, SsmApi, SsmError};
 pub use sdk::SdkSsm;
 
 use std::sync::Arc;

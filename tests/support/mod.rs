@@ -435,8 +435,8 @@ impl Bed {
     /// The provider block and terraform block pointing at this bed.
     pub fn provider_hcl(&self) -> String {
         format!(
-            "terraform {{\n  required_providers {{\n    golden = {{ source = \"golden-ami/golden\" }}\n  }}\n}}\nprovider \"golden\" {{\n  region = \"us-east-1\"\n  endpoints {{\n    ec2 = \"{}\"\n  }}\n}}\n",
-            self.endpoint
+            "terraform {{\n  required_providers {{\n    golden = {{ source = \"golden-ami/golden\" }}\n  }}\n}}\nprovider \"golden\" {{\n  region = \"us-east-1\"\n  endpoints {{\n    ec2 = \"{e}\"\n    ssm = \"{e}\"\n  }}\n}}\n",
+            e = self.endpoint
         )
     }
 

@@ -16,7 +16,8 @@ fn ty_name(t: &Ty) -> String {
 }
 
 /// Markdown for a block: its attributes, then each nested block in a section.
-pub fn render(block: &Block, title_level: usize, path: &str, replace_note: bool) -> String {
+/// `replace_note` names what a replacing change does ("forces a new bake").
+pub fn render(block: &Block, title_level: usize, path: &str, replace_note: Option<&str>) -> String {
     let mut out = String::new();
     let mut sections = Vec::new();
     for a in &block.attrs {
@@ -33,8 +34,11 @@ pub fn render(block: &Block, title_level: usize, path: &str, replace_note: bool)
         if a.write_only {
             extra.push_str(", write-only");
         }
-        if replace_note && a.mode != Mode::Computed && a.on_change == OnChange::Replace {
-            extra.push_str(", forces a new bake");
+        if let Some(note) = replace_note
+            && a.mode != Mode::Computed
+            && a.on_change == OnChange::Replace
+        {
+            extra.push_str(&format!(", {note}"));
         }
         out.push_str(&format!(
             "- `{}` ({}, {mode}{extra}) {}{}\n",
@@ -49,13 +53,10 @@ pub fn render(block: &Block, title_level: usize, path: &str, replace_note: bool)
             Nesting::Single => "at most one",
             Nesting::List => "any number, in order",
         };
-        let change = if replace_note {
-            match b.on_change {
-                OnChange::Replace => ", forces a new bake",
-                OnChange::InPlace => ", no rebake when changed",
-            }
-        } else {
-            ""
+        let change = match (replace_note, b.on_change) {
+            (Some(note), OnChange::Replace) => format!(", {note}"),
+            (Some(_), OnChange::InPlace) => ", no rebake when changed".to_string(),
+            (None, _) => String::new(),
         };
         out.push_str(&format!(
             "- `{}` (Block, {how}{change}) {} See [below](#nested-block-{}).\n",
@@ -71,7 +72,7 @@ pub fn render(block: &Block, title_level: usize, path: &str, replace_note: bool)
         sections.push(format!(
             "\n{} Nested block `{full}`\n\n{}",
             "#".repeat(title_level),
-            render(&b.block, title_level, &full, false)
+            render(&b.block, title_level, &full, None)
         ));
     }
     for s in sections {
@@ -162,20 +163,30 @@ mod tests {
         check_section(doc, &begin, "<!-- example:end -->", &generated);
     }
 
+    /// What a replacing change does, per resource type.
+    fn replace_note(resource: &str) -> &'static str {
+        match resource {
+            "golden_ami" => "forces a new bake",
+            _ => "forces a new resource",
+        }
+    }
+
     #[test]
     fn docs_match_the_schema() {
-        let r = crate::provider::golden_ami::schema();
-        check(
-            "docs/resources/golden_ami.md",
-            render(&r.block, 3, "", true),
-        );
+        for resource in crate::provider::Provider::resource_types() {
+            let r = crate::provider::Provider::resource_schema(resource).unwrap();
+            check(
+                &format!("docs/resources/{resource}.md"),
+                render(&r.block, 3, "", Some(replace_note(resource))),
+            );
+        }
         let p = crate::provider::Provider::schema();
-        check("docs/index.md", render(&p.block, 3, "", false));
+        check("docs/index.md", render(&p.block, 3, "", None));
         for name in crate::provider::Provider::data_source_types() {
             if let Some(d) = crate::provider::Provider::data_source_schema(name) {
                 check(
                     &format!("docs/data-sources/{name}.md"),
-                    render(&d.block, 3, "", false),
+                    render(&d.block, 3, "", None),
                 );
             }
         }
