@@ -1083,15 +1083,18 @@ fn sharing_by_organization_and_snapshot_permissions_change_in_place(v: TfVersion
     bed.assert_no_leftovers();
 }
 
-/// Bakes one image, reads it back from a separate working directory and state by
-/// `input_digest` and by `name_prefix` + `tags`, then deprecates it through the EC2 API: the
+/// Bakes one image and publishes it as channel `web/staging`, reads it back from a separate
+/// working directory and state by `input_digest`, by `name_prefix` + `tags` and by channel, then deprecates it through the EC2 API: the
 /// reads then fail (and name it) until `include_deprecated = true`.
 fn data_source_reads_another_stacks_image(baker: TfVersion, reader: TfVersion) {
     let bed = Bed::start();
     let bake = bed.workspace(
         "baker",
-        &small_image_hcl(&bed, "{ team = \"web\", Name = \"shared\" }")
-            .replace("\"small-\"", "\"shared-\""),
+        &format!(
+            "{}\nresource \"golden_channel\" \"staging\" {{\n  name   = \"web/staging\"\n  ami_id = golden_ami.small.id\n}}\n",
+            small_image_hcl(&bed, "{ team = \"web\", Name = \"shared\" }")
+                .replace("\"small-\"", "\"shared-\"")
+        ),
         baker,
     );
     bake.init();
@@ -1109,6 +1112,12 @@ data "golden_ami" "by_name" {{
   name_prefix = "shared-"
   tags        = {{ team = "web" }}
 {extra}}}
+data "golden_ami" "by_channel" {{
+  channel = "web/staging"
+{extra}}}
+output "by_channel" {{
+  value = data.golden_ami.by_channel.id
+}}
 output "by_digest" {{
   value = data.golden_ami.by_digest.id
 }}
@@ -1136,6 +1145,7 @@ output "deprecation" {{
     read.apply(&[]);
     assert_eq!(read.output("by_digest"), ami);
     assert_eq!(read.output("by_name"), ami);
+    assert_eq!(read.output("by_channel"), ami);
     assert_eq!(read.output("here"), ami);
     assert_eq!(read.output("build_id"), vals["build_id"].as_str().unwrap());
     assert_eq!(read.output("source"), "ami-0a11ce0000000a001");
