@@ -25,6 +25,13 @@ on_both_terraforms!(
     sharing_by_organization_and_snapshot_permissions_change_in_place,
 );
 
+/// The data source, across stacks and Terraforms: one bake under the current Terraform, and a
+/// second working directory with its own state (under 1.0.3) reads the image back.
+#[test]
+fn data_source_finds_the_image_another_stack_baked() {
+    data_source_reads_another_stacks_image(TfVersion::Current, TfVersion::Oldest)
+}
+
 fn tag_value(tags: &[aws_sdk_ec2::types::Tag], key: &str) -> Option<String> {
     tags.iter()
         .find(|t| t.key() == Some(key))
@@ -1218,4 +1225,127 @@ fn spot_bake_and_no_spot_capacity_with_and_without_fallback() {
     bed.assert_no_leftovers();
     tf.destroy(&[]);
     assert!(bed.own_images().is_empty());
+
+/// Bakes one image and publishes it as channel `web/staging`, reads it back from a separate
+/// working directory and state by `input_digest`, by `name_prefix` + `tags` and by channel, then deprecates it through the EC2 API: the
+/// reads then fail (and name it) until `include_deprecated = true`.
+fn data_source_reads_another_stacks_image(baker: TfVersion, reader: TfVersion) {
+    let bed = Bed::start();
+    let bake = bed.workspace(
+        "baker",
+        &format!(
+            "{}\nresource \"golden_channel\" \"staging\" {{\n  name   = \"web/staging\"\n  ami_id = golden_ami.small.id\n}}\n",
+            small_image_hcl(&bed, "{ team = \"web\", Name = \"shared\" }")
+                .replace("\"small-\"", "\"shared-\"")
+        ),
+        baker,
+    );
+    bake.init();
+    bake.apply(&[]);
+    let ami = bake.output("id");
+    let vals = golden_values(&bake.state_json());
+    let digest = vals["input_digest"].as_str().unwrap().to_string();
+    let reader_hcl = |extra: &str| {
+        format!(
+            r#"{provider}
+data "golden_ami" "by_digest" {{
+  input_digest = "{digest}"
+{extra}}}
+data "golden_ami" "by_name" {{
+  name_prefix = "shared-"
+  tags        = {{ team = "web" }}
+{extra}}}
+data "golden_ami" "by_channel" {{
+  channel = "web/staging"
+{extra}}}
+output "by_channel" {{
+  value = data.golden_ami.by_channel.id
+}}
+output "by_digest" {{
+  value = data.golden_ami.by_digest.id
+}}
+output "by_name" {{
+  value = data.golden_ami.by_name.id
+}}
+output "build_id" {{
+  value = data.golden_ami.by_name.build_id
+}}
+output "source" {{
+  value = data.golden_ami.by_digest.source_ami_id
+}}
+output "here" {{
+  value = data.golden_ami.by_digest.region_ami_ids["us-east-1"]
+}}
+output "deprecation" {{
+  value = coalesce(data.golden_ami.by_name.deprecation_time, "never")
+}}
+"#,
+            provider = bed.provider_hcl()
+        )
+    };
+    let read = bed.workspace("reader", &reader_hcl(""), reader);
+    read.init();
+    read.apply(&[]);
+    assert_eq!(read.output("by_digest"), ami);
+    assert_eq!(read.output("by_name"), ami);
+    assert_eq!(read.output("by_channel"), ami);
+    assert_eq!(read.output("here"), ami);
+    assert_eq!(read.output("build_id"), vals["build_id"].as_str().unwrap());
+    assert_eq!(read.output("source"), "ami-0a11ce0000000a001");
+    assert_eq!(read.output("deprecation"), "never");
+    // `tags` selected by one tag reads back all the image's own (none of `golden:*`).
+    let state = read.state_json();
+    let by_name = state["values"]["root_module"]["resources"]
+        .as_array()
+        .and_then(|r| r.iter().find(|r| r["address"] == "data.golden_ami.by_name"))
+        .map(|r| r["values"]["tags"].clone());
+    assert_eq!(
+        by_name,
+        Some(serde_json::json!({"team": "web", "Name": "shared"})),
+        "{state}"
+    );
+
+    // Deprecate it through the EC2 API. EC2 takes no time in the past and rounds to the
+    // minute: the next minute at least 2 s ahead, then wait until it has passed.
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs() as i64;
+    let at = (now + 2 + 59) / 60 * 60;
+    bed.rt.block_on(async {
+        bed.ec2
+            .enable_image_deprecation()
+            .image_id(&ami)
+            .deprecate_at(aws_smithy_types::DateTime::from_secs(at))
+            .send()
+            .await
+            .unwrap();
+    });
+    let wait = at + 1 - now;
+    std::thread::sleep(std::time::Duration::from_secs(wait.max(0) as u64));
+    let out = support::flat(&read.fails(&["plan", "-no-color", "-input=false"]));
+    assert!(
+        out.contains("No matching image") && out.contains(&format!("{ami} (deprecated)")),
+        "a deprecated image is passed over, and named:\n{out}"
+    );
+    assert!(
+        out.contains("input_digest = \"") && out.contains("name_prefix = \"shared-\""),
+        "{out}"
+    );
+
+    std::fs::write(
+        read.dir.join("main.tf"),
+        reader_hcl("  include_deprecated = true\n"),
+    )
+    .unwrap();
+    read.apply(&[]);
+    assert_eq!(read.output("by_digest"), ami);
+    assert_eq!(read.output("by_name"), ami);
+    assert!(
+        read.output("deprecation").ends_with(".000Z"),
+        "{}",
+        read.output("deprecation")
+    );
+    bake.destroy(&[]);
+    bed.assert_no_leftovers();
 }

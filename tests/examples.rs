@@ -1,4 +1,4 @@
-//! The examples the docs show (examples/provider, examples/resources/*, pulled into docs/ by
+//! The examples the docs show (examples/provider, examples/resources/*, examples/data-sources/*, pulled into docs/ by
 //! the docs test) are valid configurations: `terraform validate` with this build of the
 //! provider from the test mirror. Each resource example is validated beside provider.tf, which
 //! holds the `required_providers` block. The examples keep `aws_instance` out: the AWS provider
@@ -36,6 +36,16 @@ fn examples_validate(v: TfVersion) {
         seen += 1;
     }
     assert!(seen > 0, "no example under {}", resources.display());
+    let data_sources = support::repo().join("examples/data-sources");
+    for entry in std::fs::read_dir(&data_sources).unwrap() {
+        let name = entry.unwrap().file_name().into_string().unwrap();
+        let example = format!("data-sources/{name}/data-source.tf");
+        validate(
+            &format!("data-{name}"),
+            &["provider/provider.tf", &example],
+            v,
+        );
+    }
 }
 
 on_both_terraforms!(examples_validate);

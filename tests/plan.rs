@@ -509,10 +509,55 @@ fn bad_configurations_are_refused_at_plan(v: TfVersion) {
             "{what}: expected the diagnostic to point at `{line}`:\n{out}"
         );
     }
+    for (what, body, message, line) in data_source_catalogue() {
+        let hcl = format!(
+            "{}\ndata \"golden_ami\" \"found\" {{\n{body}\n}}\n",
+            bed.provider_hcl()
+        );
+        std::fs::write(tf.dir.join("main.tf"), &hcl).unwrap();
+        let out = tf.fails(&["plan", "-no-color", "-input=false"]);
+        assert!(
+            support::flat(&out).contains(message),
+            "{what}: expected {message:?} in:\n{out}"
+        );
+        let shown = out.lines().any(|l| {
+            l.split_once(": ").is_some_and(|(n, rest)| {
+                n.trim().parse::<u32>().is_ok() && rest.trim().starts_with(line)
+            })
+        });
+        assert!(
+            shown,
+            "{what}: expected the diagnostic to point at `{line}`:\n{out}"
+        );
+    }
     assert_eq!(bed.all_instances(), 0, "a refused plan launches nothing");
     assert!(bed.key_pairs().is_empty());
     assert!(bed.extra_security_groups().is_empty());
     assert!(bed.own_images().is_empty());
+}
+
+/// Bad `golden_ami` data sources: (what, body, message, configuration line pointed at).
+fn data_source_catalogue() -> Vec<(&'static str, &'static str, &'static str, &'static str)> {
+    vec![
+        (
+            "no selector",
+            "most_recent = true",
+            "Set exactly one of `channel`, `input_digest`, `name` / `name_prefix`",
+            "data \"golden_ami\" \"found\"",
+        ),
+        (
+            "two selectors",
+            "input_digest = \"abc\"\nname_prefix = \"web-\"",
+            "`input_digest` is already set, so `name_prefix` must not be",
+            "name_prefix = \"web-\"",
+        ),
+        (
+            "matching nothing",
+            "name_prefix = \"nothing-\"\ntags = { team = \"web\" }",
+            "No image made by the golden provider in us-east-1 has name_prefix = \"nothing-\" and tags { team = \"web\" }",
+            "name_prefix = \"nothing-\"",
+        ),
+    ]
 }
 
 /// `deprecate_at` and `snapshot_tags` changed through the EC2 API behind

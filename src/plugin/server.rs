@@ -44,7 +44,12 @@ impl ProviderRpc for ProviderService {
         Ok(Response::new(pb::get_metadata::Response {
             server_capabilities: Some(capabilities()),
             diagnostics: vec![],
-            data_sources: vec![],
+            data_sources: Provider::data_source_types()
+                .into_iter()
+                .map(|t| pb::get_metadata::DataSourceMetadata {
+                    type_name: t.to_string(),
+                })
+                .collect(),
             resources: Provider::resource_types()
                 .into_iter()
                 .map(|t| pb::get_metadata::ResourceMetadata {
@@ -66,7 +71,12 @@ impl ProviderRpc for ProviderService {
                     Provider::resource_schema(t).map(|s| (t.to_string(), schema_to_pb(&s)))
                 })
                 .collect(),
-            data_source_schemas: Default::default(),
+            data_source_schemas: Provider::data_source_types()
+                .into_iter()
+                .filter_map(|t| {
+                    Provider::data_source_schema(t).map(|s| (t.to_string(), schema_to_pb(&s)))
+                })
+                .collect(),
             diagnostics: vec![],
             provider_meta: None,
             server_capabilities: Some(capabilities()),
@@ -110,15 +120,14 @@ impl ProviderRpc for ProviderService {
         &self,
         req: Request<pb::validate_data_resource_config::Request>,
     ) -> Rpc<pb::validate_data_resource_config::Response> {
-        let d = Diagnostic::error(
-            "Unknown data source",
-            format!(
-                "This provider has no data source {:?}.",
-                req.get_ref().type_name
-            ),
-        );
+        let req = req.into_inner();
+        let mut diags = Diagnostics::default();
+        let cfg = value(req.config.as_ref(), "data source configuration", &mut diags);
+        if !diags.has_errors() {
+            diags.extend(self.provider.validate_data_source(&req.type_name, &cfg));
+        }
         Ok(Response::new(pb::validate_data_resource_config::Response {
-            diagnostics: diags_to_pb(&d.into()),
+            diagnostics: diags_to_pb(&diags),
         }))
     }
 
@@ -274,16 +283,19 @@ impl ProviderRpc for ProviderService {
         &self,
         req: Request<pb::read_data_source::Request>,
     ) -> Rpc<pb::read_data_source::Response> {
-        let d = Diagnostic::error(
-            "Unknown data source",
-            format!(
-                "This provider has no data source {:?}.",
-                req.get_ref().type_name
-            ),
-        );
+        let req = req.into_inner();
+        let mut diags = Diagnostics::default();
+        let cfg = value(req.config.as_ref(), "data source configuration", &mut diags);
+        if diags.has_errors() {
+            return Ok(Response::new(pb::read_data_source::Response {
+                state: None,
+                diagnostics: diags_to_pb(&diags),
+            }));
+        }
+        let out = self.provider.read_data_source(&req.type_name, cfg).await;
         Ok(Response::new(pb::read_data_source::Response {
-            state: None,
-            diagnostics: diags_to_pb(&d.into()),
+            state: Some(encode(&out.state)),
+            diagnostics: diags_to_pb(&out.diags),
         }))
     }
 
@@ -303,5 +315,73 @@ fn capabilities() -> pb::ServerCapabilities {
         plan_destroy: false,
         get_provider_schema_optional: false,
         move_resource_state: false,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn service() -> ProviderService {
+        ProviderService::new(Arc::new(Provider::new()))
+    }
+
+    /// Terraform learns of the data source from both GetMetadata and
+    /// GetProviderSchema, and its validation reaches the provider's rules.
+    #[tokio::test]
+    async fn the_data_source_is_served() {
+        let s = service();
+        let meta = s
+            .get_metadata(Request::new(Default::default()))
+            .await
+            .unwrap_or_else(|e| panic!("{e}"))
+            .into_inner();
+        let names: Vec<&str> = meta
+            .data_sources
+            .iter()
+            .map(|d| d.type_name.as_str())
+            .collect();
+        assert_eq!(names, vec!["golden_ami"]);
+        let schema = s
+            .get_provider_schema(Request::new(Default::default()))
+            .await
+            .unwrap_or_else(|e| panic!("{e}"))
+            .into_inner();
+        let block = schema.data_source_schemas["golden_ami"]
+            .block
+            .as_ref()
+            .map(|b| {
+                b.attributes
+                    .iter()
+                    .map(|a| a.name.clone())
+                    .collect::<Vec<_>>()
+            })
+            .unwrap_or_default();
+        assert!(block.contains(&"region_ami_ids".to_string()), "{block:?}");
+
+        let cfg = Value::Map(Default::default());
+        let out = s
+            .validate_data_resource_config(Request::new(
+                pb::validate_data_resource_config::Request {
+                    type_name: "golden_ami".into(),
+                    config: Some(encode(&cfg)),
+                },
+            ))
+            .await
+            .unwrap_or_else(|e| panic!("{e}"))
+            .into_inner();
+        assert_eq!(out.diagnostics.len(), 1);
+        assert_eq!(out.diagnostics[0].summary, "No image selector");
+
+        let out = s
+            .read_data_source(Request::new(pb::read_data_source::Request {
+                type_name: "golden_nope".into(),
+                config: Some(encode(&cfg)),
+                ..Default::default()
+            }))
+            .await
+            .unwrap_or_else(|e| panic!("{e}"))
+            .into_inner();
+        assert_eq!(out.diagnostics[0].summary, "Unknown data source");
     }
 }

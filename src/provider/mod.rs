@@ -4,6 +4,7 @@
 mod accounts;
 mod config;
 mod context;
+pub mod data_ami;
 mod duration;
 pub mod golden_ami;
 pub mod golden_channel;
@@ -74,6 +75,39 @@ impl Provider {
 
     pub fn resource_schema(type_name: &str) -> Option<Schema> {
         Resource::named(type_name).ok().map(Resource::schema)
+    }
+
+    /// The data sources, beside the resource types.
+    pub fn data_source_types() -> Vec<&'static str> {
+        vec![data_ami::TYPE_NAME]
+    }
+
+    pub fn data_source_schema(type_name: &str) -> Option<Schema> {
+        (type_name == data_ami::TYPE_NAME).then(data_ami::schema)
+    }
+
+    fn unknown_data_source(type_name: &str) -> Diagnostic {
+        Diagnostic::error(
+            "Unknown data source",
+            format!("This provider has no data source {type_name:?}."),
+        )
+    }
+
+    pub fn validate_data_source(&self, type_name: &str, cfg: &Value) -> Diagnostics {
+        match type_name {
+            data_ami::TYPE_NAME => data_ami::validate(cfg),
+            _ => Self::unknown_data_source(type_name).into(),
+        }
+    }
+
+    pub async fn read_data_source(&self, type_name: &str, config: Value) -> StateOutcome {
+        if type_name != data_ami::TYPE_NAME {
+            return StateOutcome::err(config, Self::unknown_data_source(type_name));
+        }
+        match self.client().await {
+            Ok(c) => data_ami::read(&c, config).await,
+            Err(d) => StateOutcome::err(config, d),
+        }
     }
 
     pub fn stop(&self) {

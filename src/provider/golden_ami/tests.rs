@@ -950,6 +950,7 @@ fn over_fake(
         account_checked: Default::default(),
         tags: Default::default(),
         public_ip_url: String::new(),
+        other_regions: Default::default(),
     };
     (
         c,

@@ -43,6 +43,7 @@ fn bed() -> Bed {
         account_checked: Default::default(),
         tags: Default::default(),
         public_ip_url: String::new(),
+        other_regions: Default::default(),
     };
     Bed { ec2, ssm, c }
 }

@@ -152,7 +152,8 @@ mod tests {
 
     /// Pulls an example file into a doc as the Registry's tfplugindocs does: by convention,
     /// examples/provider/provider.tf into the index, examples/resources/NAME/resource.tf and
-    /// import.sh into the resource's page.
+    /// import.sh into the resource's page, examples/data-sources/NAME/data-source.tf into the
+    /// data source's.
     fn check_example(doc: &str, example: &str, fence: &str) {
         let body = std::fs::read_to_string(repo().join(example))
             .unwrap_or_else(|e| panic!("{example}: {e} (the Registry's docs layout expects it)"));
@@ -181,6 +182,14 @@ mod tests {
         }
         let p = crate::provider::Provider::schema();
         check("docs/index.md", render(&p.block, 3, "", None));
+        for name in crate::provider::Provider::data_source_types() {
+            if let Some(d) = crate::provider::Provider::data_source_schema(name) {
+                check(
+                    &format!("docs/data-sources/{name}.md"),
+                    render(&d.block, 3, "", None),
+                );
+            }
+        }
     }
 
     #[test]
@@ -195,6 +204,13 @@ mod tests {
             let dir = format!("examples/resources/{resource}");
             check_example(&doc, &format!("{dir}/resource.tf"), "terraform");
             check_example(&doc, &format!("{dir}/import.sh"), "shell");
+        }
+        for name in crate::provider::Provider::data_source_types() {
+            check_example(
+                &format!("docs/data-sources/{name}.md"),
+                &format!("examples/data-sources/{name}/data-source.tf"),
+                "terraform",
+            );
         }
     }
 }
