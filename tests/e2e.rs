@@ -1225,6 +1225,7 @@ fn spot_bake_and_no_spot_capacity_with_and_without_fallback() {
     bed.assert_no_leftovers();
     tf.destroy(&[]);
     assert!(bed.own_images().is_empty());
+}
 
 /// Bakes one image and publishes it as channel `web/staging`, reads it back from a separate
 /// working directory and state by `input_digest`, by `name_prefix` + `tags` and by channel, then deprecates it through the EC2 API: the
