@@ -2,12 +2,15 @@
 //! delete deregisters the AMI and deletes its snapshots.
 
 use super::digest;
+use super::keep::{self, Destroy};
 use super::model::{bake_spec, generated_name, launch_principals, snapshot_principals};
 use super::plan::refuse_if_protected;
-use super::private::Private;
+use super::private::{Private, Rebake};
+use super::reuse;
 use super::schema::{DeregistrationProtection, GoldenAmi, PublicGroup, Timeouts};
 use crate::bake::{self, BakeError};
 use crate::ec2::Ec2;
+use crate::ec2::holders::{RETAINED_BY_TAG, new_holder_id};
 use crate::protocol::diag::{AttrPath, Diagnostic, Diagnostics};
 use crate::protocol::value::Value;
 use crate::provider::schema::decode::{decode, view};
@@ -30,10 +33,10 @@ pub async fn apply(
     private: Vec<u8>,
 ) -> StateOutcome {
     if planned.is_null() {
-        return delete(&c.ec2, life.stop, prior).await;
+        return delete(&c.ec2, life.stop, prior, &private).await;
     }
     if prior.is_null() {
-        return create(c, life, planned, &config).await;
+        return create(c, life, planned, &config, &private).await;
     }
     update(&c.ec2, &c.tags, prior, planned, private).await
 }
@@ -43,7 +46,11 @@ async fn create(
     life: Lifecycle<'_>,
     planned: Value,
     config: &Value,
+    private: &[u8],
 ) -> StateOutcome {
+    let kept = Private::read(private);
+    let holder = kept.holder.clone().unwrap_or_else(new_holder_id);
+    let rebake = kept.rebake.clone();
     // Write-only values reach the provider in the configuration only.
     let mut inputs = planned.clone();
     super::schema().block.fill_write_only(&mut inputs, config);
@@ -51,6 +58,18 @@ async fn create(
         Ok(v) => v,
         Err(e) => return StateOutcome::err(Value::Null, internal(e)),
     };
+    if inputs.reuse_identical
+        && let Some(found) = reuse::adopt(
+            &c.ec2,
+            &planned,
+            inputs.name.as_deref(),
+            rebake.as_ref(),
+            &holder,
+        )
+        .await
+    {
+        return reuse::adopted(c, life.stop, planned, found, &holder, rebake.as_ref()).await;
+    }
     let name = match &inputs.name {
         Some(n) => n.clone(),
         None => generated_name(inputs.name_prefix.as_deref().unwrap_or("golden-")),
@@ -118,12 +137,17 @@ async fn create(
         ));
     }
     let Some(image) = outcome.image else {
-        return StateOutcome {
-            state: Value::Null,
-            private: vec![],
-            diags,
-        };
+        return failed_rebake(planned, rebake.as_ref(), &holder, diags);
     };
+    if let Err(e) = c.ec2.take_hold(&image.id, &holder).await {
+        diags.push(Diagnostic::warning(
+            format!("Cannot record this stack as a holder of {}", image.id),
+            format!("{e}\nAnother stack reusing the image could outlive this one's hold."),
+        ));
+    }
+    if let Some(r) = &rebake {
+        diags.extend(keep::settle(&c.ec2, r, &holder, life.stop).await);
+    }
     let mut state = planned;
     state.set("id", Value::string(&image.id));
     state.set("name", Value::string(&image.name));
@@ -136,28 +160,39 @@ async fn create(
     );
     state.set("source_ami_id", Value::opt_string(outcome.source_ami_id));
     state.set("tags_all", Value::string_map(spec_tags));
-    // Inputs unknown at plan time are known now.
-    if state.get("input_digest").is_unknown_or_partial() {
-        if let Err((i, e)) = digest::fill_content_digests(&mut state, true).await {
-            diags.push(
-                Diagnostic::error("Cannot read a provisioning file", e)
-                    .at(AttrPath::root("provision").index(i)),
-            );
-        }
-        let d = digest::input_digest(&state);
-        state.set("input_digest", d);
-        // Terraform rejects unknowns in a new state: what could not be read is null.
-        null_unknowns(&mut state);
-    }
+    state.set("reused", Value::Bool(false));
+    state.set(
+        "previous_ids",
+        Value::string_list(rebake.map(|r| r.kept).unwrap_or_default()),
+    );
+    finish_digests(&mut state, &mut diags).await;
     tracing::info!(image = %image.id, name = %image.name, "golden_ami created");
     let private = Private {
         learned: c.ec2.pacer.learned_for(&c.ec2.region, &instance_type).await,
+        holder: Some(holder),
         ..Private::default()
     };
     StateOutcome {
         state,
         private: private.bytes(),
         diags,
+    }
+}
+
+/// Inputs unknown at plan time are known at apply: their digests are made
+/// now, and what could not be read is null (Terraform rejects unknowns in a
+/// new state).
+pub(super) async fn finish_digests(state: &mut Value, diags: &mut Diagnostics) {
+    if state.get("input_digest").is_unknown_or_partial() {
+        if let Err((i, e)) = digest::fill_content_digests(state, true).await {
+            diags.push(
+                Diagnostic::error("Cannot read a provisioning file", e)
+                    .at(AttrPath::root("provision").index(i)),
+            );
+        }
+        let d = digest::input_digest(state);
+        state.set("input_digest", d);
+        null_unknowns(state);
     }
 }
 
@@ -184,6 +219,8 @@ struct InPlace {
     deprecate_at: Option<String>,
     description: Option<String>,
     deregistration_protection: Option<DeregistrationProtection>,
+    /// Null in states from before it.
+    previous_ids: Option<Vec<String>>,
 }
 
 /// What to add and what to remove to go from `old` to `new`.
@@ -203,6 +240,7 @@ fn protection(p: &Option<DeregistrationProtection>) -> Option<bool> {
 struct Held {
     id: Option<String>,
     snapshot_ids: Vec<String>,
+    previous_ids: Vec<String>,
     timeouts: Timeouts,
 }
 
@@ -292,6 +330,24 @@ async fn update(
                 .at(AttrPath::root("deregistration_protection")),
         );
     }
+    // A lower keep_previous: the plan kept the newest, the rest go.
+    let was = old.previous_ids.clone().unwrap_or_default();
+    let now = new.previous_ids.clone().unwrap_or_default();
+    let dropped: Vec<(String, Vec<String>)> = was
+        .iter()
+        .filter(|p| !now.contains(p))
+        .map(|p| (p.clone(), vec![]))
+        .collect();
+    if !dropped.is_empty() {
+        let holder = Private::read(&private).holder;
+        let never = CancellationToken::new();
+        if let Err(e) = keep::release_all(ec2, &dropped, holder.as_deref(), &never).await {
+            diags.push(
+                Diagnostic::error("Cannot deregister previous images", e.to_string())
+                    .at(AttrPath::root("keep_previous")),
+            );
+        }
+    }
     if old.description != new.description {
         let desc = new.description.as_deref().unwrap_or_default();
         if let Err(e) = ec2.set_image_description(&id, desc).await {
@@ -325,19 +381,57 @@ async fn update(
     }
 }
 
-/// Deregisters the AMI and deletes its snapshots; Terraform's stop (Ctrl-C)
-/// ends it at once, keeping the state so the next destroy finishes the job.
-async fn delete(ec2: &Ec2, stop: &CancellationToken, prior: Value) -> StateOutcome {
-    let held = match view::<Held>(&super::schema().block, &prior) {
-        Ok(h) => h,
-        Err(e) => return StateOutcome::err(prior, internal(e)),
-    };
-    let Some(id) = held.id else {
+/// A bake that failed during a rebake: the kept images (the replaced one
+/// among them, already retained by a destroy that ran first) must not be
+/// forgotten, so the object stays, tainted, with no image but its
+/// `previous_ids`; the next apply rebakes, a destroy removes them.
+fn failed_rebake(
+    planned: Value,
+    rebake: Option<&Rebake>,
+    holder: &str,
+    diags: Diagnostics,
+) -> StateOutcome {
+    let Some(r) = rebake.filter(|r| !r.kept.is_empty()) else {
         return StateOutcome {
             state: Value::Null,
             private: vec![],
-            diags: Diagnostics::default(),
+            diags,
         };
+    };
+    let mut state = planned;
+    for a in ["id", "snapshot_ids", "creation_date", "build_id", "reused"] {
+        state.set(a, Value::Null);
+    }
+    state.set("previous_ids", Value::string_list(r.kept.clone()));
+    null_unknowns(&mut state);
+    let private = Private {
+        holder: Some(holder.to_string()),
+        ..Private::default()
+    };
+    StateOutcome {
+        state,
+        private: private.bytes(),
+        diags,
+    }
+}
+
+fn gone() -> StateOutcome {
+    StateOutcome {
+        state: Value::Null,
+        private: vec![],
+        diags: Diagnostics::default(),
+    }
+}
+
+/// Destroy, or the destroy half of a rebake (see `keep` for how they are
+/// told apart): releases this stack's hold on the image, and on every
+/// previous one in a real destroy; an image goes, with its snapshots, when
+/// no other stack holds it. Terraform's stop (Ctrl-C) ends it at once,
+/// keeping the state so the next destroy finishes the job.
+async fn delete(ec2: &Ec2, stop: &CancellationToken, prior: Value, private: &[u8]) -> StateOutcome {
+    let held = match view::<Held>(&super::schema().block, &prior) {
+        Ok(h) => h,
+        Err(e) => return StateOutcome::err(prior, internal(e)),
     };
     // Terraform 1.0.x plans no destroy through the provider: refuse here too,
     // at once and without a call to EC2.
@@ -350,20 +444,64 @@ async fn delete(ec2: &Ec2, stop: &CancellationToken, prior: Value) -> StateOutco
             diags: refused,
         };
     }
+    let p = Private::read(private);
+    let holder = p.holder.as_deref();
+    let kind = match (&held.id, &p.rebake) {
+        (None, _) => Destroy::Everything,
+        (Some(id), Some(r)) => keep::destroy_kind(id, Some(r), false),
+        (Some(id), None) => {
+            // Step 4 of `keep`: a deposed object whose image the rebake kept.
+            let retained = match ec2.describe_image(id).await {
+                Ok(img) => img.is_some_and(|i| {
+                    i.tags
+                        .get(RETAINED_BY_TAG)
+                        .is_some_and(|by| holder.is_none_or(|h| h == by))
+                }),
+                Err(e) => {
+                    return StateOutcome::err(
+                        prior,
+                        Diagnostic::error(format!("Cannot read AMI {id}"), e.to_string()),
+                    );
+                }
+            };
+            keep::destroy_kind(id, None, retained)
+        }
+    };
+    let id = held.id.clone().unwrap_or_default();
+    let mut images: Vec<(String, Vec<String>)> = match (&kind, &held.id) {
+        (Destroy::AlreadyKept, _) => return gone(),
+        (Destroy::Retain, _) => {
+            let h = holder.map(str::to_string).unwrap_or_else(new_holder_id);
+            return match ec2.retain_image(&id, &h).await {
+                Ok(()) => gone(),
+                Err(e) if e.is_not_found() => gone(),
+                Err(e) => StateOutcome::err(
+                    prior,
+                    Diagnostic::error(
+                        format!("Cannot keep AMI {id} as a previous image"),
+                        e.to_string(),
+                    ),
+                ),
+            };
+        }
+        (_, Some(id)) => vec![(id.clone(), held.snapshot_ids.clone())],
+        (_, None) => vec![],
+    };
+    if kind == Destroy::Everything {
+        images.extend(held.previous_ids.iter().map(|p| (p.clone(), vec![])));
+    }
+    if images.is_empty() {
+        return gone();
+    }
     let limit = held.timeouts.delete.0;
-    let snapshots = held.snapshot_ids;
     let r = tokio::select! {
-        r = tokio::time::timeout(limit, ec2.delete_image_and_snapshots(&id, &snapshots, stop)) => Some(r),
+        r = tokio::time::timeout(limit, keep::release_all(ec2, &images, holder, stop)) => Some(r),
         _ = stop.cancelled() => None,
     };
     let err = match r {
         Some(Ok(Ok(()))) => {
             tracing::info!(image = %id, "golden_ami deleted");
-            return StateOutcome {
-                state: Value::Null,
-                private: vec![],
-                diags: Diagnostics::default(),
-            };
+            return gone();
         }
         Some(Ok(Err(e))) if !e.is_cancelled() => e.to_string(),
         Some(Err(_)) => format!("timed out after {}s (timeouts.delete)", limit.as_secs()),
@@ -385,7 +523,7 @@ async fn delete(ec2: &Ec2, stop: &CancellationToken, prior: Value) -> StateOutco
 }
 
 /// Replaces any value still unknown with null.
-fn null_unknowns(v: &mut Value) {
+pub(super) fn null_unknowns(v: &mut Value) {
     match v {
         Value::Unknown => *v = Value::Null,
         Value::List(items) => items.iter_mut().for_each(null_unknowns),

@@ -4,10 +4,12 @@
 mod apply;
 mod digest;
 mod digest_cache;
+mod keep;
 mod model;
 mod plan;
 mod private;
 mod read;
+mod reuse;
 mod schema;
 mod validate;
 

@@ -21,6 +21,25 @@ pub struct Private {
     /// so the next bake on any machine waits as a warm one would.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub learned: BTreeMap<String, Window>,
+    /// This stack's holder id (`ec2::holders`): made by the first create and
+    /// carried across rebakes, so the images this resource keeps are known
+    /// as its own from any machine.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub holder: Option<String>,
+    /// Set by the plan of a rebake; see `keep`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rebake: Option<Rebake>,
+}
+
+/// What a planned rebake does with the images it replaces.
+#[derive(Debug, Default, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Rebake {
+    /// The image being replaced.
+    pub replaced: String,
+    /// Kept launchable, deprecated: the new object's `previous_ids`, newest first.
+    pub kept: Vec<String>,
+    /// Deregistered with their snapshots (unless another stack holds them).
+    pub dropped: Vec<String>,
 }
 
 fn is_false(b: &bool) -> bool {
