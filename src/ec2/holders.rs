@@ -152,3 +152,89 @@ impl Ec2 {
         self.set_deprecation(id, Some(&at)).await
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ec2::fake::FakeEc2;
+
+    #[test]
+    fn holders_are_read_from_their_tags() {
+        let tags = BTreeMap::from([
+            (holder_tag("0000000000aa"), "t".to_string()),
+            ("golden:build-id".to_string(), "x".to_string()),
+            (holder_tag("0000000000bb"), "t".to_string()),
+        ]);
+        assert_eq!(holders(&tags), vec!["0000000000aa", "0000000000bb"]);
+    }
+
+    #[test]
+    fn deprecated_soon_is_a_whole_minute_at_least_two_ahead() {
+        let now = SystemTime::UNIX_EPOCH + Duration::from_secs(1_800_000_030);
+        // 1_800_000_150 rounded up to the minute.
+        assert_eq!(deprecate_soon(now), rfc3339(1_800_000_180));
+        let exact = SystemTime::UNIX_EPOCH + Duration::from_secs(1_799_999_880);
+        assert_eq!(deprecate_soon(exact), rfc3339(1_800_000_000));
+    }
+
+    #[test]
+    fn only_available_live_unretained_images_are_adoptable() {
+        let now = SystemTime::now();
+        let ok = ImageInfo {
+            state: "available".into(),
+            ..Default::default()
+        };
+        assert!(adoptable(&ok, now));
+        let pending = ImageInfo {
+            state: "pending".into(),
+            ..ok.clone()
+        };
+        let kept = ImageInfo {
+            tags: BTreeMap::from([(RETAINED_BY_TAG.to_string(), "x".to_string())]),
+            ..ok.clone()
+        };
+        let past = ImageInfo {
+            deprecation_time: Some("2020-01-01T00:00:00.000Z".into()),
+            ..ok.clone()
+        };
+        let future = ImageInfo {
+            deprecation_time: Some("2999-01-01T00:00:00.000Z".into()),
+            ..ok.clone()
+        };
+        assert!(!adoptable(&pending, now) && !adoptable(&kept, now) && !adoptable(&past, now));
+        assert!(
+            adoptable(&future, now),
+            "a scheduled deprecation is not one yet"
+        );
+    }
+
+    /// A hold of a wrong shape is not ours: never deleted, and an image
+    /// from before holders (no tag) is removed by its one stack.
+    #[tokio::test]
+    async fn release_keeps_what_others_hold_and_removes_the_rest() {
+        let fake = FakeEc2::new();
+        let ec2 = Ec2::with_api(fake.clone(), "us-east-1".into());
+        let never = CancellationToken::new();
+        let id = fake.add_own_image("web", &BTreeMap::new());
+        ec2.take_hold(&id, "0000000000aa").await.unwrap();
+        let r = ec2
+            .release_image(&id, &[], Some("*"), &never)
+            .await
+            .unwrap();
+        assert_eq!(r, Released::HeldBy(vec!["0000000000aa".into()]));
+        assert_eq!(fake.calls("DeleteTags"), 0);
+        let r = ec2
+            .release_image(&id, &[], Some("0000000000aa"), &never)
+            .await
+            .unwrap();
+        assert_eq!(r, Released::Removed);
+        assert!(fake.own_images().is_empty());
+        let legacy = fake.add_own_image("old", &BTreeMap::new());
+        let r = ec2.release_image(&legacy, &[], None, &never).await.unwrap();
+        assert_eq!(r, Released::Removed);
+        assert!(fake.own_images().is_empty());
+        // Already gone: still success (a destroy that is run again).
+        let r = ec2.release_image(&legacy, &[], None, &never).await.unwrap();
+        assert_eq!(r, Released::Removed);
+    }
+}

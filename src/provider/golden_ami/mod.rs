@@ -22,4 +22,6 @@ pub use validate::validate;
 pub const TYPE_NAME: &str = "golden_ami";
 
 #[cfg(test)]
+mod keep_tests;
+#[cfg(test)]
 mod tests;
