@@ -384,8 +384,9 @@ resource "golden_ami" "img" {{
 /// the source line Terraform must point at (the attribute path made visible).
 /// One case per kind of failure: an attribute's own check, a rule across
 /// attributes, a nested block, a list element, a map key, a missing block, a
-/// local file (relative to Terraform's directory) and an AWS lookup. Every
-/// rule's message is covered by the unit tests (src/provider/golden_ami/tests.rs).
+/// local file (relative to Terraform's directory), an AWS lookup and a
+/// negative count (keep_previous). Every rule's message is covered by the
+/// unit tests (src/provider/golden_ami/tests.rs).
 fn catalogue(bed: &Bed) -> Vec<(&'static str, String, &'static str, String)> {
     let ssh = bed.ssh_hcl();
     let src = "source_ami = \"ami-0a11ce0000000a001\"";
@@ -436,6 +437,12 @@ fn catalogue(bed: &Bed) -> Vec<(&'static str, String, &'static str, String)> {
             "tags = { \"aws:owner\" = \"me\" }".into(),
         ),
         (
+            "negative keep_previous",
+            format!("name_prefix = \"k-\"\n{src}\n{ssh}\nkeep_previous = -1"),
+            "-1 is not a number of images (0-100)",
+            "keep_previous = -1".into(),
+        ),
+        (
             "no ssh",
             format!("name = \"abc\"\n{src}"),
             "Add an `ssh { username",
@@ -456,7 +463,7 @@ fn bad_configurations_are_refused_at_plan(v: TfVersion) {
     );
     tf.init();
     let cases = catalogue(&bed);
-    assert_eq!(cases.len(), 8, "one case per kind of failure");
+    assert_eq!(cases.len(), 9, "one case per kind of failure");
     for (what, body, message, line) in cases {
         let hcl = format!(
             "{}\nresource \"golden_ami\" \"img\" {{\ninstance_type = \"t3.micro\"\n{body}\n}}\n",

@@ -64,7 +64,7 @@ pub async fn adopt(
             }
             _ => {
                 let _ = ec2
-                    .delete_tags(&[img.id.clone()], &[holder_tag(holder)])
+                    .delete_tags(std::slice::from_ref(&img.id), &[holder_tag(holder)])
                     .await;
             }
         }
