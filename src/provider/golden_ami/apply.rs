@@ -2,15 +2,15 @@
 //! delete deregisters the AMI and deletes its snapshots.
 
 use super::digest;
-use super::keep::{self, Destroy};
+use super::keep::{self, Rebake};
 use super::model::{bake_spec, generated_name, launch_principals, snapshot_principals};
 use super::plan::refuse_if_protected;
-use super::private::{Private, Rebake};
+use super::private::Private;
 use super::reuse;
 use super::schema::{DeregistrationProtection, GoldenAmi, PublicGroup, Timeouts};
 use crate::bake::{self, BakeError};
 use crate::ec2::Ec2;
-use crate::ec2::holders::{RETAINED_BY_TAG, new_holder_id};
+use crate::ec2::holders::new_holder_id;
 use crate::protocol::diag::{AttrPath, Diagnostic, Diagnostics};
 use crate::protocol::value::Value;
 use crate::provider::schema::decode::{decode, view};
@@ -36,7 +36,11 @@ pub async fn apply(
         return delete(&c.ec2, life.stop, prior, &private).await;
     }
     if prior.is_null() {
-        return create(c, life, planned, &config, &private).await;
+        return create(c, life, planned, &config, None, &private).await;
+    }
+    // An unknown id in an update: a rebake that keeps the old image (`keep`).
+    if matches!(planned.get("id"), Value::Unknown) {
+        return rebake(c, life, prior, planned, config, private).await;
     }
     update(&c.ec2, &c.tags, prior, planned, private).await
 }
@@ -46,11 +50,10 @@ async fn create(
     life: Lifecycle<'_>,
     planned: Value,
     config: &Value,
+    rebake: Option<Rebake>,
     private: &[u8],
 ) -> StateOutcome {
-    let kept = Private::read(private);
-    let holder = kept.holder.clone().unwrap_or_else(new_holder_id);
-    let rebake = kept.rebake.clone();
+    let holder = Private::read(private).holder.unwrap_or_else(new_holder_id);
     // Write-only values reach the provider in the configuration only.
     let mut inputs = planned.clone();
     super::schema().block.fill_write_only(&mut inputs, config);
@@ -137,7 +140,11 @@ async fn create(
         ));
     }
     let Some(image) = outcome.image else {
-        return failed_rebake(planned, rebake.as_ref(), &holder, diags);
+        return StateOutcome {
+            state: Value::Null,
+            private: vec![],
+            diags,
+        };
     };
     if let Err(e) = c.ec2.take_hold(&image.id, &holder).await {
         diags.push(Diagnostic::warning(
@@ -381,38 +388,37 @@ async fn update(
     }
 }
 
-/// A bake that failed during a rebake: the kept images (the replaced one
-/// among them, already retained by a destroy that ran first) must not be
-/// forgotten, so the object stays, tainted, with no image but its
-/// `previous_ids`; the next apply rebakes, a destroy removes them.
-fn failed_rebake(
+/// What a rebake reads of the planned object.
+#[derive(serde::Deserialize)]
+struct KeepCount {
+    keep_previous: u32,
+}
+
+/// A rebake planned in place (`keep`): bakes (or adopts) the new image,
+/// then keeps the replaced one and trims the rest. A failed bake keeps the
+/// prior state, so nothing is retired.
+async fn rebake(
+    c: &Configured,
+    life: Lifecycle<'_>,
+    prior: Value,
     planned: Value,
-    rebake: Option<&Rebake>,
-    holder: &str,
-    diags: Diagnostics,
+    config: Value,
+    private: Vec<u8>,
 ) -> StateOutcome {
-    let Some(r) = rebake.filter(|r| !r.kept.is_empty()) else {
+    let keep = match view::<KeepCount>(&super::schema().block, &planned) {
+        Ok(k) => k.keep_previous,
+        Err(e) => return StateOutcome::err(prior, internal(e)),
+    };
+    let r = keep::plan_rebake(&prior, keep, Private::read(&private).image_gone);
+    let out = create(c, life, planned, &config, r, &private).await;
+    if out.state.is_null() {
         return StateOutcome {
-            state: Value::Null,
-            private: vec![],
-            diags,
+            state: prior,
+            private,
+            diags: out.diags,
         };
-    };
-    let mut state = planned;
-    for a in ["id", "snapshot_ids", "creation_date", "build_id", "reused"] {
-        state.set(a, Value::Null);
     }
-    state.set("previous_ids", Value::string_list(r.kept.clone()));
-    null_unknowns(&mut state);
-    let private = Private {
-        holder: Some(holder.to_string()),
-        ..Private::default()
-    };
-    StateOutcome {
-        state,
-        private: private.bytes(),
-        diags,
-    }
+    out
 }
 
 fn gone() -> StateOutcome {
@@ -423,16 +429,24 @@ fn gone() -> StateOutcome {
     }
 }
 
-/// Destroy, or the destroy half of a rebake (see `keep` for how they are
-/// told apart): releases this stack's hold on the image, and on every
-/// previous one in a real destroy; an image goes, with its snapshots, when
-/// no other stack holds it. Terraform's stop (Ctrl-C) ends it at once,
-/// keeping the state so the next destroy finishes the job.
+/// Destroy: releases this stack's hold on the image and on every previous
+/// one; each goes, with its snapshots, when no other stack holds it.
+/// Terraform's stop (Ctrl-C) ends it at once, keeping the state so the next
+/// destroy finishes the job.
 async fn delete(ec2: &Ec2, stop: &CancellationToken, prior: Value, private: &[u8]) -> StateOutcome {
     let held = match view::<Held>(&super::schema().block, &prior) {
         Ok(h) => h,
         Err(e) => return StateOutcome::err(prior, internal(e)),
     };
+    let images: Vec<(String, Vec<String>)> = held
+        .id
+        .iter()
+        .map(|id| (id.clone(), held.snapshot_ids.clone()))
+        .chain(held.previous_ids.iter().map(|p| (p.clone(), vec![])))
+        .collect();
+    if images.is_empty() {
+        return gone();
+    }
     // Terraform 1.0.x plans no destroy through the provider: refuse here too,
     // at once and without a call to EC2.
     let mut refused = Diagnostics::default();
@@ -444,55 +458,9 @@ async fn delete(ec2: &Ec2, stop: &CancellationToken, prior: Value, private: &[u8
             diags: refused,
         };
     }
-    let p = Private::read(private);
-    let holder = p.holder.as_deref();
-    let kind = match (&held.id, &p.rebake) {
-        (None, _) => Destroy::Everything,
-        (Some(id), Some(r)) => keep::destroy_kind(id, Some(r), false),
-        (Some(id), None) => {
-            // Step 4 of `keep`: a deposed object whose image the rebake kept.
-            let retained = match ec2.describe_image(id).await {
-                Ok(img) => img.is_some_and(|i| {
-                    i.tags
-                        .get(RETAINED_BY_TAG)
-                        .is_some_and(|by| holder.is_none_or(|h| h == by))
-                }),
-                Err(e) => {
-                    return StateOutcome::err(
-                        prior,
-                        Diagnostic::error(format!("Cannot read AMI {id}"), e.to_string()),
-                    );
-                }
-            };
-            keep::destroy_kind(id, None, retained)
-        }
-    };
+    let holder = Private::read(private).holder;
+    let holder = holder.as_deref();
     let id = held.id.clone().unwrap_or_default();
-    let mut images: Vec<(String, Vec<String>)> = match (&kind, &held.id) {
-        (Destroy::AlreadyKept, _) => return gone(),
-        (Destroy::Retain, _) => {
-            let h = holder.map(str::to_string).unwrap_or_else(new_holder_id);
-            return match ec2.retain_image(&id, &h).await {
-                Ok(()) => gone(),
-                Err(e) if e.is_not_found() => gone(),
-                Err(e) => StateOutcome::err(
-                    prior,
-                    Diagnostic::error(
-                        format!("Cannot keep AMI {id} as a previous image"),
-                        e.to_string(),
-                    ),
-                ),
-            };
-        }
-        (_, Some(id)) => vec![(id.clone(), held.snapshot_ids.clone())],
-        (_, None) => vec![],
-    };
-    if kind == Destroy::Everything {
-        images.extend(held.previous_ids.iter().map(|p| (p.clone(), vec![])));
-    }
-    if images.is_empty() {
-        return gone();
-    }
     let limit = held.timeouts.delete.0;
     let r = tokio::select! {
         r = tokio::time::timeout(limit, keep::release_all(ec2, &images, holder, stop)) => Some(r),

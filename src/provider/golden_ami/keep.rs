@@ -1,42 +1,38 @@
-//! `keep_previous` and `reuse_identical` across Terraform's replace.
+//! `keep_previous`: a rebake that keeps the image it replaces.
 //!
-//! A rebake is a replace: two ApplyResourceChange calls (create and destroy,
-//! in either order) that the protocol does not link, and a replace's destroy
-//! looks exactly like `terraform destroy` (planned state null). The link is
-//! made from what the plan records and what the image carries:
-//!
-//! 1. The plan of the replace (prior = the old object) works out a
-//!    [`Rebake`]: the old image and the old `previous_ids`, newest first;
-//!    the first `keep_previous` are kept, the rest dropped. It goes into the
-//!    planned private state, with the stack's holder id. Terraform plans the
-//!    new object again with a null prior and that private state, and hands
-//!    the same private state to both halves of the replace
-//!    (`ResourceInstanceChange.Simplify` keeps it on the destroy half).
-//! 2. Destroy-then-create (the default): the destroy half finds a `Rebake`
-//!    naming its image. Kept: it is deprecated and tagged
-//!    `golden:retained-by = <holder>` instead of deregistered; dropped: it is
-//!    released as in a destroy. The old `previous_ids` are left to the create.
-//! 3. The create (either order) retains every kept image (again: idempotent),
-//!    releases the dropped ones other than the replaced image (the destroy
-//!    half's), and records `previous_ids` = kept.
-//! 4. Create-before-destroy: the deposed object's destroy is planned from
-//!    its own private state, so it has no `Rebake`; its image already
-//!    carries `golden:retained-by` (step 3 ran first), which marks it kept:
-//!    the destroy leaves it, and its old `previous_ids`, alone.
-//! 5. A real destroy (no `Rebake`, image not retained) releases the current
-//!    image and every previous one.
-//!
-//! Releasing is `ec2::holders`: the image goes only when no other stack
-//! holds it. A destroy-then-create whose bake fails returns a tainted object
-//! with no image but the kept `previous_ids`, so nothing kept is forgotten.
+//! A Terraform replace cannot carry the old image over: its create and its
+//! destroy are two ApplyResourceChange calls the protocol does not link (a
+//! replace's destroy looks exactly like `terraform destroy`, and Terraform
+//! plans the create again at apply with a null prior and no private state,
+//! so nothing the plan learned reaches it), in either order. So with
+//! `keep_previous > 0` a rebake is planned as an in-place update instead:
+//! the object (a line of images) stays, `id` and the other bake results
+//! become unknown, and the apply sees the prior object whole. It bakes (or
+//! adopts, with `reuse_identical`) the new image first, then deprecates the
+//! replaced one and tags it `golden:retained-by = <holder id>`, and releases
+//! (`ec2::holders`: deregistered with its snapshots unless another stack
+//! holds it) what falls beyond `keep_previous`. A failed bake keeps the prior
+//! state: nothing is retired. With `keep_previous = 0` a rebake stays a
+//! replace, as before. A destroy releases the current image and every
+//! previous one.
 
-use super::private::Rebake;
 use crate::ec2::Ec2;
 use crate::ec2::holders::{RETAINED_BY_TAG, Released};
 use crate::ec2::wait::WaitError;
 use crate::protocol::diag::{AttrPath, Diagnostic, Diagnostics};
 use crate::protocol::value::Value;
 use tokio_util::sync::CancellationToken;
+
+/// What a rebake does with the images it replaces.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct Rebake {
+    /// The image being replaced.
+    pub replaced: String,
+    /// Kept launchable, deprecated: the new `previous_ids`, newest first.
+    pub kept: Vec<String>,
+    /// Deregistered with their snapshots (unless another stack holds them).
+    pub dropped: Vec<String>,
+}
 
 /// What a rebake of `prior` does with keep_previous = `keep`; an image
 /// refresh found gone is neither kept nor dropped again.
@@ -88,8 +84,8 @@ pub fn retire_warning(r: &Rebake) -> Option<Diagnostic> {
     )
 }
 
-/// Step 3: after the new image exists, keep what is kept and release the
-/// rest. Failures are warnings: the new image is made and recorded.
+/// After the new image exists: keep what is kept, release the rest.
+/// Failures are warnings: the new image is made and recorded.
 pub async fn settle(ec2: &Ec2, r: &Rebake, holder: &str, stop: &CancellationToken) -> Diagnostics {
     let mut diags = Diagnostics::default();
     for id in &r.kept {
@@ -102,7 +98,7 @@ pub async fn settle(ec2: &Ec2, r: &Rebake, holder: &str, stop: &CancellationToke
             ));
         }
     }
-    for id in r.dropped.iter().filter(|d| **d != r.replaced) {
+    for id in &r.dropped {
         if let Err(e) = ec2.release_image(id, &[], Some(holder), stop).await {
             diags.push(Diagnostic::warning(
                 format!("Cannot deregister previous AMI {id}"),
@@ -111,30 +107,6 @@ pub async fn settle(ec2: &Ec2, r: &Rebake, holder: &str, stop: &CancellationToke
         }
     }
     diags
-}
-
-/// What a destroy does with its image.
-#[derive(Debug, PartialEq, Eq)]
-pub enum Destroy {
-    /// The destroy half of a rebake keeping this image (step 2).
-    Retain,
-    /// The destroy half of a rebake: release this image only.
-    ReleaseCurrent,
-    /// A deposed object whose image a rebake kept (step 4): nothing to do.
-    AlreadyKept,
-    /// A real destroy: the image and every previous one (step 5).
-    Everything,
-}
-
-/// Which destroy this is, from the planned private state's rebake and
-/// whether the image carries `golden:retained-by`.
-pub fn destroy_kind(id: &str, rebake: Option<&Rebake>, retained: bool) -> Destroy {
-    match rebake {
-        Some(r) if r.replaced == id && r.kept.iter().any(|k| k == id) => Destroy::Retain,
-        Some(r) if r.replaced == id => Destroy::ReleaseCurrent,
-        _ if retained => Destroy::AlreadyKept,
-        _ => Destroy::Everything,
-    }
 }
 
 /// Releases each image; the first failure stops (the state is kept, the

@@ -1,8 +1,8 @@
 //! `reuse_identical` and `keep_previous` over the fake EC2: adoption, holds
 //! and their release, and each half of a rebake in either order.
 
-use super::keep::{self, Destroy};
-use super::private::{Private, Rebake};
+use super::keep;
+use super::private::Private;
 use super::tests::{over_fake, with};
 use crate::ec2::fake::FakeEc2;
 use crate::ec2::holders::{RETAINED_BY_TAG, holder_tag};
@@ -16,10 +16,9 @@ use std::sync::Arc;
 const BAKER: &str = "0000000000aa";
 const OTHER: &str = "0000000000bb";
 
-fn private(holder: &str, rebake: Option<Rebake>) -> Vec<u8> {
+fn private(holder: &str) -> Vec<u8> {
     Private {
         holder: Some(holder.into()),
-        rebake,
         ..Private::default()
     }
     .bytes()
@@ -136,7 +135,7 @@ async fn an_identical_image_is_adopted_and_removed_by_its_last_holder() {
 
     // The baker goes first: its hold is released, the image stays.
     let baker_state = with(json!({"id": id, "snapshot_ids": snaps}));
-    let out_b = apply(&fake, baker_state, Value::Null, private(BAKER, None)).await;
+    let out_b = apply(&fake, baker_state, Value::Null, private(BAKER)).await;
     assert!(!out_b.diags.has_errors(), "{:?}", out_b.diags);
     assert_eq!(fake.own_images(), vec![id.clone()]);
     assert_eq!(fake.calls("DeregisterImage"), 0);
@@ -209,62 +208,26 @@ fn a_rebake_keeps_the_newest_and_drops_the_rest() {
     assert!(keep::retire_warning(&plain).is_none());
 }
 
-#[test]
-fn each_destroy_is_told_apart() {
-    let r = Rebake {
-        replaced: "ami-3".into(),
-        kept: vec!["ami-3".into()],
-        dropped: vec!["ami-2".into()],
-    };
-    let r0 = Rebake {
-        kept: vec![],
-        ..r.clone()
-    };
-    assert_eq!(
-        keep::destroy_kind("ami-3", Some(&r), false),
-        Destroy::Retain
-    );
-    assert_eq!(
-        keep::destroy_kind("ami-3", Some(&r0), false),
-        Destroy::ReleaseCurrent
-    );
-    assert_eq!(
-        keep::destroy_kind("ami-3", None, true),
-        Destroy::AlreadyKept
-    );
-    assert_eq!(
-        keep::destroy_kind("ami-3", None, false),
-        Destroy::Everything
-    );
-}
-
-/// Destroy-then-create: the destroy half keeps the replaced image
-/// (deprecated, tagged), the create drops the older one.
+/// A rebake planned in place: the apply makes the new image (adopted here,
+/// so no bake), keeps the replaced one deprecated and tagged, and drops the
+/// older one.
 #[tokio::test]
-async fn destroy_then_create_keeps_the_replaced_image() {
+async fn a_rebake_in_place_keeps_the_replaced_image() {
     let fake = FakeEc2::new();
     let p1 = image(&fake, "web-1", "d1", &[BAKER]);
     let old = image(&fake, "web-2", "d2", &[BAKER]);
     let identical = image(&fake, "web-x", "d3", &[OTHER]);
-    let rebake = Rebake {
-        replaced: old.clone(),
-        kept: vec![old.clone()],
-        dropped: vec![p1.clone()],
-    };
-    let prior = with(json!({"id": old, "previous_ids": [p1], "keep_previous": 1}));
-    let out = apply(
-        &fake,
-        prior,
-        Value::Null,
-        private(BAKER, Some(rebake.clone())),
-    )
-    .await;
+    let prior = with(
+        json!({"name": null, "name_prefix": "web-", "id": old, "previous_ids": [p1], "keep_previous": 1}),
+    );
+    let mut planned = planned_reuse("d3");
+    planned.set("previous_ids", Value::string_list([old.clone()]));
+    let out = apply(&fake, prior, planned, private(BAKER)).await;
     assert!(!out.diags.has_errors(), "{:?}", out.diags);
-    assert!(out.state.is_null());
+    assert_eq!(out.state.get("id").as_str(), Some(identical.as_str()));
     assert_eq!(
-        fake.calls("DeregisterImage"),
-        0,
-        "nothing goes before the new image is there"
+        out.state.get("previous_ids").as_string_list(),
+        vec![old.clone()]
     );
     assert_eq!(
         tags_of(&fake, &old)
@@ -274,62 +237,31 @@ async fn destroy_then_create_keeps_the_replaced_image() {
         Some(BAKER)
     );
     assert_eq!(fake.calls("EnableImageDeprecation"), 1);
-
-    // The create (adopting, so no bake here) drops p1 and records old.
-    let out = apply(
-        &fake,
-        Value::Null,
-        planned_reuse("d3"),
-        private(BAKER, Some(rebake)),
-    )
-    .await;
-    assert!(!out.diags.has_errors(), "{:?}", out.diags);
-    assert_eq!(out.state.get("id").as_str(), Some(identical.as_str()));
-    assert_eq!(
-        out.state.get("previous_ids").as_string_list(),
-        vec![old.clone()]
-    );
     let mut left = fake.own_images();
     left.sort();
     let mut want = vec![old.clone(), identical.clone()];
     want.sort();
     assert_eq!(left, want, "p1 deregistered, the kept and the new stay");
     assert_eq!(Private::read(&out.private).holder.as_deref(), Some(BAKER));
-    assert!(Private::read(&out.private).rebake.is_none());
 }
 
-/// Create-before-destroy: the create keeps the old image first, so the
-/// deposed object's destroy (planned from its own private state, no rebake
-/// in it) finds it retained and leaves it, with its previous images.
+/// A rebake whose bake fails retires nothing and keeps the prior state.
 #[tokio::test]
-async fn create_before_destroy_leaves_the_kept_image_to_the_new_object() {
+async fn a_failed_rebake_keeps_everything() {
     let fake = FakeEc2::new();
     let old = image(&fake, "web-2", "d2", &[BAKER]);
-    let p1 = image(&fake, "web-1", "d1", &[BAKER]);
-    image(&fake, "web-x", "d3", &[OTHER]);
-    let rebake = Rebake {
-        replaced: old.clone(),
-        kept: vec![old.clone(), p1.clone()],
-        dropped: vec![],
-    };
-    let out = apply(
-        &fake,
-        Value::Null,
-        planned_reuse("d3"),
-        private(BAKER, Some(rebake)),
-    )
-    .await;
-    assert!(!out.diags.has_errors(), "{:?}", out.diags);
+    fake.fail("RunInstances", 1, "UnauthorizedOperation");
+    let prior = with(json!({"name": null, "name_prefix": "web-", "id": old, "keep_previous": 1}));
+    let mut planned = planned_reuse("d3");
+    planned.set("reuse_identical", Value::Bool(false));
+    let out = apply(&fake, prior.clone(), planned, private(BAKER)).await;
+    assert!(out.diags.has_errors());
+    assert_eq!(out.state, prior);
     assert_eq!(
-        out.state.get("previous_ids").as_string_list(),
-        vec![old.clone(), p1.clone()]
+        fake.calls("EnableImageDeprecation") + fake.calls("DeregisterImage"),
+        0
     );
-    let deposed = with(json!({"id": old, "previous_ids": [p1]}));
-    let out = apply(&fake, deposed, Value::Null, private(BAKER, None)).await;
-    assert!(!out.diags.has_errors(), "{:?}", out.diags);
-    assert!(out.state.is_null());
-    assert_eq!(fake.calls("DeregisterImage"), 0);
-    assert_eq!(fake.own_images().len(), 3);
+    assert!(!tags_of(&fake, &old).await.contains_key(RETAINED_BY_TAG));
 }
 
 /// `terraform destroy` removes the current image and every kept one.
@@ -342,16 +274,17 @@ async fn a_real_destroy_removes_current_and_previous_images() {
     let mut snaps = snaps_of(&fake, &cur).await;
     snaps.extend(snaps_of(&fake, &p1).await);
     let state = with(json!({"id": cur, "previous_ids": [p1]}));
-    let out = apply(&fake, state, Value::Null, private(BAKER, None)).await;
+    let out = apply(&fake, state, Value::Null, private(BAKER)).await;
     assert!(!out.diags.has_errors(), "{:?}", out.diags);
     assert!(fake.own_images().is_empty());
     assert!(all_gone(&fake, &snaps), "{:?}", fake.snapshots());
 }
 
-/// The plan of a rebake records what it keeps for the new object's plan,
-/// and the new object's plan shows `previous_ids` known.
+/// With keep_previous, the plan of a rebake is an update: the id becomes
+/// unknown, `previous_ids` is known, and a warning names what is retired;
+/// without, it stays a replace.
 #[tokio::test]
-async fn the_rebake_plan_carries_previous_ids_to_the_new_object() {
+async fn a_rebake_with_keep_previous_is_planned_in_place() {
     let cfg = json!({"name": null, "name_prefix": "web-", "keep_previous": 1});
     let mut prior = with(cfg.clone());
     prior.set("id", Value::string("ami-2"));
@@ -361,44 +294,41 @@ async fn the_rebake_plan_carries_previous_ids_to_the_new_object() {
     let mut config = cfg.clone();
     config["triggers"] = json!({"v": "2"});
     let config = with(config);
-    let out = super::plan(
-        None,
-        prior.clone(),
-        config.clone(),
-        config.clone(),
-        private(BAKER, None),
-        false,
-    )
-    .await;
+    let plan = |config: Value| {
+        super::plan(
+            None,
+            prior.clone(),
+            config.clone(),
+            config,
+            private(BAKER),
+            false,
+        )
+    };
+    let out = plan(config.clone()).await;
     assert!(!out.diags.has_errors(), "{:?}", out.diags);
-    assert!(!out.requires_replace.is_empty());
+    assert!(
+        out.requires_replace.is_empty(),
+        "{:?}",
+        out.requires_replace
+    );
+    assert_eq!(out.planned.get("id"), &Value::Unknown);
+    assert_eq!(out.planned.get("name"), &Value::Unknown);
+    assert_eq!(
+        out.planned.get("previous_ids").as_string_list(),
+        vec!["ami-2"]
+    );
     let warn = format!("{:?}", out.diags);
     assert!(
         warn.contains("ami-2 will be deprecated") && warn.contains("ami-1"),
         "{warn}"
     );
-    let kept = Private::read(&out.private);
-    assert_eq!(kept.holder.as_deref(), Some(BAKER));
-    let r = kept.rebake.clone().expect("rebake recorded");
-    assert_eq!(
-        (r.kept, r.dropped),
-        (vec!["ami-2".to_string()], vec!["ami-1".to_string()])
+    let mut zero = config;
+    zero.set("keep_previous", Value::Number(0.0));
+    let out = plan(zero).await;
+    assert!(
+        !out.requires_replace.is_empty(),
+        "keep_previous = 0 replaces"
     );
-    // Terraform plans the new object with a null prior and that private state.
-    let again = super::plan(
-        None,
-        Value::Null,
-        config.clone(),
-        config,
-        out.private,
-        false,
-    )
-    .await;
-    assert_eq!(
-        again.planned.get("previous_ids").as_string_list(),
-        vec!["ami-2"]
-    );
-    assert_eq!(again.planned.get("reused"), &Value::Unknown);
 }
 
 /// Lowering keep_previous in place drops the oldest kept images.
@@ -422,7 +352,7 @@ async fn lowering_keep_previous_in_place_drops_the_oldest() {
         prior.clone(),
         proposed,
         with(lower),
-        private(BAKER, None),
+        private(BAKER),
         false,
     )
     .await;
@@ -436,7 +366,7 @@ async fn lowering_keep_previous_in_place_drops_the_oldest() {
         vec![p2.clone()]
     );
     assert!(format!("{:?}", out.diags).contains(&p1));
-    let done = apply(&fake, prior, out.planned, private(BAKER, None)).await;
+    let done = apply(&fake, prior, out.planned, private(BAKER)).await;
     assert!(!done.diags.has_errors(), "{:?}", done.diags);
     let mut left = fake.own_images();
     left.sort();

@@ -5,7 +5,6 @@ use super::keep;
 use super::private::Private;
 use super::schema::{DeregistrationProtection, SourceAmiFilter, schema};
 use super::validate::validate;
-use crate::ec2::holders::new_holder_id;
 use crate::ec2::images::ImageInfo;
 use crate::ec2::tags::INPUT_DIGEST_TAG;
 use crate::protocol::diag::{AttrPath, Diagnostic, Diagnostics};
@@ -85,12 +84,8 @@ pub async fn plan(
         set_tags_all(client, &mut planned);
         let d = digest::input_digest(&planned);
         planned.set("input_digest", d);
-        // A rebake's previous images are known now (see `keep`); a first bake has none.
-        let rebake = Private::read(&private).rebake;
-        planned.set(
-            "previous_ids",
-            Value::string_list(rebake.map(|r| r.kept).unwrap_or_default()),
-        );
+        // A new object has no previous images (a rebake that keeps them is an update: `keep`).
+        planned.set("previous_ids", Value::List(vec![]));
         planned.set("reused", Value::Unknown);
         let reuse =
             view_known::<KeepSettings>(&schema().block, &config).is_ok_and(|k| k.reuse_identical);
@@ -164,11 +159,9 @@ pub async fn plan(
             requires_replace.push(AttrPath::root("provision").index(i).attr("content_digest"));
         }
     }
-    let mut private = private;
     if requires_replace.is_empty() {
         trim_in_place(&prior, &config, &mut planned, &mut diags);
     } else {
-        refuse_if_protected(&prior, "replace", &mut diags);
         let settings = view_known::<KeepSettings>(&schema().block, &config);
         let (keep, reuse) = settings
             .map(|k| (k.keep_previous, k.reuse_identical))
@@ -176,21 +169,25 @@ pub async fn plan(
         if let Some(c) = client {
             refuse_taken_name(c, &prior, &config, &planned, reuse, &mut diags).await;
         }
-        // What the rebake keeps and drops rides in the planned private state
-        // to the new object's plan and to both halves of the replace (`keep`).
-        let rebake = keep::plan_rebake(&prior, keep, kept.image_gone);
-        if let Some(w) = rebake.as_ref().and_then(keep::retire_warning) {
-            diags.push(w);
+        // With keep_previous, a rebake is an update that keeps the old image (`keep`).
+        if keep > 0
+            && let Some(r) = keep::plan_rebake(&prior, keep, kept.image_gone)
+        {
+            tracing::info!(replacing = ?requires_replace, "rebake planned in place: keep_previous");
+            requires_replace.clear();
+            for a in BAKE_COMPUTED.iter().chain(&["reused"]) {
+                planned.set(a, Value::Unknown);
+            }
+            if config.get("name").is_null() {
+                planned.set("name", Value::Unknown);
+            }
+            if let Some(w) = keep::retire_warning(&r) {
+                diags.push(w);
+            }
+            planned.set("previous_ids", Value::string_list(r.kept));
+        } else {
+            refuse_if_protected(&prior, "replace", &mut diags);
         }
-        if let Some(r) = &rebake {
-            planned.set("previous_ids", Value::string_list(r.kept.clone()));
-        }
-        private = Private {
-            holder: Some(kept.holder.clone().unwrap_or_else(new_holder_id)),
-            rebake,
-            ..kept
-        }
-        .bytes();
     }
     PlanOutcome {
         planned,

@@ -26,20 +26,6 @@ pub struct Private {
     /// as its own from any machine.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub holder: Option<String>,
-    /// Set by the plan of a rebake; see `keep`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub rebake: Option<Rebake>,
-}
-
-/// What a planned rebake does with the images it replaces.
-#[derive(Debug, Default, Clone, PartialEq, Serialize, Deserialize)]
-pub struct Rebake {
-    /// The image being replaced.
-    pub replaced: String,
-    /// Kept launchable, deprecated: the new object's `previous_ids`, newest first.
-    pub kept: Vec<String>,
-    /// Deregistered with their snapshots (unless another stack holds them).
-    pub dropped: Vec<String>,
 }
 
 fn is_false(b: &bool) -> bool {

@@ -3,8 +3,8 @@
 
 use super::apply::finish_digests;
 use super::digest;
-use super::keep;
-use super::private::{Private, Rebake};
+use super::keep::{self, Rebake};
+use super::private::Private;
 use crate::ec2::Ec2;
 use crate::ec2::holders::{adoptable, holder_tag};
 use crate::ec2::images::ImageInfo;
