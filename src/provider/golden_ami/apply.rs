@@ -172,7 +172,7 @@ async fn create(
         "previous_ids",
         Value::string_list(rebake.map(|r| r.kept).unwrap_or_default()),
     );
-    finish_digests(&mut state, &mut diags).await;
+    digest::finish_digests(&mut state, &mut diags).await;
     tracing::info!(image = %image.id, name = %image.name, "golden_ami created");
     let private = Private {
         learned: c.ec2.pacer.learned_for(&c.ec2.region, &instance_type).await,
@@ -183,23 +183,6 @@ async fn create(
         state,
         private: private.bytes(),
         diags,
-    }
-}
-
-/// Inputs unknown at plan time are known at apply: their digests are made
-/// now, and what could not be read is null (Terraform rejects unknowns in a
-/// new state).
-pub(super) async fn finish_digests(state: &mut Value, diags: &mut Diagnostics) {
-    if state.get("input_digest").is_unknown_or_partial() {
-        if let Err((i, e)) = digest::fill_content_digests(state, true).await {
-            diags.push(
-                Diagnostic::error("Cannot read a provisioning file", e)
-                    .at(AttrPath::root("provision").index(i)),
-            );
-        }
-        let d = digest::input_digest(state);
-        state.set("input_digest", d);
-        null_unknowns(state);
     }
 }
 
@@ -488,14 +471,4 @@ async fn delete(ec2: &Ec2, stop: &CancellationToken, prior: Value, private: &[u8
         prior,
         Diagnostic::error(format!("Cannot delete AMI {id}"), err),
     )
-}
-
-/// Replaces any value still unknown with null.
-pub(super) fn null_unknowns(v: &mut Value) {
-    match v {
-        Value::Unknown => *v = Value::Null,
-        Value::List(items) => items.iter_mut().for_each(null_unknowns),
-        Value::Map(m) => m.values_mut().for_each(null_unknowns),
-        _ => {}
-    }
 }

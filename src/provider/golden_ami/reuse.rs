@@ -1,7 +1,6 @@
 //! `reuse_identical`: adopting an available image baked from the same
 //! inputs (its `golden:input-digest` tag) instead of baking one.
 
-use super::apply::finish_digests;
 use super::digest;
 use super::keep::{self, Rebake};
 use super::private::Private;
@@ -102,7 +101,7 @@ pub async fn adopted(
         "previous_ids",
         Value::string_list(rebake.map(|r| r.kept.clone()).unwrap_or_default()),
     );
-    finish_digests(&mut state, &mut diags).await;
+    digest::finish_digests(&mut state, &mut diags).await;
     if diags.has_errors() {
         diags.push(Diagnostic::warning(
             format!("AMI {} was adopted", img.id),
