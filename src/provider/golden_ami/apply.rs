@@ -247,7 +247,7 @@ async fn update(
         view::<InPlace>(&block, &planned),
     ) {
         (Ok(o), Ok(n)) => (o, n),
-        (Err(e), _) | (_, Err(e)) => return StateOutcome::err(prior, internal(e)),
+        (Err(e), _) | (_, Err(e)) => return unchanged(prior, &private, internal(e)),
     };
     let id = old.id.clone().unwrap_or_default();
     let mut diags = Diagnostics::default();
@@ -390,7 +390,7 @@ async fn rebake(
 ) -> StateOutcome {
     let keep = match view::<KeepCount>(&super::schema().block, &planned) {
         Ok(k) => k.keep_previous,
-        Err(e) => return StateOutcome::err(prior, internal(e)),
+        Err(e) => return unchanged(prior, &private, internal(e)),
     };
     let r = keep::plan_rebake(&prior, keep, Private::read(&private).image_gone);
     let out = create(c, life, planned, &config, r, &private).await;
@@ -402,6 +402,16 @@ async fn rebake(
         };
     }
     out
+}
+
+/// An apply that did not finish keeps the object as it was, private state
+/// (this stack's holder id) included, so the next one releases the same hold.
+fn unchanged(prior: Value, private: &[u8], d: Diagnostic) -> StateOutcome {
+    StateOutcome {
+        state: prior,
+        private: private.to_vec(),
+        diags: d.into(),
+    }
 }
 
 fn gone() -> StateOutcome {
@@ -419,7 +429,7 @@ fn gone() -> StateOutcome {
 async fn delete(ec2: &Ec2, stop: &CancellationToken, prior: Value, private: &[u8]) -> StateOutcome {
     let held = match view::<Held>(&super::schema().block, &prior) {
         Ok(h) => h,
-        Err(e) => return StateOutcome::err(prior, internal(e)),
+        Err(e) => return unchanged(prior, private, internal(e)),
     };
     let images: Vec<(String, Vec<String>)> = held
         .id
@@ -437,7 +447,7 @@ async fn delete(ec2: &Ec2, stop: &CancellationToken, prior: Value, private: &[u8
     if refused.has_errors() {
         return StateOutcome {
             state: prior,
-            private: vec![],
+            private: private.to_vec(),
             diags: refused,
         };
     }
@@ -458,8 +468,9 @@ async fn delete(ec2: &Ec2, stop: &CancellationToken, prior: Value, private: &[u8
         Some(Err(_)) => format!("timed out after {}s (timeouts.delete)", limit.as_secs()),
         Some(Ok(Err(_))) | None => {
             tracing::warn!(image = %id, "destroy stopped by Terraform");
-            return StateOutcome::err(
+            return unchanged(
                 prior,
+                private,
                 Diagnostic::error(
                     format!("Destroy of AMI {id} interrupted"),
                     "Terraform asked the provider to stop before the AMI and its snapshots were all deleted. The AMI stays in the state; the next terraform destroy finishes the job.",
@@ -467,8 +478,9 @@ async fn delete(ec2: &Ec2, stop: &CancellationToken, prior: Value, private: &[u8
             );
         }
     };
-    StateOutcome::err(
+    unchanged(
         prior,
+        private,
         Diagnostic::error(format!("Cannot delete AMI {id}"), err),
     )
 }

@@ -374,3 +374,19 @@ async fn lowering_keep_previous_in_place_drops_the_oldest() {
     want.sort();
     assert_eq!(left, want);
 }
+
+/// A destroy that fails keeps the private state: the retry releases the
+/// same hold (else the image would look held by a stranger and stay).
+#[tokio::test]
+async fn a_failed_destroy_keeps_the_holder_for_the_retry() {
+    let fake = FakeEc2::new();
+    let id = image(&fake, "web-1", "d1", &[BAKER]);
+    fake.fail("DeregisterImage", 1, "UnauthorizedOperation");
+    let state = with(json!({"id": id, "snapshot_ids": []}));
+    let out = apply(&fake, state.clone(), Value::Null, private(BAKER)).await;
+    assert!(out.diags.has_errors());
+    assert_eq!(out.private, private(BAKER));
+    let out = apply(&fake, state, Value::Null, out.private).await;
+    assert!(!out.diags.has_errors(), "{:?}", out.diags);
+    assert!(fake.own_images().is_empty());
+}
