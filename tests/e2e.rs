@@ -32,6 +32,19 @@ fn data_source_finds_the_image_another_stack_baked() {
     data_source_reads_another_stacks_image(TfVersion::Current, TfVersion::Oldest)
 }
 
+/// Images shared between stacks and kept across rebakes: Terraform 1.11,
+/// one bed each (the behaviour is ours; both Terraforms replace alike).
+mod sharing {
+    #[test]
+    fn two_stacks_with_identical_inputs_bake_once() {
+        super::two_stacks_with_identical_inputs_bake_once(super::TfVersion::Current)
+    }
+    #[test]
+    fn keep_previous_keeps_the_replaced_image_deprecated() {
+        super::keep_previous_keeps_the_replaced_image_deprecated(super::TfVersion::Current)
+    }
+}
+
 fn tag_value(tags: &[aws_sdk_ec2::types::Tag], key: &str) -> Option<String> {
     tags.iter()
         .find(|t| t.key() == Some(key))
@@ -1348,5 +1361,159 @@ output "deprecation" {{
         read.output("deprecation")
     );
     bake.destroy(&[]);
+    bed.assert_no_leftovers();
+}
+
+/// The snapshots behind an image, as EC2 lists them.
+fn snapshots_of(bed: &Bed, ami: &str) -> Vec<String> {
+    bed.image(ami)
+        .map(|i| {
+            i.block_device_mappings()
+                .iter()
+                .filter_map(|m| m.ebs().and_then(|e| e.snapshot_id()).map(str::to_string))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// The holder tags on an image (`golden:holder:<id>`).
+fn holders_of(bed: &Bed, ami: &str) -> Vec<String> {
+    bed.image(ami)
+        .map(|i| {
+            i.tags()
+                .iter()
+                .filter_map(|t| t.key())
+                .filter(|k| k.starts_with("golden:holder:"))
+                .map(str::to_string)
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+fn shared_image_hcl(bed: &Bed, extra: &str) -> String {
+    small_image_hcl(bed, "{ Team = \"web\" }").replace(
+        "  name_prefix   = \"small-\"\n",
+        &format!("  name_prefix   = \"shared-\"\n{extra}"),
+    ) + "output \"reused\" {\n  value = golden_ami.small.reused\n}\noutput \"previous\" {\n  value = jsonencode(golden_ami.small.previous_ids)\n}\n"
+}
+
+/// Two working directories, same configuration, `reuse_identical`: one
+/// RunInstances in all, the same AMI in both; the first destroy leaves the
+/// image, the last removes it and its snapshots.
+fn two_stacks_with_identical_inputs_bake_once(v: TfVersion) {
+    let bed = Bed::start();
+    let hcl = shared_image_hcl(&bed, "  reuse_identical = true\n");
+    let first = bed.workspace("stack-a", &hcl, v);
+    first.init();
+    first.apply(&[]);
+    let ami = first.output("id");
+    assert_eq!(first.output("reused"), "false");
+    assert_eq!(bed.all_instances(), 1);
+
+    let second = bed.workspace("stack-b", &hcl, v);
+    second.init();
+    let plan = second.ok(&["plan", "-input=false", "-no-color"]);
+    let flat = plan.split_whitespace().collect::<Vec<_>>().join(" ");
+    assert!(
+        flat.contains(&format!("An identical image exists: {ami}")),
+        "the plan says what the apply would adopt: {plan}"
+    );
+    second.apply(&[]);
+    assert_eq!(second.output("id"), ami, "the same AMI in both stacks");
+    assert_eq!(second.output("reused"), "true");
+    assert_eq!(bed.all_instances(), 1, "one RunInstances in all");
+    assert_eq!(holders_of(&bed, &ami).len(), 2, "both stacks hold it");
+    assert_eq!(
+        second.plan_exit(&[]).0,
+        0,
+        "an adopted image plans no change"
+    );
+    let snaps = snapshots_of(&bed, &ami);
+    assert!(!snaps.is_empty());
+
+    first.destroy(&[]);
+    assert!(bed.image(&ami).is_some(), "the other stack still holds it");
+    assert_eq!(holders_of(&bed, &ami).len(), 1);
+    assert!(snaps.iter().all(|s| bed.snapshot_exists(s)));
+    second.destroy(&[]);
+    assert!(bed.image(&ami).is_none(), "the last holder removes it");
+    assert!(
+        snaps.iter().all(|s| !bed.snapshot_exists(s)),
+        "and its snapshots"
+    );
+    bed.assert_no_leftovers();
+}
+
+/// `keep_previous = 1`: a rebake deprecates the old image and keeps it in
+/// `previous_ids`, the plan naming it; the next rebake deregisters the
+/// oldest; destroy leaves nothing.
+fn keep_previous_keeps_the_replaced_image_deprecated(v: TfVersion) {
+    let bed = Bed::start();
+    let hcl = |n: u32| {
+        shared_image_hcl(
+            &bed,
+            &format!("  keep_previous = 1\n  triggers = {{ v = \"{n}\" }}\n"),
+        )
+    };
+    let tf = bed.workspace("keep", &hcl(1), v);
+    tf.init();
+    tf.apply(&[]);
+    let first = tf.output("id");
+    let first_snaps = snapshots_of(&bed, &first);
+    assert_eq!(tf.output("previous"), "[]");
+
+    std::fs::write(tf.dir.join("main.tf"), hcl(2)).unwrap();
+    let (code, plan) = tf.plan_exit(&[]);
+    let flat = plan.split_whitespace().collect::<Vec<_>>().join(" ");
+    assert_eq!(code, 2, "{plan}");
+    assert!(
+        flat.contains(&format!("This rebake retires AMI {first}"))
+            && flat.contains(&format!("{first} will be deprecated at once")),
+        "the plan says what the rebake retires: {plan}"
+    );
+    tf.apply(&[]);
+    let second = tf.output("id");
+    assert_ne!(second, first);
+    assert_eq!(tf.output("previous"), format!("[\"{first}\"]"));
+    let kept = bed.image(&first).expect("the replaced image still exists");
+    let deprecated = kept.deprecation_time().map(str::to_string);
+    assert!(deprecated.is_some(), "and is deprecated");
+    assert_eq!(tf.plan_exit(&[]).0, 0, "nothing left to do");
+
+    std::fs::write(tf.dir.join("main.tf"), hcl(3)).unwrap();
+    let (_, plan) = tf.plan_exit(&[]);
+    let flat = plan.split_whitespace().collect::<Vec<_>>().join(" ");
+    assert!(
+        flat.contains(&format!(
+            "snapshots (unless another stack still holds them): {first}"
+        )),
+        "{plan}"
+    );
+    tf.apply(&[]);
+    let third = tf.output("id");
+    assert_eq!(tf.output("previous"), format!("[\"{second}\"]"));
+    assert!(bed.image(&first).is_none(), "the oldest is deregistered");
+    assert!(
+        first_snaps.iter().all(|s| !bed.snapshot_exists(s)),
+        "with its snapshots"
+    );
+    assert!(
+        bed.image(&second)
+            .and_then(|i| i.deprecation_time().map(str::to_string))
+            .is_some()
+    );
+    let snaps: Vec<String> = [&second, &third]
+        .iter()
+        .flat_map(|a| snapshots_of(&bed, a))
+        .collect();
+
+    tf.destroy(&[]);
+    assert!(bed.image(&second).is_none() && bed.image(&third).is_none());
+    assert!(snaps.iter().all(|s| !bed.snapshot_exists(s)));
+    assert!(
+        bed.own_images()
+            .iter()
+            .all(|i| i.state().map(|s| s.as_str()) == Some("deregistered"))
+    );
     bed.assert_no_leftovers();
 }

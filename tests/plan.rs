@@ -384,8 +384,9 @@ resource "golden_ami" "img" {{
 /// the source line Terraform must point at (the attribute path made visible).
 /// One case per kind of failure: an attribute's own check, a rule across
 /// attributes, a nested block, a list element, a map key, a missing block, a
-/// local file (relative to Terraform's directory) and an AWS lookup. Every
-/// rule's message is covered by the unit tests (src/provider/golden_ami/tests.rs).
+/// local file (relative to Terraform's directory), an AWS lookup and a
+/// negative count (keep_previous). Every rule's message is covered by the
+/// unit tests (src/provider/golden_ami/tests.rs).
 fn catalogue(bed: &Bed) -> Vec<(&'static str, String, &'static str, String)> {
     let ssh = bed.ssh_hcl();
     let src = "source_ami = \"ami-0a11ce0000000a001\"";
@@ -454,6 +455,12 @@ fn catalogue(bed: &Bed) -> Vec<(&'static str, String, &'static str, String)> {
             "spot_instance_types = [\"t3.micro\", \"t3a.micro\"]".into(),
         ),
         (
+            "negative keep_previous",
+            format!("name_prefix = \"k-\"\n{src}\n{ssh}\nkeep_previous = -1"),
+            "-1 is not a number of images (0-100)",
+            "keep_previous = -1".into(),
+        ),
+        (
             "no ssh",
             format!("name = \"abc\"\n{src}"),
             "Add an `ssh { username",
@@ -482,7 +489,7 @@ fn bad_configurations_are_refused_at_plan(v: TfVersion) {
     );
     tf.init();
     let cases = catalogue(&bed);
-    assert_eq!(cases.len(), 12, "one case per kind of failure");
+    assert_eq!(cases.len(), 13, "one case per kind of failure");
     for (what, body, message, line) in cases {
         let hcl = if body.starts_with("resource ") {
             format!("{}\n{body}\n", bed.provider_hcl())

@@ -11,6 +11,7 @@ pub mod expiry;
 pub mod facts;
 #[cfg(test)]
 pub mod fake;
+pub mod holders;
 pub mod images;
 pub mod instances;
 pub mod model;

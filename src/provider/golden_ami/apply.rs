@@ -2,12 +2,15 @@
 //! delete deregisters the AMI and deletes its snapshots.
 
 use super::digest;
+use super::keep::{self, Rebake};
 use super::model::{bake_spec, generated_name, launch_principals, snapshot_principals};
 use super::plan::refuse_if_protected;
 use super::private::Private;
+use super::reuse;
 use super::schema::{DeregistrationProtection, GoldenAmi, PublicGroup, Timeouts};
 use crate::bake::{self, BakeError};
 use crate::ec2::Ec2;
+use crate::ec2::holders::new_holder_id;
 use crate::protocol::diag::{AttrPath, Diagnostic, Diagnostics};
 use crate::protocol::value::Value;
 use crate::provider::schema::decode::{decode, view};
@@ -30,10 +33,14 @@ pub async fn apply(
     private: Vec<u8>,
 ) -> StateOutcome {
     if planned.is_null() {
-        return delete(&c.ec2, life.stop, prior).await;
+        return delete(&c.ec2, life.stop, prior, &private).await;
     }
     if prior.is_null() {
-        return create(c, life, planned, &config).await;
+        return create(c, life, planned, &config, None, &private).await;
+    }
+    // An unknown id in an update: a rebake that keeps the old image (`keep`).
+    if matches!(planned.get("id"), Value::Unknown) {
+        return rebake(c, life, prior, planned, config, private).await;
     }
     update(&c.ec2, &c.tags, prior, planned, private).await
 }
@@ -43,7 +50,10 @@ async fn create(
     life: Lifecycle<'_>,
     planned: Value,
     config: &Value,
+    rebake: Option<Rebake>,
+    private: &[u8],
 ) -> StateOutcome {
+    let holder = Private::read(private).holder.unwrap_or_else(new_holder_id);
     // Write-only values reach the provider in the configuration only.
     let mut inputs = planned.clone();
     super::schema().block.fill_write_only(&mut inputs, config);
@@ -51,6 +61,18 @@ async fn create(
         Ok(v) => v,
         Err(e) => return StateOutcome::err(Value::Null, internal(e)),
     };
+    if inputs.reuse_identical
+        && let Some(found) = reuse::adopt(
+            &c.ec2,
+            &planned,
+            inputs.name.as_deref(),
+            rebake.as_ref(),
+            &holder,
+        )
+        .await
+    {
+        return reuse::adopted(c, life.stop, planned, found, &holder, rebake.as_ref()).await;
+    }
     let name = match &inputs.name {
         Some(n) => n.clone(),
         None => generated_name(inputs.name_prefix.as_deref().unwrap_or("golden-")),
@@ -124,6 +146,15 @@ async fn create(
             diags,
         };
     };
+    if let Err(e) = c.ec2.take_hold(&image.id, &holder).await {
+        diags.push(Diagnostic::warning(
+            format!("Cannot record this stack as a holder of {}", image.id),
+            format!("{e}\nAnother stack reusing the image could outlive this one's hold."),
+        ));
+    }
+    if let Some(r) = &rebake {
+        diags.extend(keep::settle(&c.ec2, r, &holder, life.stop).await);
+    }
     let mut state = planned;
     state.set("id", Value::string(&image.id));
     state.set("name", Value::string(&image.name));
@@ -136,23 +167,17 @@ async fn create(
     );
     state.set("source_ami_id", Value::opt_string(outcome.source_ami_id));
     state.set("tags_all", Value::string_map(spec_tags));
-    // Inputs unknown at plan time are known now.
-    if state.get("input_digest").is_unknown_or_partial() {
-        if let Err((i, e)) = digest::fill_content_digests(&mut state, true).await {
-            diags.push(
-                Diagnostic::error("Cannot read a provisioning file", e)
-                    .at(AttrPath::root("provision").index(i)),
-            );
-        }
-        let d = digest::input_digest(&state);
-        state.set("input_digest", d);
-        // Terraform rejects unknowns in a new state: what could not be read is null.
-        null_unknowns(&mut state);
-    }
+    state.set("reused", Value::Bool(false));
+    state.set(
+        "previous_ids",
+        Value::string_list(rebake.map(|r| r.kept).unwrap_or_default()),
+    );
+    digest::finish_digests(&mut state, &mut diags).await;
     tracing::info!(image = %image.id, name = %image.name, "golden_ami created");
     let private = Private {
         learned: c.ec2.pacer.learned_for(&c.ec2.region, &instance_type).await,
         facts: c.ec2.facts.learned_for(&c.ec2.region).await,
+        holder: Some(holder),
         ..Private::default()
     };
     StateOutcome {
@@ -185,6 +210,8 @@ struct InPlace {
     deprecate_at: Option<String>,
     description: Option<String>,
     deregistration_protection: Option<DeregistrationProtection>,
+    /// Null in states from before it.
+    previous_ids: Option<Vec<String>>,
 }
 
 /// What to add and what to remove to go from `old` to `new`.
@@ -204,6 +231,7 @@ fn protection(p: &Option<DeregistrationProtection>) -> Option<bool> {
 struct Held {
     id: Option<String>,
     snapshot_ids: Vec<String>,
+    previous_ids: Vec<String>,
     timeouts: Timeouts,
 }
 
@@ -220,7 +248,7 @@ async fn update(
         view::<InPlace>(&block, &planned),
     ) {
         (Ok(o), Ok(n)) => (o, n),
-        (Err(e), _) | (_, Err(e)) => return StateOutcome::err(prior, internal(e)),
+        (Err(e), _) | (_, Err(e)) => return unchanged(prior, &private, internal(e)),
     };
     let id = old.id.clone().unwrap_or_default();
     let mut diags = Diagnostics::default();
@@ -293,6 +321,24 @@ async fn update(
                 .at(AttrPath::root("deregistration_protection")),
         );
     }
+    // A lower keep_previous: the plan kept the newest, the rest go.
+    let was = old.previous_ids.clone().unwrap_or_default();
+    let now = new.previous_ids.clone().unwrap_or_default();
+    let dropped: Vec<(String, Vec<String>)> = was
+        .iter()
+        .filter(|p| !now.contains(p))
+        .map(|p| (p.clone(), vec![]))
+        .collect();
+    if !dropped.is_empty() {
+        let holder = Private::read(&private).holder;
+        let never = CancellationToken::new();
+        if let Err(e) = keep::release_all(ec2, &dropped, holder.as_deref(), &never).await {
+            diags.push(
+                Diagnostic::error("Cannot deregister previous images", e.to_string())
+                    .at(AttrPath::root("keep_previous")),
+            );
+        }
+    }
     if old.description != new.description {
         let desc = new.description.as_deref().unwrap_or_default();
         if let Err(e) = ec2.set_image_description(&id, desc).await {
@@ -326,20 +372,75 @@ async fn update(
     }
 }
 
-/// Deregisters the AMI and deletes its snapshots; Terraform's stop (Ctrl-C)
-/// ends it at once, keeping the state so the next destroy finishes the job.
-async fn delete(ec2: &Ec2, stop: &CancellationToken, prior: Value) -> StateOutcome {
+/// What a rebake reads of the planned object.
+#[derive(serde::Deserialize)]
+struct KeepCount {
+    keep_previous: u32,
+}
+
+/// A rebake planned in place (`keep`): bakes (or adopts) the new image,
+/// then keeps the replaced one and trims the rest. A failed bake keeps the
+/// prior state, so nothing is retired.
+async fn rebake(
+    c: &Configured,
+    life: Lifecycle<'_>,
+    prior: Value,
+    planned: Value,
+    config: Value,
+    private: Vec<u8>,
+) -> StateOutcome {
+    let keep = match view::<KeepCount>(&super::schema().block, &planned) {
+        Ok(k) => k.keep_previous,
+        Err(e) => return unchanged(prior, &private, internal(e)),
+    };
+    let r = keep::plan_rebake(&prior, keep, Private::read(&private).image_gone);
+    let out = create(c, life, planned, &config, r, &private).await;
+    if out.state.is_null() {
+        return StateOutcome {
+            state: prior,
+            private,
+            diags: out.diags,
+        };
+    }
+    out
+}
+
+/// An apply that did not finish keeps the object as it was, private state
+/// (this stack's holder id) included, so the next one releases the same hold.
+fn unchanged(prior: Value, private: &[u8], d: Diagnostic) -> StateOutcome {
+    StateOutcome {
+        state: prior,
+        private: private.to_vec(),
+        diags: d.into(),
+    }
+}
+
+fn gone() -> StateOutcome {
+    StateOutcome {
+        state: Value::Null,
+        private: vec![],
+        diags: Diagnostics::default(),
+    }
+}
+
+/// Destroy: releases this stack's hold on the image and on every previous
+/// one; each goes, with its snapshots, when no other stack holds it.
+/// Terraform's stop (Ctrl-C) ends it at once, keeping the state so the next
+/// destroy finishes the job.
+async fn delete(ec2: &Ec2, stop: &CancellationToken, prior: Value, private: &[u8]) -> StateOutcome {
     let held = match view::<Held>(&super::schema().block, &prior) {
         Ok(h) => h,
-        Err(e) => return StateOutcome::err(prior, internal(e)),
+        Err(e) => return unchanged(prior, private, internal(e)),
     };
-    let Some(id) = held.id else {
-        return StateOutcome {
-            state: Value::Null,
-            private: vec![],
-            diags: Diagnostics::default(),
-        };
-    };
+    let images: Vec<(String, Vec<String>)> = held
+        .id
+        .iter()
+        .map(|id| (id.clone(), held.snapshot_ids.clone()))
+        .chain(held.previous_ids.iter().map(|p| (p.clone(), vec![])))
+        .collect();
+    if images.is_empty() {
+        return gone();
+    }
     // Terraform 1.0.x plans no destroy through the provider: refuse here too,
     // at once and without a call to EC2.
     let mut refused = Diagnostics::default();
@@ -347,31 +448,30 @@ async fn delete(ec2: &Ec2, stop: &CancellationToken, prior: Value) -> StateOutco
     if refused.has_errors() {
         return StateOutcome {
             state: prior,
-            private: vec![],
+            private: private.to_vec(),
             diags: refused,
         };
     }
+    let holder = Private::read(private).holder;
+    let holder = holder.as_deref();
+    let id = held.id.clone().unwrap_or_default();
     let limit = held.timeouts.delete.0;
-    let snapshots = held.snapshot_ids;
     let r = tokio::select! {
-        r = tokio::time::timeout(limit, ec2.delete_image_and_snapshots(&id, &snapshots, stop)) => Some(r),
+        r = tokio::time::timeout(limit, keep::release_all(ec2, &images, holder, stop)) => Some(r),
         _ = stop.cancelled() => None,
     };
     let err = match r {
         Some(Ok(Ok(()))) => {
             tracing::info!(image = %id, "golden_ami deleted");
-            return StateOutcome {
-                state: Value::Null,
-                private: vec![],
-                diags: Diagnostics::default(),
-            };
+            return gone();
         }
         Some(Ok(Err(e))) if !e.is_cancelled() => e.to_string(),
         Some(Err(_)) => format!("timed out after {}s (timeouts.delete)", limit.as_secs()),
         Some(Ok(Err(_))) | None => {
             tracing::warn!(image = %id, "destroy stopped by Terraform");
-            return StateOutcome::err(
+            return unchanged(
                 prior,
+                private,
                 Diagnostic::error(
                     format!("Destroy of AMI {id} interrupted"),
                     "Terraform asked the provider to stop before the AMI and its snapshots were all deleted. The AMI stays in the state; the next terraform destroy finishes the job.",
@@ -379,18 +479,9 @@ async fn delete(ec2: &Ec2, stop: &CancellationToken, prior: Value) -> StateOutco
             );
         }
     };
-    StateOutcome::err(
+    unchanged(
         prior,
+        private,
         Diagnostic::error(format!("Cannot delete AMI {id}"), err),
     )
-}
-
-/// Replaces any value still unknown with null.
-fn null_unknowns(v: &mut Value) {
-    match v {
-        Value::Unknown => *v = Value::Null,
-        Value::List(items) => items.iter_mut().for_each(null_unknowns),
-        Value::Map(m) => m.values_mut().for_each(null_unknowns),
-        _ => {}
-    }
 }

@@ -4,6 +4,7 @@
 
 use super::digest_cache::{Cache, entry_path, stamp};
 use super::schema::schema;
+use crate::protocol::diag::{AttrPath, Diagnostic, Diagnostics};
 use crate::protocol::value::Value;
 use sha2::{Digest, Sha256};
 use std::collections::BTreeMap;
@@ -169,6 +170,33 @@ fn without_nulls(v: Value) -> Value {
         ),
         Value::List(l) => Value::List(l.into_iter().map(without_nulls).collect()),
         other => other,
+    }
+}
+
+/// Inputs unknown at plan time are known at apply: their digests are made
+/// now, and what could not be read is null (Terraform rejects unknowns in a
+/// new state).
+pub(super) async fn finish_digests(state: &mut Value, diags: &mut Diagnostics) {
+    if state.get("input_digest").is_unknown_or_partial() {
+        if let Err((i, e)) = fill_content_digests(state, true).await {
+            diags.push(
+                Diagnostic::error("Cannot read a provisioning file", e)
+                    .at(AttrPath::root("provision").index(i)),
+            );
+        }
+        let d = input_digest(state);
+        state.set("input_digest", d);
+        null_unknowns(state);
+    }
+}
+
+/// Replaces any value still unknown with null.
+fn null_unknowns(v: &mut Value) {
+    match v {
+        Value::Unknown => *v = Value::Null,
+        Value::List(items) => items.iter_mut().for_each(null_unknowns),
+        Value::Map(m) => m.values_mut().for_each(null_unknowns),
+        _ => {}
     }
 }
 

@@ -4,10 +4,12 @@
 mod apply;
 mod digest;
 mod digest_cache;
+mod keep;
 mod model;
 mod plan;
 mod private;
 mod read;
+mod reuse;
 mod schema;
 mod validate;
 
@@ -19,5 +21,7 @@ pub use validate::validate;
 
 pub const TYPE_NAME: &str = "golden_ami";
 
+#[cfg(test)]
+mod keep_tests;
 #[cfg(test)]
 mod tests;

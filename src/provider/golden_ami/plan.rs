@@ -1,9 +1,12 @@
 //! Planning: what is known before apply, and what forces a new bake.
 
 use super::digest;
+use super::keep;
 use super::private::Private;
 use super::schema::{DeregistrationProtection, SourceAmiFilter, schema};
 use super::validate::validate;
+use crate::ec2::images::ImageInfo;
+use crate::ec2::tags::INPUT_DIGEST_TAG;
 use crate::protocol::diag::{AttrPath, Diagnostic, Diagnostics};
 use crate::protocol::value::Value;
 use crate::provider::schema::decode::{view, view_known};
@@ -81,8 +84,16 @@ pub async fn plan(
         set_tags_all(client, &mut planned);
         let d = digest::input_digest(&planned);
         planned.set("input_digest", d);
+        // A new object has no previous images (a rebake that keeps them is an update: `keep`).
+        planned.set("previous_ids", Value::List(vec![]));
+        planned.set("reused", Value::Unknown);
+        let reuse =
+            view_known::<KeepSettings>(&schema().block, &config).is_ok_and(|k| k.reuse_identical);
         if let Some(c) = client {
-            refuse_taken_name(c, &prior, &config, &mut diags).await;
+            if reuse {
+                announce_reuse(c, &planned, &config, &mut diags).await;
+            }
+            refuse_taken_name(c, &prior, &config, &planned, reuse, &mut diags).await;
         }
         return PlanOutcome {
             planned,
@@ -148,10 +159,34 @@ pub async fn plan(
             requires_replace.push(AttrPath::root("provision").index(i).attr("content_digest"));
         }
     }
-    if !requires_replace.is_empty() {
-        refuse_if_protected(&prior, "replace", &mut diags);
+    if requires_replace.is_empty() {
+        trim_in_place(&prior, &config, &mut planned, &mut diags);
+    } else {
+        let settings = view_known::<KeepSettings>(&schema().block, &config);
+        let (keep, reuse) = settings
+            .map(|k| (k.keep_previous, k.reuse_identical))
+            .unwrap_or((0, false));
         if let Some(c) = client {
-            refuse_taken_name(c, &prior, &config, &mut diags).await;
+            refuse_taken_name(c, &prior, &config, &planned, reuse, &mut diags).await;
+        }
+        // With keep_previous, a rebake is an update that keeps the old image (`keep`).
+        if keep > 0
+            && let Some(r) = keep::plan_rebake(&prior, keep, kept.image_gone)
+        {
+            tracing::info!(replacing = ?requires_replace, "rebake planned in place: keep_previous");
+            requires_replace.clear();
+            for a in BAKE_COMPUTED.iter().chain(&["reused"]) {
+                planned.set(a, Value::Unknown);
+            }
+            if config.get("name").is_null() {
+                planned.set("name", Value::Unknown);
+            }
+            if let Some(w) = keep::retire_warning(&r) {
+                diags.push(w);
+            }
+            planned.set("previous_ids", Value::string_list(r.kept));
+        } else {
+            refuse_if_protected(&prior, "replace", &mut diags);
         }
     }
     PlanOutcome {
@@ -162,11 +197,73 @@ pub async fn plan(
     }
 }
 
+/// A lower `keep_previous` applied in place drops the oldest kept images.
+fn trim_in_place(prior: &Value, config: &Value, planned: &mut Value, diags: &mut Diagnostics) {
+    let Ok(k) = view_known::<KeepSettings>(&schema().block, config) else {
+        return;
+    };
+    let previous = prior.get("previous_ids").as_string_list();
+    if previous.len() <= k.keep_previous as usize {
+        return;
+    }
+    let (kept, dropped) = previous.split_at(k.keep_previous as usize);
+    planned.set("previous_ids", Value::string_list(kept.to_vec()));
+    diags.push(
+        Diagnostic::warning(
+            "Lowering keep_previous retires kept images",
+            format!(
+                "Deregistered with their snapshots (unless another stack still holds them): {}.",
+                dropped.join(", ")
+            ),
+        )
+        .at(AttrPath::root("keep_previous")),
+    );
+}
+
+/// What `keep_previous` and `reuse_identical` read of the configuration.
+#[derive(serde::Deserialize)]
+struct KeepSettings {
+    keep_previous: u32,
+    reuse_identical: bool,
+}
+
+/// `reuse_identical` decides at apply; the plan says what it would adopt now.
+async fn announce_reuse(c: &Configured, planned: &Value, config: &Value, diags: &mut Diagnostics) {
+    let Some(digest) = planned.get("input_digest").as_str() else {
+        return;
+    };
+    let name = config.get("name").as_str();
+    match c.ec2.identical_images(digest).await {
+        Ok(found) => {
+            if let Some(img) = found.iter().find(|i| name.is_none_or(|n| n == i.name)) {
+                diags.push(
+                    Diagnostic::warning(
+                        format!("An identical image exists: {}", img.id),
+                        format!(
+                            "{} ({}) was baked from the same inputs (input_digest {digest}). With reuse_identical, the apply adopts it instead of baking, if it is still available then; the id stays unknown until the apply.",
+                            img.id, img.name
+                        ),
+                    )
+                    .at(AttrPath::root("reuse_identical")),
+                );
+            }
+        }
+        Err(e) => tracing::warn!(error = %e, "cannot look for an identical image"),
+    }
+}
+
 /// A fixed `name` that another AMI of this account already has would make
 /// CreateImage fail after the whole bake: say so now, naming that AMI, unless
 /// `force_deregister` is to remove it. The image this resource holds is not
 /// "another": a replacement removes it first.
-async fn refuse_taken_name(c: &Configured, prior: &Value, config: &Value, diags: &mut Diagnostics) {
+async fn refuse_taken_name(
+    c: &Configured,
+    prior: &Value,
+    config: &Value,
+    planned: &Value,
+    reuse: bool,
+    diags: &mut Diagnostics,
+) {
     // Not decodable means a value not known yet: nothing to decide now.
     let Ok(TakenName {
         name: Some(name),
@@ -178,7 +275,17 @@ async fn refuse_taken_name(c: &Configured, prior: &Value, config: &Value, diags:
     let held = prior.get("id").as_str();
     match c.ec2.own_images_named(&name).await {
         Ok(found) => {
-            if let Some(other) = found.iter().find(|i| Some(i.id.as_str()) != held) {
+            // With reuse_identical, an identical image of that name is adopted, not a clash.
+            let digest = planned.get("input_digest").as_str();
+            let adopted = |i: &ImageInfo| {
+                reuse
+                    && digest.is_some()
+                    && i.tags.get(INPUT_DIGEST_TAG).map(String::as_str) == digest
+            };
+            if let Some(other) = found
+                .iter()
+                .find(|i| Some(i.id.as_str()) != held && !adopted(i))
+            {
                 diags.push(
                     Diagnostic::error(
                         "AMI name already in use",

@@ -26,6 +26,11 @@ pub struct Private {
     /// reason: a fresh machine need not ask EC2 for them again.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub facts: BTreeMap<String, Fact>,
+    /// This stack's holder id (`ec2::holders`): made by the first create and
+    /// carried across rebakes, so the images this resource keeps are known
+    /// as its own from any machine.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub holder: Option<String>,
 }
 
 fn is_false(b: &bool) -> bool {

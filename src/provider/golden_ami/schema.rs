@@ -120,6 +120,15 @@ define_block! {
         pub creation_date: Option<String> => computed("When EC2 created the AMI."),
         pub build_id: Option<String> => computed("Id of the bake; every temporary resource and the AMI carry it in the `golden:build-id` tag."),
         pub input_digest: Option<String> => computed("SHA-256 of everything that shapes the image: the resolved source AMI, instance settings, every `provision` step with the content of the local files it uses, and `triggers`. A change plans a new bake."),
+        pub reuse_identical: bool => optional("Before baking, look for an available, undeprecated image of this account with the same `input_digest` (and the same `name`, when `name` is set) and adopt it instead of baking: no instance, key pair or security group is made. The plan cannot know yet (it warns when such an image exists now); the apply decides. Every stack holding an image is recorded on it with a `golden:holder:<id>` tag (the stack that baked it too); a destroy releases this stack's hold and deregisters the image, with its snapshots, only when no other holder remains. Two applies running at the same moment may both find nothing and both bake: each then holds its own image. Tags, sharing and deprecation are set on the image by whoever changes them; give the stacks identical settings.")
+            .default(false)
+            .in_place(),
+        pub reused: Option<bool> => computed("Whether the apply adopted an identical existing image (`reuse_identical`) instead of baking."),
+        pub keep_previous: u32 => optional("How many images a rebake leaves launchable: the image being replaced is deprecated (EC2 refuses a deprecation time in the past, so it is set two minutes ahead, rounded up to the minute) and kept, tagged `golden:retained-by`; beyond this many the oldest are deregistered with their snapshots (unless another stack holds them, see `reuse_identical`). The plan of a rebake warns which images it will deprecate and deregister. `terraform destroy` removes the current image and every kept one. Needs `name_prefix` (a kept image keeps its name). Lowering it in place deregisters the oldest kept images beyond the new count. With `keep_previous > 0` a rebake is planned as an in-place update of this line of images (`id` known after apply), not a replace: the new image is made first, and a failed bake retires nothing.")
+            .default(0)
+            .check(Check::Whole { min: 0, max: 100, what: "a number of images" })
+            .in_place(),
+        pub previous_ids: Vec<String> => computed("Images earlier bakes of this resource left launchable (`keep_previous`), newest first."),
         // The filter only matters through the AMI it resolves to (`source_ami_id`).
         pub source_ami_filter: Option<SourceAmiFilter> => block().digest(false),
         pub ssh: Option<Ssh> => block().in_place(),

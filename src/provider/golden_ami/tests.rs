@@ -13,12 +13,12 @@ use crate::provision::ProvisionStep;
 use serde_json::{Value as Json, json};
 use std::time::Duration;
 
-fn value(j: Json) -> Value {
+pub(super) fn value(j: Json) -> Value {
     Value::decode_json(j.to_string().as_bytes()).unwrap()
 }
 
 /// A valid configuration, as Terraform sends it (only set attributes here).
-fn good() -> Json {
+pub(super) fn good() -> Json {
     json!({
         "name": "web-1",
         "instance_type": "t3.micro",
@@ -28,7 +28,7 @@ fn good() -> Json {
 }
 
 /// `good()` with `patch` merged in (nulls remove).
-fn with(patch: Json) -> Value {
+pub(super) fn with(patch: Json) -> Value {
     let mut base = good();
     merge(&mut base, patch);
     value(base)
@@ -106,6 +106,18 @@ fn every_rule_refuses_its_bad_input_at_its_attribute() {
             json!({"name": null, "name_prefix": "a".repeat(101)}),
             "name_prefix",
             "must be 1 to 100 characters",
+        ),
+        (
+            "negative keep_previous",
+            json!({"name": null, "name_prefix": "x-", "keep_previous": -1}),
+            "keep_previous",
+            "-1 is not a number of images (0-100)",
+        ),
+        (
+            "keep_previous with a fixed name",
+            json!({"keep_previous": 1}),
+            "keep_previous",
+            "keep_previous needs name_prefix",
         ),
         (
             "both sources",
@@ -932,7 +944,7 @@ async fn an_image_gone_out_of_band_is_replaced() {
 }
 
 /// The provider and a resource's lifecycle over the fake EC2.
-fn over_fake(
+pub(super) fn over_fake(
     fake: &std::sync::Arc<crate::ec2::fake::FakeEc2>,
 ) -> (
     crate::provider::Configured,

@@ -63,6 +63,14 @@ pub fn validate(cfg: &Value) -> Diagnostics {
             "Without `owners`, anyone who publishes a public AMI whose name matches the filter can become the source of the next bake (and, with rebake_on_new_source, of a rebake nobody asked for). Name the accounts you trust, e.g. owners = [\"amazon\"], [\"self\"] or an account id, as Packer requires.",
         );
     }
+    if number(cfg.get("keep_previous")).is_some_and(|k| k > 0) && present(cfg.get("name")) {
+        err(
+            &mut d,
+            AttrPath::root("keep_previous"),
+            "keep_previous needs name_prefix",
+            "A kept image keeps its name and EC2 allows one AMI per name, so the next bake could not be created under the same `name`. Use `name_prefix` instead.",
+        );
+    }
     validate_ssh(cfg.get("ssh"), &mut d);
     for (i, p) in cfg.get("provision").as_list().iter().enumerate() {
         validate_provision(p, AttrPath::root("provision").index(i), &mut d);
