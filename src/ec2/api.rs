@@ -12,8 +12,8 @@
 
 use super::error::Ec2Error;
 use super::model::{
-    Filters, GroupInfo, ImageInfo, InstanceInfo, KeyPairInfo, LaunchSpec, SnapshotInfo, VolumeInfo,
-    VpcInfo,
+    Filters, GroupInfo, ImageInfo, InstanceInfo, KeyPairInfo, LaunchSpec, SnapshotInfo, SubnetInfo,
+    VolumeInfo, VpcInfo,
 };
 use super::volumes::BlockDevice;
 use std::collections::BTreeMap;
@@ -142,6 +142,14 @@ pub trait Ec2Api: Send + Sync + std::fmt::Debug {
     async fn subnet_vpc(&self, subnet_id: &str) -> Result<Option<String>, Ec2Error>;
     /// DescribeVpcs of one id, or of the default VPC with None.
     async fn describe_vpc(&self, vpc_id: Option<&str>) -> Result<Option<VpcInfo>, Ec2Error>;
+
+    /// DescribeVpcs by filters.
+    async fn describe_vpcs(&self, filters: &Filters) -> Result<Vec<VpcInfo>, Ec2Error>;
+    /// DescribeSubnets by filters (`subnet-id`, `vpc-id`, `tag:KEY`...).
+    async fn describe_subnets(&self, filters: &Filters) -> Result<Vec<SubnetInfo>, Ec2Error>;
+
+    /// ModifyImageAttribute: `ImdsSupport` (only `v2.0` can be set).
+    async fn modify_image_imds_support(&self, id: &str, value: &str) -> Result<(), Ec2Error>;
 
     // Tags.
     async fn create_tags(&self, ids: &[String], tags: &Tags) -> Result<(), Ec2Error>;

@@ -40,6 +40,11 @@ fn owned_by_us() -> Vec<String> {
 }
 
 impl Ec2 {
+    /// ModifyImageAttribute `ImdsSupport` (`v2.0`, the one value EC2 takes).
+    pub async fn set_imds_support(&self, id: &str, value: &str) -> Result<(), Ec2Error> {
+        self.api.modify_image_imds_support(id, value).await
+    }
+
     /// Resolves a `source_ami_filter` the way Packer does: one match, or the
     /// newest when `most_recent` is set.
     pub async fn find_image(

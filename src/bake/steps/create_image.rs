@@ -4,6 +4,7 @@
 
 use super::{Step, StepFuture};
 use crate::bake::{BakeContext, BakeError};
+use crate::choices::Choice;
 use crate::ec2::tags::{BUILD_ID_TAG, INPUT_DIGEST_TAG, SOURCE_AMI_TAG};
 
 pub struct CreateImage;
@@ -61,6 +62,10 @@ impl Step for CreateImage {
                 .ec2
                 .wait_image_available(&id, cx.pace("image"), cx.spec.create_timeout, &cx.cancel)
                 .await?;
+            if let Some(v) = cx.spec.imds_support {
+                // Before the image is kept: a refusal removes it as unfinished.
+                cx.ec2.set_imds_support(&id, v.as_str()).await?;
+            }
             // Kept only once no sweep can take it: until then a failure
             // here removes it like any unfinished image (see `keep_image`).
             cx.ec2.keep_image(&id, &image.snapshot_ids).await?;

@@ -6,7 +6,7 @@ use super::{
 use crate::ec2::api::{Ec2Api, Tags};
 use crate::ec2::error::Ec2Error;
 use crate::ec2::model::{
-    Filters, GroupInfo, ImageInfo, InstanceInfo, KeyPairInfo, LaunchSpec, SnapshotInfo, VolumeInfo,
+    Filters, GroupInfo, ImageInfo, InstanceInfo, KeyPairInfo, LaunchSpec, SnapshotInfo, SubnetInfo, VolumeInfo,
     VpcInfo,
 };
 
@@ -554,12 +554,14 @@ impl Ec2Api for FakeEc2 {
             for (id, g) in &w.groups {
                 let field = |name: &str| match name {
                     "group-name" => Some(g.name.clone()),
+                    "group-id" => Some(id.clone()),
                     "vpc-id" => Some(g.vpc.clone()),
                     _ => None,
                 };
                 if matches(A, filters, &g.tags, field)? {
                     out.push(GroupInfo {
                         id: id.clone(),
+                        vpc_id: g.vpc.clone(),
                         tags: g.tags.clone(),
                     });
                 }
@@ -611,8 +613,7 @@ impl Ec2Api for FakeEc2 {
         self.call(A, subnet_id, |w| {
             w.subnets
                 .get(subnet_id)
-                .cloned()
-                .map(Some)
+                .map(|s| Some(s.vpc.clone()))
                 .ok_or_else(|| err(A, "InvalidSubnetID.NotFound", subnet_id))
         })
     }
@@ -632,6 +633,64 @@ impl Ec2Api for FakeEc2 {
                 id: id.clone(),
                 cidr: cidr.clone(),
             }))
+        })
+    }
+
+    async fn describe_vpcs(&self, filters: &Filters) -> Result<Vec<VpcInfo>, Ec2Error> {
+        const A: &str = "DescribeVpcs";
+        self.call(A, &format!("{filters:?}"), |w| {
+            let mut out = Vec::new();
+            for (id, (cidr, default)) in &w.vpcs {
+                let field = |name: &str| match name {
+                    "vpc-id" => Some(id.clone()),
+                    "cidr" | "cidr-block" => Some(cidr.clone()),
+                    "is-default" => Some(default.to_string()),
+                    _ => None,
+                };
+                if matches(A, filters, &Tags::new(), field)? {
+                    out.push(VpcInfo {
+                        id: id.clone(),
+                        cidr: cidr.clone(),
+                    });
+                }
+            }
+            Ok(out)
+        })
+    }
+
+    async fn describe_subnets(&self, filters: &Filters) -> Result<Vec<SubnetInfo>, Ec2Error> {
+        const A: &str = "DescribeSubnets";
+        self.call(A, &format!("{filters:?}"), |w| {
+            let mut out = Vec::new();
+            for (id, s) in &w.subnets {
+                let field = |name: &str| match name {
+                    "subnet-id" => Some(id.clone()),
+                    "vpc-id" => Some(s.vpc.clone()),
+                    "availability-zone" => Some(s.az.clone()),
+                    _ => None,
+                };
+                if matches(A, filters, &s.tags, field)? {
+                    out.push(SubnetInfo {
+                        id: id.clone(),
+                        vpc_id: s.vpc.clone(),
+                        availability_zone: s.az.clone(),
+                        available_ips: s.free,
+                    });
+                }
+            }
+            Ok(out)
+        })
+    }
+
+    async fn modify_image_imds_support(&self, id: &str, value: &str) -> Result<(), Ec2Error> {
+        const A: &str = "ModifyImageAttribute";
+        self.call(A, id, |w| {
+            let img = w
+                .images
+                .get_mut(id)
+                .ok_or_else(|| err(A, "InvalidAMIID.NotFound", id))?;
+            img.info.imds_support = Some(value.to_string());
+            Ok(())
         })
     }
 

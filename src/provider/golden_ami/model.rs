@@ -5,6 +5,7 @@ use super::schema::{Direction, File, GoldenAmi, PublicGroup, Shell, Ssh};
 use crate::bake::spec::HostKeyCheck;
 use crate::bake::{BakeSpec, BastionSpec, MetadataSpec, SourceSpec, SshSpec};
 use crate::choices::Choice;
+use crate::ec2::model::{NetworkChoice, SubnetPick};
 use crate::provider::tag_policy::TagPolicy;
 use crate::provision::{FileStep, ProvisionStep, ShellStep};
 use std::path::PathBuf;
@@ -136,7 +137,10 @@ pub fn bake_spec(
         tags: tags.merged(&v.tags),
         snapshot_tags: tags.merged(&v.snapshot_tags),
         run_tags: tags.merged(&v.run_tags),
-        subnet_id: v.subnet_id.clone(),
+        network: network(v),
+        key_pair_type: v.temporary_key_pair_type,
+        run_volume_tags: v.run_volume_tags.clone(),
+        imds_support: v.imds_support,
         launch: v.launch.clone(),
         launch_block_devices: v.launch_block_device.iter().map(device).collect(),
         ami_block_devices: v.ami_block_device.iter().map(device).collect(),
@@ -169,6 +173,23 @@ pub fn bake_spec(
             .map(|p| p.with_cooldown),
         input_digest: v.input_digest.clone(),
     })
+}
+
+/// Where the build instance runs, as configured (ids or filters).
+pub fn network(v: &GoldenAmi) -> NetworkChoice {
+    NetworkChoice {
+        vpc_id: v.vpc_id.clone(),
+        vpc_filter: v.vpc_filter.as_ref().map(|f| f.filters.clone()),
+        subnet_id: v.subnet_id.clone(),
+        subnet_filter: v.subnet_filter.as_ref().map(|f| SubnetPick {
+            filters: f.filters.clone(),
+            most_free: f.most_free,
+            random: f.random,
+        }),
+        availability_zone: v.launch.availability_zone.clone(),
+        security_group_ids: v.security_group_ids.clone(),
+        security_group_filter: v.security_group_filter.as_ref().map(|f| f.filters.clone()),
+    }
 }
 
 /// A configured device, as the EC2 seam takes it.
