@@ -547,3 +547,92 @@ async fn force_deregister_removes_the_other_image_of_that_name_only() {
     assert_eq!(fake.own_images(), vec![ours], "{:?}", fake.log());
     assert!(fake.first(&format!("DeregisterImage {other}")).is_some());
 }
+
+/// The user's groups: no temporary group is made or deleted, the instance
+/// runs in the filter's freest subnet with only those groups, its volumes
+/// carry `run_volume_tags` with the temporary tags, and the user's group
+/// outlives the bake's cleanup.
+#[tokio::test]
+async fn the_users_groups_replace_the_temporary_one_and_are_left_alone() {
+    use crate::ec2::model::{NetworkChoice, SubnetPick, filters};
+    let fake = FakeEc2::new();
+    fake.add_vpc("vpc-b", "10.7.0.0/16", false);
+    let tier = BTreeMap::from([("tier".to_string(), "build".to_string())]);
+    fake.add_subnet("subnet-b1", "vpc-b", "us-east-1a", 10, &tier);
+    fake.add_subnet("subnet-b2", "vpc-b", "us-east-1b", 99, &tier);
+    let mine = fake.add_group("approved", "vpc-b", &BTreeMap::new());
+    let mut s = spec();
+    s.ssh.allowed_cidrs = vec![];
+    s.network = NetworkChoice {
+        vpc_filter: Some(filters([("cidr", "10.7.0.0/16")])),
+        subnet_filter: Some(SubnetPick {
+            filters: filters([("tag:tier", "build")]),
+            most_free: true,
+            random: false,
+        }),
+        security_group_ids: vec![mine.clone()],
+        ..Default::default()
+    };
+    s.run_tags = BTreeMap::from([("team".to_string(), "infra".to_string())]);
+    s.run_volume_tags = BTreeMap::from([("backup".to_string(), "no".to_string())]);
+    let mut steps = steps_named(&[
+        "source_ami",
+        "network",
+        "key_pair",
+        "security_group",
+        "launch",
+    ]);
+    steps.push(Box::new(Fails));
+    let o = bake(&fake, &s, steps).await;
+    failed_at(&o, "provision");
+    assert!(o.cleanup_errors.is_empty(), "{:?}", o.cleanup_errors);
+    assert_eq!(fake.calls("CreateSecurityGroup"), 0);
+    assert_eq!(fake.calls("DeleteSecurityGroup"), 0);
+    assert_eq!(fake.groups(), vec![mine.clone()], "the user's group stays");
+    let launches = fake.launches();
+    let [l] = launches.as_slice() else {
+        panic!("{launches:?}")
+    };
+    assert_eq!(l.subnet_id.as_deref(), Some("subnet-b2"));
+    assert_eq!(l.security_group_ids, vec![mine]);
+    assert_eq!(l.volume_tags.get("backup").map(String::as_str), Some("no"));
+    assert_eq!(l.volume_tags.get("team").map(String::as_str), Some("infra"));
+    assert_eq!(
+        l.volume_tags.get(BUILD_ID_TAG).map(String::as_str),
+        Some("b1")
+    );
+    assert!(!l.instance_tags.contains_key("backup"), "volumes only");
+    assert!(fake.live_instances().is_empty(), "{:?}", fake.log());
+}
+
+/// A filter that matched at plan time but matches nothing at apply fails
+/// the bake before anything is made.
+#[tokio::test]
+async fn a_subnet_filter_matching_nothing_fails_before_anything_is_made() {
+    use crate::ec2::model::{NetworkChoice, SubnetPick, filters};
+    let fake = FakeEc2::new();
+    let mut s = spec();
+    s.network = NetworkChoice {
+        subnet_filter: Some(SubnetPick {
+            filters: filters([("tag:tier", "gone")]),
+            ..Default::default()
+        }),
+        ..Default::default()
+    };
+    let mut steps = steps_named(&[
+        "source_ami",
+        "network",
+        "key_pair",
+        "security_group",
+        "launch",
+    ]);
+    steps.push(Box::new(Fails));
+    let o = bake(&fake, &s, steps).await;
+    let e = failed_at(&o, "network");
+    assert!(
+        e.to_string().contains("subnet_filter: matches no subnet"),
+        "{e}"
+    );
+    assert_eq!(fake.calls("ImportKeyPair"), 0);
+    nothing_left(&fake);
+}

@@ -183,10 +183,7 @@ impl Ec2 {
             };
             match found.first() {
                 None => {
-                    return Err(choice(
-                        "security_group_ids",
-                        format!("{id} does not exist"),
-                    ));
+                    return Err(choice("security_group_ids", format!("{id} does not exist")));
                 }
                 Some(g) if g.vpc_id != vpc => {
                     return Err(choice(
@@ -229,16 +226,31 @@ mod tests {
 
     #[test]
     fn a_subnet_filter_takes_the_one_match_the_freest_or_any() {
-        let three = || vec![subnet("subnet-c", 10), subnet("subnet-a", 40), subnet("subnet-b", 40)];
+        let three = || {
+            vec![
+                subnet("subnet-c", 10),
+                subnet("subnet-a", 40),
+                subnet("subnet-b", 40),
+            ]
+        };
         let (a, m) = attr(pick_subnet(three(), false, false));
         assert_eq!(a, "subnet_filter");
-        assert!(m.contains("matches 3 subnets (subnet-a, subnet-b, subnet-c)"), "{m}");
+        assert!(
+            m.contains("matches 3 subnets (subnet-a, subnet-b, subnet-c)"),
+            "{m}"
+        );
         assert_eq!(attr(pick_subnet(vec![], true, true)).1, "matches no subnet");
-        let Ok(free) = pick_subnet(three(), true, false) else { panic!() };
+        let Ok(free) = pick_subnet(three(), true, false) else {
+            panic!()
+        };
         assert_eq!(free.id, "subnet-a", "most free, lowest id among equals");
-        let Ok(one) = pick_subnet(vec![subnet("subnet-z", 1)], false, false) else { panic!() };
+        let Ok(one) = pick_subnet(vec![subnet("subnet-z", 1)], false, false) else {
+            panic!()
+        };
         assert_eq!(one.id, "subnet-z");
-        let Ok(any) = pick_subnet(three(), false, true) else { panic!() };
+        let Ok(any) = pick_subnet(three(), false, true) else {
+            panic!()
+        };
         assert!(three().contains(&any));
     }
 
@@ -269,22 +281,35 @@ mod tests {
             subnet_filter: pick(true),
             ..Default::default()
         };
-        let Ok(n) = ec2.choose_network(&c).await else { panic!() };
+        let Ok(n) = ec2.choose_network(&c).await else {
+            panic!()
+        };
         assert_eq!(n.subnet_id.as_deref(), Some("subnet-a2"));
         assert_eq!(n.vpc_id.as_deref(), Some("vpc-a"));
         let zoned = NetworkChoice {
             availability_zone: Some("us-east-1a".into()),
             ..c.clone()
         };
-        let Ok(n) = ec2.choose_network(&zoned).await else { panic!() };
+        let Ok(n) = ec2.choose_network(&zoned).await else {
+            panic!()
+        };
         assert_eq!(n.subnet_id.as_deref(), Some("subnet-a1"));
-        let (a, m) = attr(ec2.choose_network(&NetworkChoice { subnet_filter: pick(false), ..c.clone() }).await);
+        let (a, m) = attr(
+            ec2.choose_network(&NetworkChoice {
+                subnet_filter: pick(false),
+                ..c.clone()
+            })
+            .await,
+        );
         assert_eq!(a, "subnet_filter", "{m}");
         let none = NetworkChoice {
             vpc_filter: Some(filters([("cidr", "192.168.0.0/16")])),
             ..c
         };
-        assert_eq!(attr(ec2.choose_network(&none).await), ("vpc_filter", "matches no VPC".into()));
+        assert_eq!(
+            attr(ec2.choose_network(&none).await),
+            ("vpc_filter", "matches no VPC".into())
+        );
         let many = NetworkChoice {
             vpc_filter: Some(filters([("is-default", "false")])),
             ..Default::default()
@@ -303,13 +328,39 @@ mod tests {
             availability_zone: zone.map(str::to_string),
             ..Default::default()
         };
-        let Ok(n) = ec2.choose_network(&c("subnet-a1", Some("vpc-a"), None)).await else { panic!() };
+        let Ok(n) = ec2
+            .choose_network(&c("subnet-a1", Some("vpc-a"), None))
+            .await
+        else {
+            panic!()
+        };
         assert_eq!(n.vpc_id.as_deref(), Some("vpc-a"));
-        assert_eq!(attr(ec2.choose_network(&c("subnet-x", Some("vpc-a"), None)).await).0, "subnet_id");
-        assert_eq!(attr(ec2.choose_network(&c("subnet-no", None, None)).await).0, "subnet_id");
-        assert_eq!(attr(ec2.choose_network(&c("subnet-a1", Some("vpc-no"), None)).await).0, "vpc_id");
         assert_eq!(
-            attr(ec2.choose_network(&c("subnet-a1", None, Some("us-east-1b"))).await).0,
+            attr(
+                ec2.choose_network(&c("subnet-x", Some("vpc-a"), None))
+                    .await
+            )
+            .0,
+            "subnet_id"
+        );
+        assert_eq!(
+            attr(ec2.choose_network(&c("subnet-no", None, None)).await).0,
+            "subnet_id"
+        );
+        assert_eq!(
+            attr(
+                ec2.choose_network(&c("subnet-a1", Some("vpc-no"), None))
+                    .await
+            )
+            .0,
+            "vpc_id"
+        );
+        assert_eq!(
+            attr(
+                ec2.choose_network(&c("subnet-a1", None, Some("us-east-1b")))
+                    .await
+            )
+            .0,
             "availability_zone"
         );
     }
@@ -324,25 +375,45 @@ mod tests {
             security_group_ids: groups,
             ..Default::default()
         };
-        let Ok(n) = ec2.choose_network(&c(vec![mine.clone()])).await else { panic!() };
+        let Ok(n) = ec2.choose_network(&c(vec![mine.clone()])).await else {
+            panic!()
+        };
         assert_eq!(n.security_group_ids, vec![mine.clone()]);
         let (a, m) = attr(ec2.choose_network(&c(vec![elsewhere])).await);
         assert_eq!(a, "security_group_ids");
         assert!(m.contains("runs in vpc-a"), "{m}");
-        assert_eq!(attr(ec2.choose_network(&c(vec!["sg-none".into()])).await).0, "security_group_ids");
+        assert_eq!(
+            attr(ec2.choose_network(&c(vec!["sg-none".into()])).await).0,
+            "security_group_ids"
+        );
         let by_filter = NetworkChoice {
             subnet_id: Some("subnet-a1".into()),
             security_group_filter: Some(filters([("group-name", "*")])),
             ..Default::default()
         };
-        let Ok(n) = ec2.choose_network(&by_filter).await else { panic!() };
-        assert_eq!(n.security_group_ids, vec![mine], "only the groups in the subnet's VPC");
+        let Ok(n) = ec2.choose_network(&by_filter).await else {
+            panic!()
+        };
+        assert_eq!(
+            n.security_group_ids,
+            vec![mine],
+            "only the groups in the subnet's VPC"
+        );
         let nothing = NetworkChoice {
             security_group_filter: Some(filters([("group-name", "nope")])),
             ..by_filter
         };
-        assert_eq!(attr(ec2.choose_network(&nothing).await).0, "security_group_filter");
-        let Ok(plain) = ec2.choose_network(&NetworkChoice::default()).await else { panic!() };
-        assert_eq!(plain, Network::default(), "nothing configured: nothing looked up");
+        assert_eq!(
+            attr(ec2.choose_network(&nothing).await).0,
+            "security_group_filter"
+        );
+        let Ok(plain) = ec2.choose_network(&NetworkChoice::default()).await else {
+            panic!()
+        };
+        assert_eq!(
+            plain,
+            Network::default(),
+            "nothing configured: nothing looked up"
+        );
     }
 }

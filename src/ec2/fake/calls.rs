@@ -6,8 +6,8 @@ use super::{
 use crate::ec2::api::{Ec2Api, Tags};
 use crate::ec2::error::Ec2Error;
 use crate::ec2::model::{
-    Filters, GroupInfo, ImageInfo, InstanceInfo, KeyPairInfo, LaunchSpec, SnapshotInfo, SubnetInfo, VolumeInfo,
-    VpcInfo,
+    Filters, GroupInfo, ImageInfo, InstanceInfo, KeyPairInfo, LaunchSpec, SnapshotInfo, SubnetInfo,
+    VolumeInfo, VpcInfo,
 };
 
 #[async_trait::async_trait]
@@ -324,6 +324,7 @@ impl Ec2Api for FakeEc2 {
             {
                 return Err(err(A, "InvalidGroup.NotFound", g));
             }
+            w.launches.push(s.clone());
             let id = w.id("i");
             let boot = w.timing.boot;
             w.instances.insert(

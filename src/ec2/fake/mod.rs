@@ -128,6 +128,8 @@ struct World {
     volumes: BTreeMap<String, (String, Tags)>,
     vpcs: BTreeMap<String, (String, bool)>,
     subnets: BTreeMap<String, Subnet>,
+    /// Every RunInstances request, as made.
+    launches: Vec<crate::ec2::model::LaunchSpec>,
     faults: Vec<Fault>,
     calls: HashMap<&'static str, u32>,
     log: Vec<String>,
@@ -476,6 +478,11 @@ impl FakeEc2 {
         self.world().vpcs.insert(id.into(), (cidr.into(), default));
     }
 
+    /// The RunInstances requests made, in order.
+    pub fn launches(&self) -> Vec<crate::ec2::model::LaunchSpec> {
+        self.world().launches.clone()
+    }
+
     /// Adds a subnet of `vpc` in zone `az` with `free` addresses.
     pub fn add_subnet(&self, id: &str, vpc: &str, az: &str, free: i32, tags: &Tags) {
         let subnet = Subnet {
@@ -486,7 +493,6 @@ impl FakeEc2 {
         };
         self.world().subnets.insert(id.into(), subnet);
     }
-
 
     // What happened.
 

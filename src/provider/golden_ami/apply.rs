@@ -156,6 +156,12 @@ async fn create(
                     .at(AttrPath::root("provision").index(i)),
             );
         }
+        if let Err(e) = digest::fill_user_data_digest(&mut state, true).await {
+            diags.push(
+                Diagnostic::error("Cannot read user_data_file", e)
+                    .at(AttrPath::root("user_data_file")),
+            );
+        }
         let d = digest::input_digest(&state);
         state.set("input_digest", d);
         // Terraform rejects unknowns in a new state: what could not be read is null.
