@@ -97,6 +97,9 @@ pub struct BakeSpec {
     pub key_pair_type: KeyPairType,
     /// Tags on the build instance's volumes, over `run_tags`.
     pub run_volume_tags: BTreeMap<String, String>,
+    /// ENA support and SR-IOV (`simple`) set on the stopped instance before CreateImage.
+    pub ena_support: Option<bool>,
+    pub sriov_support: bool,
     /// Set on the image right after CreateImage (`v2.0`).
     pub imds_support: Option<ImdsSupport>,
     /// Settings passed to RunInstances unchanged.

@@ -44,6 +44,8 @@ fn spec() -> BakeSpec {
         key_pair_type: crate::bake::spec::KeyPairType::Ed25519,
         run_volume_tags: BTreeMap::new(),
         imds_support: None,
+        ena_support: None,
+        sriov_support: false,
         launch: Default::default(),
         launch_block_devices: vec![],
         ami_block_devices: vec![],
@@ -635,4 +637,60 @@ async fn a_subnet_filter_matching_nothing_fails_before_anything_is_made() {
     );
     assert_eq!(fake.calls("ImportKeyPair"), 0);
     nothing_left(&fake);
+}
+
+/// Stops the build instance, as the stop step does after provisioning
+/// (which needs SSH).
+struct StopOnly;
+
+impl Step for StopOnly {
+    fn name(&self) -> &'static str {
+        "stop"
+    }
+    fn run<'a, 'b: 'a>(&'a self, cx: &'a mut BakeContext<'b>) -> StepFuture<'a> {
+        Box::pin(async move {
+            let id = cx
+                .instance
+                .as_ref()
+                .map(|i| i.id.clone())
+                .unwrap_or_default();
+            cx.ec2.stop_instance(&id).await?;
+            let pace = cx.pace("stop");
+            cx.ec2
+                .wait_instance_stopped(&id, pace, Duration::from_secs(5), &cx.cancel)
+                .await?;
+            Ok(())
+        })
+    }
+}
+
+/// ENA and SR-IOV go on the stopped instance before CreateImage (which
+/// carries them), IMDS support on the image before it is kept.
+#[tokio::test]
+async fn network_and_metadata_support_reach_the_image() {
+    let fake = FakeEc2::new();
+    let mut s = spec();
+    s.ena_support = Some(true);
+    s.sriov_support = true;
+    s.imds_support = Some(crate::ec2::model::ImdsSupport::V2);
+    let mut steps = steps_named(TO_LAUNCH);
+    steps.push(Box::new(StopOnly));
+    steps.extend(steps_named(&["create_image"]));
+    let o = bake(&fake, &s, steps).await;
+    assert!(o.error.is_none(), "{:?}", o.error);
+    let Some(id) = o.image.as_ref().map(|i| i.id.clone()) else {
+        panic!("no image")
+    };
+    let ec2 = Ec2::with_api(fake.clone(), "us-east-1".into());
+    let Ok(Some(img)) = ec2.describe_image(&id).await else {
+        panic!("{:?}", fake.log())
+    };
+    assert_eq!(img.ena_support, Some(true));
+    assert_eq!(img.sriov_net_support.as_deref(), Some("simple"));
+    assert_eq!(img.imds_support.as_deref(), Some("v2.0"));
+    let log = fake.log();
+    let at = |what: &str| log.iter().position(|l| l.starts_with(what));
+    let modify = at("ModifyInstanceAttribute").unwrap_or_else(|| panic!("{log:?}"));
+    let create = at("CreateImage").unwrap_or_else(|| panic!("{log:?}"));
+    assert!(modify < create, "{log:?}");
 }

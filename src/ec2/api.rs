@@ -97,6 +97,14 @@ pub trait Ec2Api: Send + Sync + std::fmt::Debug {
     /// types offer: on others EC2 refuses the request.
     async fn console_output(&self, id: &str, latest: bool) -> Result<Option<String>, Ec2Error>;
     async fn stop_instance(&self, id: &str) -> Result<(), Ec2Error>;
+    /// ModifyInstanceAttribute `EnaSupport` (the instance must be stopped).
+    async fn modify_instance_ena_support(&self, id: &str, enabled: bool) -> Result<(), Ec2Error>;
+    /// ModifyInstanceAttribute `SriovNetSupport` (`simple`; stopped instance).
+    async fn modify_instance_sriov_net_support(
+        &self,
+        id: &str,
+        value: &str,
+    ) -> Result<(), Ec2Error>;
     async fn terminate_instance(&self, id: &str) -> Result<(), Ec2Error>;
 
     // Volumes (the build instance's, tagged at launch).

@@ -25,6 +25,10 @@ pub struct ImageInfo {
     pub root_device_name: Option<String>,
     /// `v2.0` when instances launched from the image get IMDSv2 only.
     pub imds_support: Option<String>,
+    /// Enhanced networking with ENA, as EC2 shows it.
+    pub ena_support: Option<bool>,
+    /// `simple` with Intel 82599 VF enhanced networking.
+    pub sriov_net_support: Option<String>,
 }
 
 /// An EBS snapshot: its id and tags.

@@ -20,6 +20,12 @@ impl Step for CreateImage {
                 .as_ref()
                 .map(|i| i.id.clone())
                 .ok_or_else(|| BakeError::Internal("no build instance".into()))?;
+            // On the stopped instance: CreateImage carries them to the image.
+            if cx.spec.ena_support.is_some() || cx.spec.sriov_support {
+                cx.ec2
+                    .set_network_support(&instance, cx.spec.ena_support, cx.spec.sriov_support)
+                    .await?;
+            }
             let mut tags = cx.spec.tags.clone();
             if let Some(d) = &cx.spec.input_digest {
                 tags.insert(INPUT_DIGEST_TAG.into(), d.clone());

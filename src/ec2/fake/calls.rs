@@ -91,6 +91,11 @@ impl Ec2Api for FakeEc2 {
                     format!("{name} is in use"),
                 ));
             }
+            let (ena_support, sriov_net_support) = w
+                .instances
+                .get(instance_id)
+                .map(|i| (i.ena_support, i.sriov_net_support.clone()))
+                .unwrap_or_default();
             let id = w.id("ami");
             let snap = w.id("snap");
             w.snapshots.insert(snap.clone(), snapshot_tags.clone());
@@ -107,6 +112,8 @@ impl Ec2Api for FakeEc2 {
                         snapshot_ids: vec![snap],
                         tags: tags.clone(),
                         root_device_name: Some("/dev/xvda".into()),
+                        ena_support,
+                        sriov_net_support,
                         ..Default::default()
                     },
                     phase: Phase::moving("pending", "available", after),
@@ -335,10 +342,32 @@ impl Ec2Api for FakeEc2 {
                     groups: s.security_group_ids.clone(),
                     client_token: s.client_token.clone(),
                     instance_type: s.instance_type.clone(),
+                    ena_support: None,
+                    sriov_net_support: None,
                 },
             );
             w.hide(&id);
             Ok(id)
+        })
+    }
+
+    async fn modify_instance_ena_support(&self, id: &str, enabled: bool) -> Result<(), Ec2Error> {
+        const A: &str = "ModifyInstanceAttribute";
+        self.call(A, id, |w| {
+            stopped(A, w, id)?.ena_support = Some(enabled);
+            Ok(())
+        })
+    }
+
+    async fn modify_instance_sriov_net_support(
+        &self,
+        id: &str,
+        value: &str,
+    ) -> Result<(), Ec2Error> {
+        const A: &str = "ModifyInstanceAttribute";
+        self.call(A, id, |w| {
+            stopped(A, w, id)?.sriov_net_support = Some(value.to_string());
+            Ok(())
         })
     }
 
@@ -715,4 +744,24 @@ impl Ec2Api for FakeEc2 {
             Ok(())
         })
     }
+}
+
+/// An instance that ModifyInstanceAttribute may change: it must be stopped.
+fn stopped<'w>(
+    action: &'static str,
+    w: &'w mut super::World,
+    id: &str,
+) -> Result<&'w mut Instance, Ec2Error> {
+    let i = w
+        .instances
+        .get_mut(id)
+        .ok_or_else(|| err(action, "InvalidInstanceID.NotFound", id))?;
+    if i.phase.now != "stopped" {
+        return Err(err(
+            action,
+            "IncorrectInstanceState",
+            format!("{id} is {}, not stopped", i.phase.now),
+        ));
+    }
+    Ok(i)
 }

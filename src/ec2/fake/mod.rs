@@ -87,6 +87,9 @@ struct Instance {
     groups: Vec<String>,
     client_token: String,
     instance_type: String,
+    /// ENA and SR-IOV support as ModifyInstanceAttribute set them.
+    ena_support: Option<bool>,
+    sriov_net_support: Option<String>,
 }
 
 #[derive(Debug)]

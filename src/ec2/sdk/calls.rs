@@ -11,10 +11,11 @@ use crate::ec2::model::{
 };
 use crate::ec2::volumes::BlockDevice;
 use aws_sdk_ec2::types::{
-    AttributeValue, Filter, HttpTokensState, ImageAttributeName, InstanceMetadataEndpointState,
-    InstanceMetadataOptionsRequest, InstanceNetworkInterfaceSpecification, InstanceType,
-    IpPermission, IpRange, LaunchPermission, LaunchPermissionModifications, OperationType,
-    PermissionGroup, ResourceType, ShutdownBehavior, SnapshotAttributeName, Tag,
+    AttributeBooleanValue, AttributeValue, Filter, HttpTokensState, ImageAttributeName,
+    InstanceMetadataEndpointState, InstanceMetadataOptionsRequest,
+    InstanceNetworkInterfaceSpecification, InstanceType, IpPermission, IpRange, LaunchPermission,
+    LaunchPermissionModifications, OperationType, PermissionGroup, ResourceType, ShutdownBehavior,
+    SnapshotAttributeName, Tag,
 };
 
 #[async_trait::async_trait]
@@ -428,6 +429,36 @@ impl Ec2Api for SdkEc2 {
         retried(
             "StopInstances",
             self.client.stop_instances().instance_ids(id),
+            |r| r.send(),
+        )
+        .await?;
+        Ok(())
+    }
+
+    async fn modify_instance_ena_support(&self, id: &str, enabled: bool) -> Result<(), Ec2Error> {
+        retried(
+            "ModifyInstanceAttribute",
+            self.client
+                .modify_instance_attribute()
+                .instance_id(id)
+                .ena_support(AttributeBooleanValue::builder().value(enabled).build()),
+            |r| r.send(),
+        )
+        .await?;
+        Ok(())
+    }
+
+    async fn modify_instance_sriov_net_support(
+        &self,
+        id: &str,
+        value: &str,
+    ) -> Result<(), Ec2Error> {
+        retried(
+            "ModifyInstanceAttribute",
+            self.client
+                .modify_instance_attribute()
+                .instance_id(id)
+                .sriov_net_support(AttributeValue::builder().value(value).build()),
             |r| r.send(),
         )
         .await?;

@@ -144,6 +144,8 @@ pub fn bake_spec(
         key_pair_type: v.temporary_key_pair_type,
         run_volume_tags: v.run_volume_tags.clone(),
         imds_support: v.imds_support,
+        ena_support: v.ena_support,
+        sriov_support: v.sriov_support == Some(true),
         launch: v.launch.clone(),
         launch_block_devices: v.launch_block_device.iter().map(device).collect(),
         ami_block_devices: v.ami_block_device.iter().map(device).collect(),

@@ -73,6 +73,8 @@ define_block! {
         pub run_volume_tags: BTreeMap<String, String> => optional("Tags on the build instance's volumes only, over `run_tags` (Packer's `run_volume_tags`).")
             .check(Check::NoReservedTagKeys)
             .in_place(),
+        pub ena_support: Option<bool> => optional("Enhanced networking with ENA on the image: set on the stopped build instance before CreateImage, as Packer's `ena_support` does; default: as the source AMI."),
+        pub sriov_support: Option<bool> => optional("SR-IOV enhanced networking (`simple`, Intel 82599 VF) on the image, set like `ena_support` (Packer's `sriov_support`); default: as the source AMI."),
         pub imds_support: Option<ImdsSupport> => optional("`v2.0`: instances launched from the image get IMDSv2 only (their metadata requests need a token); set on the image after CreateImage, as Packer's `imds_support`."),
         pub associate_public_ip_address: Option<bool> => optional("Give the build instance a public IP address (default: the subnet's setting)."),
         #[serde(flatten)]
