@@ -436,6 +436,55 @@ fn catalogue(bed: &Bed) -> Vec<(&'static str, String, &'static str, String)> {
             "tags = { \"aws:owner\" = \"me\" }".into(),
         ),
         (
+            "subnet twice",
+            named(
+                "subnet_id = \"subnet-1\"\nsubnet_filter {\nfilters = { \"tag:tier\" = \"build\" }\n}",
+            ),
+            "Set either `subnet_id` or a `subnet_filter` block",
+            "subnet_id = \"subnet-1\"".into(),
+        ),
+        (
+            "own groups and allowed cidrs",
+            format!(
+                "name = \"abc\"\n{src}\nsecurity_group_ids = [\"sg-1\"]\n{}",
+                bed.ssh_hcl_with("    allowed_cidrs = [\"10.0.0.0/8\"]\n")
+            ),
+            "with `security_group_ids` or `security_group_filter` none is made",
+            "allowed_cidrs = [\"10.0.0.0/8\"]".into(),
+        ),
+        (
+            "subnet filter matches nothing",
+            named("subnet_filter {\nfilters = { \"tag:tier\" = \"none\" }\n}"),
+            "matches no subnet",
+            "filters = { \"tag:tier\" = \"none\" }".into(),
+        ),
+        (
+            "vpc filter matches nothing",
+            named(
+                "vpc_filter {\nfilters = { cidr = \"192.168.77.0/24\" }\n}\nsubnet_filter {\nfilters = { \"tag:tier\" = \"x\" }\n}",
+            ),
+            "matches no VPC",
+            "filters = { cidr = \"192.168.77.0/24\" }".into(),
+        ),
+        (
+            "missing group",
+            named("security_group_ids = [\"sg-0000000000000dead\"]"),
+            "sg-0000000000000dead does not exist",
+            "security_group_ids = [\"sg-0000000000000dead\"]".into(),
+        ),
+        (
+            "user data twice",
+            named("user_data = \"#!/bin/sh\"\nuser_data_file = \"main.tf\""),
+            "Set either `user_data` or `user_data_file`",
+            "user_data_file = \"main.tf\"".into(),
+        ),
+        (
+            "key pair type",
+            named("temporary_key_pair_type = \"dsa\""),
+            "\"dsa\": use ed25519 or rsa.",
+            "temporary_key_pair_type = \"dsa\"".into(),
+        ),
+        (
             "no ssh",
             format!("name = \"abc\"\n{src}"),
             "Add an `ssh { username",
@@ -456,7 +505,7 @@ fn bad_configurations_are_refused_at_plan(v: TfVersion) {
     );
     tf.init();
     let cases = catalogue(&bed);
-    assert_eq!(cases.len(), 8, "one case per kind of failure");
+    assert_eq!(cases.len(), 15, "one case per kind of failure");
     for (what, body, message, line) in cases {
         let hcl = format!(
             "{}\nresource \"golden_ami\" \"img\" {{\ninstance_type = \"t3.micro\"\n{body}\n}}\n",
