@@ -449,7 +449,7 @@ fn catalogue(bed: &Bed) -> Vec<(&'static str, String, &'static str, String)> {
                 "name = \"abc\"\n{src}\nsecurity_group_ids = [\"sg-1\"]\n{}",
                 bed.ssh_hcl_with("    allowed_cidrs = [\"10.0.0.0/8\"]\n")
             ),
-            "with `security_group_ids` or `security_group_filter` none is made",
+            "Conflicting SSH access settings",
             "allowed_cidrs = [\"10.0.0.0/8\"]".into(),
         ),
         (
