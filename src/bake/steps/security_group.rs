@@ -89,6 +89,10 @@ impl Step for SecurityGroup {
     }
     fn cleanup<'a, 'b: 'a>(&'a self, cx: &'a mut BakeContext<'b>) -> StepFuture<'a> {
         Box::pin(async move {
+            if cx.spec.network.own_groups() {
+                // Nothing of ours to look for; the user's groups are never touched.
+                return Ok(());
+            }
             // Not recorded means the create failed, perhaps after EC2 acted on it.
             // Recorded means created by this bake a moment ago (a not-found may
             // only mean "not visible yet"); found by its tag means seen.
