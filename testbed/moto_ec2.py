@@ -36,6 +36,9 @@ What it changes in stock moto, and why:
     encrypts with the destination's KMS key; deregistration protection; --no-spot-capacity.
   * RunInstances keeps tenancy, placement group, capacity reservation, CPU credits and
     Nitro Enclaves settings and DescribeInstances shows them (testbed/launch_bed.py).
+  * ModifyInstanceAttribute EnaSupport / SriovNetSupport on a stopped instance, carried by
+    CreateImage, and ModifyImageAttribute ImdsSupport, shown in DescribeImages
+    (testbed/network_support_bed.py).
   * With --events FILE: one JSON line per held transition when a client first sees its end
     (`{"kind": "run"|"stop"|"image"|"terminate", "lag_s": ...}`: how long after the hold ended
     the next read of the state came), so benchmarks can measure how fast a client notices.
@@ -537,6 +540,7 @@ sys.path.insert(0, HERE)
 import ebs_bed  # noqa: E402
 import launch_bed  # noqa: E402,F401  (tenancy, placement group, capacity, credits, enclaves)
 import spot_bed  # noqa: E402,F401  (spot requests of spot launches)
+import network_support_bed  # noqa: E402,F401  (ENA, SR-IOV, IMDS support on images)
 
 
 # --- server -------------------------------------------------------------------------------

@@ -23,6 +23,7 @@ on_both_terraforms!(
     block_devices_shape_the_instance_and_the_image,
     encrypt_boot_encrypts_the_image_with_the_key,
     sharing_by_organization_and_snapshot_permissions_change_in_place,
+    own_network_groups_and_rsa_key_shape_the_build,
 );
 
 /// The data source, across stacks and Terraforms: one bake under the current Terraform, and a
@@ -1516,4 +1517,202 @@ fn keep_previous_keeps_the_replaced_image_deprecated(v: TfVersion) {
             .all(|i| i.state().map(|s| s.as_str()) == Some("deregistered"))
     );
     bed.assert_no_leftovers();
+}
+
+/// The bake's network and launch settings, checked through the EC2 API: the
+/// build instance runs in the freest subnet `subnet_filter` finds inside the
+/// VPC `vpc_filter` finds, guarded only by the user's group (no temporary
+/// group is made), logs in with a temporary RSA key, boots with
+/// `user_data_file`'s content, its volumes carry `run_volume_tags`; the image
+/// has ENA, SR-IOV and IMDSv2 support; the user's group outlives destroy.
+fn own_network_groups_and_rsa_key_shape_the_build(v: TfVersion) {
+    use aws_sdk_ec2::types::{Filter, ResourceType, Tag, TagSpecification};
+    let bed = Bed::start();
+    let tagged = |rt: ResourceType, k: &str, val: &str| {
+        TagSpecification::builder()
+            .resource_type(rt)
+            .tags(Tag::builder().key(k).value(val).build())
+            .build()
+    };
+    let (vpc, small, big, group) = bed.rt.block_on(async {
+        let vpc = bed
+            .ec2
+            .create_vpc()
+            .cidr_block("10.20.0.0/16")
+            .tag_specifications(tagged(ResourceType::Vpc, "Name", "golden-build"))
+            .send()
+            .await
+            .unwrap();
+        let vpc = vpc.vpc().unwrap().vpc_id().unwrap().to_string();
+        let mut subnets = vec![];
+        for cidr in ["10.20.1.0/28", "10.20.2.0/24"] {
+            let s = bed
+                .ec2
+                .create_subnet()
+                .vpc_id(&vpc)
+                .cidr_block(cidr)
+                .tag_specifications(tagged(ResourceType::Subnet, "tier", "build"))
+                .send()
+                .await
+                .unwrap();
+            subnets.push(s.subnet().unwrap().subnet_id().unwrap().to_string());
+        }
+        let g = bed
+            .ec2
+            .create_security_group()
+            .group_name("approved-ssh")
+            .description("the account's approved group")
+            .vpc_id(&vpc)
+            .send()
+            .await
+            .unwrap();
+        let g = g.group_id().unwrap().to_string();
+        (vpc, subnets[0].clone(), subnets[1].clone(), g)
+    });
+    let remote = bed.remote_dir();
+    std::fs::create_dir_all(&remote).unwrap();
+    let (started, release) = (remote.join("started"), remote.join("release"));
+    let hcl = format!(
+        r#"{provider}
+resource "golden_ami" "net" {{
+  name_prefix             = "net-"
+  instance_type           = "t3.micro"
+  source_ami              = "ami-0a11ce0000000a001"
+  vpc_filter {{
+    filters = {{ "tag:Name" = "golden-build" }}
+  }}
+  subnet_filter {{
+    filters   = {{ "tag:tier" = "build" }}
+    most_free = true
+  }}
+  security_group_ids      = ["{group}"]
+  temporary_key_pair_type = "rsa"
+  user_data_file          = "${{path.module}}/user-data.sh"
+  run_volume_tags         = {{ backup = "nightly" }}
+  ena_support             = true
+  sriov_support           = true
+  imds_support            = "v2.0"
+{ssh}
+  provision {{
+    shell {{
+      inline = ["touch {started}", "i=0; while [ ! -e {release} ] && [ $i -lt 600 ]; do sleep 0.1; i=$((i+1)); done"]
+    }}
+  }}
+}}
+output "id" {{
+  value = golden_ami.net.id
+}}
+"#,
+        provider = bed.provider_hcl(),
+        ssh = bed.ssh_hcl(),
+        started = started.display(),
+        release = release.display(),
+    );
+    let tf = bed.workspace("net", &hcl, v);
+    std::fs::write(
+        tf.dir.join("user-data.sh"),
+        "#!/bin/sh\necho golden-user-data-file\n",
+    )
+    .unwrap();
+    tf.init();
+    let (code, plan) = tf.plan_exit(&[]);
+    assert_eq!(code, 2, "the network resolves at plan time:\n{plan}");
+    let mut apply = tf.apply_until(&started, "the provisioning step");
+    // While the instance runs: where, guarded by what, with which key and volume tags.
+    let (subnet, groups, volume_tags, key_types, group_names) = bed.rt.block_on(async {
+        let o = bed.ec2.describe_instances().send().await.unwrap();
+        let i = o.reservations()[0].instances()[0].clone();
+        let vols = bed
+            .ec2
+            .describe_volumes()
+            .filters(
+                Filter::builder()
+                    .name("attachment.instance-id")
+                    .values(i.instance_id().unwrap())
+                    .build(),
+            )
+            .send()
+            .await
+            .unwrap();
+        let keys = bed
+            .ec2
+            .describe_key_pairs()
+            .include_public_key(true)
+            .send()
+            .await
+            .unwrap();
+        let sgs = bed.ec2.describe_security_groups().send().await.unwrap();
+        (
+            i.subnet_id().unwrap_or_default().to_string(),
+            i.security_groups()
+                .iter()
+                .map(|g| g.group_id().unwrap_or_default().to_string())
+                .collect::<Vec<_>>(),
+            vols.volumes()
+                .iter()
+                .map(|v| tag_value(v.tags(), "backup"))
+                .collect::<Vec<_>>(),
+            keys.key_pairs()
+                .iter()
+                .map(|k| {
+                    k.public_key()
+                        .unwrap_or_default()
+                        .split(' ')
+                        .next()
+                        .unwrap_or_default()
+                        .to_string()
+                })
+                .collect::<Vec<_>>(),
+            sgs.security_groups()
+                .iter()
+                .filter(|g| g.vpc_id() == Some(vpc.as_str()))
+                .map(|g| g.group_name().unwrap_or_default().to_string())
+                .collect::<Vec<_>>(),
+        )
+    });
+    std::fs::write(&release, "").unwrap();
+    let status = apply.wait().unwrap();
+    assert!(status.success(), "apply failed: {status}");
+    assert_eq!(subnet, big, "the freest subnet, not {small}");
+    assert_eq!(groups, vec![group.clone()], "only the user's group");
+    let mut names = group_names.clone();
+    names.sort();
+    assert_eq!(names, vec!["approved-ssh", "default"], "no temporary group");
+    assert!(!volume_tags.is_empty());
+    assert!(
+        volume_tags.iter().all(|t| t.as_deref() == Some("nightly")),
+        "{volume_tags:?}"
+    );
+    assert_eq!(key_types, vec!["ssh-rsa"], "the temporary key is RSA");
+    let (_, user_data) = bed.build_instance_facts();
+    assert!(
+        user_data.contains("echo golden-user-data-file"),
+        "{user_data}"
+    );
+    let ami = tf.output("id");
+    let img = bed.image(&ami).unwrap();
+    assert_eq!(img.ena_support(), Some(true));
+    assert_eq!(img.sriov_net_support(), Some("simple"));
+    assert_eq!(img.imds_support().map(|s| s.as_str()), Some("v2.0"));
+    let (code, plan) = tf.plan_exit(&[]);
+    assert_eq!(code, 0, "read back as configured:\n{plan}");
+    // A new user data file content plans a new bake.
+    std::fs::write(tf.dir.join("user-data.sh"), "#!/bin/sh\necho v2\n").unwrap();
+    let (code, plan) = tf.plan_exit(&[]);
+    assert_eq!(code, 2, "{plan}");
+    assert!(plan.contains("user_data_file_digest"), "{plan}");
+    tf.destroy(&[]);
+    let still = bed.rt.block_on(async {
+        bed.ec2
+            .describe_security_groups()
+            .group_ids(&group)
+            .send()
+            .await
+            .map(|o| o.security_groups().len())
+            .unwrap_or(0)
+    });
+    assert_eq!(still, 1, "the user's group is left alone");
+    assert!(bed.own_images().is_empty());
+    assert!(bed.live_instances().is_empty());
+    assert!(bed.key_pairs().is_empty());
 }

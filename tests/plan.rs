@@ -461,6 +461,55 @@ fn catalogue(bed: &Bed) -> Vec<(&'static str, String, &'static str, String)> {
             "keep_previous = -1".into(),
         ),
         (
+            "subnet twice",
+            named(
+                "subnet_id = \"subnet-1\"\nsubnet_filter {\nfilters = { \"tag:tier\" = \"build\" }\n}",
+            ),
+            "Set either `subnet_id` or a `subnet_filter` block",
+            "subnet_id = \"subnet-1\"".into(),
+        ),
+        (
+            "own groups and allowed cidrs",
+            format!(
+                "name = \"abc\"\n{src}\nsecurity_group_ids = [\"sg-1\"]\n{}",
+                bed.ssh_hcl_with("    allowed_cidrs = [\"10.0.0.0/8\"]\n")
+            ),
+            "Conflicting SSH access settings",
+            "allowed_cidrs = [\"10.0.0.0/8\"]".into(),
+        ),
+        (
+            "subnet filter matches nothing",
+            named("subnet_filter {\nfilters = { \"tag:tier\" = \"none\" }\n}"),
+            "matches no subnet",
+            "filters = { \"tag:tier\" = \"none\" }".into(),
+        ),
+        (
+            "vpc filter matches nothing",
+            named(
+                "vpc_filter {\nfilters = { cidr = \"192.168.77.0/24\" }\n}\nsubnet_filter {\nfilters = { \"tag:tier\" = \"x\" }\n}",
+            ),
+            "matches no VPC",
+            "filters = { cidr = \"192.168.77.0/24\" }".into(),
+        ),
+        (
+            "missing group",
+            named("security_group_ids = [\"sg-0000000000000dead\"]"),
+            "sg-0000000000000dead does not exist",
+            "security_group_ids = [\"sg-0000000000000dead\"]".into(),
+        ),
+        (
+            "user data twice",
+            named("user_data = \"#!/bin/sh\"\nuser_data_file = \"main.tf\""),
+            "Set either `user_data` or `user_data_file`",
+            "user_data_file = \"main.tf\"".into(),
+        ),
+        (
+            "key pair type",
+            named("temporary_key_pair_type = \"dsa\""),
+            "\"dsa\": use ed25519 or rsa.",
+            "temporary_key_pair_type = \"dsa\"".into(),
+        ),
+        (
             "no ssh",
             format!("name = \"abc\"\n{src}"),
             "Add an `ssh { username",
@@ -489,7 +538,7 @@ fn bad_configurations_are_refused_at_plan(v: TfVersion) {
     );
     tf.init();
     let cases = catalogue(&bed);
-    assert_eq!(cases.len(), 13, "one case per kind of failure");
+    assert_eq!(cases.len(), 20, "one case per kind of failure");
     for (what, body, message, line) in cases {
         let hcl = if body.starts_with("resource ") {
             format!("{}\n{body}\n", bed.provider_hcl())

@@ -23,7 +23,10 @@ pub struct BakeContext<'a> {
     pub key_pair_name: Option<String>,
     /// The key pair the instance is launched with (temporary or the user's).
     pub launch_key_name: Option<String>,
+    /// The temporary security group, deleted at cleanup.
     pub security_group_id: Option<String>,
+    /// The subnet and the user's own groups (never deleted), as resolved.
+    pub network: crate::ec2::model::Network,
     pub instance: Option<InstanceInfo>,
     /// The host key made for the build instance (`host_key_check =
     /// "generated"`): handed to cloud-init in the user data, pinned at
@@ -63,6 +66,7 @@ impl<'a> BakeContext<'a> {
             key_pair_name: None,
             launch_key_name: None,
             security_group_id: None,
+            network: Default::default(),
             instance: None,
             build_host_key: None,
             host_key: HostKeyPolicy::default(),
@@ -132,6 +136,17 @@ impl<'a> BakeContext<'a> {
         let mut t = self.spec.run_tags.clone();
         t.entry("Name".into())
             .or_insert_with(|| format!("golden_ami build {} ({what})", self.spec.build_id));
+        t.extend(self.temporary_tags());
+        t
+    }
+
+    /// Tags for the build instance's volumes: the run tags with
+    /// `run_volume_tags` over them, the temporary tags over both.
+    pub fn volume_tags(&self) -> std::collections::BTreeMap<String, String> {
+        let mut t = self.spec.run_tags.clone();
+        t.extend(self.spec.run_volume_tags.clone());
+        t.entry("Name".into())
+            .or_insert_with(|| format!("golden_ami build {} (volume)", self.spec.build_id));
         t.extend(self.temporary_tags());
         t
     }

@@ -1,6 +1,6 @@
 //! What to bake, as plain data built from the resource's configuration.
 
-use crate::ec2::model::LaunchOptions;
+use crate::ec2::model::{ImdsSupport, LaunchOptions, NetworkChoice};
 use crate::ec2::volumes::BlockDevice;
 use crate::provision::ProvisionStep;
 use std::collections::BTreeMap;
@@ -23,6 +23,14 @@ crate::choices!(
         Console = "console",
         Pinned = "pinned",
         None = "none",
+    }
+);
+
+crate::choices!(
+    /// The temporary key pair's algorithm.
+    pub enum KeyPairType {
+        Ed25519 = "ed25519",
+        Rsa = "rsa",
     }
 );
 
@@ -109,7 +117,16 @@ pub struct BakeSpec {
     pub tags: BTreeMap<String, String>,
     pub snapshot_tags: BTreeMap<String, String>,
     pub run_tags: BTreeMap<String, String>,
-    pub subnet_id: Option<String>,
+    /// Where the build instance runs and which groups guard it.
+    pub network: NetworkChoice,
+    pub key_pair_type: KeyPairType,
+    /// Tags on the build instance's volumes, over `run_tags`.
+    pub run_volume_tags: BTreeMap<String, String>,
+    /// ENA support and SR-IOV (`simple`) set on the stopped instance before CreateImage.
+    pub ena_support: Option<bool>,
+    pub sriov_support: bool,
+    /// Set on the image right after CreateImage (`v2.0`).
+    pub imds_support: Option<ImdsSupport>,
     /// Settings passed to RunInstances unchanged.
     pub launch: LaunchOptions,
     /// A spot build instance; None: on demand.

@@ -40,7 +40,12 @@ fn spec() -> BakeSpec {
         tags: BTreeMap::new(),
         snapshot_tags: BTreeMap::new(),
         run_tags: BTreeMap::new(),
-        subnet_id: None,
+        network: Default::default(),
+        key_pair_type: crate::bake::spec::KeyPairType::Ed25519,
+        run_volume_tags: BTreeMap::new(),
+        imds_support: None,
+        ena_support: None,
+        sriov_support: false,
         launch: Default::default(),
         launch_block_devices: vec![],
         spot: None,
@@ -731,4 +736,149 @@ async fn an_on_demand_bake_never_asks_about_spot_requests() {
     assert_eq!(launched(&fake), vec![(spec().instance_type, None)]);
     assert_eq!(fake.calls("DescribeSpotInstanceRequests"), 0);
     assert_eq!(fake.calls("CancelSpotInstanceRequests"), 0);
+}
+
+/// The user's groups: no temporary group is made or deleted, the instance
+/// runs in the filter's freest subnet with only those groups, its volumes
+/// carry `run_volume_tags` with the temporary tags, and the user's group
+/// outlives the bake's cleanup.
+#[tokio::test]
+async fn the_users_groups_replace_the_temporary_one_and_are_left_alone() {
+    use crate::ec2::model::{NetworkChoice, SubnetPick, filters};
+    let fake = FakeEc2::new();
+    fake.add_vpc("vpc-b", "10.7.0.0/16", false);
+    let tier = BTreeMap::from([("tier".to_string(), "build".to_string())]);
+    fake.add_subnet("subnet-b1", "vpc-b", "us-east-1a", 10, &tier);
+    fake.add_subnet("subnet-b2", "vpc-b", "us-east-1b", 99, &tier);
+    let mine = fake.add_group("approved", "vpc-b", &BTreeMap::new());
+    let mut s = spec();
+    s.ssh.allowed_cidrs = vec![];
+    s.network = NetworkChoice {
+        vpc_filter: Some(filters([("cidr", "10.7.0.0/16")])),
+        subnet_filter: Some(SubnetPick {
+            filters: filters([("tag:tier", "build")]),
+            most_free: true,
+            random: false,
+        }),
+        security_group_ids: vec![mine.clone()],
+        ..Default::default()
+    };
+    s.run_tags = BTreeMap::from([("team".to_string(), "infra".to_string())]);
+    s.run_volume_tags = BTreeMap::from([("backup".to_string(), "no".to_string())]);
+    let mut steps = steps_named(&[
+        "source_ami",
+        "network",
+        "key_pair",
+        "security_group",
+        "launch",
+    ]);
+    steps.push(Box::new(Fails));
+    let o = bake(&fake, &s, steps).await;
+    failed_at(&o, "provision");
+    assert!(o.cleanup_errors.is_empty(), "{:?}", o.cleanup_errors);
+    assert_eq!(fake.calls("CreateSecurityGroup"), 0);
+    assert_eq!(fake.calls("DeleteSecurityGroup"), 0);
+    assert_eq!(fake.groups(), vec![mine.clone()], "the user's group stays");
+    let launches = fake.launches();
+    let [l] = launches.as_slice() else {
+        panic!("{launches:?}")
+    };
+    assert_eq!(l.subnet_id.as_deref(), Some("subnet-b2"));
+    assert_eq!(l.security_group_ids, vec![mine]);
+    assert_eq!(l.volume_tags.get("backup").map(String::as_str), Some("no"));
+    assert_eq!(l.volume_tags.get("team").map(String::as_str), Some("infra"));
+    assert_eq!(
+        l.volume_tags.get(BUILD_ID_TAG).map(String::as_str),
+        Some("b1")
+    );
+    assert!(!l.instance_tags.contains_key("backup"), "volumes only");
+    assert!(fake.live_instances().is_empty(), "{:?}", fake.log());
+}
+
+/// A filter that matched at plan time but matches nothing at apply fails
+/// the bake before anything is made.
+#[tokio::test]
+async fn a_subnet_filter_matching_nothing_fails_before_anything_is_made() {
+    use crate::ec2::model::{NetworkChoice, SubnetPick, filters};
+    let fake = FakeEc2::new();
+    let mut s = spec();
+    s.network = NetworkChoice {
+        subnet_filter: Some(SubnetPick {
+            filters: filters([("tag:tier", "gone")]),
+            ..Default::default()
+        }),
+        ..Default::default()
+    };
+    let mut steps = steps_named(&[
+        "source_ami",
+        "network",
+        "key_pair",
+        "security_group",
+        "launch",
+    ]);
+    steps.push(Box::new(Fails));
+    let o = bake(&fake, &s, steps).await;
+    let e = failed_at(&o, "network");
+    assert!(
+        e.to_string().contains("subnet_filter: matches no subnet"),
+        "{e}"
+    );
+    assert_eq!(fake.calls("ImportKeyPair"), 0);
+    nothing_left(&fake);
+}
+
+/// Stops the build instance, as the stop step does after provisioning
+/// (which needs SSH).
+struct StopOnly;
+
+impl Step for StopOnly {
+    fn name(&self) -> &'static str {
+        "stop"
+    }
+    fn run<'a, 'b: 'a>(&'a self, cx: &'a mut BakeContext<'b>) -> StepFuture<'a> {
+        Box::pin(async move {
+            let id = cx
+                .instance
+                .as_ref()
+                .map(|i| i.id.clone())
+                .unwrap_or_default();
+            cx.ec2.stop_instance(&id).await?;
+            let pace = cx.pace("stop");
+            cx.ec2
+                .wait_instance_stopped(&id, pace, Duration::from_secs(5), &cx.cancel)
+                .await?;
+            Ok(())
+        })
+    }
+}
+
+/// ENA and SR-IOV go on the stopped instance before CreateImage (which
+/// carries them), IMDS support on the image before it is kept.
+#[tokio::test]
+async fn network_and_metadata_support_reach_the_image() {
+    let fake = FakeEc2::new();
+    let mut s = spec();
+    s.ena_support = Some(true);
+    s.sriov_support = true;
+    s.imds_support = Some(crate::ec2::model::ImdsSupport::V2);
+    let mut steps = steps_named(TO_LAUNCH);
+    steps.push(Box::new(StopOnly));
+    steps.extend(steps_named(&["create_image"]));
+    let o = bake(&fake, &s, steps).await;
+    assert!(o.error.is_none(), "{:?}", o.error);
+    let Some(id) = o.image.as_ref().map(|i| i.id.clone()) else {
+        panic!("no image")
+    };
+    let ec2 = Ec2::with_api(fake.clone(), "us-east-1".into());
+    let Ok(Some(img)) = ec2.describe_image(&id).await else {
+        panic!("{:?}", fake.log())
+    };
+    assert_eq!(img.ena_support, Some(true));
+    assert_eq!(img.sriov_net_support.as_deref(), Some("simple"));
+    assert_eq!(img.imds_support.as_deref(), Some("v2.0"));
+    let log = fake.log();
+    let at = |what: &str| log.iter().position(|l| l.starts_with(what));
+    let modify = at("ModifyInstanceAttribute").unwrap_or_else(|| panic!("{log:?}"));
+    let create = at("CreateImage").unwrap_or_else(|| panic!("{log:?}"));
+    assert!(modify < create, "{log:?}");
 }

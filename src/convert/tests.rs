@@ -106,7 +106,35 @@ fn same_names_are_found_in_the_schema_and_the_rest_are_gaps() {
         ("ssh_username", Val::lit("admin")),
         ("custom_endpoint_ec2", Val::lit("http://127.0.0.1:1")),
         ("skip_create_ami", Val::Bool(true)),
+        ("vpc_id", Val::lit("vpc-1")),
+        (
+            "subnet_filter",
+            Val::Map(vec![
+                (
+                    "filters".into(),
+                    Val::Map(vec![("tag:tier".into(), Val::lit("build"))]),
+                ),
+                ("most_free".into(), Val::Bool(true)),
+            ]),
+        ),
+        ("security_group_ids", Val::List(vec![Val::lit("sg-1")])),
+        ("temporary_key_pair_type", Val::lit("rsa")),
+        (
+            "run_volume_tags",
+            Val::Map(vec![("team".into(), Val::lit("infra"))]),
+        ),
+        ("imds_support", Val::lit("v2.0")),
     ]);
+    assert_eq!(res[&path("vpc_id")], Val::lit("vpc-1"));
+    assert_eq!(res[&path("subnet_filter.most_free")], Val::Bool(true));
+    assert_eq!(
+        res[&path("security_group_ids")],
+        Val::List(vec![Val::lit("sg-1")])
+    );
+    assert_eq!(res[&path("temporary_key_pair_type")], Val::lit("rsa"));
+    assert_eq!(res[&path("imds_support")], Val::lit("v2.0"));
+    assert!(res.contains_key(&path("run_volume_tags")));
+    assert!(res.contains_key(&path("subnet_filter.filters")));
     assert_eq!(res[&path("instance_type")], Val::lit("t3.micro"));
     assert_eq!(
         res[&path("ebs_optimized")],

@@ -13,7 +13,7 @@
 use super::error::Ec2Error;
 use super::model::{
     Filters, GroupInfo, ImageInfo, InstanceInfo, KeyPairInfo, LaunchSpec, SnapshotInfo,
-    SpotRequestInfo, TagInfo, VolumeInfo, VpcInfo,
+    SpotRequestInfo, SubnetInfo, TagInfo, VolumeInfo, VpcInfo,
 };
 use super::volumes::BlockDevice;
 use std::collections::BTreeMap;
@@ -97,6 +97,14 @@ pub trait Ec2Api: Send + Sync + std::fmt::Debug {
     /// types offer: on others EC2 refuses the request.
     async fn console_output(&self, id: &str, latest: bool) -> Result<Option<String>, Ec2Error>;
     async fn stop_instance(&self, id: &str) -> Result<(), Ec2Error>;
+    /// ModifyInstanceAttribute `EnaSupport` (the instance must be stopped).
+    async fn modify_instance_ena_support(&self, id: &str, enabled: bool) -> Result<(), Ec2Error>;
+    /// ModifyInstanceAttribute `SriovNetSupport` (`simple`; stopped instance).
+    async fn modify_instance_sriov_net_support(
+        &self,
+        id: &str,
+        value: &str,
+    ) -> Result<(), Ec2Error>;
     async fn terminate_instance(&self, id: &str) -> Result<(), Ec2Error>;
 
     // Spot requests (made by a spot launch).
@@ -158,6 +166,14 @@ pub trait Ec2Api: Send + Sync + std::fmt::Debug {
     async fn subnet_vpc(&self, subnet_id: &str) -> Result<Option<String>, Ec2Error>;
     /// DescribeVpcs of one id, or of the default VPC with None.
     async fn describe_vpc(&self, vpc_id: Option<&str>) -> Result<Option<VpcInfo>, Ec2Error>;
+
+    /// DescribeVpcs by filters.
+    async fn describe_vpcs(&self, filters: &Filters) -> Result<Vec<VpcInfo>, Ec2Error>;
+    /// DescribeSubnets by filters (`subnet-id`, `vpc-id`, `tag:KEY`...).
+    async fn describe_subnets(&self, filters: &Filters) -> Result<Vec<SubnetInfo>, Ec2Error>;
+
+    /// ModifyImageAttribute: `ImdsSupport` (only `v2.0` can be set).
+    async fn modify_image_imds_support(&self, id: &str, value: &str) -> Result<(), Ec2Error>;
 
     // Tags.
     async fn create_tags(&self, ids: &[String], tags: &Tags) -> Result<(), Ec2Error>;

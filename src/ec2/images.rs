@@ -40,6 +40,33 @@ fn owned_by_us() -> Vec<String> {
 }
 
 impl Ec2 {
+    /// ENA and SR-IOV support on the stopped build instance, which
+    /// CreateImage then carries to the image (as Packer's
+    /// `ena_support`/`sriov_support` do).
+    pub async fn set_network_support(
+        &self,
+        instance: &str,
+        ena: Option<bool>,
+        sriov: bool,
+    ) -> Result<(), Ec2Error> {
+        if let Some(enabled) = ena {
+            self.api
+                .modify_instance_ena_support(instance, enabled)
+                .await?;
+        }
+        if sriov {
+            self.api
+                .modify_instance_sriov_net_support(instance, "simple")
+                .await?;
+        }
+        Ok(())
+    }
+
+    /// ModifyImageAttribute `ImdsSupport` (`v2.0`, the one value EC2 takes).
+    pub async fn set_imds_support(&self, id: &str, value: &str) -> Result<(), Ec2Error> {
+        self.api.modify_image_imds_support(id, value).await
+    }
+
     /// Resolves a `source_ami_filter` the way Packer does: one match, or the
     /// newest when `most_recent` is set.
     pub async fn find_image(

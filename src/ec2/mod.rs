@@ -17,6 +17,7 @@ pub mod instances;
 pub mod model;
 pub mod network;
 pub mod pace;
+pub mod placement;
 pub mod removal;
 pub mod sdk;
 pub mod spot;

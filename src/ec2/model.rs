@@ -23,6 +23,12 @@ pub struct ImageInfo {
     pub deregistration_protection: Option<String>,
     /// The root device (`/dev/xvda`): where `encrypt_boot` applies.
     pub root_device_name: Option<String>,
+    /// `v2.0` when instances launched from the image get IMDSv2 only.
+    pub imds_support: Option<String>,
+    /// Enhanced networking with ENA, as EC2 shows it.
+    pub ena_support: Option<bool>,
+    /// `simple` with Intel 82599 VF enhanced networking.
+    pub sriov_net_support: Option<String>,
 }
 
 /// An EBS snapshot: its id and tags.
@@ -99,7 +105,58 @@ pub struct TagInfo {
 #[derive(Debug, Clone, Default)]
 pub struct GroupInfo {
     pub id: String,
+    /// The VPC the group belongs to.
+    pub vpc_id: String,
     pub tags: BTreeMap<String, String>,
+}
+
+/// A subnet as choosing one needs it.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct SubnetInfo {
+    pub id: String,
+    pub vpc_id: String,
+    pub availability_zone: String,
+    /// Free IPv4 addresses (`AvailableIpAddressCount`): what `most_free` compares.
+    pub available_ips: i32,
+}
+
+/// How the subnet is picked among a filter's matches.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct SubnetPick {
+    pub filters: Filters,
+    /// The match with the most free addresses.
+    pub most_free: bool,
+    /// Any match.
+    pub random: bool,
+}
+
+/// Where the build instance runs and which groups guard it, as configured:
+/// ids, or filters resolved by [`crate::ec2::Ec2::choose_network`].
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct NetworkChoice {
+    pub vpc_id: Option<String>,
+    pub vpc_filter: Option<Filters>,
+    pub subnet_id: Option<String>,
+    pub subnet_filter: Option<SubnetPick>,
+    pub availability_zone: Option<String>,
+    pub security_group_ids: Vec<String>,
+    pub security_group_filter: Option<Filters>,
+}
+
+impl NetworkChoice {
+    /// The user brings the security groups: no temporary one is made.
+    pub fn own_groups(&self) -> bool {
+        !self.security_group_ids.is_empty() || self.security_group_filter.is_some()
+    }
+}
+
+/// A resolved [`NetworkChoice`]: the subnet (None: the default VPC's, EC2's
+/// pick) and the user's groups (empty: a temporary group is made).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Network {
+    pub subnet_id: Option<String>,
+    pub vpc_id: Option<String>,
+    pub security_group_ids: Vec<String>,
 }
 
 /// Launch settings that go to RunInstances as the user wrote them: the
@@ -118,6 +175,13 @@ pub struct LaunchOptions {
     pub enable_unlimited_credits: Option<bool>,
     pub enable_nitro_enclave: Option<bool>,
 }
+
+crate::choices!(
+    /// The instance metadata version an instance launched from the image gets.
+    pub enum ImdsSupport {
+        V2 = "v2.0",
+    }
+);
 
 crate::choices!(
     /// Where the build instance runs: shared hardware, a dedicated instance, a dedicated host.

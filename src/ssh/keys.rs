@@ -26,6 +26,16 @@ impl PrivateKey {
         PrivateKey(Arc::new(russh::keys::PrivateKey::from(key)))
     }
 
+    /// A fresh 3072-bit RSA key, made in memory (seconds of CPU: call it
+    /// off the async runtime). russh signs with it using rsa-sha2-256/512,
+    /// whichever the server names first (`best_supported_rsa_hash`).
+    pub fn generate_rsa() -> Result<PrivateKey, KeyError> {
+        let mut rng = russh::keys::key::safe_rng();
+        russh::keys::ssh_key::private::RsaKeypair::random(&mut rng, 3072)
+            .map(|k| PrivateKey(Arc::new(russh::keys::PrivateKey::from(k))))
+            .map_err(|e| KeyError(e.to_string()))
+    }
+
     /// An unencrypted OpenSSH or PEM private key.
     pub fn parse(pem: &str) -> Result<PrivateKey, KeyError> {
         russh::keys::decode_secret_key(pem, None)
@@ -97,6 +107,21 @@ mod tests {
         assert!(is_public_key(&public));
         assert!(!is_public_key("ssh-ed25519 AAAA"));
         assert_eq!(format!("{key:?}"), "PrivateKey(..)");
+    }
+
+    #[test]
+    fn an_rsa_key_is_made_and_printed_as_ssh_rsa() {
+        let Ok(key) = PrivateKey::generate_rsa() else {
+            panic!("cannot make an RSA key")
+        };
+        let Ok(public) = key.public_openssh() else {
+            panic!("cannot encode the public key")
+        };
+        assert!(public.starts_with("ssh-rsa "), "{public}");
+        let Ok(pem) = key.private_openssh() else {
+            panic!("cannot encode the key")
+        };
+        assert!(is_private_key(&pem));
     }
 
     #[test]

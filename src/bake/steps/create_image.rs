@@ -4,6 +4,7 @@
 
 use super::{Step, StepFuture};
 use crate::bake::{BakeContext, BakeError};
+use crate::choices::Choice;
 use crate::ec2::tags::{BUILD_ID_TAG, INPUT_DIGEST_TAG, SOURCE_AMI_TAG};
 
 pub struct CreateImage;
@@ -19,6 +20,12 @@ impl Step for CreateImage {
                 .as_ref()
                 .map(|i| i.id.clone())
                 .ok_or_else(|| BakeError::Internal("no build instance".into()))?;
+            // On the stopped instance: CreateImage carries them to the image.
+            if cx.spec.ena_support.is_some() || cx.spec.sriov_support {
+                cx.ec2
+                    .set_network_support(&instance, cx.spec.ena_support, cx.spec.sriov_support)
+                    .await?;
+            }
             let mut tags = cx.spec.tags.clone();
             if let Some(d) = &cx.spec.input_digest {
                 tags.insert(INPUT_DIGEST_TAG.into(), d.clone());
@@ -61,6 +68,10 @@ impl Step for CreateImage {
                 .ec2
                 .wait_image_available(&id, cx.pace("image"), cx.spec.create_timeout, &cx.cancel)
                 .await?;
+            if let Some(v) = cx.spec.imds_support {
+                // Before the image is kept: a refusal removes it as unfinished.
+                cx.ec2.set_imds_support(&id, v.as_str()).await?;
+            }
             // Kept only once no sweep can take it: until then a failure
             // here removes it like any unfinished image (see `keep_image`).
             cx.ec2.keep_image(&id, &image.snapshot_ids).await?;

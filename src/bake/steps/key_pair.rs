@@ -1,7 +1,8 @@
-//! The launch key: a temporary ed25519 key pair, made in memory, imported
+//! The launch key: a temporary ed25519 (or RSA) key pair, made in memory, imported
 //! and deleted after; or the user's own key pair and private key.
 
 use super::{Step, StepFuture};
+use crate::bake::spec::KeyPairType;
 use crate::bake::{BakeContext, BakeError};
 use crate::ssh::keys::PrivateKey;
 
@@ -21,7 +22,14 @@ impl Step for KeyPair {
                 cx.key = Some(key);
                 return Ok(());
             }
-            let key = PrivateKey::generate_ed25519();
+            let key = match cx.spec.key_pair_type {
+                KeyPairType::Ed25519 => PrivateKey::generate_ed25519(),
+                // Seconds of CPU: off the async runtime.
+                KeyPairType::Rsa => tokio::task::spawn_blocking(PrivateKey::generate_rsa)
+                    .await
+                    .map_err(|e| BakeError::Key(e.to_string()))?
+                    .map_err(|e| BakeError::Key(e.to_string()))?,
+            };
             let public = key
                 .public_openssh()
                 .map_err(|e| BakeError::Key(e.to_string()))?;

@@ -122,8 +122,14 @@ impl Step for Launch {
                 image_id: source,
                 instance_type: cx.spec.instance_type.clone(),
                 key_name: cx.launch_key_name.clone().unwrap_or_default(),
-                security_group_ids: cx.security_group_id.iter().cloned().collect(),
-                subnet_id: cx.spec.subnet_id.clone(),
+                // The temporary group, or the user's own (never both).
+                security_group_ids: cx
+                    .security_group_id
+                    .iter()
+                    .chain(&cx.network.security_group_ids)
+                    .cloned()
+                    .collect(),
+                subnet_id: cx.network.subnet_id.clone(),
                 options: cx.spec.launch.clone(),
                 block_devices: launch_devices(
                     &cx.spec.launch_block_devices,
@@ -141,7 +147,7 @@ impl Step for Launch {
                 )),
                 associate_public_ip: cx.spec.associate_public_ip,
                 instance_tags: cx.run_tags("instance"),
-                volume_tags: cx.run_tags("volume"),
+                volume_tags: cx.volume_tags(),
                 client_token: format!("golden-{}", cx.spec.build_id),
                 http_tokens: cx.spec.metadata.http_tokens.as_str().to_string(),
                 http_endpoint: cx.spec.metadata.http_endpoint.as_str().to_string(),

@@ -7,6 +7,7 @@ mod create_image;
 mod deregister_existing;
 mod key_pair;
 mod launch;
+mod network;
 mod provision;
 mod security_group;
 mod share;
@@ -35,6 +36,7 @@ pub trait Step: Send + Sync {
 pub fn all() -> Vec<Box<dyn Step>> {
     vec![
         Box::new(source_ami::SourceAmi),
+        Box::new(network::Network),
         Box::new(key_pair::KeyPair),
         Box::new(security_group::SecurityGroup),
         Box::new(launch::Launch),

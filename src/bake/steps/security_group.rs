@@ -49,7 +49,12 @@ impl Step for SecurityGroup {
     }
     fn run<'a, 'b: 'a>(&'a self, cx: &'a mut BakeContext<'b>) -> StepFuture<'a> {
         Box::pin(async move {
-            let subnet = cx.spec.subnet_id.as_deref();
+            if cx.spec.network.own_groups() {
+                // The user's groups guard the instance; none of ours is made.
+                return Ok(());
+            }
+            let subnet = cx.network.subnet_id.clone();
+            let subnet = subnet.as_deref();
             let (mut vpc_id, mut vpc_cidr) = cx.cancellable(cx.ec2.vpc_for(subnet)).await?;
             let name = format!("golden-{}", cx.spec.build_id);
             let tags = cx.run_tags("security group");
@@ -84,6 +89,10 @@ impl Step for SecurityGroup {
     }
     fn cleanup<'a, 'b: 'a>(&'a self, cx: &'a mut BakeContext<'b>) -> StepFuture<'a> {
         Box::pin(async move {
+            if cx.spec.network.own_groups() {
+                // Nothing of ours to look for; the user's groups are never touched.
+                return Ok(());
+            }
             // Not recorded means the create failed, perhaps after EC2 acted on it.
             // Recorded means created by this bake a moment ago (a not-found may
             // only mean "not visible yet"); found by its tag means seen.

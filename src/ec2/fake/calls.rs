@@ -8,7 +8,7 @@ use crate::ec2::api::{Ec2Api, Tags};
 use crate::ec2::error::Ec2Error;
 use crate::ec2::model::{
     Filters, GroupInfo, ImageInfo, InstanceInfo, KeyPairInfo, LaunchSpec, SnapshotInfo,
-    SpotRequestInfo, TagInfo, VolumeInfo, VpcInfo,
+    SpotRequestInfo, SubnetInfo, TagInfo, VolumeInfo, VpcInfo,
 };
 
 #[async_trait::async_trait]
@@ -92,6 +92,11 @@ impl Ec2Api for FakeEc2 {
                     format!("{name} is in use"),
                 ));
             }
+            let (ena_support, sriov_net_support) = w
+                .instances
+                .get(instance_id)
+                .map(|i| (i.ena_support, i.sriov_net_support.clone()))
+                .unwrap_or_default();
             let id = w.id("ami");
             let snap = w.id("snap");
             w.snapshots.insert(snap.clone(), snapshot_tags.clone());
@@ -108,6 +113,8 @@ impl Ec2Api for FakeEc2 {
                         snapshot_ids: vec![snap],
                         tags: tags.clone(),
                         root_device_name: Some("/dev/xvda".into()),
+                        ena_support,
+                        sriov_net_support,
                         ..Default::default()
                     },
                     phase: Phase::moving("pending", "available", after),
@@ -359,10 +366,32 @@ impl Ec2Api for FakeEc2 {
                     client_token: s.client_token.clone(),
                     instance_type: s.instance_type.clone(),
                     spot_request,
+                    ena_support: None,
+                    sriov_net_support: None,
                 },
             );
             w.hide(&id);
             Ok(id)
+        })
+    }
+
+    async fn modify_instance_ena_support(&self, id: &str, enabled: bool) -> Result<(), Ec2Error> {
+        const A: &str = "ModifyInstanceAttribute";
+        self.call(A, id, |w| {
+            stopped(A, w, id)?.ena_support = Some(enabled);
+            Ok(())
+        })
+    }
+
+    async fn modify_instance_sriov_net_support(
+        &self,
+        id: &str,
+        value: &str,
+    ) -> Result<(), Ec2Error> {
+        const A: &str = "ModifyInstanceAttribute";
+        self.call(A, id, |w| {
+            stopped(A, w, id)?.sriov_net_support = Some(value.to_string());
+            Ok(())
         })
     }
 
@@ -637,12 +666,14 @@ impl Ec2Api for FakeEc2 {
             for (id, g) in &w.groups {
                 let field = |name: &str| match name {
                     "group-name" => Some(g.name.clone()),
+                    "group-id" => Some(id.clone()),
                     "vpc-id" => Some(g.vpc.clone()),
                     _ => None,
                 };
                 if matches(A, filters, &g.tags, field)? {
                     out.push(GroupInfo {
                         id: id.clone(),
+                        vpc_id: g.vpc.clone(),
                         tags: g.tags.clone(),
                     });
                 }
@@ -694,8 +725,7 @@ impl Ec2Api for FakeEc2 {
         self.call(A, subnet_id, |w| {
             w.subnets
                 .get(subnet_id)
-                .cloned()
-                .map(Some)
+                .map(|s| Some(s.vpc.clone()))
                 .ok_or_else(|| err(A, "InvalidSubnetID.NotFound", subnet_id))
         })
     }
@@ -715,6 +745,64 @@ impl Ec2Api for FakeEc2 {
                 id: id.clone(),
                 cidr: cidr.clone(),
             }))
+        })
+    }
+
+    async fn describe_vpcs(&self, filters: &Filters) -> Result<Vec<VpcInfo>, Ec2Error> {
+        const A: &str = "DescribeVpcs";
+        self.call(A, &format!("{filters:?}"), |w| {
+            let mut out = Vec::new();
+            for (id, (cidr, default)) in &w.vpcs {
+                let field = |name: &str| match name {
+                    "vpc-id" => Some(id.clone()),
+                    "cidr" | "cidr-block" => Some(cidr.clone()),
+                    "is-default" => Some(default.to_string()),
+                    _ => None,
+                };
+                if matches(A, filters, &Tags::new(), field)? {
+                    out.push(VpcInfo {
+                        id: id.clone(),
+                        cidr: cidr.clone(),
+                    });
+                }
+            }
+            Ok(out)
+        })
+    }
+
+    async fn describe_subnets(&self, filters: &Filters) -> Result<Vec<SubnetInfo>, Ec2Error> {
+        const A: &str = "DescribeSubnets";
+        self.call(A, &format!("{filters:?}"), |w| {
+            let mut out = Vec::new();
+            for (id, s) in &w.subnets {
+                let field = |name: &str| match name {
+                    "subnet-id" => Some(id.clone()),
+                    "vpc-id" => Some(s.vpc.clone()),
+                    "availability-zone" => Some(s.az.clone()),
+                    _ => None,
+                };
+                if matches(A, filters, &s.tags, field)? {
+                    out.push(SubnetInfo {
+                        id: id.clone(),
+                        vpc_id: s.vpc.clone(),
+                        availability_zone: s.az.clone(),
+                        available_ips: s.free,
+                    });
+                }
+            }
+            Ok(out)
+        })
+    }
+
+    async fn modify_image_imds_support(&self, id: &str, value: &str) -> Result<(), Ec2Error> {
+        const A: &str = "ModifyImageAttribute";
+        self.call(A, id, |w| {
+            let img = w
+                .images
+                .get_mut(id)
+                .ok_or_else(|| err(A, "InvalidAMIID.NotFound", id))?;
+            img.info.imds_support = Some(value.to_string());
+            Ok(())
         })
     }
 
@@ -772,4 +860,24 @@ impl Ec2Api for FakeEc2 {
                 .collect())
         })
     }
+}
+
+/// An instance that ModifyInstanceAttribute may change: it must be stopped.
+fn stopped<'w>(
+    action: &'static str,
+    w: &'w mut super::World,
+    id: &str,
+) -> Result<&'w mut Instance, Ec2Error> {
+    let i = w
+        .instances
+        .get_mut(id)
+        .ok_or_else(|| err(action, "InvalidInstanceID.NotFound", id))?;
+    if i.phase.now != "stopped" {
+        return Err(err(
+            action,
+            "IncorrectInstanceState",
+            format!("{id} is {}, not stopped", i.phase.now),
+        ));
+    }
+    Ok(i)
 }

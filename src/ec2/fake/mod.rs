@@ -89,6 +89,9 @@ struct Instance {
     instance_type: String,
     /// The spot request that launched it.
     spot_request: Option<String>,
+    /// ENA and SR-IOV support as ModifyInstanceAttribute set them.
+    ena_support: Option<bool>,
+    sriov_net_support: Option<String>,
 }
 
 #[derive(Debug)]
@@ -112,6 +115,15 @@ struct Group {
     tags: Tags,
 }
 
+/// A subnet: its VPC, zone, free addresses and tags.
+#[derive(Debug, Clone, Default)]
+struct Subnet {
+    vpc: String,
+    az: String,
+    free: i32,
+    tags: Tags,
+}
+
 #[derive(Debug, Default)]
 struct World {
     seq: u64,
@@ -126,7 +138,7 @@ struct World {
     /// Volumes by id: state and tags.
     volumes: BTreeMap<String, (String, Tags)>,
     vpcs: BTreeMap<String, (String, bool)>,
-    subnets: BTreeMap<String, String>,
+    subnets: BTreeMap<String, Subnet>,
     faults: Vec<Fault>,
     calls: HashMap<&'static str, u32>,
     log: Vec<String>,
@@ -308,7 +320,15 @@ impl FakeEc2 {
             .insert(DEFAULT_VPC.into(), (DEFAULT_VPC_CIDR.into(), true));
         w.vpcs
             .insert("vpc-other".into(), ("10.1.0.0/16".into(), false));
-        w.subnets.insert("subnet-other".into(), "vpc-other".into());
+        w.subnets.insert(
+            "subnet-other".into(),
+            Subnet {
+                vpc: "vpc-other".into(),
+                az: "us-east-1a".into(),
+                free: 250,
+                tags: Tags::new(),
+            },
+        );
         let fake = FakeEc2 {
             world: Mutex::new(w),
         };
@@ -487,6 +507,17 @@ impl FakeEc2 {
 
     pub fn add_vpc(&self, id: &str, cidr: &str, default: bool) {
         self.world().vpcs.insert(id.into(), (cidr.into(), default));
+    }
+
+    /// Adds a subnet of `vpc` in zone `az` with `free` addresses.
+    pub fn add_subnet(&self, id: &str, vpc: &str, az: &str, free: i32, tags: &Tags) {
+        let subnet = Subnet {
+            vpc: vpc.into(),
+            az: az.into(),
+            free,
+            tags: tags.clone(),
+        };
+        self.world().subnets.insert(id.into(), subnet);
     }
 
     // What happened.

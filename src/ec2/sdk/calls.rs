@@ -7,14 +7,15 @@ use crate::ec2::api::{Ec2Api, Tags};
 use crate::ec2::error::Ec2Error;
 use crate::ec2::model::{
     Filters, GroupInfo, ImageInfo, InstanceInfo, KeyPairInfo, LaunchSpec, SnapshotInfo,
-    SpotRequestInfo, TagInfo, VolumeInfo, VpcInfo,
+    SpotRequestInfo, SubnetInfo, TagInfo, VolumeInfo, VpcInfo,
 };
 use crate::ec2::volumes::BlockDevice;
 use aws_sdk_ec2::types::{
-    AttributeValue, Filter, HttpTokensState, ImageAttributeName, InstanceMetadataEndpointState,
-    InstanceMetadataOptionsRequest, InstanceNetworkInterfaceSpecification, InstanceType,
-    IpPermission, IpRange, LaunchPermission, LaunchPermissionModifications, OperationType,
-    PermissionGroup, ResourceType, ShutdownBehavior, SnapshotAttributeName, Tag,
+    AttributeBooleanValue, AttributeValue, Filter, HttpTokensState, ImageAttributeName,
+    InstanceMetadataEndpointState, InstanceMetadataOptionsRequest,
+    InstanceNetworkInterfaceSpecification, InstanceType, IpPermission, IpRange, LaunchPermission,
+    LaunchPermissionModifications, OperationType, PermissionGroup, ResourceType, ShutdownBehavior,
+    SnapshotAttributeName, Tag,
 };
 
 #[async_trait::async_trait]
@@ -510,6 +511,36 @@ impl Ec2Api for SdkEc2 {
         Ok(())
     }
 
+    async fn modify_instance_ena_support(&self, id: &str, enabled: bool) -> Result<(), Ec2Error> {
+        retried(
+            "ModifyInstanceAttribute",
+            self.client
+                .modify_instance_attribute()
+                .instance_id(id)
+                .ena_support(AttributeBooleanValue::builder().value(enabled).build()),
+            |r| r.send(),
+        )
+        .await?;
+        Ok(())
+    }
+
+    async fn modify_instance_sriov_net_support(
+        &self,
+        id: &str,
+        value: &str,
+    ) -> Result<(), Ec2Error> {
+        retried(
+            "ModifyInstanceAttribute",
+            self.client
+                .modify_instance_attribute()
+                .instance_id(id)
+                .sriov_net_support(AttributeValue::builder().value(value).build()),
+            |r| r.send(),
+        )
+        .await?;
+        Ok(())
+    }
+
     async fn terminate_instance(&self, id: &str) -> Result<(), Ec2Error> {
         retried(
             "TerminateInstances",
@@ -660,6 +691,7 @@ impl Ec2Api for SdkEc2 {
             .filter_map(|g| {
                 Some(GroupInfo {
                     id: g.group_id()?.to_string(),
+                    vpc_id: g.vpc_id().unwrap_or_default().to_string(),
                     tags: convert::from_sdk(g.tags()),
                 })
             })
@@ -730,6 +762,59 @@ impl Ec2Api for SdkEc2 {
             id: v.vpc_id().unwrap_or_default().to_string(),
             cidr: v.cidr_block().unwrap_or_default().to_string(),
         }))
+    }
+
+    async fn describe_vpcs(&self, filters: &Filters) -> Result<Vec<VpcInfo>, Ec2Error> {
+        let out = retried(
+            "DescribeVpcs",
+            self.client
+                .describe_vpcs()
+                .set_filters(Some(convert::filters(filters))),
+            |r| r.send(),
+        )
+        .await?;
+        Ok(out
+            .vpcs()
+            .iter()
+            .map(|v| VpcInfo {
+                id: v.vpc_id().unwrap_or_default().to_string(),
+                cidr: v.cidr_block().unwrap_or_default().to_string(),
+            })
+            .collect())
+    }
+
+    async fn describe_subnets(&self, filters: &Filters) -> Result<Vec<SubnetInfo>, Ec2Error> {
+        let out = retried(
+            "DescribeSubnets",
+            self.client
+                .describe_subnets()
+                .set_filters(Some(convert::filters(filters))),
+            |r| r.send(),
+        )
+        .await?;
+        Ok(out
+            .subnets()
+            .iter()
+            .map(|s| SubnetInfo {
+                id: s.subnet_id().unwrap_or_default().to_string(),
+                vpc_id: s.vpc_id().unwrap_or_default().to_string(),
+                availability_zone: s.availability_zone().unwrap_or_default().to_string(),
+                available_ips: s.available_ip_address_count().unwrap_or_default(),
+            })
+            .collect())
+    }
+
+    async fn modify_image_imds_support(&self, id: &str, value: &str) -> Result<(), Ec2Error> {
+        retried(
+            "ModifyImageAttribute",
+            self.client
+                .modify_image_attribute()
+                .image_id(id)
+                .imds_support(AttributeValue::builder().value(value).build()),
+            |r| r.send(),
+        )
+        .await?;
+        Ok(())
     }
 
     async fn create_tags(&self, ids: &[String], tags: &Tags) -> Result<(), Ec2Error> {

@@ -59,6 +59,9 @@ pub fn image(i: &Image) -> ImageInfo {
         deprecation_time: i.deprecation_time().map(str::to_string),
         deregistration_protection: i.deregistration_protection().map(str::to_string),
         root_device_name: i.root_device_name().map(str::to_string),
+        imds_support: i.imds_support().map(|v| v.as_str().to_string()),
+        ena_support: i.ena_support(),
+        sriov_net_support: i.sriov_net_support().map(str::to_string),
     }
 }
 

@@ -57,7 +57,7 @@ async fn create(
     // Write-only values reach the provider in the configuration only.
     let mut inputs = planned.clone();
     super::schema().block.fill_write_only(&mut inputs, config);
-    let inputs: GoldenAmi = match decode(&inputs) {
+    let mut inputs: GoldenAmi = match decode(&inputs) {
         Ok(v) => v,
         Err(e) => return StateOutcome::err(Value::Null, internal(e)),
     };
@@ -72,6 +72,18 @@ async fn create(
         .await
     {
         return reuse::adopted(c, life.stop, planned, found, &holder, rebake.as_ref()).await;
+    }
+    if let Some(path) = &inputs.user_data_file {
+        match tokio::fs::read_to_string(path).await {
+            Ok(text) => inputs.user_data = Some(text),
+            Err(e) => {
+                return StateOutcome::err(
+                    Value::Null,
+                    Diagnostic::error("Cannot read user_data_file", format!("{path}: {e}"))
+                        .at(AttrPath::root("user_data_file")),
+                );
+            }
+        }
     }
     let name = match &inputs.name {
         Some(n) => n.clone(),

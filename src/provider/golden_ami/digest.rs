@@ -135,6 +135,22 @@ pub async fn fill_content_digests(
     Ok(())
 }
 
+/// Fills `user_data_file_digest` from the file's content (with
+/// `only_unknown`, only while it is unknown): null without a file, Unknown
+/// while the path is.
+pub async fn fill_user_data_digest(v: &mut Value, only_unknown: bool) -> Result<(), String> {
+    if only_unknown && !v.get("user_data_file_digest").is_unknown_or_partial() {
+        return Ok(());
+    }
+    let d = match v.get("user_data_file") {
+        Value::Null => Value::Null,
+        Value::String(p) => Value::opt_string(content_digest(vec![p.clone()]).await?),
+        _ => Value::Unknown,
+    };
+    v.set("user_data_file_digest", d);
+    Ok(())
+}
+
 /// One digest over every input that shapes the image (the attributes and
 /// blocks whose definitions say `digest`); Unknown while any is. Absent
 /// (null) and write-only values take no part, so a new optional attribute
@@ -182,6 +198,12 @@ pub(super) async fn finish_digests(state: &mut Value, diags: &mut Diagnostics) {
             diags.push(
                 Diagnostic::error("Cannot read a provisioning file", e)
                     .at(AttrPath::root("provision").index(i)),
+            );
+        }
+        if let Err(e) = fill_user_data_digest(state, true).await {
+            diags.push(
+                Diagnostic::error("Cannot read user_data_file", e)
+                    .at(AttrPath::root("user_data_file")),
             );
         }
         let d = input_digest(state);

@@ -1,10 +1,14 @@
 //! From a decoded golden_ami to the bake's plain data: field to field, the
 //! defaults already filled by the attribute definitions.
 
-use super::schema::{Direction, File, GoldenAmi, PublicGroup, Shell, Ssh};
+use super::schema::{
+    Direction, File, GoldenAmi, PublicGroup, SecurityGroupFilter, Shell, Ssh, SubnetFilter,
+    VpcFilter,
+};
 use crate::bake::spec::HostKeyCheck;
 use crate::bake::{BakeSpec, BastionSpec, MetadataSpec, SourceSpec, SshSpec};
 use crate::choices::Choice;
+use crate::ec2::model::{NetworkChoice, SubnetPick};
 use crate::provider::tag_policy::TagPolicy;
 use crate::provision::{FileStep, ProvisionStep, ShellStep};
 use std::path::PathBuf;
@@ -136,7 +140,12 @@ pub fn bake_spec(
         tags: tags.merged(&v.tags),
         snapshot_tags: tags.merged(&v.snapshot_tags),
         run_tags: tags.merged(&v.run_tags),
-        subnet_id: v.subnet_id.clone(),
+        network: network(v),
+        key_pair_type: v.temporary_key_pair_type,
+        run_volume_tags: v.run_volume_tags.clone(),
+        imds_support: v.imds_support,
+        ena_support: v.ena_support,
+        sriov_support: v.sriov_support == Some(true),
         launch: v.launch.clone(),
         spot: spot(v, tags),
         launch_block_devices: v.launch_block_device.iter().map(device).collect(),
@@ -182,6 +191,52 @@ fn spot(v: &GoldenAmi, tags: &TagPolicy) -> Option<crate::bake::spec::SpotSpec> 
         tags: tags.merged(&v.spot_tags),
         fallback_on_demand: v.spot_fallback_on_demand,
     })
+}
+
+/// The settings that place the build instance, as the plan reads them of
+/// a configuration and the apply of its inputs.
+#[derive(Debug, Default, serde::Deserialize)]
+pub struct NetworkView {
+    pub vpc_id: Option<String>,
+    pub vpc_filter: Option<VpcFilter>,
+    pub subnet_id: Option<String>,
+    pub subnet_filter: Option<SubnetFilter>,
+    pub availability_zone: Option<String>,
+    pub security_group_ids: Vec<String>,
+    pub security_group_filter: Option<SecurityGroupFilter>,
+}
+
+impl NetworkView {
+    /// As the EC2 seam takes it.
+    pub fn choice(self) -> NetworkChoice {
+        NetworkChoice {
+            vpc_id: self.vpc_id,
+            vpc_filter: self.vpc_filter.map(|f| f.filters),
+            subnet_id: self.subnet_id,
+            subnet_filter: self.subnet_filter.map(|f| SubnetPick {
+                filters: f.filters,
+                most_free: f.most_free,
+                random: f.random,
+            }),
+            availability_zone: self.availability_zone,
+            security_group_ids: self.security_group_ids,
+            security_group_filter: self.security_group_filter.map(|f| f.filters),
+        }
+    }
+}
+
+/// Where the build instance runs, as configured (ids or filters).
+pub fn network(v: &GoldenAmi) -> NetworkChoice {
+    NetworkView {
+        vpc_id: v.vpc_id.clone(),
+        vpc_filter: v.vpc_filter.clone(),
+        subnet_id: v.subnet_id.clone(),
+        subnet_filter: v.subnet_filter.clone(),
+        availability_zone: v.launch.availability_zone.clone(),
+        security_group_ids: v.security_group_ids.clone(),
+        security_group_filter: v.security_group_filter.clone(),
+    }
+    .choice()
 }
 
 /// A configured device, as the EC2 seam takes it.

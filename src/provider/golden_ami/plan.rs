@@ -6,6 +6,7 @@ use super::private::Private;
 use super::schema::{DeregistrationProtection, SourceAmiFilter, schema};
 use super::validate::validate;
 use crate::ec2::images::ImageInfo;
+use crate::ec2::placement::NetworkError;
 use crate::ec2::tags::INPUT_DIGEST_TAG;
 use crate::protocol::diag::{AttrPath, Diagnostic, Diagnostics};
 use crate::protocol::value::Value;
@@ -50,6 +51,17 @@ pub async fn plan(
         };
     }
     let mut planned = proposed.clone();
+    if let Err(e) = digest::fill_user_data_digest(&mut planned, false).await {
+        diags.push(
+            Diagnostic::error("Cannot read user_data_file", e).at(AttrPath::root("user_data_file")),
+        );
+        return PlanOutcome {
+            planned: proposed,
+            requires_replace: vec![],
+            private,
+            diags,
+        };
+    }
     if let Err((i, e)) = digest::fill_content_digests(&mut planned, false).await {
         diags.push(
             Diagnostic::error("Cannot read a provisioning file", e)
@@ -94,6 +106,7 @@ pub async fn plan(
                 announce_reuse(c, &planned, &config, &mut diags).await;
             }
             refuse_taken_name(c, &prior, &config, &planned, reuse, &mut diags).await;
+            check_network(c, &config, &mut diags).await;
         }
         return PlanOutcome {
             planned,
@@ -168,6 +181,7 @@ pub async fn plan(
             .unwrap_or((0, false));
         if let Some(c) = client {
             refuse_taken_name(c, &prior, &config, &planned, reuse, &mut diags).await;
+            check_network(c, &config, &mut diags).await;
         }
         // With keep_previous, a rebake is an update that keeps the old image (`keep`).
         if keep > 0
@@ -301,6 +315,58 @@ async fn refuse_taken_name(
         Err(e) => diags.push(
             Diagnostic::error("Cannot check whether the AMI name is free", e.to_string())
                 .at(AttrPath::root("name")),
+        ),
+    }
+}
+
+/// The attributes and blocks that place the build instance.
+const NETWORK: [&str; 7] = [
+    "vpc_id",
+    "vpc_filter",
+    "subnet_id",
+    "subnet_filter",
+    "availability_zone",
+    "security_group_ids",
+    "security_group_filter",
+];
+
+/// Looks the network settings up now (`ec2::placement`), so an id that does
+/// not exist, a group outside the VPC or a filter matching nothing fails the
+/// plan, naming the attribute, before anything is made. Skipped while any of
+/// them is unknown (the bake checks again) or none is set.
+async fn check_network(c: &Configured, config: &Value, diags: &mut Diagnostics) {
+    if NETWORK.iter().all(|a| {
+        let v = config.get(a);
+        v.is_null() || v.as_list().is_empty() && matches!(v, Value::List(_))
+    }) || NETWORK.iter().any(|a| !config.get(a).is_wholly_known())
+    {
+        return;
+    }
+    let v = match view_known::<super::model::NetworkView>(&schema().block, config) {
+        Ok(v) => v,
+        Err(e) => {
+            tracing::warn!(error = %e, "cannot read the network settings; the bake checks them");
+            return;
+        }
+    };
+    match c.ec2.choose_network(&v.choice()).await {
+        Ok(n) => {
+            tracing::info!(subnet = ?n.subnet_id, vpc = ?n.vpc_id, groups = ?n.security_group_ids, "network resolved")
+        }
+        Err(NetworkError::Choice { attr, message }) => {
+            let path = if attr.ends_with("_filter") {
+                AttrPath::root(attr).attr("filters")
+            } else {
+                AttrPath::root(attr)
+            };
+            diags.push(
+                Diagnostic::error(format!("Cannot place the build instance: {attr}"), message)
+                    .at(path),
+            );
+        }
+        Err(NetworkError::Ec2(e)) => diags.push(
+            Diagnostic::error("Cannot look up the network settings", e.to_string())
+                .at(AttrPath::root("subnet_id")),
         ),
     }
 }

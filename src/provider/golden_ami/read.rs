@@ -49,6 +49,18 @@ fn refresh(state: &mut Value, img: &ImageInfo, region: &str, policy: &TagPolicy)
     }
     refresh_deprecation(state, img.deprecation_time.as_deref());
     refresh_protection(state, img.deregistration_protection.as_deref());
+    // Only what the configuration set is compared: an image may show a
+    // value it did not get from this resource.
+    if !state.get("imds_support").is_null() {
+        state.set("imds_support", Value::opt_string(img.imds_support.clone()));
+    }
+    if !state.get("ena_support").is_null() {
+        state.set("ena_support", Value::Bool(img.ena_support == Some(true)));
+    }
+    if !state.get("sriov_support").is_null() {
+        let simple = img.sriov_net_support.as_deref() == Some("simple");
+        state.set("sriov_support", Value::Bool(simple));
+    }
 }
 
 /// Writes EC2's deregistration protection into its block. EC2 forgets the

@@ -4,9 +4,9 @@
 //! digest all come from here.
 
 use crate::bake::spec::{
-    HostKeyCheck, HttpEndpoint, HttpTokens, Interface, SpotAllocationStrategy,
+    HostKeyCheck, HttpEndpoint, HttpTokens, Interface, KeyPairType, SpotAllocationStrategy,
 };
-use crate::ec2::model::{CapacityPreference, LaunchOptions, Tenancy};
+use crate::ec2::model::{CapacityPreference, ImdsSupport, LaunchOptions, Tenancy};
 use crate::ec2::volumes::VolumeType;
 use crate::provider::duration::Dur;
 use crate::provider::schema::check::PORT;
@@ -62,7 +62,22 @@ define_block! {
             .check(Check::InstanceType),
         pub source_ami: Option<String> => optional("Id of the AMI to start from. Conflicts with `source_ami_filter`; one of the two is required.")
             .check(Check::AmiId),
-        pub subnet_id: Option<String> => optional("Subnet for the build instance; default: the default VPC."),
+        pub subnet_id: Option<String> => optional("Subnet for the build instance (checked at plan time: it must exist, and be in `vpc_id` and `availability_zone` when set); default: the default VPC. Conflicts with `subnet_filter`."),
+        pub vpc_id: Option<String> => optional("VPC of the build instance; needs `subnet_id` or `subnet_filter` (searched within it). Conflicts with `vpc_filter`."),
+        pub security_group_ids: Vec<String> => optional("Existing security groups for the build instance, in its VPC (checked at plan time): no temporary group is made, and the bake never changes nor deletes these. They must let the bake reach SSH. Conflicts with `security_group_filter` and `ssh.allowed_cidrs`."),
+        pub temporary_key_pair_type: KeyPairType => optional("Type of the temporary key pair: `ed25519`, or `rsa` (3072 bits, signing with rsa-sha2-256/512) for older images whose sshd lacks ed25519.")
+            .default("ed25519"),
+        pub user_data_file: Option<String> => optional("A local file whose content is the build instance's user data (Packer's `user_data_file`). Conflicts with `user_data`. Its content is in the input digest (`user_data_file_digest`); its path is not.")
+            .check(Check::LocalFile)
+            .digest(false),
+        pub user_data_file_digest: Option<String> => computed("SHA-256 of `user_data_file`'s content; a change plans a new bake.")
+            .digest(true),
+        pub run_volume_tags: BTreeMap<String, String> => optional("Tags on the build instance's volumes only, over `run_tags` (Packer's `run_volume_tags`).")
+            .check(Check::NoReservedTagKeys)
+            .in_place(),
+        pub ena_support: Option<bool> => optional("Enhanced networking with ENA on the image: set on the stopped build instance before CreateImage, as Packer's `ena_support` does; default: as the source AMI."),
+        pub sriov_support: Option<bool> => optional("SR-IOV enhanced networking (`simple`, Intel 82599 VF) on the image, set like `ena_support` (Packer's `sriov_support`); default: as the source AMI."),
+        pub imds_support: Option<ImdsSupport> => optional("`v2.0`: instances launched from the image get IMDSv2 only (their metadata requests need a token); set on the image after CreateImage, as Packer's `imds_support`."),
         pub associate_public_ip_address: Option<bool> => optional("Give the build instance a public IP address (default: the subnet's setting)."),
         #[serde(flatten)]
         pub launch: LaunchOptions => group(),
@@ -131,6 +146,9 @@ define_block! {
         pub previous_ids: Vec<String> => computed("Images earlier bakes of this resource left launchable (`keep_previous`), newest first."),
         // The filter only matters through the AMI it resolves to (`source_ami_id`).
         pub source_ami_filter: Option<SourceAmiFilter> => block().digest(false),
+        pub vpc_filter: Option<VpcFilter> => block(),
+        pub subnet_filter: Option<SubnetFilter> => block(),
+        pub security_group_filter: Option<SecurityGroupFilter> => block(),
         pub ssh: Option<Ssh> => block().in_place(),
         pub provision: Vec<Provision> => block(),
         pub encrypt_boot: Option<bool> => optional("Encrypt the image's root snapshot: the build instance's root volume is launched encrypted (with `kms_key_id`, or the account's default EBS key), so CreateImage makes an encrypted snapshot directly, with no extra copy as Packer's `encrypt_boot` makes."),
@@ -165,6 +183,29 @@ define_block! {
         pub owners: Vec<String> => optional("Owner account ids or aliases (`amazon`, `self`, ...) whose AMIs you trust. Needed: without it anyone who publishes a matching public AMI could become the source."),
         pub most_recent: bool => optional("Take the newest match when several match; without it several matches are an error.")
             .default(false),
+    }
+}
+
+define_block! {
+    pub struct VpcFilter: "Finds the build instance's VPC at plan time, as Packer's `vpc_filter`: the filters must match exactly one VPC. Needs `subnet_id` or `subnet_filter`." {
+        pub filters: BTreeMap<String, String> => required("DescribeVpcs filters, e.g. `{ \"tag:Name\" = \"build\", \"is-default\" = \"false\" }`.")
+            .check(Check::NonEmpty("A filter with no conditions would match every VPC.")),
+    }
+}
+
+define_block! {
+    pub struct SubnetFilter: "Finds the build instance's subnet at plan time (and again at apply), as Packer's `subnet_filter`, within the chosen VPC and `availability_zone` when set. Several matches are an error unless `most_free` or `random`." {
+        pub filters: BTreeMap<String, String> => required("DescribeSubnets filters, e.g. `{ \"tag:tier\" = \"build\" }`.")
+            .check(Check::NonEmpty("A filter with no conditions would match every subnet.")),
+        pub most_free: bool => optional("Take the match with the most free IPv4 addresses.").default(false),
+        pub random: bool => optional("Take any match.").default(false),
+    }
+}
+
+define_block! {
+    pub struct SecurityGroupFilter: "Finds existing security groups for the build instance in its VPC, as Packer's `security_group_filter`: every match is used and no temporary group is made. Matching none fails the plan." {
+        pub filters: BTreeMap<String, String> => required("DescribeSecurityGroups filters, e.g. `{ \"tag:role\" = \"packer\" }`.")
+            .check(Check::NonEmpty("A filter with no conditions would match every group.")),
     }
 }
 

@@ -77,6 +77,7 @@ pub fn validate(cfg: &Value) -> Diagnostics {
     }
     validate_launch(cfg, &mut d);
     validate_spot(cfg, &mut d);
+    validate_network(cfg, &mut d);
     for list in ["launch_block_device", "ami_block_device"] {
         validate_devices(cfg, list, &mut d);
     }
@@ -319,6 +320,83 @@ fn validate_launch(cfg: &Value, d: &mut Diagnostics) {
                 "enable_unlimited_credits applies to burstable (T) instance types only; `{}` is not one.",
                 cfg.get("instance_type").as_str().unwrap_or_default()
             ),
+        );
+    }
+}
+
+/// Network settings that exclude or need each other, as Packer's do. Whether
+/// the ids exist and the filters match is the plan's lookup (`plan.rs`).
+fn validate_network(cfg: &Value, d: &mut Diagnostics) {
+    let at = AttrPath::root;
+    let both = |a: &str, b: &str| present(cfg.get(a)) && present(cfg.get(b));
+    if both("vpc_id", "vpc_filter") {
+        err(
+            d,
+            at("vpc_id"),
+            "Conflicting VPC settings",
+            "Set either `vpc_id` or a `vpc_filter` block, not both.",
+        );
+    }
+    if both("subnet_id", "subnet_filter") {
+        err(
+            d,
+            at("subnet_id"),
+            "Conflicting subnet settings",
+            "Set either `subnet_id` or a `subnet_filter` block, not both.",
+        );
+    }
+    if (present(cfg.get("vpc_id")) || present(cfg.get("vpc_filter")))
+        && !present(cfg.get("subnet_id"))
+        && !present(cfg.get("subnet_filter"))
+    {
+        let attr = if present(cfg.get("vpc_id")) {
+            at("vpc_id")
+        } else {
+            at("vpc_filter").attr("filters")
+        };
+        err(
+            d,
+            attr,
+            "VPC without a subnet",
+            "The build instance runs in a subnet: with `vpc_id` or `vpc_filter`, set `subnet_id` or a `subnet_filter` block (searched within that VPC).",
+        );
+    }
+    let pick = cfg.get("subnet_filter");
+    if pick.get("most_free") == &Value::Bool(true) && pick.get("random") == &Value::Bool(true) {
+        err(
+            d,
+            at("subnet_filter").attr("random"),
+            "Conflicting subnet choices",
+            "Set either `most_free` (the subnet with the most free addresses) or `random`, not both.",
+        );
+    }
+    let ids = cfg.get("security_group_ids");
+    let has_ids = !ids.as_list().is_empty() || matches!(ids, Value::Unknown);
+    if has_ids && present(cfg.get("security_group_filter")) {
+        err(
+            d,
+            at("security_group_ids"),
+            "Conflicting security group settings",
+            "Set either `security_group_ids` or a `security_group_filter` block, not both.",
+        );
+    }
+    let cidrs = cfg.get("ssh").get("allowed_cidrs");
+    if (has_ids || present(cfg.get("security_group_filter")))
+        && (!cidrs.as_list().is_empty() || matches!(cidrs, Value::Unknown))
+    {
+        err(
+            d,
+            at("ssh").attr("allowed_cidrs"),
+            "Conflicting SSH access settings",
+            "`ssh.allowed_cidrs` shapes the temporary security group, and with `security_group_ids` or `security_group_filter` none is made: let SSH in through your own groups and leave `allowed_cidrs` out.",
+        );
+    }
+    if both("user_data", "user_data_file") {
+        err(
+            d,
+            at("user_data_file"),
+            "Conflicting user data",
+            "Set either `user_data` or `user_data_file`, not both.",
         );
     }
 }
