@@ -50,6 +50,12 @@ pub struct Configured {
 }
 
 impl Configured {
+    /// EC2 in another region of the same account, with the provider's
+    /// credentials and endpoint settings (one client per region, cached).
+    pub fn ec2_in(&self, region: &str) -> crate::ec2::Ec2 {
+        self.ec2.in_region(region)
+    }
+
     /// The account guard, run before the first AWS call that reads or makes
     /// anything; a refusal is asked again (it costs one call, and the
     /// credentials may change).

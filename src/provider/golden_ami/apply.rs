@@ -56,7 +56,7 @@ async fn create(
         None => generated_name(inputs.name_prefix.as_deref().unwrap_or("golden-")),
     };
     let build_id = new_build_id();
-    let spec = match bake_spec(
+    let mut spec = match bake_spec(
         &inputs,
         name.clone(),
         build_id.clone(),
@@ -66,6 +66,8 @@ async fn create(
         Ok(s) => s,
         Err(e) => return StateOutcome::err(Value::Null, internal(e)),
     };
+    // The image is made in the build region: no copy there.
+    spec.copy_regions.retain(|r| r.region != c.ec2.region);
     let instance_type = spec.instance_type.clone();
     let spec_tags = spec.tags.clone();
     // The bake runs as its own task: if Terraform drops this request (a lost
@@ -79,7 +81,10 @@ async fn create(
             && let Some(image) = outcome.image.take()
         {
             let never = CancellationToken::new();
-            if let Err(e) = ec2.delete_new_image_and_snapshots(&image.id, &image.snapshot_ids, &never).await {
+            let mut images = everywhere(&ec2.region, &image, &outcome.copies);
+            let snapshots = std::collections::BTreeMap::from([(ec2.region.clone(), image.snapshot_ids.clone())]);
+            images.retain(|_, id| !id.is_empty());
+            if let Err(e) = ec2.remove_everywhere(&images, &snapshots, &never).await {
                 tracing::error!(image = %image.id, error = %e, "cannot remove the image of an abandoned bake");
             }
         }
@@ -135,6 +140,10 @@ async fn create(
         Value::string_list(image.snapshot_ids.clone()),
     );
     state.set("source_ami_id", Value::opt_string(outcome.source_ami_id));
+    state.set(
+        "region_ami_ids",
+        Value::string_map(everywhere(&c.ec2.region, &image, &outcome.copies)),
+    );
     state.set("tags_all", Value::string_map(spec_tags));
     // Inputs unknown at plan time are known now.
     if state.get("input_digest").is_unknown_or_partial() {
@@ -159,6 +168,18 @@ async fn create(
         private: private.bytes(),
         diags,
     }
+}
+
+/// The image's id in each region: the build region's and each copy's.
+fn everywhere(
+    region: &str,
+    image: &crate::ec2::images::ImageInfo,
+    copies: &BTreeMap<String, crate::ec2::images::ImageInfo>,
+) -> BTreeMap<String, String> {
+    let mut ids: BTreeMap<String, String> =
+        copies.iter().map(|(r, i)| (r.clone(), i.id.clone())).collect();
+    ids.insert(region.to_string(), image.id.clone());
+    ids
 }
 
 /// A diagnostic for a broken invariant: a bug, not the user's input.

@@ -1,0 +1,134 @@
+//! The same account in other regions: one client per region, built on the
+//! provider's credentials and endpoint settings and cached, and the one way
+//! an image and its copies are removed from every region they are in.
+
+use super::Ec2;
+use super::api::Ec2Api;
+use super::wait::WaitError;
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex};
+use tokio_util::sync::CancellationToken;
+
+/// Tag on every image of a bake, the original and its copies: the sorted,
+/// comma-separated regions where the image exists (build region included).
+pub const COPY_REGIONS_TAG: &str = "golden:copy-regions";
+
+/// Builds the seam for a region. The SDK's builds a client with the
+/// provider's settings in that region; a test's hands out per-region fakes.
+pub type ApiFactory = Arc<dyn Fn(&str) -> Arc<dyn Ec2Api> + Send + Sync>;
+
+/// How to reach other regions, with the clients already made.
+#[derive(Clone, Default)]
+pub struct Regions {
+    /// None: the seam serves every region itself (a single fake).
+    factory: Option<ApiFactory>,
+    cache: Arc<Mutex<BTreeMap<String, Ec2>>>,
+}
+
+impl std::fmt::Debug for Regions {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let cached: Vec<String> = self
+            .cache
+            .lock()
+            .map(|c| c.keys().cloned().collect())
+            .unwrap_or_default();
+        f.debug_struct("Regions").field("cached", &cached).finish()
+    }
+}
+
+impl Regions {
+    pub fn new(factory: ApiFactory) -> Regions {
+        Regions {
+            factory: Some(factory),
+            cache: Default::default(),
+        }
+    }
+}
+
+/// The `golden:copy-regions` value: sorted, no repeats, comma-separated.
+pub fn copy_regions_value<'a>(regions: impl IntoIterator<Item = &'a str>) -> String {
+    let set: std::collections::BTreeSet<&str> = regions.into_iter().collect();
+    set.into_iter().collect::<Vec<_>>().join(",")
+}
+
+/// Whether EC2 would refuse to deregister an image showing this protection.
+pub fn protected(shown: Option<&str>) -> bool {
+    shown.is_some_and(|p| p.starts_with("enabled") || p.starts_with("disabled-until"))
+}
+
+impl Ec2 {
+    /// The seam in `region`: this one for its own region, else a client with
+    /// the same credentials, endpoint, pacing and not-found patience, made
+    /// once per region and shared by every caller.
+    pub fn in_region(&self, region: &str) -> Ec2 {
+        if region == self.region {
+            return self.clone();
+        }
+        let mut cache = self
+            .regions
+            .cache
+            .lock()
+            .unwrap_or_else(|p| p.into_inner());
+        if let Some(e) = cache.get(region) {
+            return e.clone();
+        }
+        let api = match &self.regions.factory {
+            Some(make) => make(region),
+            None => self.api.clone(),
+        };
+        let mut e = self.clone();
+        e.api = api;
+        e.region = region.to_string();
+        // Account facts (VPCs) and recent source lookups are per region.
+        e.facts = Default::default();
+        e.recent_sources = Default::default();
+        cache.insert(region.to_string(), e.clone());
+        e
+    }
+
+    /// Removes an image and its copies everywhere: `images` maps each region
+    /// to the image there. Every region is looked at first, and an image under
+    /// deregistration protection anywhere refuses the whole removal before
+    /// anything goes; then each region's image and snapshots go (in
+    /// parallel), and the first failure is reported once all were tried.
+    pub async fn remove_everywhere(
+        &self,
+        images: &BTreeMap<String, String>,
+        known_snapshots: &BTreeMap<String, Vec<String>>,
+        cancel: &CancellationToken,
+    ) -> Result<(), WaitError> {
+        for (region, id) in images {
+            let ec2 = self.in_region(region);
+            if let Some(img) = ec2.describe_image(id).await?
+                && protected(img.deregistration_protection.as_deref())
+            {
+                return Err(WaitError::Failed(format!(
+                    "AMI {id} in {region} is protected from deregistration ({}): set `deregistration_protection {{ enabled = false }}` and apply first",
+                    img.deregistration_protection.unwrap_or_default()
+                )));
+            }
+        }
+        let mut removals = tokio::task::JoinSet::new();
+        for (region, id) in images {
+            let (ec2, id, region) = (self.in_region(region), id.clone(), region.clone());
+            let snaps = known_snapshots.get(&region).cloned().unwrap_or_default();
+            let cancel = cancel.clone();
+            removals.spawn(async move {
+                ec2.delete_image_and_snapshots(&id, &snaps, &cancel)
+                    .await
+                    .map_err(|e| match e {
+                        WaitError::Api(e) => WaitError::Failed(format!("{region}: {e}")),
+                        other => other,
+                    })
+            });
+        }
+        let mut first = Ok(());
+        while let Some(r) = removals.join_next().await {
+            let r = r.unwrap_or_else(|e| Err(WaitError::Failed(format!("removal task: {e}"))));
+            if first.is_ok() {
+                first = r;
+            }
+        }
+        first
+    }
+}
