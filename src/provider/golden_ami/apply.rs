@@ -205,6 +205,9 @@ struct InPlace {
     deprecate_at: Option<String>,
     description: Option<String>,
     deregistration_protection: Option<DeregistrationProtection>,
+    /// The image in each region (the build region's too); empty in states from before it.
+    #[serde(default)]
+    region_ami_ids: Option<BTreeMap<String, String>>,
 }
 
 /// What to add and what to remove to go from `old` to `new`.
@@ -225,6 +228,32 @@ struct Held {
     id: Option<String>,
     snapshot_ids: Vec<String>,
     timeouts: Timeouts,
+    #[serde(default)]
+    region_ami_ids: Option<BTreeMap<String, String>>,
+}
+
+/// Every image of the resource with its region's seam and snapshots: the
+/// build region's (snapshots from the state), then each copy (its snapshots
+/// as EC2 shows them; a copy gone shows none).
+async fn targets(
+    ec2: &Ec2,
+    id: &str,
+    snapshots: &[String],
+    regions: &Option<BTreeMap<String, String>>,
+) -> Vec<(Ec2, String, Vec<String>)> {
+    let mut all = vec![(ec2.clone(), id.to_string(), snapshots.to_vec())];
+    for (region, copy) in regions.iter().flatten() {
+        if region == &ec2.region {
+            continue;
+        }
+        let there = ec2.in_region(region);
+        let snaps = match there.describe_image(copy).await {
+            Ok(Some(img)) => img.snapshot_ids,
+            _ => vec![],
+        };
+        all.push((there, copy.clone(), snaps));
+    }
+    all
 }
 
 async fn update(
@@ -246,80 +275,83 @@ async fn update(
     let mut diags = Diagnostics::default();
     let all = |v: &InPlace| v.tags_all.clone().unwrap_or_else(|| policy.merged(&v.tags));
     let (old_all, new_all) = (all(&old), all(&new));
-    let image_ids = vec![id.clone()];
-    let snapshots = old.snapshot_ids.clone();
-    let steps = [
-        ("tags", ec2.sync_tags(&image_ids, &old_all, &new_all).await),
-        (
-            "snapshot_tags",
-            ec2.sync_tags(
-                &snapshots,
-                &policy.merged(&old.snapshot_tags),
-                &policy.merged(&new.snapshot_tags),
-            )
-            .await,
-        ),
-    ];
-    for (attr, r) in steps {
-        if let Err(e) = r {
+    // In every region the image is in, the same changes.
+    for (ec2, id, snapshots) in targets(ec2, &id, &old.snapshot_ids, &old.region_ami_ids).await {
+        let ec2 = &ec2;
+        let image_ids = vec![id.clone()];
+        let steps = [
+            ("tags", ec2.sync_tags(&image_ids, &old_all, &new_all).await),
+            (
+                "snapshot_tags",
+                ec2.sync_tags(
+                    &snapshots,
+                    &policy.merged(&old.snapshot_tags),
+                    &policy.merged(&new.snapshot_tags),
+                )
+                .await,
+            ),
+        ];
+        for (attr, r) in steps {
+            if let Err(e) = r {
+                diags.push(
+                    Diagnostic::error(format!("Cannot update {attr}"), e.to_string())
+                        .at(AttrPath::root(attr)),
+                );
+            }
+        }
+        let launchers = |v: &InPlace| {
+            launch_principals(&v.ami_users, &v.ami_groups, &v.ami_org_arns, &v.ami_ou_arns)
+        };
+        let (add, remove) = changes(&launchers(&old), &launchers(&new));
+        if (!add.is_empty() || !remove.is_empty())
+            && let Err(e) = ec2.set_launch_permissions(&id, &add, &remove).await
+        {
             diags.push(
-                Diagnostic::error(format!("Cannot update {attr}"), e.to_string())
-                    .at(AttrPath::root(attr)),
+                Diagnostic::error("Cannot update who may launch the AMI", e.to_string())
+                    .at(AttrPath::root("ami_users")),
             );
         }
-    }
-    let launchers = |v: &InPlace| {
-        launch_principals(&v.ami_users, &v.ami_groups, &v.ami_org_arns, &v.ami_ou_arns)
-    };
-    let (add, remove) = changes(&launchers(&old), &launchers(&new));
-    if (!add.is_empty() || !remove.is_empty())
-        && let Err(e) = ec2.set_launch_permissions(&id, &add, &remove).await
-    {
-        diags.push(
-            Diagnostic::error("Cannot update who may launch the AMI", e.to_string())
-                .at(AttrPath::root("ami_users")),
+        let (add, remove) = changes(
+            &snapshot_principals(&old.snapshot_users, &old.snapshot_groups),
+            &snapshot_principals(&new.snapshot_users, &new.snapshot_groups),
         );
-    }
-    let (add, remove) = changes(
-        &snapshot_principals(&old.snapshot_users, &old.snapshot_groups),
-        &snapshot_principals(&new.snapshot_users, &new.snapshot_groups),
-    );
-    if let Err(e) = ec2
-        .set_snapshot_permissions(&snapshots, &add, &remove)
-        .await
-    {
-        diags.push(
-            Diagnostic::error("Cannot update who may use the snapshots", e.to_string())
-                .at(AttrPath::root("snapshot_users")),
-        );
-    }
-    if old.deprecate_at != new.deprecate_at
-        && let Err(e) = ec2.set_deprecation(&id, new.deprecate_at.as_deref()).await
-    {
-        diags.push(
-            Diagnostic::error("Cannot update deprecate_at", e.to_string())
-                .at(AttrPath::root("deprecate_at")),
-        );
-    }
-    let (was, now) = (
-        protection(&old.deregistration_protection),
-        protection(&new.deregistration_protection),
-    );
-    if was != now
-        && let Err(e) = ec2.set_deregistration_protection(&id, now).await
-    {
-        diags.push(
-            Diagnostic::error("Cannot update deregistration_protection", e.to_string())
-                .at(AttrPath::root("deregistration_protection")),
-        );
-    }
-    if old.description != new.description {
-        let desc = new.description.as_deref().unwrap_or_default();
-        if let Err(e) = ec2.set_image_description(&id, desc).await {
+        if let Err(e) = ec2
+            .set_snapshot_permissions(&snapshots, &add, &remove)
+            .await
+        {
             diags.push(
-                Diagnostic::error("Cannot update description", e.to_string())
-                    .at(AttrPath::root("description")),
+                Diagnostic::error("Cannot update who may use the snapshots", e.to_string())
+                    .at(AttrPath::root("snapshot_users")),
             );
+        }
+        if old.deprecate_at != new.deprecate_at
+            && let Err(e) = ec2.set_deprecation(&id, new.deprecate_at.as_deref()).await
+        {
+            diags.push(
+                Diagnostic::error("Cannot update deprecate_at", e.to_string())
+                    .at(AttrPath::root("deprecate_at")),
+            );
+        }
+        let (was, now) = (
+            protection(&old.deregistration_protection),
+            protection(&new.deregistration_protection),
+        );
+        if was != now
+            && let Err(e) = ec2.set_deregistration_protection(&id, now).await
+        {
+            diags.push(
+                Diagnostic::error("Cannot update deregistration_protection", e.to_string())
+                    .at(AttrPath::root("deregistration_protection")),
+            );
+        }
+        if old.description != new.description {
+            let desc = new.description.as_deref().unwrap_or_default();
+            if let Err(e) = ec2.set_image_description(&id, desc).await {
+                diags.push(
+                    Diagnostic::error("Cannot update description", e.to_string())
+                        .at(AttrPath::root("description")),
+                );
+            }
         }
     }
     // On failure keep the prior values so the next plan retries the change.
@@ -372,9 +404,12 @@ async fn delete(ec2: &Ec2, stop: &CancellationToken, prior: Value) -> StateOutco
         };
     }
     let limit = held.timeouts.delete.0;
-    let snapshots = held.snapshot_ids;
+    // The image and its copies, removed in every region through one function.
+    let mut images = held.region_ami_ids.clone().unwrap_or_default();
+    images.insert(ec2.region.clone(), id.clone());
+    let snapshots = BTreeMap::from([(ec2.region.clone(), held.snapshot_ids.clone())]);
     let r = tokio::select! {
-        r = tokio::time::timeout(limit, ec2.delete_image_and_snapshots(&id, &snapshots, stop)) => Some(r),
+        r = tokio::time::timeout(limit, ec2.remove_everywhere(&images, &snapshots, stop)) => Some(r),
         _ = stop.cancelled() => None,
     };
     let err = match r {

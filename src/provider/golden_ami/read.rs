@@ -182,6 +182,43 @@ fn refresh_snapshot_sharing(state: &mut Value, found: Vec<String>) {
     refresh_list(state, "snapshot_groups", groups);
 }
 
+/// Looks up each copy in its region. One deregistered by hand leaves
+/// `region_ami_ids`, and its region leaves `ami_regions`: the plan then
+/// replaces the image, as a copy is not re-made alone.
+async fn refresh_copies(c: &Configured, state: &mut Value) -> Result<(), Diagnostic> {
+    let ids = state.get("region_ami_ids").as_string_map();
+    let mut there = BTreeMap::new();
+    for (region, id) in &ids {
+        if region == &c.ec2.region {
+            there.insert(region.clone(), id.clone());
+            continue;
+        }
+        match c.ec2_in(region).describe_image(id).await {
+            Ok(Some(_)) => {
+                there.insert(region.clone(), id.clone());
+            }
+            Ok(None) => tracing::info!(%region, image = %id, "a copy of the AMI is gone"),
+            Err(e) => {
+                return Err(Diagnostic::error(
+                    format!("Cannot read the copy {id} in {region}"),
+                    e.to_string(),
+                ));
+            }
+        }
+    }
+    if there.len() != ids.len() {
+        let regions: Vec<String> = state
+            .get("ami_regions")
+            .as_string_list()
+            .into_iter()
+            .filter(|r| r == &c.ec2.region || there.contains_key(r))
+            .collect();
+        state.set("ami_regions", Value::string_list(regions));
+        state.set("region_ami_ids", Value::string_map(there));
+    }
+    Ok(())
+}
+
 pub async fn read(c: &Configured, state: Value, private: Vec<u8>) -> StateOutcome {
     // What earlier bakes learned, from wherever the state lives, seeds this
     // machine's memory before anything here waits.
@@ -203,6 +240,9 @@ pub async fn read(c: &Configured, state: Value, private: Vec<u8>) -> StateOutcom
             .bytes();
             let mut state = state;
             refresh(&mut state, &img, &c.ec2.region, &c.tags);
+            if let Err(d) = refresh_copies(c, &mut state).await {
+                return StateOutcome::err(state, d);
+            }
             // The snapshots' tags cost one DescribeSnapshots call per refresh,
             // so it is made only when the state has `snapshot_tags` (set in
             // the configuration, even to `{}`): a plain refresh stays at
