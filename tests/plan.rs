@@ -436,6 +436,24 @@ fn catalogue(bed: &Bed) -> Vec<(&'static str, String, &'static str, String)> {
             "tags = { \"aws:owner\" = \"me\" }".into(),
         ),
         (
+            "bad region",
+            named("ami_regions = [\"us-west-2\", \"Mars-1\"]"),
+            "\"Mars-1\" is not an AWS region name",
+            "ami_regions = [\"us-west-2\", \"Mars-1\"]".into(),
+        ),
+        (
+            "key for a region without a copy",
+            named("ami_regions = [\"us-west-2\"]\nregion_kms_key_ids = { \"eu-west-1\" = \"alias/k\" }"),
+            "\"eu-west-1\" is not in `ami_regions`",
+            "region_kms_key_ids = { \"eu-west-1\" = \"alias/k\" }".into(),
+        ),
+        (
+            "copy duration",
+            named("ami_regions = [\"us-west-2\"]\nsnapshot_copy_duration_minutes = 20"),
+            "20 is not a multiple of 15",
+            "snapshot_copy_duration_minutes = 20".into(),
+        ),
+        (
             "no ssh",
             format!("name = \"abc\"\n{src}"),
             "Add an `ssh { username",

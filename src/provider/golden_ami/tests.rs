@@ -78,6 +78,36 @@ fn every_rule_refuses_its_bad_input_at_its_attribute() {
     let long = "a".repeat(129);
     let cases: Vec<(&str, Json, &str, &str)> = vec![
         (
+            "region name",
+            json!({"ami_regions": ["us-west-2", "US_WEST"]}),
+            "ami_regions[1]",
+            "\"US_WEST\" is not an AWS region name",
+        ),
+        (
+            "key for a region without a copy",
+            json!({"ami_regions": ["us-west-2"], "region_kms_key_ids": {"eu-west-1": "alias/k"}}),
+            "region_kms_key_ids[\"eu-west-1\"]",
+            "\"eu-west-1\" is not in `ami_regions`",
+        ),
+        (
+            "key region name",
+            json!({"ami_regions": ["us-west-2"], "region_kms_key_ids": {"west": "alias/k"}}),
+            "region_kms_key_ids[\"west\"]",
+            "\"west\" is not an AWS region name",
+        ),
+        (
+            "copy duration step",
+            json!({"snapshot_copy_duration_minutes": 20}),
+            "snapshot_copy_duration_minutes",
+            "20 is not a multiple of 15",
+        ),
+        (
+            "copy duration range",
+            json!({"snapshot_copy_duration_minutes": 0}),
+            "snapshot_copy_duration_minutes",
+            "0 is not a copy duration in minutes (15-2880)",
+        ),
+        (
             "both names",
             json!({"name_prefix": "x-"}),
             "name_prefix",
@@ -648,6 +678,9 @@ fn digest_covers_exactly_the_inputs_that_shape_the_image() {
         json!({"user_data": "#!/bin/sh"}),
         json!({"triggers": {"v": "2"}}),
         json!({"provision": [{"shell": {"inline": ["true"]}}]}),
+        json!({"ami_regions": ["us-west-2"]}),
+        json!({"region_kms_key_ids": {"us-west-2": "alias/k"}}),
+        json!({"snapshot_copy_duration_minutes": 30}),
     ];
     for p in shaping {
         let mut j = good();
@@ -670,6 +703,7 @@ fn digest_covers_exactly_the_inputs_that_shape_the_image() {
         json!({"metadata_options": {"http_tokens": "optional"}}),
         json!({"source_ami_filter": {"filters": {"name": "x"}}}),
         json!({"id": "ami-9", "snapshot_ids": ["snap-1"], "build_id": "x"}),
+        json!({"region_ami_ids": {"us-west-2": "ami-8"}}),
     ];
     for p in not_shaping {
         let mut j = good();

@@ -86,6 +86,17 @@ pub fn region_ok(s: &str) -> bool {
             .is_some_and(|n| !n.is_empty() && n.len() <= 2 && n.bytes().all(|b| b.is_ascii_digit()))
 }
 
+#[cfg(test)]
+#[test]
+fn region_names() {
+    for ok in ["us-east-1", "ap-southeast-2", "us-gov-west-1", "cn-north-1", "eu-central-2"] {
+        assert!(region_ok(ok), "{ok}");
+    }
+    for bad in ["", "us-east", "US-EAST-1", "us_east_1", "useast-1", "us-east-1a", "us--1"] {
+        assert!(!region_ok(bad), "{bad}");
+    }
+}
+
 /// A TCP port, as every `port` attribute takes it.
 pub const PORT: Check = Check::Whole {
     min: 1,
