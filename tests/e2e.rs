@@ -1153,6 +1153,18 @@ fn copies_to_two_regions_are_encrypted_tagged_shared_and_destroyed(v: TfVersion)
     }
     let (code, plan) = tf.plan_exit(&[]);
     assert_eq!(code, 0, "read back without drift: {plan}");
+    // A copy deregistered by hand is drift: the plan replaces the image.
+    let west = ids["us-west-2"].as_str().unwrap().to_string();
+    let out = std::process::Command::new("python3")
+        .args(["-c", "import boto3,sys; boto3.client('ec2', endpoint_url=sys.argv[1], region_name='us-west-2', aws_access_key_id='test', aws_secret_access_key='test').deregister_image(ImageId=sys.argv[2])"])
+        .args([&bed.moto_endpoint, &west])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let (code, plan) = tf.plan_exit(&[]);
+    assert_eq!(code, 2, "{plan}");
+    assert!(plan.contains("must be replaced"), "{plan}");
+    // Destroy removes the rest, and the gone copy's snapshots (EC2 keeps them).
     tf.destroy(&[]);
     let seen = regions_seen(&bed, &COPY_REGIONS);
     for region in COPY_REGIONS {

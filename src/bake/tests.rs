@@ -685,12 +685,12 @@ async fn remove_everywhere_refuses_a_protected_copy_before_removing_anything() {
     assert!(west_ec2.set_deregistration_protection(&b, Some(false)).await.is_ok());
     let images = BTreeMap::from([("us-east-1".to_string(), a.clone()), ("us-west-2".to_string(), b.clone())]);
     let never = CancellationToken::new();
-    let r = ec2.remove_everywhere(&images, &BTreeMap::new(), &never).await;
+    let r = ec2.remove_everywhere(&images, &BTreeMap::new(), None, &never).await;
     let Err(e) = r else { panic!("a protected copy was removed") };
     assert!(e.to_string().contains("us-west-2"), "{e}");
     assert_eq!(home.own_images(), vec![a.clone()]);
     assert!(west_ec2.set_deregistration_protection(&b, None).await.is_ok());
-    let r = ec2.remove_everywhere(&images, &BTreeMap::new(), &never).await;
+    let r = ec2.remove_everywhere(&images, &BTreeMap::new(), None, &never).await;
     assert!(r.is_ok(), "{r:?}");
     assert!(home.own_images().is_empty() && west.own_images().is_empty());
     assert_eq!(west.snapshots(), fresh_snapshots, "{:?}", west.log());

@@ -91,10 +91,13 @@ impl Ec2 {
     /// deregistration protection anywhere refuses the whole removal before
     /// anything goes; then each region's image and snapshots go (in
     /// parallel), and the first failure is reported once all were tried.
+    /// With the bake's `build_id`, each region's snapshots tagged with it go
+    /// too: those of a copy deregistered by hand, which EC2 keeps.
     pub async fn remove_everywhere(
         &self,
         images: &BTreeMap<String, String>,
         known_snapshots: &BTreeMap<String, Vec<String>>,
+        build_id: Option<&str>,
         cancel: &CancellationToken,
     ) -> Result<(), WaitError> {
         for (region, id) in images {
@@ -113,13 +116,25 @@ impl Ec2 {
             let (ec2, id, region) = (self.in_region(region), id.clone(), region.clone());
             let snaps = known_snapshots.get(&region).cloned().unwrap_or_default();
             let cancel = cancel.clone();
+            let build_id = build_id.filter(|b| super::tags::valid_build_id(b)).map(str::to_string);
             removals.spawn(async move {
-                ec2.delete_image_and_snapshots(&id, &snaps, &cancel)
-                    .await
-                    .map_err(|e| match e {
-                        WaitError::Api(e) => WaitError::Failed(format!("{region}: {e}")),
-                        other => other,
-                    })
+                let removed = async {
+                    ec2.delete_image_and_snapshots(&id, &snaps, &cancel).await?;
+                    if let Some(b) = build_id {
+                        let tagged = ec2
+                            .api
+                            .describe_own_snapshots(&super::model::tag_filter(super::tags::BUILD_ID_TAG, &b))
+                            .await?;
+                        for s in tagged.iter().filter(|s| super::model::tagged_exactly(&s.tags, super::tags::BUILD_ID_TAG, &b)) {
+                            ec2.wait_snapshot_deleted(&s.id, &id, &cancel).await?;
+                        }
+                    }
+                    Ok(())
+                };
+                removed.await.map_err(|e| match e {
+                    WaitError::Api(e) => WaitError::Failed(format!("{region}: {e}")),
+                    other => other,
+                })
             });
         }
         let mut first = Ok(());

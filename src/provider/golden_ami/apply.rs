@@ -84,7 +84,7 @@ async fn create(
             let mut images = everywhere(&ec2.region, &image, &outcome.copies);
             let snapshots = std::collections::BTreeMap::from([(ec2.region.clone(), image.snapshot_ids.clone())]);
             images.retain(|_, id| !id.is_empty());
-            if let Err(e) = ec2.remove_everywhere(&images, &snapshots, &never).await {
+            if let Err(e) = ec2.remove_everywhere(&images, &snapshots, Some(&spec.build_id), &never).await {
                 tracing::error!(image = %image.id, error = %e, "cannot remove the image of an abandoned bake");
             }
         }
@@ -230,6 +230,8 @@ struct Held {
     timeouts: Timeouts,
     #[serde(default)]
     region_ami_ids: Option<BTreeMap<String, String>>,
+    #[serde(default)]
+    build_id: Option<String>,
 }
 
 /// Every image of the resource with its region's seam and snapshots: the
@@ -409,7 +411,7 @@ async fn delete(ec2: &Ec2, stop: &CancellationToken, prior: Value) -> StateOutco
     images.insert(ec2.region.clone(), id.clone());
     let snapshots = BTreeMap::from([(ec2.region.clone(), held.snapshot_ids.clone())]);
     let r = tokio::select! {
-        r = tokio::time::timeout(limit, ec2.remove_everywhere(&images, &snapshots, stop)) => Some(r),
+        r = tokio::time::timeout(limit, ec2.remove_everywhere(&images, &snapshots, held.build_id.as_deref(), stop)) => Some(r),
         _ = stop.cancelled() => None,
     };
     let err = match r {

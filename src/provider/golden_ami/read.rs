@@ -182,9 +182,11 @@ fn refresh_snapshot_sharing(state: &mut Value, found: Vec<String>) {
     refresh_list(state, "snapshot_groups", groups);
 }
 
-/// Looks up each copy in its region. One deregistered by hand leaves
-/// `region_ami_ids`, and its region leaves `ami_regions`: the plan then
-/// replaces the image, as a copy is not re-made alone.
+/// Looks up each copy in its region. For one deregistered by hand its
+/// region leaves `ami_regions`: the plan then replaces the image, as a copy
+/// is not re-made alone. `region_ami_ids` keeps it: it records where the
+/// resource made images, which the destroy visits (for the copy's
+/// snapshots, which EC2 keeps).
 async fn refresh_copies(c: &Configured, state: &mut Value) -> Result<(), Diagnostic> {
     let ids = state.get("region_ami_ids").as_string_map();
     let mut there = BTreeMap::new();
@@ -214,7 +216,6 @@ async fn refresh_copies(c: &Configured, state: &mut Value) -> Result<(), Diagnos
             .filter(|r| r == &c.ec2.region || there.contains_key(r))
             .collect();
         state.set("ami_regions", Value::string_list(regions));
-        state.set("region_ami_ids", Value::string_map(there));
     }
     Ok(())
 }
