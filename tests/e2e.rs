@@ -1086,7 +1086,11 @@ fn kms_key_in(bed: &Bed, region: &str) -> String {
         .arg(region)
         .output()
         .unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     String::from_utf8_lossy(&out.stdout).trim().to_string()
 }
 
@@ -1098,7 +1102,11 @@ fn regions_seen(bed: &Bed, regions: &[&str]) -> serde_json::Value {
         .args(["--dump", &bed.moto_endpoint, &regions.join(",")])
         .output()
         .unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     serde_json::from_slice(&out.stdout).unwrap()
 }
 
@@ -1138,9 +1146,15 @@ fn copies_to_two_regions_are_encrypted_tagged_shared_and_destroyed(v: TfVersion)
         let img = &images[0];
         assert_eq!(img["id"], ids[region], "{region}: {seen}");
         assert_eq!(img["tags"]["golden:build-id"], build_id.as_str());
-        assert_eq!(img["tags"]["golden:copy-regions"], "eu-west-1,us-east-1,us-west-2");
+        assert_eq!(
+            img["tags"]["golden:copy-regions"],
+            "eu-west-1,us-east-1,us-west-2"
+        );
         assert_eq!(img["tags"]["Name"], "copied");
-        assert!(img["tags"].get("golden:expires-at").is_none(), "{region}: kept");
+        assert!(
+            img["tags"].get("golden:expires-at").is_none(),
+            "{region}: kept"
+        );
         assert_eq!(img["launch"], serde_json::json!(launch_want), "{region}");
         for snap in img["snapshots"].as_array().unwrap() {
             let s = &seen[region]["snapshots"][snap.as_str().unwrap()];
@@ -1148,7 +1162,11 @@ fn copies_to_two_regions_are_encrypted_tagged_shared_and_destroyed(v: TfVersion)
             if region == "us-west-2" {
                 assert_eq!(s["kms"], west_key.as_str(), "{region}: {s}");
             }
-            assert_eq!(s["volume_users"], serde_json::json!(["210987654321"]), "{region}: {s}");
+            assert_eq!(
+                s["volume_users"],
+                serde_json::json!(["210987654321"]),
+                "{region}: {s}"
+            );
         }
     }
     let (code, plan) = tf.plan_exit(&[]);
@@ -1160,7 +1178,11 @@ fn copies_to_two_regions_are_encrypted_tagged_shared_and_destroyed(v: TfVersion)
         .args([&bed.moto_endpoint, &west])
         .output()
         .unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let (code, plan) = tf.plan_exit(&[]);
     assert_eq!(code, 2, "{plan}");
     assert!(plan.contains("must be replaced"), "{plan}");
@@ -1168,7 +1190,11 @@ fn copies_to_two_regions_are_encrypted_tagged_shared_and_destroyed(v: TfVersion)
     tf.destroy(&[]);
     let seen = regions_seen(&bed, &COPY_REGIONS);
     for region in COPY_REGIONS {
-        assert_eq!(seen[region]["images"], serde_json::json!([]), "{region}: {seen}");
+        assert_eq!(
+            seen[region]["images"],
+            serde_json::json!([]),
+            "{region}: {seen}"
+        );
         let ours: Vec<_> = seen[region]["snapshots"]
             .as_object()
             .unwrap()
@@ -1191,7 +1217,11 @@ fn a_copy_refused_in_one_region_leaves_nothing_anywhere(v: TfVersion) {
     assert!(flat.contains("copy to eu-west-1 failed"), "{out}");
     let seen = regions_seen(&bed, &COPY_REGIONS);
     for region in COPY_REGIONS {
-        assert_eq!(seen[region]["images"], serde_json::json!([]), "{region}: {seen}");
+        assert_eq!(
+            seen[region]["images"],
+            serde_json::json!([]),
+            "{region}: {seen}"
+        );
         let ours: Vec<_> = seen[region]["snapshots"]
             .as_object()
             .unwrap()

@@ -443,7 +443,9 @@ fn catalogue(bed: &Bed) -> Vec<(&'static str, String, &'static str, String)> {
         ),
         (
             "key for a region without a copy",
-            named("ami_regions = [\"us-west-2\"]\nregion_kms_key_ids = { \"eu-west-1\" = \"alias/k\" }"),
+            named(
+                "ami_regions = [\"us-west-2\"]\nregion_kms_key_ids = { \"eu-west-1\" = \"alias/k\" }",
+            ),
             "\"eu-west-1\" is not in `ami_regions`",
             "region_kms_key_ids = { \"eu-west-1\" = \"alias/k\" }".into(),
         ),

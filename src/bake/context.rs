@@ -162,7 +162,11 @@ impl<'a> BakeContext<'a> {
             .collect();
         for c in &self.copies {
             if let Some(img) = &c.image {
-                all.push((self.ec2.in_region(&c.region), c.id.clone(), img.snapshot_ids.clone()));
+                all.push((
+                    self.ec2.in_region(&c.region),
+                    c.id.clone(),
+                    img.snapshot_ids.clone(),
+                ));
             }
         }
         all

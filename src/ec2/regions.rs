@@ -64,11 +64,7 @@ impl Ec2 {
         if region == self.region {
             return self.clone();
         }
-        let mut cache = self
-            .regions
-            .cache
-            .lock()
-            .unwrap_or_else(|p| p.into_inner());
+        let mut cache = self.regions.cache.lock().unwrap_or_else(|p| p.into_inner());
         if let Some(e) = cache.get(region) {
             return e.clone();
         }
@@ -116,16 +112,23 @@ impl Ec2 {
             let (ec2, id, region) = (self.in_region(region), id.clone(), region.clone());
             let snaps = known_snapshots.get(&region).cloned().unwrap_or_default();
             let cancel = cancel.clone();
-            let build_id = build_id.filter(|b| super::tags::valid_build_id(b)).map(str::to_string);
+            let build_id = build_id
+                .filter(|b| super::tags::valid_build_id(b))
+                .map(str::to_string);
             removals.spawn(async move {
                 let removed = async {
                     ec2.delete_image_and_snapshots(&id, &snaps, &cancel).await?;
                     if let Some(b) = build_id {
                         let tagged = ec2
                             .api
-                            .describe_own_snapshots(&super::model::tag_filter(super::tags::BUILD_ID_TAG, &b))
+                            .describe_own_snapshots(&super::model::tag_filter(
+                                super::tags::BUILD_ID_TAG,
+                                &b,
+                            ))
                             .await?;
-                        for s in tagged.iter().filter(|s| super::model::tagged_exactly(&s.tags, super::tags::BUILD_ID_TAG, &b)) {
+                        for s in tagged.iter().filter(|s| {
+                            super::model::tagged_exactly(&s.tags, super::tags::BUILD_ID_TAG, &b)
+                        }) {
                             ec2.wait_snapshot_deleted(&s.id, &id, &cancel).await?;
                         }
                     }

@@ -19,7 +19,11 @@ pub struct CopyImage;
 
 /// What one region's copy came to: its id once CopyImage answered, and the
 /// available image or why not.
-type CopyResult = (String, Option<String>, Result<crate::ec2::images::ImageInfo, BakeError>);
+type CopyResult = (
+    String,
+    Option<String>,
+    Result<crate::ec2::images::ImageInfo, BakeError>,
+);
 
 async fn copy_one(
     ec2: Ec2,

@@ -16,8 +16,12 @@ impl Step for Share {
             // In every region the image is in: the original, then its copies.
             for (ec2, id, snapshots) in cx.images_everywhere() {
                 if !cx.spec.launch_principals.is_empty() {
-                    cx.cancellable(ec2.set_launch_permissions(&id, &cx.spec.launch_principals, &[]))
-                        .await?;
+                    cx.cancellable(ec2.set_launch_permissions(
+                        &id,
+                        &cx.spec.launch_principals,
+                        &[],
+                    ))
+                    .await?;
                 }
                 cx.cancellable(ec2.set_snapshot_permissions(
                     &snapshots,

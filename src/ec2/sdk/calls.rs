@@ -6,8 +6,8 @@ use super::{SdkEc2, missing};
 use crate::ec2::api::{Ec2Api, Tags};
 use crate::ec2::error::Ec2Error;
 use crate::ec2::model::{
-    CopyRequest, Filters, GroupInfo, ImageInfo, InstanceInfo, KeyPairInfo, LaunchSpec, SnapshotInfo, VolumeInfo,
-    VpcInfo,
+    CopyRequest, Filters, GroupInfo, ImageInfo, InstanceInfo, KeyPairInfo, LaunchSpec,
+    SnapshotInfo, VolumeInfo, VpcInfo,
 };
 use crate::ec2::volumes::BlockDevice;
 use aws_sdk_ec2::types::{

@@ -176,8 +176,10 @@ fn everywhere(
     image: &crate::ec2::images::ImageInfo,
     copies: &BTreeMap<String, crate::ec2::images::ImageInfo>,
 ) -> BTreeMap<String, String> {
-    let mut ids: BTreeMap<String, String> =
-        copies.iter().map(|(r, i)| (r.clone(), i.id.clone())).collect();
+    let mut ids: BTreeMap<String, String> = copies
+        .iter()
+        .map(|(r, i)| (r.clone(), i.id.clone()))
+        .collect();
     ids.insert(region.to_string(), image.id.clone());
     ids
 }

@@ -89,10 +89,24 @@ pub fn region_ok(s: &str) -> bool {
 #[cfg(test)]
 #[test]
 fn region_names() {
-    for ok in ["us-east-1", "ap-southeast-2", "us-gov-west-1", "cn-north-1", "eu-central-2"] {
+    for ok in [
+        "us-east-1",
+        "ap-southeast-2",
+        "us-gov-west-1",
+        "cn-north-1",
+        "eu-central-2",
+    ] {
         assert!(region_ok(ok), "{ok}");
     }
-    for bad in ["", "us-east", "US-EAST-1", "us_east_1", "useast-1", "us-east-1a", "us--1"] {
+    for bad in [
+        "",
+        "us-east",
+        "US-EAST-1",
+        "us_east_1",
+        "useast-1",
+        "us-east-1a",
+        "us--1",
+    ] {
         assert!(!region_ok(bad), "{bad}");
     }
 }
@@ -178,7 +192,12 @@ impl Check {
             (Check::MultipleOf(step), Value::Number(n))
                 if n.fract() != 0.0 || (*n as i64) % step != 0 =>
             {
-                push(d, path, invalid, format!("{n} is not a multiple of {step}."));
+                push(
+                    d,
+                    path,
+                    invalid,
+                    format!("{n} is not a multiple of {step}."),
+                );
             }
             (_, Value::String(s)) => {
                 for (summary, detail) in self.string_problems(name, s) {
