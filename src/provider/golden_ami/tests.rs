@@ -1291,3 +1291,55 @@ async fn a_protected_image_refuses_destroy_and_replacement() {
         "lifting protection is in place"
     );
 }
+
+/// The copies of a state's `region_ami_ids` are changed in place, read and
+/// destroyed in their own regions; a copy gone by hand drops out of
+/// `ami_regions` (drift: a replacement).
+#[tokio::test]
+async fn copies_are_changed_read_and_destroyed_in_their_regions() {
+    use crate::ec2::fake::FakeEc2;
+    let (home, west) = (FakeEc2::new(), FakeEc2::new());
+    let id = home.add_own_image("web", &Default::default());
+    let copy = west.add_own_image("web", &Default::default());
+    let (mut c, stop, tasks, abandoned) = over_fake(&home);
+    let w = west.clone();
+    c.ec2.regions = crate::ec2::regions::Regions::new(std::sync::Arc::new(move |_: &str| {
+        let api: std::sync::Arc<dyn crate::ec2::api::Ec2Api> = w.clone();
+        api
+    }));
+    let life = || crate::provider::Lifecycle {
+        stop: &stop,
+        tasks: &tasks,
+        abandoned: &abandoned,
+    };
+    let prior = with(json!({
+        "id": id,
+        "snapshot_ids": [],
+        "ami_regions": ["us-west-2"],
+        "region_ami_ids": {"us-east-1": id, "us-west-2": copy},
+    }));
+    let planned = with(json!({
+        "id": id,
+        "snapshot_ids": [],
+        "ami_regions": ["us-west-2"],
+        "region_ami_ids": {"us-east-1": id, "us-west-2": copy},
+        "ami_users": ["111122223333"],
+    }));
+    let out = super::apply::apply(&c, life(), prior, planned.clone(), planned.clone(), vec![]).await;
+    assert!(!out.diags.has_errors(), "{:?}", out.diags);
+    assert_eq!(home.launch_permissions_of(&id), vec!["111122223333".to_string()]);
+    assert_eq!(west.launch_permissions_of(&copy), vec!["111122223333".to_string()]);
+
+    let read = super::read::read(&c, out.state, vec![]).await;
+    assert!(!read.diags.has_errors(), "{:?}", read.diags);
+    assert_eq!(read.state.get("ami_regions").as_string_list(), vec!["us-west-2"]);
+    assert!(c.ec2_in("us-west-2").deregister_image(&copy).await.is_ok());
+    let read = super::read::read(&c, read.state, vec![]).await;
+    assert!(read.state.get("ami_regions").as_string_list().is_empty(), "drift");
+    assert_eq!(read.state.get("region_ami_ids").as_string_map().len(), 2);
+
+    let gone = super::apply::apply(&c, life(), read.state, Value::Null, Value::Null, vec![]).await;
+    assert!(!gone.diags.has_errors(), "{:?}", gone.diags);
+    assert!(gone.state.is_null());
+    assert!(home.own_images().is_empty() && west.own_images().is_empty());
+}
