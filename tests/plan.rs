@@ -476,7 +476,7 @@ fn bad_configurations_are_refused_at_plan(v: TfVersion) {
     );
     tf.init();
     let cases = catalogue(&bed);
-    assert_eq!(cases.len(), 8, "one case per kind of failure");
+    assert_eq!(cases.len(), 11, "one case per kind of failure");
     for (what, body, message, line) in cases {
         let hcl = format!(
             "{}\nresource \"golden_ami\" \"img\" {{\ninstance_type = \"t3.micro\"\n{body}\n}}\n",

@@ -35,7 +35,8 @@ pub struct BakeOutcome {
 }
 
 pub async fn bake(spec: &BakeSpec, ec2: &Ec2, stop: &CancellationToken) -> BakeOutcome {
-    let journal = JournalEntry::open(&spec.build_id, ec2).await;
+    let regions: Vec<String> = spec.copy_regions.iter().map(|c| c.region.clone()).collect();
+    let journal = JournalEntry::open(&spec.build_id, ec2, &regions).await;
     run(spec, ec2, stop, &steps::all(), journal).await
 }
 

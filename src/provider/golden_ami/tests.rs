@@ -1325,17 +1325,30 @@ async fn copies_are_changed_read_and_destroyed_in_their_regions() {
         "region_ami_ids": {"us-east-1": id, "us-west-2": copy},
         "ami_users": ["111122223333"],
     }));
-    let out = super::apply::apply(&c, life(), prior, planned.clone(), planned.clone(), vec![]).await;
+    let out =
+        super::apply::apply(&c, life(), prior, planned.clone(), planned.clone(), vec![]).await;
     assert!(!out.diags.has_errors(), "{:?}", out.diags);
-    assert_eq!(home.launch_permissions_of(&id), vec!["111122223333".to_string()]);
-    assert_eq!(west.launch_permissions_of(&copy), vec!["111122223333".to_string()]);
+    assert_eq!(
+        home.launch_permissions_of(&id),
+        vec!["111122223333".to_string()]
+    );
+    assert_eq!(
+        west.launch_permissions_of(&copy),
+        vec!["111122223333".to_string()]
+    );
 
     let read = super::read::read(&c, out.state, vec![]).await;
     assert!(!read.diags.has_errors(), "{:?}", read.diags);
-    assert_eq!(read.state.get("ami_regions").as_string_list(), vec!["us-west-2"]);
+    assert_eq!(
+        read.state.get("ami_regions").as_string_list(),
+        vec!["us-west-2"]
+    );
     assert!(c.ec2_in("us-west-2").deregister_image(&copy).await.is_ok());
     let read = super::read::read(&c, read.state, vec![]).await;
-    assert!(read.state.get("ami_regions").as_string_list().is_empty(), "drift");
+    assert!(
+        read.state.get("ami_regions").as_string_list().is_empty(),
+        "drift"
+    );
     assert_eq!(read.state.get("region_ami_ids").as_string_map().len(), 2);
 
     let gone = super::apply::apply(&c, life(), read.state, Value::Null, Value::Null, vec![]).await;
