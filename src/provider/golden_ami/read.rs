@@ -3,6 +3,7 @@
 use super::private::Private;
 use super::schema::{SCHEMA_VERSION, schema};
 use crate::ec2::images::ImageInfo;
+use crate::ec2::regions::COPY_REGIONS_TAG;
 use crate::ec2::tags::{BUILD_ID_TAG, INPUT_DIGEST_TAG, SOURCE_AMI_TAG};
 use crate::protocol::diag::{Diagnostic, Diagnostics};
 use crate::protocol::value::Value;
@@ -345,6 +346,47 @@ pub async fn read(c: &Configured, state: Value, private: Vec<u8>) -> StateOutcom
     }
 }
 
+/// The copies of an imported image: the regions its `golden:copy-regions`
+/// tag names, each copy found there by the build id (the regions contract).
+async fn import_copies(
+    c: &Configured,
+    img: &ImageInfo,
+    state: &mut Value,
+) -> Result<(), Diagnostic> {
+    let (Some(regions), Some(build_id)) =
+        (img.tags.get(COPY_REGIONS_TAG), img.tags.get(BUILD_ID_TAG))
+    else {
+        return Ok(());
+    };
+    if !crate::ec2::tags::valid_build_id(build_id) {
+        return Ok(());
+    }
+    let mut ids = BTreeMap::from([(c.ec2.region.clone(), img.id.clone())]);
+    let mut copied = vec![];
+    for region in regions
+        .split(',')
+        .filter(|r| !r.is_empty() && *r != c.ec2.region)
+    {
+        let found = c
+            .ec2_in(region)
+            .images_tagged(BUILD_ID_TAG, build_id)
+            .await
+            .map_err(|e| {
+                Diagnostic::error(format!("Cannot import the copy in {region}"), e.to_string())
+            })?;
+        if let Some(copy) = found.into_iter().next() {
+            ids.insert(region.to_string(), copy.id);
+            copied.push(region.to_string());
+        }
+    }
+    // Without copies the attribute stays unset, as in a configuration without it.
+    if !copied.is_empty() {
+        state.set("ami_regions", Value::string_list(copied));
+    }
+    state.set("region_ami_ids", Value::string_map(ids));
+    Ok(())
+}
+
 pub async fn import(c: &Configured, id: &str) -> StateOutcome {
     let img = match c.ec2.describe_image(id).await {
         Ok(Some(img)) => img,
@@ -378,6 +420,9 @@ pub async fn import(c: &Configured, id: &str) -> StateOutcome {
         "input_digest",
         Value::opt_string(img.tags.get(INPUT_DIGEST_TAG).cloned()),
     );
+    if let Err(d) = import_copies(c, &img, &mut state).await {
+        return StateOutcome::err(Value::Null, d);
+    }
     StateOutcome {
         state,
         private: Private {

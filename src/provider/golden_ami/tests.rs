@@ -1356,3 +1356,35 @@ async fn copies_are_changed_read_and_destroyed_in_their_regions() {
     assert!(gone.state.is_null());
     assert!(home.own_images().is_empty() && west.own_images().is_empty());
 }
+
+/// An imported image brings its copies: the regions its `golden:copy-regions`
+/// tag names, each found there by the build id.
+#[tokio::test]
+async fn import_finds_the_copies_by_build_id() {
+    use crate::ec2::fake::FakeEc2;
+    let (home, west) = (FakeEc2::new(), FakeEc2::new());
+    let tags = std::collections::BTreeMap::from([
+        ("golden:build-id".to_string(), "0000000000b1".to_string()),
+        (
+            "golden:copy-regions".to_string(),
+            "us-east-1,us-west-2".to_string(),
+        ),
+    ]);
+    let id = home.add_own_image("web", &tags);
+    let copy = west.add_own_image("web", &tags);
+    let (mut c, _, _, _) = over_fake(&home);
+    let w = west.clone();
+    c.ec2.regions = crate::ec2::regions::Regions::new(std::sync::Arc::new(move |_: &str| {
+        let api: std::sync::Arc<dyn crate::ec2::api::Ec2Api> = w.clone();
+        api
+    }));
+    let out = super::read::import(&c, &id).await;
+    assert!(!out.diags.has_errors(), "{:?}", out.diags);
+    assert_eq!(
+        out.state.get("ami_regions").as_string_list(),
+        vec!["us-west-2"]
+    );
+    let ids = out.state.get("region_ami_ids").as_string_map();
+    assert_eq!(ids.get("us-east-1"), Some(&id));
+    assert_eq!(ids.get("us-west-2"), Some(&copy));
+}
