@@ -4,6 +4,7 @@ spot capacity and spot requests as the EC2 API Reference documents them (testbed
 testbed/spot_bed.py).
 
     python3 testbed/check_images.py
+    python3 testbed/check_images.py --dump ENDPOINT REGION,...   (JSON of each Region's images)
 
 Starts its own bed (testbed/moto_ec2.py with --no-spot-capacity and a short
 --deregistration-cooldown), stops it at the end. Exits 0 when every check holds, else prints
@@ -288,5 +289,42 @@ def main():
     return 0
 
 
+def dump(endpoint, regions):
+    """This account's images in each Region as EC2 shows them (the e2e tests' view of a bake
+    with copies): id, state, tags, launch permissions, and per snapshot its encryption, key,
+    tags and createVolumePermission; plus the snapshots left in the Region."""
+    out = {}
+    for region in regions:
+        ec2 = client(endpoint, "ec2", region)
+        images = []
+        for img in ec2.describe_images(Owners=["self"])["Images"]:
+            perms = ec2.describe_image_attribute(ImageId=img["ImageId"],
+                                                 Attribute="launchPermission")
+            launch = sorted(p.get("UserId") or p.get("OrganizationArn")
+                            or p.get("OrganizationalUnitArn") or p.get("Group")
+                            for p in perms.get("LaunchPermissions", []))
+            images.append({"id": img["ImageId"], "state": img["State"],
+                           "tags": {t["Key"]: t["Value"] for t in img.get("Tags", [])},
+                           "launch": launch,
+                           "snapshots": [m["Ebs"]["SnapshotId"]
+                                         for m in img.get("BlockDeviceMappings", [])
+                                         if m.get("Ebs", {}).get("SnapshotId")]})
+        snaps = {}
+        for snap in ec2.describe_snapshots(OwnerIds=["self"])["Snapshots"]:
+            vol = ec2.describe_snapshot_attribute(SnapshotId=snap["SnapshotId"],
+                                                  Attribute="createVolumePermission")
+            snaps[snap["SnapshotId"]] = {
+                "encrypted": snap.get("Encrypted", False), "kms": snap.get("KmsKeyId"),
+                "tags": {t["Key"]: t["Value"] for t in snap.get("Tags", [])},
+                "volume_users": sorted(p.get("UserId") or p.get("Group")
+                                       for p in vol.get("CreateVolumePermissions", []))}
+        out[region] = {"images": images, "snapshots": snaps}
+    return out
+
+
 if __name__ == "__main__":
+    if len(sys.argv) > 1 and sys.argv[1] == "--dump":
+        import json
+        print(json.dumps(dump(sys.argv[2], sys.argv[3].split(","))))
+        sys.exit(0)
     sys.exit(main())

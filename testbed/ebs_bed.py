@@ -19,7 +19,8 @@ from moto.ec2.utils import random_snapshot_id
 from moto.kms.models import kms_backends
 
 # Knobs set by install(); see moto_ec2.py's --no-spot-capacity and --deregistration-cooldown.
-SETTINGS = {"no_spot_capacity": set(), "cooldown_s": 24 * 3600.0}
+SETTINGS = {"no_spot_capacity": set(), "cooldown_s": 24 * 3600.0, "refuse_copy": set(),
+            "copy_pending_s": {}}
 
 
 def _error(code, message):
@@ -308,15 +309,32 @@ def _copy_image(self):
     kms = self._get_param("KmsKeyId")
     copy_tags = _flag(self._get_param("CopyImageTags", False))
     specs = self._get_param("TagSpecifications", [])
+    minutes = self._get_param("SnapshotCopyCompletionDurationMinutes")
     self.error_on_dryrun()
     if kms and not encrypt:
         raise InvalidParameterDependency("KmsKeyId", "Encrypted")
     backend = self.ec2_backend
+    # The fault switch (--refuse-copy REGION): EC2 refusing a copy into a Region, as it does
+    # for a Region not enabled for the account ("OptInRequired", API Reference "Error codes").
+    if backend.region_name in SETTINGS["refuse_copy"]:
+        raise _error("OptInRequired", f"copies into {backend.region_name} are refused (test bed)")
+    # API Reference, "CopyImage": SnapshotCopyCompletionDurationMinutes is given "in 15 minute
+    # increments"; stock moto ignores it. The EBS User Guide ("Time-based copies") bounds it at
+    # 15 minutes to 48 hours.
+    if minutes is not None and (int(minutes) % 15 or not 15 <= int(minutes) <= 2880):
+        raise _error("InvalidParameterValue",
+                     f"SnapshotCopyCompletionDurationMinutes {minutes}: 15-minute steps, 15-2880")
     source_backend = ec2_backends[backend.account_id][source_region]
     source = source_backend.describe_images(ami_ids=[source_id])[0]
     _name_taken(backend, name or source.name)
     ami = backend.copy_image(source_id, source_region, name, description)
     _forget_auto_snapshot(ami)
+    # --copy-pending REGION=S: the copy stays `pending` that long there (a copy takes minutes
+    # on EC2), so parallel copies show in the bench.
+    hold = SETTINGS["copy_pending_s"].get(backend.region_name)
+    if hold:
+        import time
+        ami.__dict__["_hold_until"] = time.monotonic() + hold
     ami.root_device_name = source.root_device_name
     ami.root_volume_type = getattr(source, "root_volume_type", "gp2")
     if copy_tags:
@@ -432,7 +450,10 @@ moto_ami_responses.AmisResponse.disable_image_deregistration_protection = _disab
 moto_amis.AmiBackend.deregister_image = _deregister_image
 
 
-def install(no_spot_capacity="", deregistration_cooldown=None):
+def install(no_spot_capacity="", deregistration_cooldown=None, refuse_copy="", copy_pending=""):
+    SETTINGS["refuse_copy"] = {r for r in (refuse_copy or "").split(",") if r}
+    SETTINGS["copy_pending_s"] = {r: float(s) for r, s in
+                                  (p.split("=", 1) for p in (copy_pending or "").split(",") if p)}
     """Applies moto_ec2.py's command-line knobs (the patches above apply at import)."""
     SETTINGS["no_spot_capacity"] = {t for t in (no_spot_capacity or "").split(",") if t}
     if deregistration_cooldown is not None:

@@ -565,8 +565,12 @@ def main():
     p.add_argument("--deregistration-cooldown", type=float, default=None,
                    help="seconds a with-cooldown deregistration protection lasts after it is "
                    "disabled (EC2: 24 hours)")
+    p.add_argument("--refuse-copy", default=os.environ.get("TESTBED_REFUSE_COPY", ""),
+                   help="regions (comma-separated) into which CopyImage is refused")
+    p.add_argument("--copy-pending", default=os.environ.get("TESTBED_COPY_PENDING", ""),
+                   help="REGION=SECONDS,...: a copy into REGION stays pending that long")
     a = p.parse_args()
-    ebs_bed.install(a.no_spot_capacity, a.deregistration_cooldown)
+    ebs_bed.install(a.no_spot_capacity, a.deregistration_cooldown, a.refuse_copy, a.copy_pending)
     if a.events:
         EVENTS.append(open(a.events, "a", encoding="utf-8"))
     if a.console_file:

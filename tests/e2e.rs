@@ -24,6 +24,8 @@ on_both_terraforms!(
     encrypt_boot_encrypts_the_image_with_the_key,
     sharing_by_organization_and_snapshot_permissions_change_in_place,
     own_network_groups_and_rsa_key_shape_the_build,
+    copies_to_two_regions_are_encrypted_tagged_shared_and_destroyed,
+    a_copy_refused_in_one_region_leaves_nothing_anywhere,
 );
 
 /// The data source, across stacks and Terraforms: one bake under the current Terraform, and a
@@ -1715,4 +1717,161 @@ output "id" {{
     assert!(bed.own_images().is_empty());
     assert!(bed.live_instances().is_empty());
     assert!(bed.key_pairs().is_empty());
+}
+
+/// A KMS key in `region` of the bed's KMS: its ARN.
+fn kms_key_in(bed: &Bed, region: &str) -> String {
+    let out = std::process::Command::new("python3")
+        .args(["-c", "import boto3,sys; print(boto3.client('kms', endpoint_url=sys.argv[1], region_name=sys.argv[2], aws_access_key_id='test', aws_secret_access_key='test').create_key()['KeyMetadata']['Arn'])"])
+        .arg(&bed.moto_endpoint)
+        .arg(region)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).trim().to_string()
+}
+
+/// Each region's images and snapshots, as EC2 (the bed) shows them through
+/// boto3 (testbed/check_images.py --dump).
+fn regions_seen(bed: &Bed, regions: &[&str]) -> serde_json::Value {
+    let out = std::process::Command::new("python3")
+        .arg(support::repo().join("testbed/check_images.py"))
+        .args(["--dump", &bed.moto_endpoint, &regions.join(",")])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).unwrap()
+}
+
+const COPY_REGIONS: [&str; 3] = ["us-east-1", "us-west-2", "eu-west-1"];
+
+fn copies_hcl(bed: &Bed, extra: &str) -> String {
+    small_image_hcl(bed, "{ Name = \"copied\" }").replace(
+        "  tags          =",
+        &format!("  ami_regions  = [\"us-west-2\", \"eu-west-1\"]\n{extra}  tags          ="),
+    ) + "output \"regions\" {\n  value = golden_ami.small.region_ami_ids\n}\n"
+}
+
+/// Copies to two regions: each encrypted with its region's key (or the
+/// default key), tagged like the original, shared in every region, and
+/// `region_ami_ids` names them; destroy leaves nothing in any region.
+fn copies_to_two_regions_are_encrypted_tagged_shared_and_destroyed(v: TfVersion) {
+    let bed = Bed::start();
+    let west_key = kms_key_in(&bed, "us-west-2");
+    let org = "arn:aws:organizations::123456789012:organization/o-abcdefghij";
+    let extra = format!(
+        "  encrypt_boot = true\n  region_kms_key_ids = {{ \"us-west-2\" = \"{west_key}\" }}\n  snapshot_copy_duration_minutes = 15\n  ami_users = [\"111122223333\"]\n  ami_org_arns = [\"{org}\"]\n  snapshot_users = [\"210987654321\"]\n"
+    );
+    let tf = bed.workspace("copies", &copies_hcl(&bed, &extra), v);
+    tf.init();
+    tf.apply(&[]);
+    let ami = tf.output("id");
+    let state = golden_values(&tf.state_json());
+    let ids = state["region_ami_ids"].clone();
+    assert_eq!(ids["us-east-1"], ami.as_str(), "{ids}");
+    let seen = regions_seen(&bed, &COPY_REGIONS);
+    let build_id = state["build_id"].as_str().unwrap().to_string();
+    let mut launch_want = vec!["111122223333".to_string(), org.to_string()];
+    launch_want.sort();
+    for region in COPY_REGIONS {
+        let images = seen[region]["images"].as_array().unwrap();
+        assert_eq!(images.len(), 1, "{region}: {seen}");
+        let img = &images[0];
+        assert_eq!(img["id"], ids[region], "{region}: {seen}");
+        assert_eq!(img["tags"]["golden:build-id"], build_id.as_str());
+        assert_eq!(
+            img["tags"]["golden:copy-regions"],
+            "eu-west-1,us-east-1,us-west-2"
+        );
+        assert_eq!(img["tags"]["Name"], "copied");
+        assert!(
+            img["tags"].get("golden:expires-at").is_none(),
+            "{region}: kept"
+        );
+        assert_eq!(img["launch"], serde_json::json!(launch_want), "{region}");
+        for snap in img["snapshots"].as_array().unwrap() {
+            let s = &seen[region]["snapshots"][snap.as_str().unwrap()];
+            assert_eq!(s["encrypted"], true, "{region}: {s}");
+            if region == "us-west-2" {
+                assert_eq!(s["kms"], west_key.as_str(), "{region}: {s}");
+            }
+            assert_eq!(
+                s["volume_users"],
+                serde_json::json!(["210987654321"]),
+                "{region}: {s}"
+            );
+        }
+    }
+    let (code, plan) = tf.plan_exit(&[]);
+    assert_eq!(code, 0, "read back without drift: {plan}");
+    // A copy deregistered by hand is drift: the plan replaces the image.
+    let west = ids["us-west-2"].as_str().unwrap().to_string();
+    let out = std::process::Command::new("python3")
+        .args(["-c", "import boto3,sys; boto3.client('ec2', endpoint_url=sys.argv[1], region_name='us-west-2', aws_access_key_id='test', aws_secret_access_key='test').deregister_image(ImageId=sys.argv[2])"])
+        .args([&bed.moto_endpoint, &west])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let (code, plan) = tf.plan_exit(&[]);
+    assert_eq!(code, 2, "{plan}");
+    assert!(plan.contains("must be replaced"), "{plan}");
+    // Destroy removes the rest, and the gone copy's snapshots (EC2 keeps them).
+    tf.destroy(&[]);
+    let seen = regions_seen(&bed, &COPY_REGIONS);
+    for region in COPY_REGIONS {
+        assert_eq!(
+            seen[region]["images"],
+            serde_json::json!([]),
+            "{region}: {seen}"
+        );
+        let ours: Vec<_> = seen[region]["snapshots"]
+            .as_object()
+            .unwrap()
+            .values()
+            .filter(|s| s["tags"]["golden:build-id"] == build_id.as_str())
+            .collect();
+        assert!(ours.is_empty(), "{region}: {ours:?}");
+    }
+    bed.assert_no_leftovers();
+}
+
+/// The bed refuses copies into eu-west-1: the apply fails naming it, no
+/// image nor snapshot of the bake is left in any region, and no state.
+fn a_copy_refused_in_one_region_leaves_nothing_anywhere(v: TfVersion) {
+    let bed = Bed::start_with(&["--refuse-copy", "eu-west-1"]);
+    let tf = bed.workspace("refused", &copies_hcl(&bed, ""), v);
+    tf.init();
+    let out = tf.fails(&["apply", "-auto-approve", "-input=false", "-no-color"]);
+    let flat = out.split_whitespace().collect::<Vec<_>>().join(" ");
+    assert!(flat.contains("copy to eu-west-1 failed"), "{out}");
+    let seen = regions_seen(&bed, &COPY_REGIONS);
+    for region in COPY_REGIONS {
+        assert_eq!(
+            seen[region]["images"],
+            serde_json::json!([]),
+            "{region}: {seen}"
+        );
+        let ours: Vec<_> = seen[region]["snapshots"]
+            .as_object()
+            .unwrap()
+            .values()
+            .filter(|s| s["tags"].get("golden:build-id").is_some())
+            .collect();
+        assert!(ours.is_empty(), "{region}: {ours:?}");
+    }
+    let state = tf.state_json();
+    assert!(golden_values(&state).is_null(), "no state: {state}");
+    bed.assert_no_leftovers();
 }

@@ -510,6 +510,26 @@ fn catalogue(bed: &Bed) -> Vec<(&'static str, String, &'static str, String)> {
             "temporary_key_pair_type = \"dsa\"".into(),
         ),
         (
+            "bad region",
+            named("ami_regions = [\"us-west-2\", \"Mars-1\"]"),
+            "\"Mars-1\" is not an AWS region name",
+            "ami_regions = [\"us-west-2\", \"Mars-1\"]".into(),
+        ),
+        (
+            "key for a region without a copy",
+            named(
+                "ami_regions = [\"us-west-2\"]\nregion_kms_key_ids = { \"eu-west-1\" = \"alias/k\" }",
+            ),
+            "\"eu-west-1\" is not in `ami_regions`",
+            "region_kms_key_ids = { \"eu-west-1\" = \"alias/k\" }".into(),
+        ),
+        (
+            "copy duration",
+            named("ami_regions = [\"us-west-2\"]\nsnapshot_copy_duration_minutes = 20"),
+            "20 is not a multiple of 15",
+            "snapshot_copy_duration_minutes = 20".into(),
+        ),
+        (
             "no ssh",
             format!("name = \"abc\"\n{src}"),
             "Add an `ssh { username",
@@ -538,7 +558,7 @@ fn bad_configurations_are_refused_at_plan(v: TfVersion) {
     );
     tf.init();
     let cases = catalogue(&bed);
-    assert_eq!(cases.len(), 20, "one case per kind of failure");
+    assert_eq!(cases.len(), 23, "one case per kind of failure");
     for (what, body, message, line) in cases {
         let hcl = if body.starts_with("resource ") {
             format!("{}\n{body}\n", bed.provider_hcl())

@@ -48,11 +48,23 @@ pub struct BakeContext<'a> {
     /// An unfinished image the release deregistered, with its snapshots,
     /// which its cleanup deletes once EC2 lets go of them.
     pub released_image: Option<(String, Vec<String>)>,
+    /// The image's copies in other regions, each recorded the moment
+    /// CopyImage answered (the snapshots once it is available).
+    pub copies: Vec<Copy>,
     /// When what this bake makes may be removed by any provider run
     /// (`golden:expires-at`): its start plus its create and delete timeouts.
     pub expires_at: String,
     /// The spot request of a spot build instance, cancelled at cleanup.
     pub spot_request_id: Option<String>,
+}
+
+/// A copy of the image in another region.
+#[derive(Debug, Clone)]
+pub struct Copy {
+    pub region: String,
+    pub id: String,
+    /// Set once the copy is available.
+    pub image: Option<ImageInfo>,
 }
 
 impl<'a> BakeContext<'a> {
@@ -78,6 +90,7 @@ impl<'a> BakeContext<'a> {
             terminating: Vec::new(),
             released_instance: None,
             released_image: None,
+            copies: Vec::new(),
             expires_at: crate::ec2::expiry::expires_at(
                 std::time::SystemTime::now(),
                 spec.create_timeout + spec.delete_timeout,
@@ -155,5 +168,33 @@ impl<'a> BakeContext<'a> {
     /// `golden:expires-at`), on everything it makes until it keeps it.
     pub fn temporary_tags(&self) -> std::collections::BTreeMap<String, String> {
         crate::ec2::tags::temporary_tags(&self.spec.build_id, &self.expires_at)
+    }
+
+    /// Every image of the bake so far with its region's seam and snapshots:
+    /// the original first, then each available copy.
+    pub fn images_everywhere(&self) -> Vec<(Ec2, String, Vec<String>)> {
+        let mut all: Vec<(Ec2, String, Vec<String>)> = self
+            .image
+            .iter()
+            .map(|i| (self.ec2.clone(), i.id.clone(), i.snapshot_ids.clone()))
+            .collect();
+        for c in &self.copies {
+            if let Some(img) = &c.image {
+                all.push((
+                    self.ec2.in_region(&c.region),
+                    c.id.clone(),
+                    img.snapshot_ids.clone(),
+                ));
+            }
+        }
+        all
+    }
+
+    /// The `golden:copy-regions` value of this bake's images.
+    pub fn copy_regions_tag(&self) -> String {
+        crate::ec2::regions::copy_regions_value(
+            std::iter::once(self.ec2.region.as_str())
+                .chain(self.spec.copy_regions.iter().map(|c| c.region.as_str())),
+        )
     }
 }

@@ -31,6 +31,9 @@ pub enum BakeError {
     /// key that does not parse, no address of the asked kind).
     #[error("{0}")]
     Invalid(String),
+    /// The copy of the image to another region was refused or failed.
+    #[error("copy to {region} failed: {message}")]
+    Copy { region: String, message: String },
     /// A step ran without what an earlier step must have provided: a bug.
     #[error("internal error: {0}")]
     Internal(String),

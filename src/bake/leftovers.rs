@@ -35,6 +35,10 @@ struct Entry {
     /// An image that reached (or is reaching) Terraform's state: never swept.
     #[serde(default)]
     kept_image: Option<String>,
+    /// The other regions the bake copies its image to: its copies there are
+    /// swept with the rest, unless the image was kept (copies are kept with it).
+    #[serde(default)]
+    copy_regions: Vec<String>,
 }
 
 /// This process's identity as `/proc` tells it: host, PID namespace, start time.
@@ -88,7 +92,7 @@ impl JournalEntry {
     }
 
     /// Writes the entry; a failure to write is logged, not fatal (the tags remain).
-    pub async fn open(build_id: &str, ec2: &Ec2) -> JournalEntry {
+    pub async fn open(build_id: &str, ec2: &Ec2, copy_regions: &[String]) -> JournalEntry {
         let entry = Entry {
             build_id: build_id.to_string(),
             region: ec2.region.clone(),
@@ -99,6 +103,7 @@ impl JournalEntry {
             started: whoami(std::process::id()).map(|w| w.0).unwrap_or_default(),
             host: host(),
             kept_image: None,
+            copy_regions: copy_regions.to_vec(),
         };
         let path = dir().join(format!("{build_id}.json"));
         let write = async {
@@ -292,6 +297,20 @@ async fn sweep_dir(dir: &std::path::Path, ec2: &Ec2) -> Vec<String> {
         )
         .await
         {
+            Ok(()) if entry.kept_image.is_none() => {
+                let mut swept = Ok(());
+                for region in &entry.copy_regions {
+                    let there = ec2.in_region(region);
+                    if let Err(e) = remove_tagged(&there, &entry.build_id, None, &mut removed).await
+                    {
+                        tracing::error!(build_id = %entry.build_id, %region, error = %e, "leftover copies not removed; will retry next time");
+                        swept = Err(e);
+                    }
+                }
+                if swept.is_ok() {
+                    let _ = tokio::fs::remove_file(&path).await;
+                }
+            }
             Ok(()) => {
                 let _ = tokio::fs::remove_file(&path).await;
             }
@@ -422,6 +441,36 @@ mod tests {
         assert!(removed.contains(&format!("image {unfinished} and its snapshots")));
     }
 
+    /// A killed bake's copies in another region go with its other leftovers,
+    /// unless its image was kept (its copies are kept with it).
+    #[tokio::test]
+    async fn sweep_removes_a_dead_bakes_copies_in_their_regions() {
+        let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+        let (home, west) = (FakeEc2::new(), FakeEc2::new());
+        let mut ec2 = Ec2::with_api(home.clone(), "us-east-1".into());
+        let w = west.clone();
+        ec2.regions = crate::ec2::regions::Regions::new(std::sync::Arc::new(move |_: &str| {
+            let api: std::sync::Arc<dyn crate::ec2::api::Ec2Api> = w.clone();
+            api
+        }));
+        let ours = BTreeMap::from([(BUILD_ID_TAG.to_string(), DEAD.to_string())]);
+        west.add_own_image("copy", &ours);
+        let kept_copy = west.add_own_image(
+            "kept",
+            &BTreeMap::from([(BUILD_ID_TAG.to_string(), B1.to_string())]),
+        );
+        let mut dead = entry(DEAD);
+        dead.copy_regions = vec!["us-west-2".into()];
+        let mut kept = entry(B1);
+        kept.copy_regions = vec!["us-west-2".into()];
+        kept.kept_image = Some("ami-home".into());
+        write_entries(dir.path(), [dead, kept]);
+        let removed = sweep_dir(dir.path(), &ec2).await;
+        assert_eq!(removed.len(), 1, "{removed:?}");
+        assert_eq!(west.own_images(), vec![kept_copy]);
+        assert!(!dir.path().join(format!("{DEAD}.json")).exists());
+    }
+
     #[tokio::test]
     async fn sweep_removes_a_dead_bakes_leftovers_and_leaves_one_it_cannot_judge() {
         let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
@@ -485,6 +534,7 @@ mod tests {
             started: String::new(),
             host: host(),
             kept_image: None,
+            copy_regions: vec![],
         }
     }
 

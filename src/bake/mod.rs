@@ -15,4 +15,4 @@ mod tests;
 pub use context::BakeContext;
 pub use error::BakeError;
 pub use runner::bake;
-pub use spec::{BakeSpec, BastionSpec, MetadataSpec, SourceSpec, SshSpec};
+pub use spec::{BakeSpec, BastionSpec, MetadataSpec, RegionCopy, SourceSpec, SshSpec};

@@ -28,12 +28,15 @@ pub struct StepError {
 pub struct BakeOutcome {
     pub image: Option<ImageInfo>,
     pub source_ami_id: Option<String>,
+    /// The image's copies by region, when `image` is set.
+    pub copies: std::collections::BTreeMap<String, ImageInfo>,
     pub error: Option<StepError>,
     pub cleanup_errors: Vec<StepError>,
 }
 
 pub async fn bake(spec: &BakeSpec, ec2: &Ec2, stop: &CancellationToken) -> BakeOutcome {
-    let journal = JournalEntry::open(&spec.build_id, ec2).await;
+    let regions: Vec<String> = spec.copy_regions.iter().map(|c| c.region.clone()).collect();
+    let journal = JournalEntry::open(&spec.build_id, ec2, &regions).await;
     run(spec, ec2, stop, &steps::all(), journal).await
 }
 
@@ -116,7 +119,16 @@ pub(super) async fn run(
         journal.close().await;
     }
     tracing::info!(build_id = %spec.build_id, ok = error.is_none(), "bake finished");
+    let copies = if cx.image_kept {
+        cx.copies
+            .drain(..)
+            .filter_map(|c| c.image.map(|i| (c.region, i)))
+            .collect()
+    } else {
+        Default::default()
+    };
     BakeOutcome {
+        copies,
         image: if cx.image_kept { cx.image.take() } else { None },
         source_ami_id: cx.source.as_ref().map(|s| s.id.clone()),
         error,

@@ -160,6 +160,19 @@ pub struct BakeSpec {
     pub deregistration_protection: Option<bool>,
     /// The plan's input digest, recorded on the image (when known at plan time).
     pub input_digest: Option<String>,
+    /// Other regions to copy the image to (never the build region), in parallel.
+    pub copy_regions: Vec<RegionCopy>,
+    /// CopyImage's time-based copy, in minutes (`SnapshotCopyCompletionDurationMinutes`).
+    pub snapshot_copy_minutes: Option<i64>,
+}
+
+/// One region the finished image is copied to.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RegionCopy {
+    pub region: String,
+    /// The key the copy's snapshots are encrypted with there; None with
+    /// `encrypt_boot` means the region's default EBS key.
+    pub kms_key_id: Option<String>,
 }
 
 /// The build instance's metadata service settings.

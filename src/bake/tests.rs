@@ -69,6 +69,8 @@ fn spec() -> BakeSpec {
         deregistration_protection: None,
         force_deregister: false,
         force_delete_snapshot: false,
+        copy_regions: vec![],
+        snapshot_copy_minutes: None,
     }
 }
 
@@ -881,4 +883,246 @@ async fn network_and_metadata_support_reach_the_image() {
     let modify = at("ModifyInstanceAttribute").unwrap_or_else(|| panic!("{log:?}"));
     let create = at("CreateImage").unwrap_or_else(|| panic!("{log:?}"));
     assert!(modify < create, "{log:?}");
+}
+
+/// Per-region fakes behind one `Ec2` in us-east-1: the test holds each
+/// region's fake to look into it.
+fn regional(home: &Arc<FakeEc2>, others: &[(&str, Arc<FakeEc2>)]) -> Ec2 {
+    let mut ec2 = Ec2::with_api(home.clone(), "us-east-1".into());
+    let map: BTreeMap<String, Arc<FakeEc2>> = others
+        .iter()
+        .map(|(r, f)| (r.to_string(), f.clone()))
+        .collect();
+    ec2.regions = crate::ec2::regions::Regions::new(Arc::new(move |r: &str| {
+        let api: Arc<dyn crate::ec2::api::Ec2Api> = match map.get(r) {
+            Some(f) => f.clone(),
+            None => FakeEc2::new(),
+        };
+        api
+    }));
+    ec2
+}
+
+fn with_copies(regions: &[(&str, Option<&str>)]) -> BakeSpec {
+    let mut s = spec();
+    s.copy_regions = regions
+        .iter()
+        .map(|(r, k)| crate::bake::RegionCopy {
+            region: r.to_string(),
+            kms_key_id: k.map(str::to_string),
+        })
+        .collect();
+    s.encrypt_boot = true;
+    s.snapshot_copy_minutes = Some(15);
+    s.launch_principals = vec!["111122223333".into()];
+    s.tags = BTreeMap::from([("team".to_string(), "web".to_string())]);
+    s
+}
+
+const TO_COPY: &[&str] = &[
+    "source_ami",
+    "key_pair",
+    "security_group",
+    "launch",
+    "create_image",
+    "copy_image",
+    "share",
+];
+
+#[tokio::test]
+async fn copies_run_in_parallel_are_tagged_like_the_original_and_shared() {
+    let (home, west, eu) = (FakeEc2::new(), FakeEc2::new(), FakeEc2::new());
+    // Each copy takes 300 ms: in sequence two would take 600.
+    for f in [&west, &eu] {
+        f.set_timing(Timing {
+            image: Duration::from_millis(300),
+            ..Default::default()
+        });
+    }
+    let ec2 = regional(
+        &home,
+        &[("us-west-2", west.clone()), ("eu-west-1", eu.clone())],
+    );
+    let s = with_copies(&[("us-west-2", Some("alias/west")), ("eu-west-1", None)]);
+    let t0 = std::time::Instant::now();
+    let o = run(
+        &s,
+        &ec2,
+        &CancellationToken::new(),
+        &steps_named(TO_COPY),
+        JournalEntry::none(),
+    )
+    .await;
+    assert!(o.error.is_none(), "{:?}", o.error);
+    let copy_wait = t0.elapsed();
+    let Some(img) = &o.image else {
+        panic!("no image")
+    };
+    assert_eq!(o.copies.len(), 2);
+    let want_regions = "eu-west-1,us-east-1,us-west-2";
+    for (region, fake) in [("us-west-2", &west), ("eu-west-1", &eu)] {
+        let copy = &o.copies[region];
+        let tags = fake.image_tags(&copy.id).unwrap_or_default();
+        assert_eq!(tags.get(BUILD_ID_TAG), Some(&s.build_id), "{tags:?}");
+        assert_eq!(tags.get("team").map(String::as_str), Some("web"));
+        assert_eq!(
+            tags.get(crate::ec2::regions::COPY_REGIONS_TAG)
+                .map(String::as_str),
+            Some(want_regions)
+        );
+        // Kept: the expiry tag is gone once every copy is there.
+        assert!(
+            !tags.contains_key(crate::ec2::tags::EXPIRES_AT_TAG),
+            "{tags:?}"
+        );
+        assert_eq!(
+            fake.launch_permissions_of(&copy.id),
+            vec!["111122223333".to_string()]
+        );
+    }
+    let home_tags = home.image_tags(&img.id).unwrap_or_default();
+    assert_eq!(
+        home_tags
+            .get(crate::ec2::regions::COPY_REGIONS_TAG)
+            .map(String::as_str),
+        Some(want_regions)
+    );
+    assert!(!home_tags.contains_key(crate::ec2::tags::EXPIRES_AT_TAG));
+    // The region's key where given, else encrypted with the default key.
+    assert!(
+        west.log()
+            .iter()
+            .any(|l| l.contains("CopyImage") && l.contains("encrypted=true kms=alias/west")),
+        "{:?}",
+        west.log()
+    );
+    assert!(
+        eu.log()
+            .iter()
+            .any(|l| l.contains("CopyImage") && l.contains("encrypted=true kms=-")),
+        "{:?}",
+        eu.log()
+    );
+    assert!(
+        copy_wait < Duration::from_millis(580),
+        "copies took {copy_wait:?}: not in parallel"
+    );
+}
+
+#[tokio::test]
+async fn a_copy_refused_in_one_region_removes_every_copy_and_the_image() {
+    let (home, west, eu) = (FakeEc2::new(), FakeEc2::new(), FakeEc2::new());
+    let fresh_snapshots = west.snapshots();
+    eu.fail("CopyImage", 1, "UnauthorizedOperation");
+    let ec2 = regional(
+        &home,
+        &[("us-west-2", west.clone()), ("eu-west-1", eu.clone())],
+    );
+    let s = with_copies(&[("us-west-2", None), ("eu-west-1", None)]);
+    let o = run(
+        &s,
+        &ec2,
+        &CancellationToken::new(),
+        &steps_named(TO_COPY),
+        JournalEntry::none(),
+    )
+    .await;
+    let e = failed_at(&o, "copy_image");
+    assert!(e.to_string().contains("eu-west-1"), "{e}");
+    assert!(o.image.is_none() && o.copies.is_empty());
+    assert!(o.cleanup_errors.is_empty(), "{:?}", o.cleanup_errors);
+    nothing_left(&home);
+    assert!(west.own_images().is_empty(), "{:?}", west.log());
+    assert_eq!(west.snapshots(), fresh_snapshots, "{:?}", west.log());
+    assert!(eu.own_images().is_empty());
+}
+
+#[tokio::test]
+async fn a_copy_whose_answer_was_lost_is_found_by_build_id_and_removed() {
+    let (home, west) = (FakeEc2::new(), FakeEc2::new());
+    let fresh_snapshots = west.snapshots();
+    west.lose_answer("CopyImage", 1);
+    let ec2 = regional(&home, &[("us-west-2", west.clone())]);
+    let s = with_copies(&[("us-west-2", None)]);
+    let o = run(
+        &s,
+        &ec2,
+        &CancellationToken::new(),
+        &steps_named(TO_COPY),
+        JournalEntry::none(),
+    )
+    .await;
+    failed_at(&o, "copy_image");
+    nothing_left(&home);
+    assert!(west.own_images().is_empty(), "{:?}", west.log());
+    assert_eq!(west.snapshots(), fresh_snapshots, "{:?}", west.log());
+}
+
+#[tokio::test]
+async fn without_regions_the_image_is_kept_at_create_and_nothing_is_copied() {
+    let home = FakeEc2::new();
+    let ec2 = regional(&home, &[]);
+    let o = run(
+        &spec(),
+        &ec2,
+        &CancellationToken::new(),
+        &steps_named(TO_COPY),
+        JournalEntry::none(),
+    )
+    .await;
+    assert!(o.error.is_none(), "{:?}", o.error);
+    assert!(o.copies.is_empty());
+    assert_eq!(home.calls("CopyImage"), 0);
+    let Some(img) = &o.image else {
+        panic!("no image")
+    };
+    let tags = home.image_tags(&img.id).unwrap_or_default();
+    assert_eq!(
+        tags.get(crate::ec2::regions::COPY_REGIONS_TAG)
+            .map(String::as_str),
+        Some("us-east-1")
+    );
+}
+
+#[tokio::test]
+async fn remove_everywhere_refuses_a_protected_copy_before_removing_anything() {
+    let (home, west) = (FakeEc2::new(), FakeEc2::new());
+    let fresh_snapshots = west.snapshots();
+    let ec2 = regional(&home, &[("us-west-2", west.clone())]);
+    let a = home.add_own_image("a", &Default::default());
+    let b = west.add_own_image("a", &Default::default());
+    let west_ec2 = ec2.in_region("us-west-2");
+    assert!(
+        west_ec2
+            .set_deregistration_protection(&b, Some(false))
+            .await
+            .is_ok()
+    );
+    let images = BTreeMap::from([
+        ("us-east-1".to_string(), a.clone()),
+        ("us-west-2".to_string(), b.clone()),
+    ]);
+    let never = CancellationToken::new();
+    let r = ec2
+        .remove_everywhere(&images, &BTreeMap::new(), None, &never)
+        .await;
+    let Err(e) = r else {
+        panic!("a protected copy was removed")
+    };
+    assert!(e.to_string().contains("us-west-2"), "{e}");
+    assert_eq!(home.own_images(), vec![a.clone()]);
+    assert!(
+        west_ec2
+            .set_deregistration_protection(&b, None)
+            .await
+            .is_ok()
+    );
+    let r = ec2
+        .remove_everywhere(&images, &BTreeMap::new(), None, &never)
+        .await;
+    assert!(r.is_ok(), "{r:?}");
+    assert!(home.own_images().is_empty() && west.own_images().is_empty());
+    assert_eq!(west.snapshots(), fresh_snapshots, "{:?}", west.log());
+    // One client per region, made once.
+    assert!(Arc::ptr_eq(&ec2.in_region("us-west-2").api, &west_ec2.api));
 }

@@ -412,3 +412,31 @@ fn a_value_outside_a_closed_set_is_a_gap() {
     let (res, _, _) = map_builder(&[("ssh_interface", Val::lit("private_dns"))]);
     assert_eq!(res[&path("ssh.interface")], Val::lit("private_dns"));
 }
+
+#[test]
+fn region_copies_map_one_to_one() {
+    let (res, _, findings) = map_builder(&[
+        (
+            "ami_regions",
+            Val::List(vec![Val::lit("us-west-2"), Val::lit("eu-west-1")]),
+        ),
+        (
+            "region_kms_key_ids",
+            Val::Map(vec![("us-west-2".into(), Val::lit("alias/west"))]),
+        ),
+        ("snapshot_copy_duration_minutes", Val::Num("30".into())),
+    ]);
+    assert!(findings.iter().all(|f| f.kind != Kind::Gap), "{findings:?}");
+    assert_eq!(
+        res[&path("ami_regions")],
+        Val::List(vec![Val::lit("us-west-2"), Val::lit("eu-west-1")])
+    );
+    assert_eq!(
+        res[&path("region_kms_key_ids")],
+        Val::Map(vec![("us-west-2".into(), Val::lit("alias/west"))])
+    );
+    assert_eq!(
+        res[&path("snapshot_copy_duration_minutes")],
+        Val::Num("30".into())
+    );
+}

@@ -12,8 +12,8 @@
 
 use super::error::Ec2Error;
 use super::model::{
-    Filters, GroupInfo, ImageInfo, InstanceInfo, KeyPairInfo, LaunchSpec, SnapshotInfo,
-    SpotRequestInfo, SubnetInfo, TagInfo, VolumeInfo, VpcInfo,
+    CopyRequest, Filters, GroupInfo, ImageInfo, InstanceInfo, KeyPairInfo, LaunchSpec,
+    SnapshotInfo, SpotRequestInfo, SubnetInfo, TagInfo, VolumeInfo, VpcInfo,
 };
 use super::volumes::BlockDevice;
 use std::collections::BTreeMap;
@@ -42,6 +42,9 @@ pub trait Ec2Api: Send + Sync + std::fmt::Debug {
         snapshot_tags: &Tags,
         devices: &[BlockDevice],
     ) -> Result<String, Ec2Error>;
+    /// CopyImage into this client's region; the copy's id (it is pending:
+    /// wait for it, a copy may also end `failed`).
+    async fn copy_image(&self, req: &CopyRequest) -> Result<String, Ec2Error>;
     /// ModifyImageAttribute: the description.
     async fn modify_image_description(&self, id: &str, description: &str) -> Result<(), Ec2Error>;
     /// ModifyImageAttribute: launch permissions; `all` is the public group.

@@ -123,7 +123,8 @@ impl Ec2 {
             self.delete_tags(&[id.to_string()], &[holder_tag(h)])
                 .await?;
         }
-        if let Some(img) = self.describe_image(id).await? {
+        let found = self.describe_image(id).await?;
+        if let Some(img) = &found {
             let others: Vec<String> = holders(&img.tags)
                 .into_iter()
                 .filter(|o| Some(o.as_str()) != holder)
@@ -133,8 +134,16 @@ impl Ec2 {
                 return Ok(Released::HeldBy(others));
             }
         }
-        // The one single-region removal (the "everywhere" one replaces it at merge).
-        self.delete_image_and_snapshots(id, known_snapshots, cancel)
+        // The image and its copies, in every region, through the one removal.
+        let images = match &found {
+            Some(img) => self.copies_of(img).await?,
+            None => BTreeMap::from([(self.region.clone(), id.to_string())]),
+        };
+        let snapshots = BTreeMap::from([(self.region.clone(), known_snapshots.to_vec())]);
+        let build = found
+            .as_ref()
+            .and_then(|i| i.tags.get(super::tags::BUILD_ID_TAG).cloned());
+        self.remove_everywhere(&images, &snapshots, build.as_deref(), cancel)
             .await?;
         Ok(Released::Removed)
     }

@@ -18,6 +18,7 @@ pub mod model;
 pub mod network;
 pub mod pace;
 pub mod placement;
+pub mod regions;
 pub mod removal;
 pub mod sdk;
 pub mod spot;
@@ -58,6 +59,8 @@ pub struct Ec2 {
     /// How long a "not found" for something this bake created a moment ago
     /// is taken for EC2's eventual consistency, not for "already gone".
     pub fresh_not_found: std::time::Duration,
+    /// Clients for the account's other regions (`regions`).
+    pub regions: regions::Regions,
 }
 
 impl Ec2 {
@@ -72,8 +75,12 @@ impl Ec2 {
         shared: &crate::aws::Shared,
         s: &AwsSettings,
     ) -> Result<Ec2, crate::aws::AwsError> {
-        let client = sdk::SdkEc2::connect(shared, s.ec2_endpoint.as_deref())?;
+        let conf = shared.for_endpoint(s.ec2_endpoint.as_deref())?;
+        let client = sdk::SdkEc2::on(&conf, None);
         let mut ec2 = Ec2::with_api(Arc::new(client), shared.region());
+        ec2.regions = regions::Regions::new(Arc::new(move |region: &str| {
+            Arc::new(sdk::SdkEc2::on(&conf, Some(region))) as Arc<dyn api::Ec2Api>
+        }));
         ec2.endpoint = s.ec2_endpoint.clone();
         ec2.profile = s.profile.clone();
         ec2.credentials = s.credentials_label();
@@ -92,6 +99,7 @@ impl Ec2 {
             facts: Default::default(),
             recent_sources: Default::default(),
             fresh_not_found: removal::FRESH_NOT_FOUND,
+            regions: Default::default(),
         }
     }
 

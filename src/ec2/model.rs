@@ -31,6 +31,23 @@ pub struct ImageInfo {
     pub sriov_net_support: Option<String>,
 }
 
+/// One CopyImage: the source image in `source_region` copied into the
+/// client's region, tagged at creation like the original.
+#[derive(Debug, Clone, Default)]
+pub struct CopyRequest {
+    pub source_image_id: String,
+    pub source_region: String,
+    pub name: String,
+    pub description: Option<String>,
+    /// Encrypt the copy's snapshots, with `kms_key_id` or the region's default key.
+    pub encrypted: bool,
+    pub kms_key_id: Option<String>,
+    /// Time-based copy (`SnapshotCopyCompletionDurationMinutes`).
+    pub completion_minutes: Option<i64>,
+    pub tags: BTreeMap<String, String>,
+    pub snapshot_tags: BTreeMap<String, String>,
+}
+
 /// An EBS snapshot: its id and tags.
 #[derive(Debug, Clone, Default)]
 pub struct SnapshotInfo {

@@ -354,10 +354,6 @@ impl ProviderConfig {
             account_checked: Default::default(),
             tags: self.tags.clone(),
             public_ip_url: self.public_ip_url.clone(),
-            other_regions: super::context::OtherRegions {
-                base: Some((shared, self.settings.clone())),
-                made: Default::default(),
-            },
         })
     }
 }

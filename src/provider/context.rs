@@ -51,20 +51,15 @@ pub struct Configured {
     pub account_checked: tokio::sync::OnceCell<()>,
     pub tags: super::tag_policy::TagPolicy,
     pub public_ip_url: String,
-    /// EC2 clients for regions other than the provider's, made on first use.
-    pub other_regions: OtherRegions,
-}
-
-/// How to reach EC2 in another region: the provider's SDK configuration with
-/// that region, one client per region, kept for the provider's life. Tests
-/// put their fakes in `made`.
-#[derive(Default)]
-pub struct OtherRegions {
-    pub base: Option<(crate::aws::Shared, crate::aws::AwsSettings)>,
-    pub made: std::sync::Mutex<std::collections::BTreeMap<String, crate::ec2::Ec2>>,
 }
 
 impl Configured {
+    /// EC2 in another region of the same account, with the provider's
+    /// credentials and endpoint settings (one client per region, cached).
+    pub fn ec2_in(&self, region: &str) -> crate::ec2::Ec2 {
+        self.ec2.in_region(region)
+    }
+
     /// The account guard, run before the first AWS call that reads or makes
     /// anything; a refusal is asked again (it costs one call, and the
     /// credentials may change).
@@ -73,39 +68,6 @@ impl Configured {
             .get_or_try_init(|| self.accounts.check(self.sts.as_ref()))
             .await
             .map(|_| ())
-    }
-
-    /// The EC2 seam in `region` (the provider's own when it is its region):
-    /// same credentials, endpoint and settings.
-    pub fn ec2_in(&self, region: &str) -> Result<crate::ec2::Ec2, Diagnostic> {
-        if region == self.ec2.region {
-            return Ok(self.ec2.clone());
-        }
-        let mut made = self
-            .other_regions
-            .made
-            .lock()
-            .unwrap_or_else(|p| p.into_inner());
-        if let Some(e) = made.get(region) {
-            return Ok(e.clone());
-        }
-        let fail =
-            |detail: String| Diagnostic::error(format!("Cannot reach EC2 in {region}"), detail);
-        let Some((shared, settings)) = &self.other_regions.base else {
-            return Err(fail(
-                "This provider has no client for other regions.".into(),
-            ));
-        };
-        let mut shared = shared.clone();
-        shared.sdk = shared
-            .sdk
-            .to_builder()
-            .region(aws_config::Region::new(region.to_string()))
-            .build();
-        let ec2 =
-            crate::ec2::Ec2::from_shared(&shared, settings).map_err(|e| fail(e.to_string()))?;
-        made.insert(region.to_string(), ec2.clone());
-        Ok(ec2)
     }
 
     /// SSM in `region`, with the provider's credentials and endpoint.

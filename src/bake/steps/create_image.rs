@@ -5,9 +5,26 @@
 use super::{Step, StepFuture};
 use crate::bake::{BakeContext, BakeError};
 use crate::choices::Choice;
+use crate::ec2::regions::COPY_REGIONS_TAG;
 use crate::ec2::tags::{BUILD_ID_TAG, INPUT_DIGEST_TAG, SOURCE_AMI_TAG};
 
 pub struct CreateImage;
+
+/// The tags of every image of the bake (the original and its copies): the
+/// user's, the digest, the source, the regions it is in, and the temporary
+/// tags (build id, expiry) until it is kept.
+pub(super) fn image_tags(cx: &BakeContext<'_>) -> std::collections::BTreeMap<String, String> {
+    let mut tags = cx.spec.tags.clone();
+    if let Some(d) = &cx.spec.input_digest {
+        tags.insert(INPUT_DIGEST_TAG.into(), d.clone());
+    }
+    tags.extend(cx.temporary_tags());
+    if let Some(s) = &cx.source {
+        tags.insert(SOURCE_AMI_TAG.into(), s.id.clone());
+    }
+    tags.insert(COPY_REGIONS_TAG.into(), cx.copy_regions_tag());
+    tags
+}
 
 impl Step for CreateImage {
     fn name(&self) -> &'static str {
@@ -26,16 +43,9 @@ impl Step for CreateImage {
                     .set_network_support(&instance, cx.spec.ena_support, cx.spec.sriov_support)
                     .await?;
             }
-            let mut tags = cx.spec.tags.clone();
-            if let Some(d) = &cx.spec.input_digest {
-                tags.insert(INPUT_DIGEST_TAG.into(), d.clone());
-            }
+            let tags = image_tags(cx);
             // Temporary until kept: build id and expiry on the image and its snapshots.
             let snapshot_tags = cx.temporary_tags();
-            tags.extend(snapshot_tags.clone());
-            if let Some(s) = &cx.source {
-                tags.insert(SOURCE_AMI_TAG.into(), s.id.clone());
-            }
             let name = &cx.spec.image_name;
             let id = match cx
                 .ec2
@@ -74,9 +84,13 @@ impl Step for CreateImage {
             }
             // Kept only once no sweep can take it: until then a failure
             // here removes it like any unfinished image (see `keep_image`).
-            cx.ec2.keep_image(&id, &image.snapshot_ids).await?;
+            // With copies to make, the copy step keeps it with them: a copy
+            // that fails takes the original too.
+            if cx.spec.copy_regions.is_empty() {
+                cx.ec2.keep_image(&id, &image.snapshot_ids).await?;
+                cx.image_kept = true;
+            }
             cx.image = Some(image);
-            cx.image_kept = true;
             Ok(())
         })
     }

@@ -3,6 +3,7 @@
 //! cleanup removes exactly that.
 
 mod connect;
+mod copy;
 mod create_image;
 mod deregister_existing;
 mod key_pair;
@@ -46,6 +47,7 @@ pub fn all() -> Vec<Box<dyn Step>> {
         Box::new(deregister_existing::DeregisterExisting),
         Box::new(create_image::CreateImage),
         Box::new(tag::Tag),
+        Box::new(copy::CopyImage),
         Box::new(share::Share),
     ]
 }

@@ -127,6 +127,50 @@ impl Ec2Api for FakeEc2 {
         })
     }
 
+    async fn copy_image(&self, r: &crate::ec2::model::CopyRequest) -> Result<String, Ec2Error> {
+        const A: &str = "CopyImage";
+        let arg = format!(
+            "{} from {} encrypted={} kms={}",
+            r.name,
+            r.source_region,
+            r.encrypted,
+            r.kms_key_id.as_deref().unwrap_or("-")
+        );
+        self.call(A, &arg, |w| {
+            let taken = w.images.values().any(|i| {
+                i.owner == ACCOUNT && i.info.name == r.name && i.phase.now != "deregistered"
+            });
+            if taken {
+                return Err(err(A, "InvalidAMIName.Duplicate", &r.name));
+            }
+            let id = w.id("ami");
+            let snap = w.id("snap");
+            w.snapshots.insert(snap.clone(), r.snapshot_tags.clone());
+            let after = w.timing.image;
+            w.images.insert(
+                id.clone(),
+                Image {
+                    info: ImageInfo {
+                        id: id.clone(),
+                        name: r.name.clone(),
+                        description: r.description.clone(),
+                        state: "pending".into(),
+                        creation_date: "2026-01-02T00:00:00.000Z".into(),
+                        snapshot_ids: vec![snap],
+                        tags: r.tags.clone(),
+                        root_device_name: Some("/dev/xvda".into()),
+                        ..Default::default()
+                    },
+                    phase: Phase::moving("pending", "available", after),
+                    owner: ACCOUNT.into(),
+                    launch_permissions: vec![],
+                },
+            );
+            w.hide(&id);
+            Ok(id)
+        })
+    }
+
     async fn modify_image_description(&self, id: &str, description: &str) -> Result<(), Ec2Error> {
         self.call("ModifyImageAttribute", id, |w| {
             w.image("ModifyImageAttribute", id)?.info.description = Some(description.into());

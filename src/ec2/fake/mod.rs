@@ -594,4 +594,18 @@ impl FakeEc2 {
     pub fn snapshots(&self) -> Vec<String> {
         self.world().snapshots.keys().cloned().collect()
     }
+
+    /// An image's tags (None when it is not there).
+    pub fn image_tags(&self, id: &str) -> Option<Tags> {
+        self.world().images.get(id).map(|i| i.info.tags.clone())
+    }
+
+    /// Who may launch an image.
+    pub fn launch_permissions_of(&self, id: &str) -> Vec<String> {
+        self.world()
+            .images
+            .get(id)
+            .map(|i| i.launch_permissions.clone())
+            .unwrap_or_default()
+    }
 }

@@ -6,8 +6,8 @@ use super::{SdkEc2, missing};
 use crate::ec2::api::{Ec2Api, Tags};
 use crate::ec2::error::Ec2Error;
 use crate::ec2::model::{
-    Filters, GroupInfo, ImageInfo, InstanceInfo, KeyPairInfo, LaunchSpec, SnapshotInfo,
-    SpotRequestInfo, SubnetInfo, TagInfo, VolumeInfo, VpcInfo,
+    CopyRequest, Filters, GroupInfo, ImageInfo, InstanceInfo, KeyPairInfo, LaunchSpec,
+    SnapshotInfo, SpotRequestInfo, SubnetInfo, TagInfo, VolumeInfo, VpcInfo,
 };
 use crate::ec2::volumes::BlockDevice;
 use aws_sdk_ec2::types::{
@@ -74,6 +74,27 @@ impl Ec2Api for SdkEc2 {
         out.image_id()
             .map(str::to_string)
             .ok_or_else(|| missing("CreateImage", "image id"))
+    }
+
+    async fn copy_image(&self, r: &CopyRequest) -> Result<String, Ec2Error> {
+        let mut req = self
+            .client
+            .copy_image()
+            .source_image_id(&r.source_image_id)
+            .source_region(&r.source_region)
+            .name(&r.name)
+            .set_description(r.description.clone())
+            .set_encrypted(r.encrypted.then_some(true))
+            .set_kms_key_id(r.kms_key_id.clone())
+            .set_snapshot_copy_completion_duration_minutes(r.completion_minutes)
+            .tag_specifications(spec(ResourceType::Image, &r.tags));
+        if !r.snapshot_tags.is_empty() {
+            req = req.tag_specifications(spec(ResourceType::Snapshot, &r.snapshot_tags));
+        }
+        let out = retried("CopyImage", req, |r| r.send()).await?;
+        out.image_id()
+            .map(str::to_string)
+            .ok_or_else(|| missing("CopyImage", "image id"))
     }
 
     async fn modify_image_description(&self, id: &str, description: &str) -> Result<(), Ec2Error> {

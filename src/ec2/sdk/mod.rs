@@ -9,7 +9,6 @@ mod launch;
 mod throttle;
 
 use super::error::Ec2Error;
-use crate::aws::{AwsError, Shared};
 use aws_sdk_ec2::error::SdkError;
 use aws_sdk_ec2::error::{DisplayErrorContext, ProvideErrorMetadata};
 
@@ -20,13 +19,17 @@ pub struct SdkEc2 {
 }
 
 impl SdkEc2 {
-    /// The client on the shared SDK configuration (credentials chain,
-    /// retries, HTTP client) with EC2's endpoint; makes no network call.
-    pub fn connect(shared: &Shared, endpoint: Option<&str>) -> Result<SdkEc2, AwsError> {
-        let conf = shared.for_endpoint(endpoint)?;
-        Ok(SdkEc2 {
-            client: aws_sdk_ec2::Client::new(&conf),
-        })
+    /// The client on the shared SDK configuration for EC2's endpoint
+    /// (`Shared::for_endpoint`: credentials chain, retries, HTTP client), in
+    /// `region` instead of its own when given; makes no network call.
+    pub fn on(conf: &aws_config::SdkConfig, region: Option<&str>) -> SdkEc2 {
+        let mut b = aws_sdk_ec2::config::Builder::from(conf);
+        if let Some(r) = region {
+            b = b.region(aws_sdk_ec2::config::Region::new(r.to_string()));
+        }
+        SdkEc2 {
+            client: aws_sdk_ec2::Client::from_conf(b.build()),
+        }
     }
 }
 

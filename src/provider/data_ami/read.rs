@@ -12,10 +12,6 @@ use crate::provider::schema::decode::decode;
 use crate::provider::{Configured, StateOutcome};
 use std::collections::BTreeMap;
 
-/// Tag on every image of a bake (original and copies): the sorted,
-/// comma-separated regions where the image exists.
-pub const COPY_REGIONS_TAG: &str = "golden:copy-regions";
-
 /// What was searched, for the messages: the attribute that selected and a
 /// sentence naming the search.
 #[derive(Debug, Clone)]
@@ -116,28 +112,10 @@ pub async fn region_ami_ids(
     img: &ImageInfo,
     region: &str,
 ) -> Result<BTreeMap<String, String>, Diagnostic> {
-    let mut out = BTreeMap::from([(region.to_string(), img.id.clone())]);
-    let (Some(list), Some(build)) = (img.tags.get(COPY_REGIONS_TAG), img.tags.get(BUILD_ID_TAG))
-    else {
-        return Ok(out);
-    };
-    for r in list
-        .split(',')
-        .map(str::trim)
-        .filter(|r| !r.is_empty() && *r != region)
-    {
-        let ec2 = c.ec2_in(r)?;
-        let copies = ec2.images_tagged(BUILD_ID_TAG, build).await.map_err(|e| {
-            Diagnostic::error(format!("Cannot look up the copy in {r}"), e.to_string())
-        })?;
-        match copies.into_iter().find(|i| i.state == "available") {
-            Some(copy) => {
-                out.insert(r.to_string(), copy.id);
-            }
-            None => tracing::warn!(region = r, build, "no available copy of the image"),
-        }
-    }
-    Ok(out)
+    c.ec2_in(region)
+        .copies_of(img)
+        .await
+        .map_err(|e| Diagnostic::error("Cannot look up the image's copies", e.to_string()))
 }
 
 /// The state: the configuration with every computed attribute read from `img`.
@@ -220,10 +198,7 @@ pub async fn read(c: &Configured, config: Value) -> StateOutcome {
         }
     };
     let region = cfg.region.clone().unwrap_or_else(|| c.ec2.region.clone());
-    let ec2 = match c.ec2_in(&region) {
-        Ok(e) => e,
-        Err(d) => return StateOutcome::err(config, d.at(AttrPath::root("region"))),
-    };
+    let ec2 = c.ec2_in(&region);
     let rules = Rules {
         most_recent: cfg.most_recent,
         include_deprecated: cfg.include_deprecated,

@@ -313,7 +313,6 @@ fn configured_with(
         account_checked: Default::default(),
         tags: Default::default(),
         public_ip_url: String::new(),
-        other_regions: Default::default(),
     }
 }
 
@@ -460,19 +459,16 @@ async fn copies_are_found_by_build_id_in_each_region() {
     let copy = baked(&away, "web-1", BUILD, &regions);
     // Another bake of the same inputs there, newer id: not the copy.
     baked(&away, "web-other", "0123456789ac", &[]);
-    let c = configured(&home);
-    {
-        let mut made = c.other_regions.made.lock().unwrap();
-        made.insert(
-            "eu-west-1".into(),
-            crate::ec2::Ec2::with_api(away.clone(), "eu-west-1".into()),
-        );
-        // us-west-2 holds no copy (yet): it is left out.
-        made.insert(
-            "us-west-2".into(),
-            crate::ec2::Ec2::with_api(FakeEc2::new(), "us-west-2".into()),
-        );
-    }
+    let mut c = configured(&home);
+    // us-west-2 holds no copy (yet): it is left out.
+    let away_api = away.clone();
+    c.ec2.regions = crate::ec2::regions::Regions::new(std::sync::Arc::new(move |r: &str| {
+        let api: std::sync::Arc<dyn crate::ec2::api::Ec2Api> = match r {
+            "eu-west-1" => away_api.clone(),
+            _ => FakeEc2::new(),
+        };
+        api
+    }));
     let out = read(&c, json!({"input_digest": DIGEST, "most_recent": true})).await;
     assert!(!out.diags.has_errors(), "{:?}", out.diags);
     assert_eq!(

@@ -90,7 +90,7 @@ async fn create(
         None => generated_name(inputs.name_prefix.as_deref().unwrap_or("golden-")),
     };
     let build_id = new_build_id();
-    let spec = match bake_spec(
+    let mut spec = match bake_spec(
         &inputs,
         name.clone(),
         build_id.clone(),
@@ -100,6 +100,8 @@ async fn create(
         Ok(s) => s,
         Err(e) => return StateOutcome::err(Value::Null, internal(e)),
     };
+    // The image is made in the build region: no copy there.
+    spec.copy_regions.retain(|r| r.region != c.ec2.region);
     let instance_type = spec.instance_type.clone();
     let spec_tags = spec.tags.clone();
     // The bake runs as its own task: if Terraform drops this request (a lost
@@ -113,7 +115,10 @@ async fn create(
             && let Some(image) = outcome.image.take()
         {
             let never = CancellationToken::new();
-            if let Err(e) = ec2.delete_new_image_and_snapshots(&image.id, &image.snapshot_ids, &never).await {
+            let mut images = everywhere(&ec2.region, &image, &outcome.copies);
+            let snapshots = std::collections::BTreeMap::from([(ec2.region.clone(), image.snapshot_ids.clone())]);
+            images.retain(|_, id| !id.is_empty());
+            if let Err(e) = ec2.remove_everywhere(&images, &snapshots, Some(&spec.build_id), &never).await {
                 tracing::error!(image = %image.id, error = %e, "cannot remove the image of an abandoned bake");
             }
         }
@@ -178,6 +183,10 @@ async fn create(
         Value::string_list(image.snapshot_ids.clone()),
     );
     state.set("source_ami_id", Value::opt_string(outcome.source_ami_id));
+    state.set(
+        "region_ami_ids",
+        Value::string_map(everywhere(&c.ec2.region, &image, &outcome.copies)),
+    );
     state.set("tags_all", Value::string_map(spec_tags));
     state.set("reused", Value::Bool(false));
     state.set(
@@ -197,6 +206,20 @@ async fn create(
         private: private.bytes(),
         diags,
     }
+}
+
+/// The image's id in each region: the build region's and each copy's.
+fn everywhere(
+    region: &str,
+    image: &crate::ec2::images::ImageInfo,
+    copies: &BTreeMap<String, crate::ec2::images::ImageInfo>,
+) -> BTreeMap<String, String> {
+    let mut ids: BTreeMap<String, String> = copies
+        .iter()
+        .map(|(r, i)| (r.clone(), i.id.clone()))
+        .collect();
+    ids.insert(region.to_string(), image.id.clone());
+    ids
 }
 
 /// A diagnostic for a broken invariant: a bug, not the user's input.
@@ -224,6 +247,9 @@ struct InPlace {
     deregistration_protection: Option<DeregistrationProtection>,
     /// Null in states from before it.
     previous_ids: Option<Vec<String>>,
+    /// The image in each region (the build region's too); empty in states from before it.
+    #[serde(default)]
+    region_ami_ids: Option<BTreeMap<String, String>>,
 }
 
 /// What to add and what to remove to go from `old` to `new`.
@@ -247,6 +273,30 @@ struct Held {
     timeouts: Timeouts,
 }
 
+/// Every image of the resource with its region's seam and snapshots: the
+/// build region's (snapshots from the state), then each copy (its snapshots
+/// as EC2 shows them; a copy gone shows none).
+async fn targets(
+    ec2: &Ec2,
+    id: &str,
+    snapshots: &[String],
+    regions: &Option<BTreeMap<String, String>>,
+) -> Vec<(Ec2, String, Vec<String>)> {
+    let mut all = vec![(ec2.clone(), id.to_string(), snapshots.to_vec())];
+    for (region, copy) in regions.iter().flatten() {
+        if region == &ec2.region {
+            continue;
+        }
+        let there = ec2.in_region(region);
+        let snaps = match there.describe_image(copy).await {
+            Ok(Some(img)) => img.snapshot_ids,
+            _ => vec![],
+        };
+        all.push((there, copy.clone(), snaps));
+    }
+    all
+}
+
 async fn update(
     ec2: &Ec2,
     policy: &TagPolicy,
@@ -266,72 +316,84 @@ async fn update(
     let mut diags = Diagnostics::default();
     let all = |v: &InPlace| v.tags_all.clone().unwrap_or_else(|| policy.merged(&v.tags));
     let (old_all, new_all) = (all(&old), all(&new));
-    let image_ids = vec![id.clone()];
-    let snapshots = old.snapshot_ids.clone();
-    let steps = [
-        ("tags", ec2.sync_tags(&image_ids, &old_all, &new_all).await),
-        (
-            "snapshot_tags",
-            ec2.sync_tags(
-                &snapshots,
-                &policy.merged(&old.snapshot_tags),
-                &policy.merged(&new.snapshot_tags),
-            )
-            .await,
-        ),
-    ];
-    for (attr, r) in steps {
-        if let Err(e) = r {
+    // In every region the image is in, the same changes.
+    for (ec2, id, snapshots) in targets(ec2, &id, &old.snapshot_ids, &old.region_ami_ids).await {
+        let ec2 = &ec2;
+        let image_ids = vec![id.clone()];
+        let steps = [
+            ("tags", ec2.sync_tags(&image_ids, &old_all, &new_all).await),
+            (
+                "snapshot_tags",
+                ec2.sync_tags(
+                    &snapshots,
+                    &policy.merged(&old.snapshot_tags),
+                    &policy.merged(&new.snapshot_tags),
+                )
+                .await,
+            ),
+        ];
+        for (attr, r) in steps {
+            if let Err(e) = r {
+                diags.push(
+                    Diagnostic::error(format!("Cannot update {attr}"), e.to_string())
+                        .at(AttrPath::root(attr)),
+                );
+            }
+        }
+        let launchers = |v: &InPlace| {
+            launch_principals(&v.ami_users, &v.ami_groups, &v.ami_org_arns, &v.ami_ou_arns)
+        };
+        let (add, remove) = changes(&launchers(&old), &launchers(&new));
+        if (!add.is_empty() || !remove.is_empty())
+            && let Err(e) = ec2.set_launch_permissions(&id, &add, &remove).await
+        {
             diags.push(
-                Diagnostic::error(format!("Cannot update {attr}"), e.to_string())
-                    .at(AttrPath::root(attr)),
+                Diagnostic::error("Cannot update who may launch the AMI", e.to_string())
+                    .at(AttrPath::root("ami_users")),
             );
         }
-    }
-    let launchers = |v: &InPlace| {
-        launch_principals(&v.ami_users, &v.ami_groups, &v.ami_org_arns, &v.ami_ou_arns)
-    };
-    let (add, remove) = changes(&launchers(&old), &launchers(&new));
-    if (!add.is_empty() || !remove.is_empty())
-        && let Err(e) = ec2.set_launch_permissions(&id, &add, &remove).await
-    {
-        diags.push(
-            Diagnostic::error("Cannot update who may launch the AMI", e.to_string())
-                .at(AttrPath::root("ami_users")),
+        let (add, remove) = changes(
+            &snapshot_principals(&old.snapshot_users, &old.snapshot_groups),
+            &snapshot_principals(&new.snapshot_users, &new.snapshot_groups),
         );
-    }
-    let (add, remove) = changes(
-        &snapshot_principals(&old.snapshot_users, &old.snapshot_groups),
-        &snapshot_principals(&new.snapshot_users, &new.snapshot_groups),
-    );
-    if let Err(e) = ec2
-        .set_snapshot_permissions(&snapshots, &add, &remove)
-        .await
-    {
-        diags.push(
-            Diagnostic::error("Cannot update who may use the snapshots", e.to_string())
-                .at(AttrPath::root("snapshot_users")),
+        if let Err(e) = ec2
+            .set_snapshot_permissions(&snapshots, &add, &remove)
+            .await
+        {
+            diags.push(
+                Diagnostic::error("Cannot update who may use the snapshots", e.to_string())
+                    .at(AttrPath::root("snapshot_users")),
+            );
+        }
+        if old.deprecate_at != new.deprecate_at
+            && let Err(e) = ec2.set_deprecation(&id, new.deprecate_at.as_deref()).await
+        {
+            diags.push(
+                Diagnostic::error("Cannot update deprecate_at", e.to_string())
+                    .at(AttrPath::root("deprecate_at")),
+            );
+        }
+        let (was, now) = (
+            protection(&old.deregistration_protection),
+            protection(&new.deregistration_protection),
         );
-    }
-    if old.deprecate_at != new.deprecate_at
-        && let Err(e) = ec2.set_deprecation(&id, new.deprecate_at.as_deref()).await
-    {
-        diags.push(
-            Diagnostic::error("Cannot update deprecate_at", e.to_string())
-                .at(AttrPath::root("deprecate_at")),
-        );
-    }
-    let (was, now) = (
-        protection(&old.deregistration_protection),
-        protection(&new.deregistration_protection),
-    );
-    if was != now
-        && let Err(e) = ec2.set_deregistration_protection(&id, now).await
-    {
-        diags.push(
-            Diagnostic::error("Cannot update deregistration_protection", e.to_string())
-                .at(AttrPath::root("deregistration_protection")),
-        );
+        if was != now
+            && let Err(e) = ec2.set_deregistration_protection(&id, now).await
+        {
+            diags.push(
+                Diagnostic::error("Cannot update deregistration_protection", e.to_string())
+                    .at(AttrPath::root("deregistration_protection")),
+            );
+        }
+        if old.description != new.description {
+            let desc = new.description.as_deref().unwrap_or_default();
+            if let Err(e) = ec2.set_image_description(&id, desc).await {
+                diags.push(
+                    Diagnostic::error("Cannot update description", e.to_string())
+                        .at(AttrPath::root("description")),
+                );
+            }
+        }
     }
     // A lower keep_previous: the plan kept the newest, the rest go.
     let was = old.previous_ids.clone().unwrap_or_default();
@@ -348,15 +410,6 @@ async fn update(
             diags.push(
                 Diagnostic::error("Cannot deregister previous images", e.to_string())
                     .at(AttrPath::root("keep_previous")),
-            );
-        }
-    }
-    if old.description != new.description {
-        let desc = new.description.as_deref().unwrap_or_default();
-        if let Err(e) = ec2.set_image_description(&id, desc).await {
-            diags.push(
-                Diagnostic::error("Cannot update description", e.to_string())
-                    .at(AttrPath::root("description")),
             );
         }
     }

@@ -178,6 +178,8 @@ pub fn bake_spec(
             .filter(|p| p.enabled)
             .map(|p| p.with_cooldown),
         input_digest: v.input_digest.clone(),
+        copy_regions: copy_regions(v),
+        snapshot_copy_minutes: v.snapshot_copy_duration_minutes,
     })
 }
 
@@ -237,6 +239,21 @@ pub fn network(v: &GoldenAmi) -> NetworkChoice {
         security_group_filter: v.security_group_filter.clone(),
     }
     .choice()
+}
+
+/// The regions to copy to, each once, with its key (the caller drops the
+/// build region, which the bake does not know here).
+fn copy_regions(v: &GoldenAmi) -> Vec<crate::bake::RegionCopy> {
+    let mut out: Vec<crate::bake::RegionCopy> = vec![];
+    for r in &v.ami_regions {
+        if !out.iter().any(|c| &c.region == r) {
+            out.push(crate::bake::RegionCopy {
+                region: r.clone(),
+                kms_key_id: v.region_kms_key_ids.get(r).cloned(),
+            });
+        }
+    }
+    out
 }
 
 /// A configured device, as the EC2 seam takes it.

@@ -15,7 +15,13 @@ use crate::provider::schema::{Mode, OnChange};
 use crate::provider::{Configured, PlanOutcome};
 
 /// Computed attributes only a bake can tell.
-const BAKE_COMPUTED: [&str; 4] = ["id", "snapshot_ids", "creation_date", "build_id"];
+const BAKE_COMPUTED: [&str; 5] = [
+    "id",
+    "snapshot_ids",
+    "creation_date",
+    "build_id",
+    "region_ami_ids",
+];
 
 pub async fn plan(
     client: Option<&Configured>,

@@ -3,6 +3,7 @@
 use super::private::Private;
 use super::schema::{SCHEMA_VERSION, schema};
 use crate::ec2::images::ImageInfo;
+use crate::ec2::regions::COPY_REGIONS_TAG;
 use crate::ec2::tags::{BUILD_ID_TAG, INPUT_DIGEST_TAG, SOURCE_AMI_TAG};
 use crate::protocol::diag::{Diagnostic, Diagnostics};
 use crate::protocol::value::Value;
@@ -194,6 +195,44 @@ fn refresh_snapshot_sharing(state: &mut Value, found: Vec<String>) {
     refresh_list(state, "snapshot_groups", groups);
 }
 
+/// Looks up each copy in its region. For one deregistered by hand its
+/// region leaves `ami_regions`: the plan then replaces the image, as a copy
+/// is not re-made alone. `region_ami_ids` keeps it: it records where the
+/// resource made images, which the destroy visits (for the copy's
+/// snapshots, which EC2 keeps).
+async fn refresh_copies(c: &Configured, state: &mut Value) -> Result<(), Diagnostic> {
+    let ids = state.get("region_ami_ids").as_string_map();
+    let mut there = BTreeMap::new();
+    for (region, id) in &ids {
+        if region == &c.ec2.region {
+            there.insert(region.clone(), id.clone());
+            continue;
+        }
+        match c.ec2_in(region).describe_image(id).await {
+            Ok(Some(_)) => {
+                there.insert(region.clone(), id.clone());
+            }
+            Ok(None) => tracing::info!(%region, image = %id, "a copy of the AMI is gone"),
+            Err(e) => {
+                return Err(Diagnostic::error(
+                    format!("Cannot read the copy {id} in {region}"),
+                    e.to_string(),
+                ));
+            }
+        }
+    }
+    if there.len() != ids.len() {
+        let regions: Vec<String> = state
+            .get("ami_regions")
+            .as_string_list()
+            .into_iter()
+            .filter(|r| r == &c.ec2.region || there.contains_key(r))
+            .collect();
+        state.set("ami_regions", Value::string_list(regions));
+    }
+    Ok(())
+}
+
 pub async fn read(c: &Configured, state: Value, private: Vec<u8>) -> StateOutcome {
     // What earlier bakes learned, from wherever the state lives, seeds this
     // machine's memory before anything here waits.
@@ -217,6 +256,9 @@ pub async fn read(c: &Configured, state: Value, private: Vec<u8>) -> StateOutcom
             .bytes();
             let mut state = state;
             refresh(&mut state, &img, &c.ec2.region, &c.tags);
+            if let Err(d) = refresh_copies(c, &mut state).await {
+                return StateOutcome::err(state, d);
+            }
             // The snapshots' tags cost one DescribeSnapshots call per refresh,
             // so it is made only when the state has `snapshot_tags` (set in
             // the configuration, even to `{}`): a plain refresh stays at
@@ -318,6 +360,47 @@ pub async fn read(c: &Configured, state: Value, private: Vec<u8>) -> StateOutcom
     }
 }
 
+/// The copies of an imported image: the regions its `golden:copy-regions`
+/// tag names, each copy found there by the build id (the regions contract).
+async fn import_copies(
+    c: &Configured,
+    img: &ImageInfo,
+    state: &mut Value,
+) -> Result<(), Diagnostic> {
+    let (Some(regions), Some(build_id)) =
+        (img.tags.get(COPY_REGIONS_TAG), img.tags.get(BUILD_ID_TAG))
+    else {
+        return Ok(());
+    };
+    if !crate::ec2::tags::valid_build_id(build_id) {
+        return Ok(());
+    }
+    let mut ids = BTreeMap::from([(c.ec2.region.clone(), img.id.clone())]);
+    let mut copied = vec![];
+    for region in regions
+        .split(',')
+        .filter(|r| !r.is_empty() && *r != c.ec2.region)
+    {
+        let found = c
+            .ec2_in(region)
+            .images_tagged(BUILD_ID_TAG, build_id)
+            .await
+            .map_err(|e| {
+                Diagnostic::error(format!("Cannot import the copy in {region}"), e.to_string())
+            })?;
+        if let Some(copy) = found.into_iter().next() {
+            ids.insert(region.to_string(), copy.id);
+            copied.push(region.to_string());
+        }
+    }
+    // Without copies the attribute stays unset, as in a configuration without it.
+    if !copied.is_empty() {
+        state.set("ami_regions", Value::string_list(copied));
+    }
+    state.set("region_ami_ids", Value::string_map(ids));
+    Ok(())
+}
+
 pub async fn import(c: &Configured, id: &str) -> StateOutcome {
     let img = match c.ec2.describe_image(id).await {
         Ok(Some(img)) => img,
@@ -351,6 +434,9 @@ pub async fn import(c: &Configured, id: &str) -> StateOutcome {
         "input_digest",
         Value::opt_string(img.tags.get(INPUT_DIGEST_TAG).cloned()),
     );
+    if let Err(d) = import_copies(c, &img, &mut state).await {
+        return StateOutcome::err(Value::Null, d);
+    }
     StateOutcome {
         state,
         private: Private {

@@ -153,6 +153,14 @@ define_block! {
         pub provision: Vec<Provision> => block(),
         pub encrypt_boot: Option<bool> => optional("Encrypt the image's root snapshot: the build instance's root volume is launched encrypted (with `kms_key_id`, or the account's default EBS key), so CreateImage makes an encrypted snapshot directly, with no extra copy as Packer's `encrypt_boot` makes."),
         pub kms_key_id: Option<String> => optional("KMS key (id, ARN or alias) for `encrypt_boot`; needs `encrypt_boot = true`."),
+        pub ami_regions: Vec<String> => optional("Regions to copy the finished image to (Packer's `ami_regions`), all at once; the build region needs no entry (it is skipped). Each copy is tagged like the original, shared, deprecated and protected like it, and is part of this resource: a copy failing anywhere removes every copy and the image (nothing half-copied stays), and destroy removes the image and its snapshots in every region. The regions shape the resource, as they make a different set of images: a change plans a new bake (as a new `packer build` would).")
+            .check(Check::Region),
+        pub region_kms_key_ids: BTreeMap<String, String> => optional("KMS key (id, ARN or alias, which must exist in that region) per region of `ami_regions`, for the copy's snapshots there (Packer's `region_kms_key_ids`). A region without a key here gets its default EBS key when `encrypt_boot` is set, and an unencrypted copy otherwise.")
+            .check(Check::RegionKeys),
+        pub snapshot_copy_duration_minutes: Option<i64> => optional("Time-based copy: each copy's snapshots complete within this many minutes (CopyImage's `SnapshotCopyCompletionDurationMinutes`: 15-minute steps, at most 48 hours); default: best effort.")
+            .check(Check::Whole { min: 15, max: 2880, what: "a copy duration in minutes" })
+            .check(Check::MultipleOf(15)),
+        pub region_ami_ids: BTreeMap<String, String> => computed("The AMI id in each region the image is in, the build region included."),
         pub launch_block_device: Vec<DeviceMapping> => block(),
         pub ami_block_device: Vec<DeviceMapping> => block(),
         pub deregistration_protection: Option<DeregistrationProtection> => block().in_place(),

@@ -78,6 +78,36 @@ fn every_rule_refuses_its_bad_input_at_its_attribute() {
     let long = "a".repeat(129);
     let cases: Vec<(&str, Json, &str, &str)> = vec![
         (
+            "region name",
+            json!({"ami_regions": ["us-west-2", "US_WEST"]}),
+            "ami_regions[1]",
+            "\"US_WEST\" is not an AWS region name",
+        ),
+        (
+            "key for a region without a copy",
+            json!({"ami_regions": ["us-west-2"], "region_kms_key_ids": {"eu-west-1": "alias/k"}}),
+            "region_kms_key_ids[\"eu-west-1\"]",
+            "\"eu-west-1\" is not in `ami_regions`",
+        ),
+        (
+            "key region name",
+            json!({"ami_regions": ["us-west-2"], "region_kms_key_ids": {"west": "alias/k"}}),
+            "region_kms_key_ids[\"west\"]",
+            "\"west\" is not an AWS region name",
+        ),
+        (
+            "copy duration step",
+            json!({"snapshot_copy_duration_minutes": 20}),
+            "snapshot_copy_duration_minutes",
+            "20 is not a multiple of 15",
+        ),
+        (
+            "copy duration range",
+            json!({"snapshot_copy_duration_minutes": 0}),
+            "snapshot_copy_duration_minutes",
+            "0 is not a copy duration in minutes (15-2880)",
+        ),
+        (
             "both names",
             json!({"name_prefix": "x-"}),
             "name_prefix",
@@ -823,6 +853,9 @@ fn digest_covers_exactly_the_inputs_that_shape_the_image() {
         json!({"user_data": "#!/bin/sh"}),
         json!({"triggers": {"v": "2"}}),
         json!({"provision": [{"shell": {"inline": ["true"]}}]}),
+        json!({"ami_regions": ["us-west-2"]}),
+        json!({"region_kms_key_ids": {"us-west-2": "alias/k"}}),
+        json!({"snapshot_copy_duration_minutes": 30}),
     ];
     for p in shaping {
         let mut j = good();
@@ -845,6 +878,7 @@ fn digest_covers_exactly_the_inputs_that_shape_the_image() {
         json!({"metadata_options": {"http_tokens": "optional"}}),
         json!({"source_ami_filter": {"filters": {"name": "x"}}}),
         json!({"id": "ami-9", "snapshot_ids": ["snap-1"], "build_id": "x"}),
+        json!({"region_ami_ids": {"us-west-2": "ami-8"}}),
     ];
     for p in not_shaping {
         let mut j = good();
@@ -1046,7 +1080,6 @@ pub(super) fn over_fake(
         account_checked: Default::default(),
         tags: Default::default(),
         public_ip_url: String::new(),
-        other_regions: Default::default(),
     };
     (
         c,
@@ -1434,4 +1467,101 @@ async fn a_protected_image_refuses_destroy_and_replacement() {
         out.requires_replace.is_empty(),
         "lifting protection is in place"
     );
+}
+
+/// The copies of a state's `region_ami_ids` are changed in place, read and
+/// destroyed in their own regions; a copy gone by hand drops out of
+/// `ami_regions` (drift: a replacement).
+#[tokio::test]
+async fn copies_are_changed_read_and_destroyed_in_their_regions() {
+    use crate::ec2::fake::FakeEc2;
+    let (home, west) = (FakeEc2::new(), FakeEc2::new());
+    let id = home.add_own_image("web", &Default::default());
+    let copy = west.add_own_image("web", &Default::default());
+    let (mut c, stop, tasks, abandoned) = over_fake(&home);
+    let w = west.clone();
+    c.ec2.regions = crate::ec2::regions::Regions::new(std::sync::Arc::new(move |_: &str| {
+        let api: std::sync::Arc<dyn crate::ec2::api::Ec2Api> = w.clone();
+        api
+    }));
+    let life = || crate::provider::Lifecycle {
+        stop: &stop,
+        tasks: &tasks,
+        abandoned: &abandoned,
+    };
+    let prior = with(json!({
+        "id": id,
+        "snapshot_ids": [],
+        "ami_regions": ["us-west-2"],
+        "region_ami_ids": {"us-east-1": id, "us-west-2": copy},
+    }));
+    let planned = with(json!({
+        "id": id,
+        "snapshot_ids": [],
+        "ami_regions": ["us-west-2"],
+        "region_ami_ids": {"us-east-1": id, "us-west-2": copy},
+        "ami_users": ["111122223333"],
+    }));
+    let out =
+        super::apply::apply(&c, life(), prior, planned.clone(), planned.clone(), vec![]).await;
+    assert!(!out.diags.has_errors(), "{:?}", out.diags);
+    assert_eq!(
+        home.launch_permissions_of(&id),
+        vec!["111122223333".to_string()]
+    );
+    assert_eq!(
+        west.launch_permissions_of(&copy),
+        vec!["111122223333".to_string()]
+    );
+
+    let read = super::read::read(&c, out.state, vec![]).await;
+    assert!(!read.diags.has_errors(), "{:?}", read.diags);
+    assert_eq!(
+        read.state.get("ami_regions").as_string_list(),
+        vec!["us-west-2"]
+    );
+    assert!(c.ec2_in("us-west-2").deregister_image(&copy).await.is_ok());
+    let read = super::read::read(&c, read.state, vec![]).await;
+    assert!(
+        read.state.get("ami_regions").as_string_list().is_empty(),
+        "drift"
+    );
+    assert_eq!(read.state.get("region_ami_ids").as_string_map().len(), 2);
+
+    let gone = super::apply::apply(&c, life(), read.state, Value::Null, Value::Null, vec![]).await;
+    assert!(!gone.diags.has_errors(), "{:?}", gone.diags);
+    assert!(gone.state.is_null());
+    assert!(home.own_images().is_empty() && west.own_images().is_empty());
+}
+
+/// An imported image brings its copies: the regions its `golden:copy-regions`
+/// tag names, each found there by the build id.
+#[tokio::test]
+async fn import_finds_the_copies_by_build_id() {
+    use crate::ec2::fake::FakeEc2;
+    let (home, west) = (FakeEc2::new(), FakeEc2::new());
+    let tags = std::collections::BTreeMap::from([
+        ("golden:build-id".to_string(), "0000000000b1".to_string()),
+        (
+            "golden:copy-regions".to_string(),
+            "us-east-1,us-west-2".to_string(),
+        ),
+    ]);
+    let id = home.add_own_image("web", &tags);
+    let copy = west.add_own_image("web", &tags);
+    let (mut c, _, _, _) = over_fake(&home);
+    let w = west.clone();
+    c.ec2.regions = crate::ec2::regions::Regions::new(std::sync::Arc::new(move |_: &str| {
+        let api: std::sync::Arc<dyn crate::ec2::api::Ec2Api> = w.clone();
+        api
+    }));
+    let out = super::read::import(&c, &id).await;
+    assert!(!out.diags.has_errors(), "{:?}", out.diags);
+    assert_eq!(
+        out.state.get("ami_regions").as_string_list(),
+        vec!["us-west-2"]
+    );
+    let ids = out.state.get("region_ami_ids").as_string_map();
+    assert_eq!(ids.get("us-east-1"), Some(&id));
+    assert_eq!(ids.get("us-west-2"), Some(&copy));
 }

@@ -78,6 +78,7 @@ pub fn validate(cfg: &Value) -> Diagnostics {
     validate_launch(cfg, &mut d);
     validate_spot(cfg, &mut d);
     validate_network(cfg, &mut d);
+    validate_regions(cfg, &mut d);
     for list in ["launch_block_device", "ami_block_device"] {
         validate_devices(cfg, list, &mut d);
     }
@@ -126,6 +127,26 @@ fn validate_spot(cfg: &Value, d: &mut Diagnostics) {
             )
             .at(AttrPath::root("instance_type")),
         );
+    }
+}
+
+/// A key of `region_kms_key_ids` for a region the image is not copied to
+/// would be silently unused.
+fn validate_regions(cfg: &Value, d: &mut Diagnostics) {
+    let regions = cfg.get("ami_regions");
+    if regions.is_unknown_or_partial() {
+        return;
+    }
+    let listed = regions.as_string_list();
+    if let Value::Map(keys) = cfg.get("region_kms_key_ids") {
+        for region in keys.keys().filter(|r| !listed.contains(r)) {
+            err(
+                d,
+                AttrPath::root("region_kms_key_ids").key(region),
+                "KMS key for a region without a copy",
+                format!("{region:?} is not in `ami_regions`: add it there, or remove its key."),
+            );
+        }
     }
 }
 

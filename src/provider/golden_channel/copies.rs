@@ -16,22 +16,9 @@ fn at_ami(summary: &str, detail: String) -> Diagnostic {
     Diagnostic::error(summary, detail).at(AttrPath::root("ami_id"))
 }
 
-/// EC2 in `region`: the provider's own, or another region's client.
-/// Other regions arrive with the region copies (`Configured::ec2_in`); until
-/// then only the provider's region is reachable from here.
-fn ec2_in(c: &Configured, region: &str) -> Result<Ec2, Diagnostic> {
-    if region == c.ec2.region {
-        return Ok(c.ec2.clone());
-    }
-    Err(at_ami(
-        "Cannot reach another region",
-        format!("The image has a copy in {region}; this provider cannot reach EC2 there yet."),
-    ))
-}
-
 /// Region → AMI id for `ami_id` (in the provider's region) and its copies.
 pub async fn copies(c: &Configured, ami_id: &str) -> Result<BTreeMap<String, String>, Diagnostic> {
-    copies_with(c, ami_id, &|region| ec2_in(c, region)).await
+    copies_with(c, ami_id, &|region| Ok(c.ec2_in(region))).await
 }
 
 /// [`copies`], reaching other regions through `ec2_in`.

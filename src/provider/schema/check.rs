@@ -17,6 +17,12 @@ pub enum Check {
         max: i64,
         what: &'static str,
     },
+    /// A whole number that is a multiple of this (CopyImage's 15-minute steps).
+    MultipleOf(i64),
+    /// An AWS region name, like `eu-west-1` or `us-gov-west-1`.
+    Region,
+    /// Map keys: AWS region names.
+    RegionKeys,
     /// "90s", "5m", "1h30m".
     Duration,
     /// An absolute path on the build instance.
@@ -72,6 +78,47 @@ pub enum Check {
     SsmRelativeName,
 }
 
+/// An AWS region name: a two-letter area, an optional partition word
+/// (`gov`, `iso`, ...), a direction and a number (`us-east-1`,
+/// `ap-southeast-2`, `us-gov-west-1`, `cn-north-1`).
+pub fn region_ok(s: &str) -> bool {
+    let parts: Vec<&str> = s.split('-').collect();
+    let letters = |p: &str| !p.is_empty() && p.bytes().all(|b| b.is_ascii_lowercase());
+    parts.len() >= 3
+        && parts.len() <= 4
+        && parts[0].len() == 2
+        && letters(parts[0])
+        && parts[1..parts.len() - 1].iter().all(|p| letters(p))
+        && parts
+            .last()
+            .is_some_and(|n| !n.is_empty() && n.len() <= 2 && n.bytes().all(|b| b.is_ascii_digit()))
+}
+
+#[cfg(test)]
+#[test]
+fn region_names() {
+    for ok in [
+        "us-east-1",
+        "ap-southeast-2",
+        "us-gov-west-1",
+        "cn-north-1",
+        "eu-central-2",
+    ] {
+        assert!(region_ok(ok), "{ok}");
+    }
+    for bad in [
+        "",
+        "us-east",
+        "US-EAST-1",
+        "us_east_1",
+        "useast-1",
+        "us-east-1a",
+        "us--1",
+    ] {
+        assert!(!region_ok(bad), "{bad}");
+    }
+}
+
 /// A TCP port, as every `port` attribute takes it.
 pub const PORT: Check = Check::Whole {
     min: 1,
@@ -97,7 +144,7 @@ impl Check {
                     push(d, path.clone(), format!("Empty {name}"), *why);
                 }
             }
-            Check::NoReservedTagKeys | Check::ShellNames => {
+            Check::NoReservedTagKeys | Check::ShellNames | Check::RegionKeys => {
                 if let Value::Map(m) = v {
                     for k in m.keys() {
                         if let Some((summary, detail)) = self.key_problem(k) {
@@ -129,6 +176,10 @@ impl Check {
                     "{k:?} is not a shell variable name (letters, digits, _; not starting with a digit)."
                 ),
             )),
+            Check::RegionKeys if !region_ok(k) => Some((
+                "Invalid region",
+                format!("{k:?} is not an AWS region name like \"eu-west-1\"."),
+            )),
             _ => None,
         }
     }
@@ -144,6 +195,16 @@ impl Check {
                     path,
                     invalid,
                     format!("{n} is not {what} ({min}-{max})."),
+                );
+            }
+            (Check::MultipleOf(step), Value::Number(n))
+                if n.fract() != 0.0 || (*n as i64) % step != 0 =>
+            {
+                push(
+                    d,
+                    path,
+                    invalid,
+                    format!("{n} is not a multiple of {step}."),
                 );
             }
             (_, Value::String(s)) => {
@@ -173,6 +234,10 @@ impl Check {
             Check::Ipv4Cidr if !cidr_ok(s) => one(
                 "Invalid CIDR".into(),
                 format!("{s:?} is not an IPv4 CIDR like 10.0.0.0/16."),
+            ),
+            Check::Region if !region_ok(s) => one(
+                "Invalid region".into(),
+                format!("{s:?} is not an AWS region name like \"eu-west-1\"."),
             ),
             Check::AmiId if !ami_id_ok(s) => one(
                 "Invalid AMI id".into(),
