@@ -291,7 +291,7 @@ def main():
 
 def dump(endpoint, regions):
     """This account's images in each Region as EC2 shows them (the e2e tests' view of a bake
-    with copies): id, state, tags, launch permissions, and per snapshot its encryption, key,
+    with copies): id, state, tags, launch permissions, deprecation, deregistration protection, and per snapshot its encryption, key,
     tags and createVolumePermission; plus the snapshots left in the Region."""
     out = {}
     for region in regions:
@@ -306,6 +306,8 @@ def dump(endpoint, regions):
             images.append({"id": img["ImageId"], "state": img["State"],
                            "tags": {t["Key"]: t["Value"] for t in img.get("Tags", [])},
                            "launch": launch,
+                           "deprecation": img.get("DeprecationTime"),
+                           "protection": img.get("DeregistrationProtection"),
                            "snapshots": [m["Ebs"]["SnapshotId"]
                                          for m in img.get("BlockDeviceMappings", [])
                                          if m.get("Ebs", {}).get("SnapshotId")]})

@@ -26,6 +26,7 @@ on_both_terraforms!(
     own_network_groups_and_rsa_key_shape_the_build,
     copies_to_two_regions_are_encrypted_tagged_shared_and_destroyed,
     a_copy_refused_in_one_region_leaves_nothing_anywhere,
+    every_attribute_in_one_bake,
 );
 
 /// The data source, across stacks and Terraforms: one bake under the current Terraform, and a
@@ -1874,4 +1875,275 @@ fn a_copy_refused_in_one_region_leaves_nothing_anywhere(v: TfVersion) {
     let state = tf.state_json();
     assert!(golden_values(&state).is_null(), "no state: {state}");
     bed.assert_no_leftovers();
+}
+
+/// Issue 12's whole surface in one bake: the build instance placed by
+/// `vpc_filter`/`subnet_filter`, guarded by the user's group only, a spot
+/// instance with an RSA key, `user_data_file`, tagged volumes and its own
+/// block devices; the image encrypted with a key, copied to two regions
+/// (each copy's snapshots under that region's key), shared by account,
+/// group, organization and OU with snapshot permissions in every region,
+/// ENA/SR-IOV/IMDS support, deprecation and deregistration protection.
+/// Checked through the EC2 API in every region; destroy is refused until
+/// protection is lifted, then nothing of the bake is left anywhere.
+fn every_attribute_in_one_bake(v: TfVersion) {
+    use aws_sdk_ec2::types::{ResourceType, Tag, TagSpecification};
+    let bed = Bed::start();
+    let (key, west_key) = (kms_key(&bed), kms_key_in(&bed, "us-west-2"));
+    let org = "arn:aws:organizations::123456789012:organization/o-abcdefghij";
+    let ou = "arn:aws:organizations::123456789012:ou/o-abcdefghij/ou-ab12-cdef3456";
+    let tagged = |rt: ResourceType, k: &str, val: &str| {
+        TagSpecification::builder()
+            .resource_type(rt)
+            .tags(Tag::builder().key(k).value(val).build())
+            .build()
+    };
+    let (big, group) = bed.rt.block_on(async {
+        let vpc = bed
+            .ec2
+            .create_vpc()
+            .cidr_block("10.30.0.0/16")
+            .tag_specifications(tagged(ResourceType::Vpc, "Name", "golden-all"))
+            .send()
+            .await
+            .unwrap();
+        let vpc = vpc.vpc().unwrap().vpc_id().unwrap().to_string();
+        let mut subnets = vec![];
+        for cidr in ["10.30.1.0/28", "10.30.2.0/24"] {
+            let s = bed
+                .ec2
+                .create_subnet()
+                .vpc_id(&vpc)
+                .cidr_block(cidr)
+                .tag_specifications(tagged(ResourceType::Subnet, "tier", "all"))
+                .send()
+                .await
+                .unwrap();
+            subnets.push(s.subnet().unwrap().subnet_id().unwrap().to_string());
+        }
+        let g = bed
+            .ec2
+            .create_security_group()
+            .group_name("approved-all")
+            .description("the account's approved group")
+            .vpc_id(&vpc)
+            .send()
+            .await
+            .unwrap();
+        (subnets[1].clone(), g.group_id().unwrap().to_string())
+    });
+    let year = 1970
+        + std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_secs()
+            / 31_556_952
+        + 3;
+    let remote = bed.remote_dir();
+    std::fs::create_dir_all(&remote).unwrap();
+    let (started, release) = (remote.join("started"), remote.join("release"));
+    let hcl = |protected: bool| {
+        format!(
+            r#"{provider}
+resource "golden_ami" "all" {{
+  name_prefix   = "all-"
+  description   = "every attribute"
+  instance_type = "t3.micro"
+  source_ami    = "ami-0a11ce0000000a001"
+  vpc_filter {{
+    filters = {{ "tag:Name" = "golden-all" }}
+  }}
+  subnet_filter {{
+    filters   = {{ "tag:tier" = "all" }}
+    most_free = true
+  }}
+  security_group_ids              = ["{group}"]
+  temporary_key_pair_type         = "rsa"
+  user_data_file                  = "${{path.module}}/user-data.sh"
+  run_tags                        = {{ stage = "build" }}
+  run_volume_tags                 = {{ backup = "nightly" }}
+  ebs_optimized                   = true
+  capacity_reservation_preference = "none"
+  enable_unlimited_credits        = true
+  spot_price                      = "auto"
+  spot_tags                       = {{ team = "images" }}
+  spot_fallback_on_demand         = true
+  launch_block_device {{
+    device_name = "/dev/xvda"
+    volume_size = 20
+    volume_type = "gp3"
+    throughput  = 250
+  }}
+  ami_block_device {{
+    device_name = "/dev/sdg"
+    volume_size = 7
+    volume_type = "gp3"
+  }}
+  encrypt_boot                   = true
+  kms_key_id                     = "{key}"
+  ami_regions                    = ["us-west-2", "eu-west-1"]
+  region_kms_key_ids             = {{ "us-west-2" = "{west_key}" }}
+  snapshot_copy_duration_minutes = 15
+  ami_users                      = ["111122223333"]
+  ami_groups                     = ["all"]
+  ami_org_arns                   = ["{org}"]
+  ami_ou_arns                    = ["{ou}"]
+  snapshot_users                 = ["210987654321"]
+  snapshot_groups                = ["all"]
+  ena_support                    = true
+  sriov_support                  = true
+  imds_support                   = "v2.0"
+  deprecate_at                   = "{year}-01-01T00:00:00Z"
+  deregistration_protection {{
+    enabled = {protected}
+  }}
+  tags          = {{ Name = "everything" }}
+  snapshot_tags = {{ team = "web" }}
+{ssh}
+  provision {{
+    shell {{
+      inline = ["touch {started}", "i=0; while [ ! -e {release} ] && [ $i -lt 600 ]; do sleep 0.1; i=$((i+1)); done"]
+    }}
+  }}
+}}
+output "id" {{
+  value = golden_ami.all.id
+}}
+"#,
+            provider = bed.provider_hcl(),
+            ssh = bed.ssh_hcl(),
+            started = started.display(),
+            release = release.display(),
+        )
+    };
+    let tf = bed.workspace("all", &hcl(true), v);
+    std::fs::write(tf.dir.join("user-data.sh"), "#!/bin/sh\necho all\n").unwrap();
+    tf.init();
+    let mut apply = tf.apply_until(&started, "the provisioning step");
+    // While the instance runs: where, guarded by what, bought how, with which key.
+    let (subnet, groups, lifecycle, key_types, volume_tags) = bed.rt.block_on(async {
+        let o = bed.ec2.describe_instances().send().await.unwrap();
+        let i = o.reservations()[0].instances()[0].clone();
+        let keys = bed
+            .ec2
+            .describe_key_pairs()
+            .include_public_key(true)
+            .send()
+            .await
+            .unwrap();
+        let vols = bed.ec2.describe_volumes().send().await.unwrap();
+        (
+            i.subnet_id().unwrap_or_default().to_string(),
+            i.security_groups()
+                .iter()
+                .map(|g| g.group_id().unwrap_or_default().to_string())
+                .collect::<Vec<_>>(),
+            i.instance_lifecycle().map(|l| l.as_str().to_string()),
+            keys.key_pairs()
+                .iter()
+                .map(|k| {
+                    let pk = k.public_key().unwrap_or_default();
+                    pk.split(' ').next().unwrap_or_default().to_string()
+                })
+                .collect::<Vec<_>>(),
+            vols.volumes()
+                .iter()
+                .map(|v| tag_value(v.tags(), "backup"))
+                .collect::<Vec<_>>(),
+        )
+    });
+    let extra_groups = bed.extra_security_groups();
+    std::fs::write(&release, "").unwrap();
+    let status = apply.wait().unwrap();
+    assert!(status.success(), "apply failed: {status}");
+    assert_eq!(subnet, big, "the freest subnet of the filtered VPC");
+    assert_eq!(groups, vec![group.clone()], "only the user's group");
+    assert_eq!(extra_groups, vec!["approved-all"], "no temporary group");
+    assert_eq!(lifecycle.as_deref(), Some("spot"));
+    assert_eq!(key_types, vec!["ssh-rsa"]);
+    assert!(
+        volume_tags.iter().all(|t| t.as_deref() == Some("nightly")),
+        "{volume_tags:?}"
+    );
+
+    let ami = tf.output("id");
+    let img = bed.image(&ami).unwrap();
+    assert_eq!(img.ena_support(), Some(true));
+    assert_eq!(img.sriov_net_support(), Some("simple"));
+    assert_eq!(img.imds_support().map(|s| s.as_str()), Some("v2.0"));
+    let devices: Vec<String> = img
+        .block_device_mappings()
+        .iter()
+        .filter_map(|m| m.device_name().map(str::to_string))
+        .collect();
+    assert!(devices.contains(&"/dev/sdg".to_string()), "{devices:?}");
+    let state = golden_values(&tf.state_json());
+    let (ids, build_id) = (state["region_ami_ids"].clone(), state["build_id"].clone());
+    let seen = regions_seen(&bed, &COPY_REGIONS);
+    let mut launch_want: Vec<String> = ["111122223333", "all", org, ou]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+    launch_want.sort();
+    for region in COPY_REGIONS {
+        let images = seen[region]["images"].as_array().unwrap();
+        assert_eq!(images.len(), 1, "{region}: {seen}");
+        let i = &images[0];
+        assert_eq!(i["id"], ids[region], "{region}: {ids}");
+        assert_eq!(i["tags"]["golden:build-id"], build_id, "{region}");
+        assert_eq!(i["tags"]["Name"], "everything", "{region}");
+        assert_eq!(i["launch"], serde_json::json!(launch_want), "{region}: {i}");
+        assert!(i["deprecation"].as_str().is_some(), "{region}: {i}");
+        assert_eq!(i["protection"], "enabled-without-cooldown", "{region}: {i}");
+        let want_key = match region {
+            "us-east-1" => Some(key.as_str()),
+            "us-west-2" => Some(west_key.as_str()),
+            _ => None,
+        };
+        for snap in i["snapshots"].as_array().unwrap() {
+            let s = &seen[region]["snapshots"][snap.as_str().unwrap()];
+            assert_eq!(s["encrypted"], true, "{region}: {s}");
+            if let Some(k) = want_key {
+                assert_eq!(s["kms"], k, "{region}: {s}");
+            }
+            assert_eq!(
+                s["volume_users"],
+                serde_json::json!(["210987654321", "all"]),
+                "{region}: {s}"
+            );
+        }
+    }
+    let (code, plan) = tf.plan_exit(&[]);
+    assert_eq!(code, 0, "everything reads back as configured:\n{plan}");
+
+    let refused = tf.fails(&["destroy", "-auto-approve", "-input=false", "-no-color"]);
+    let flat = refused.split_whitespace().collect::<Vec<_>>().join(" ");
+    assert!(flat.contains("Set `enabled = false`"), "{refused}");
+    assert!(bed.image(&ami).is_some(), "the image stays");
+    std::fs::write(tf.dir.join("main.tf"), hcl(false)).unwrap();
+    tf.apply(&[]);
+    assert_eq!(tf.output("id"), ami, "lifting protection is in place");
+    tf.destroy(&[]);
+    let seen = regions_seen(&bed, &COPY_REGIONS);
+    for region in COPY_REGIONS {
+        assert_eq!(
+            seen[region]["images"],
+            serde_json::json!([]),
+            "{region}: {seen}"
+        );
+        let ours: Vec<_> = seen[region]["snapshots"]
+            .as_object()
+            .unwrap()
+            .values()
+            .filter(|s| s["tags"]["golden:build-id"] == build_id)
+            .collect();
+        assert!(ours.is_empty(), "{region}: {ours:?}");
+    }
+    assert_eq!(
+        bed.extra_security_groups(),
+        vec!["approved-all"],
+        "the user's group stays"
+    );
+    assert!(bed.live_instances().is_empty());
+    assert!(bed.key_pairs().is_empty());
 }

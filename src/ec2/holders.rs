@@ -135,10 +135,14 @@ impl Ec2 {
             }
         }
         // The image and its copies, in every region, through the one removal.
-        let images = match &found {
+        let mut images = match &found {
             Some(img) => self.copies_of(img).await?,
             None => BTreeMap::from([(self.region.clone(), id.to_string())]),
         };
+        // A copy deregistered by hand leaves its snapshots (EC2 keeps them).
+        for r in found.iter().flat_map(super::regions::tagged_regions) {
+            images.entry(r).or_default();
+        }
         let snapshots = BTreeMap::from([(self.region.clone(), known_snapshots.to_vec())]);
         let build = found
             .as_ref()

@@ -13,6 +13,20 @@ use tokio_util::sync::CancellationToken;
 /// comma-separated regions where the image exists (build region included).
 pub const COPY_REGIONS_TAG: &str = "golden:copy-regions";
 
+/// The regions of an image's `golden:copy-regions` tag.
+pub fn tagged_regions(img: &super::model::ImageInfo) -> Vec<String> {
+    img.tags
+        .get(COPY_REGIONS_TAG)
+        .map(|l| {
+            l.split(',')
+                .map(str::trim)
+                .filter(|r| !r.is_empty())
+                .map(str::to_string)
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
 impl Ec2 {
     /// The image's id in each region of its `golden:copy-regions` tag (a
     /// copy found by the build id it shares with the original), this region
@@ -119,6 +133,8 @@ impl Ec2 {
 
     /// Removes an image and its copies everywhere: `images` maps each region
     /// to the image there. Every region is looked at first, and an image under
+    /// An empty id stands for a region whose copy is already gone: only the
+    /// snapshots tagged with `build_id` are left to delete there.
     /// deregistration protection anywhere refuses the whole removal before
     /// anything goes; then each region's image and snapshots go (in
     /// parallel), and the first failure is reported once all were tried.
@@ -131,7 +147,7 @@ impl Ec2 {
         build_id: Option<&str>,
         cancel: &CancellationToken,
     ) -> Result<(), WaitError> {
-        for (region, id) in images {
+        for (region, id) in images.iter().filter(|(_, id)| !id.is_empty()) {
             let ec2 = self.in_region(region);
             if let Some(img) = ec2.describe_image(id).await?
                 && protected(img.deregistration_protection.as_deref())
@@ -152,7 +168,9 @@ impl Ec2 {
                 .map(str::to_string);
             removals.spawn(async move {
                 let removed = async {
-                    ec2.delete_image_and_snapshots(&id, &snaps, &cancel).await?;
+                    if !id.is_empty() {
+                        ec2.delete_image_and_snapshots(&id, &snaps, &cancel).await?;
+                    }
                     if let Some(b) = build_id {
                         let tagged = ec2
                             .api

@@ -11,6 +11,7 @@ use crate::ec2::tags::BUILD_ID_TAG;
 use crate::protocol::diag::{Diagnostic, Diagnostics};
 use crate::protocol::value::Value;
 use crate::provider::{Configured, StateOutcome};
+use std::collections::BTreeMap;
 use std::time::SystemTime;
 use tokio_util::sync::CancellationToken;
 
@@ -94,6 +95,19 @@ pub async fn adopted(
     state.set("region", Value::string(&c.ec2.region));
     state.set("creation_date", Value::string(&img.creation_date));
     state.set("snapshot_ids", Value::string_list(img.snapshot_ids.clone()));
+    // The adopted image's copies: the same inputs (ami_regions among them)
+    // made them, so they are this stack's image in those regions too.
+    let copies = match c.ec2.copies_of(&img).await {
+        Ok(m) => m,
+        Err(e) => {
+            diags.push(Diagnostic::warning(
+                format!("Cannot look up the copies of {}", img.id),
+                e.to_string(),
+            ));
+            BTreeMap::from([(c.ec2.region.clone(), img.id.clone())])
+        }
+    };
+    state.set("region_ami_ids", Value::string_map(copies));
     let tags = state.get("tags").as_string_map();
     state.set("tags_all", Value::string_map(c.tags.merged(&tags)));
     state.set("reused", Value::Bool(true));
