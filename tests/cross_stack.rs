@@ -107,6 +107,26 @@ fn images_handed_between_stacks_through_channels(v: TfVersion) {
         &["history", &format!("{first},{second}")],
     );
 
+    // A rollback reads the first promotion (the parameter's version 1); that
+    // image was retired by the rebake, so it is asked for knowingly.
+    let rollback = Tf::new(bed.dir.path().join("rollback"), v);
+    std::fs::create_dir_all(&rollback.dir).unwrap();
+    std::fs::write(
+        rollback.dir.join("main.tf"),
+        format!(
+            "{}\ndata \"golden_ami\" \"prod\" {{\n  channel            = \"web/prod\"\n  channel_version    = 1\n  include_deprecated = true\n}}\noutput \"id\" {{\n  value = data.golden_ami.prod.id\n}}\n",
+            bed.provider_hcl()
+        ),
+    )
+    .unwrap();
+    rollback.init();
+    rollback.apply(&[]);
+    assert_eq!(
+        rollback.output("id"),
+        first,
+        "version 1: the first promotion"
+    );
+
     // Tear down in the order of dependence: nothing left, in EC2 or SSM.
     promote.destroy(&endpoints);
     check_channel(&bed, "/golden/channel/web/prod", &["absent"]);
