@@ -195,9 +195,14 @@ fn every_step_fails_cleanly() {
                 "{}: tainted in state:\n{state}",
                 case.what
             );
-            tf.apply(&[]);
+            let applied = tf.apply(&[]);
             let now = bed.own_images();
-            assert_eq!(now.len(), 1, "{}: the tainted image is replaced", case.what);
+            assert_eq!(
+                now.len(),
+                1,
+                "{}: the tainted image is replaced: {now:?}\n{applied}",
+                case.what
+            );
             assert_ne!(now[0].image_id().unwrap(), id);
             tf.destroy(&[]);
         } else {

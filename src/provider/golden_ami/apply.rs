@@ -163,7 +163,12 @@ async fn create(
             diags,
         };
     };
-    if let Err(e) = c.ec2.take_hold(&image.id, &holder).await {
+    // A failed bake's image is saved tainted, and Terraform keeps no private
+    // state for it: a hold recorded now could never be released by its
+    // destroy, which would take it for another stack's and keep the image.
+    if outcome.error.is_none()
+        && let Err(e) = c.ec2.take_hold(&image.id, &holder).await
+    {
         diags.push(Diagnostic::warning(
             format!("Cannot record this stack as a holder of {}", image.id),
             format!("{e}\nAnother stack reusing the image could outlive this one's hold."),
