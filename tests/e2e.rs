@@ -1528,33 +1528,41 @@ fn keep_previous_keeps_the_replaced_image_deprecated(v: TfVersion) {
 /// group is made), logs in with a temporary RSA key, boots with
 /// `user_data_file`'s content, its volumes carry `run_volume_tags`; the image
 /// has ENA, SR-IOV and IMDSv2 support; the user's group outlives destroy.
-fn own_network_groups_and_rsa_key_shape_the_build(v: TfVersion) {
-    use aws_sdk_ec2::types::{Filter, ResourceType, Tag, TagSpecification};
-    let bed = Bed::start();
+/// A VPC tagged `Name = name` (`{prefix}.0.0/16`) with two subnets tagged
+/// `tier` (a /28, then a freer /24) and a security group of the user's:
+/// (vpc, small subnet, big subnet, group id).
+fn own_network(
+    bed: &Bed,
+    name: &str,
+    prefix: &str,
+    tier: &str,
+    group: &str,
+) -> (String, String, String, String) {
+    use aws_sdk_ec2::types::{ResourceType, Tag, TagSpecification};
     let tagged = |rt: ResourceType, k: &str, val: &str| {
         TagSpecification::builder()
             .resource_type(rt)
             .tags(Tag::builder().key(k).value(val).build())
             .build()
     };
-    let (vpc, small, big, group) = bed.rt.block_on(async {
+    bed.rt.block_on(async {
         let vpc = bed
             .ec2
             .create_vpc()
-            .cidr_block("10.20.0.0/16")
-            .tag_specifications(tagged(ResourceType::Vpc, "Name", "golden-build"))
+            .cidr_block(format!("{prefix}.0.0/16"))
+            .tag_specifications(tagged(ResourceType::Vpc, "Name", name))
             .send()
             .await
             .unwrap();
         let vpc = vpc.vpc().unwrap().vpc_id().unwrap().to_string();
         let mut subnets = vec![];
-        for cidr in ["10.20.1.0/28", "10.20.2.0/24"] {
+        for cidr in [format!("{prefix}.1.0/28"), format!("{prefix}.2.0/24")] {
             let s = bed
                 .ec2
                 .create_subnet()
                 .vpc_id(&vpc)
                 .cidr_block(cidr)
-                .tag_specifications(tagged(ResourceType::Subnet, "tier", "build"))
+                .tag_specifications(tagged(ResourceType::Subnet, "tier", tier))
                 .send()
                 .await
                 .unwrap();
@@ -1563,7 +1571,7 @@ fn own_network_groups_and_rsa_key_shape_the_build(v: TfVersion) {
         let g = bed
             .ec2
             .create_security_group()
-            .group_name("approved-ssh")
+            .group_name(group)
             .description("the account's approved group")
             .vpc_id(&vpc)
             .send()
@@ -1571,7 +1579,14 @@ fn own_network_groups_and_rsa_key_shape_the_build(v: TfVersion) {
             .unwrap();
         let g = g.group_id().unwrap().to_string();
         (vpc, subnets[0].clone(), subnets[1].clone(), g)
-    });
+    })
+}
+
+fn own_network_groups_and_rsa_key_shape_the_build(v: TfVersion) {
+    use aws_sdk_ec2::types::Filter;
+    let bed = Bed::start();
+    let (vpc, small, big, group) =
+        own_network(&bed, "golden-build", "10.20", "build", "approved-ssh");
     let remote = bed.remote_dir();
     std::fs::create_dir_all(&remote).unwrap();
     let (started, release) = (remote.join("started"), remote.join("release"));
@@ -1887,51 +1902,11 @@ fn a_copy_refused_in_one_region_leaves_nothing_anywhere(v: TfVersion) {
 /// Checked through the EC2 API in every region; destroy is refused until
 /// protection is lifted, then nothing of the bake is left anywhere.
 fn every_attribute_in_one_bake(v: TfVersion) {
-    use aws_sdk_ec2::types::{ResourceType, Tag, TagSpecification};
     let bed = Bed::start();
     let (key, west_key) = (kms_key(&bed), kms_key_in(&bed, "us-west-2"));
     let org = "arn:aws:organizations::123456789012:organization/o-abcdefghij";
     let ou = "arn:aws:organizations::123456789012:ou/o-abcdefghij/ou-ab12-cdef3456";
-    let tagged = |rt: ResourceType, k: &str, val: &str| {
-        TagSpecification::builder()
-            .resource_type(rt)
-            .tags(Tag::builder().key(k).value(val).build())
-            .build()
-    };
-    let (big, group) = bed.rt.block_on(async {
-        let vpc = bed
-            .ec2
-            .create_vpc()
-            .cidr_block("10.30.0.0/16")
-            .tag_specifications(tagged(ResourceType::Vpc, "Name", "golden-all"))
-            .send()
-            .await
-            .unwrap();
-        let vpc = vpc.vpc().unwrap().vpc_id().unwrap().to_string();
-        let mut subnets = vec![];
-        for cidr in ["10.30.1.0/28", "10.30.2.0/24"] {
-            let s = bed
-                .ec2
-                .create_subnet()
-                .vpc_id(&vpc)
-                .cidr_block(cidr)
-                .tag_specifications(tagged(ResourceType::Subnet, "tier", "all"))
-                .send()
-                .await
-                .unwrap();
-            subnets.push(s.subnet().unwrap().subnet_id().unwrap().to_string());
-        }
-        let g = bed
-            .ec2
-            .create_security_group()
-            .group_name("approved-all")
-            .description("the account's approved group")
-            .vpc_id(&vpc)
-            .send()
-            .await
-            .unwrap();
-        (subnets[1].clone(), g.group_id().unwrap().to_string())
-    });
+    let (_, _, big, group) = own_network(&bed, "golden-all", "10.30", "all", "approved-all");
     let year = 1970
         + std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)

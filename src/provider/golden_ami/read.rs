@@ -450,17 +450,7 @@ pub async fn import(c: &Configured, id: &str) -> StateOutcome {
 
 /// Maps stored state of any known schema version to the current one.
 pub fn upgrade_state(version: i64, raw_json: &[u8]) -> (Value, Diagnostics) {
-    if version > SCHEMA_VERSION {
-        return (
-            Value::Null,
-            Diagnostic::error(
-                "State from a newer provider",
-                format!("This state was written with schema version {version}; this provider knows up to {SCHEMA_VERSION}. Upgrade the provider."),
-            )
-            .into(),
-        );
-    }
-    match Value::decode_json(raw_json) {
+    match crate::provider::schema::stored_state(version, SCHEMA_VERSION, raw_json) {
         Ok(v) => {
             let mut state = schema().block.conform(&v);
             // Before version 2 the digest counted absent values: restate it
@@ -471,10 +461,7 @@ pub fn upgrade_state(version: i64, raw_json: &[u8]) -> (Value, Diagnostics) {
             }
             (state, Diagnostics::default())
         }
-        Err(e) => (
-            Value::Null,
-            Diagnostic::error("Cannot read stored state", e.to_string()).into(),
-        ),
+        Err(d) => (Value::Null, d.into()),
     }
 }
 

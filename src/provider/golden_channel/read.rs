@@ -109,21 +109,8 @@ pub async fn import(c: &Configured, id: &str) -> StateOutcome {
 }
 
 pub fn upgrade_state(version: i64, raw_json: &[u8]) -> (Value, Diagnostics) {
-    if version > SCHEMA_VERSION {
-        return (
-            Value::Null,
-            Diagnostic::error(
-                "State from a newer provider",
-                format!("This state was written with schema version {version}; this provider knows up to {SCHEMA_VERSION}. Upgrade the provider."),
-            )
-            .into(),
-        );
-    }
-    match Value::decode_json(raw_json) {
+    match crate::provider::schema::stored_state(version, SCHEMA_VERSION, raw_json) {
         Ok(v) => (schema().block.conform(&v), Diagnostics::default()),
-        Err(e) => (
-            Value::Null,
-            Diagnostic::error("Cannot read stored state", e.to_string()).into(),
-        ),
+        Err(d) => (Value::Null, d.into()),
     }
 }

@@ -18,6 +18,26 @@ pub use def::{defs, entry};
 pub use shape::{BlockDef, Shape, TfShape};
 pub use types::{Attr, Block, Entry, Mode, Nesting, OnChange, Schema, Ty};
 
+/// A resource's stored state read back: refused when a newer provider wrote
+/// it (schema `version` above the `known` one), or when it is not JSON.
+pub fn stored_state(
+    version: i64,
+    known: i64,
+    raw_json: &[u8],
+) -> Result<crate::protocol::value::Value, crate::protocol::diag::Diagnostic> {
+    use crate::protocol::diag::Diagnostic;
+    if version > known {
+        return Err(Diagnostic::error(
+            "State from a newer provider",
+            format!(
+                "This state was written with schema version {version}; this provider knows up to {known}. Upgrade the provider."
+            ),
+        ));
+    }
+    crate::protocol::value::Value::decode_json(raw_json)
+        .map_err(|e| Diagnostic::error("Cannot read stored state", e.to_string()))
+}
+
 /// Declares a typed struct and its schema in one place: each field's Rust
 /// type gives the Terraform type, and `=> definition` gives the rest.
 ///
