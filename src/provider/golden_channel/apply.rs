@@ -3,20 +3,40 @@
 //! delete them all on destroy.
 
 use super::copies::copies;
-use super::schema::parameter_name;
+use super::schema::{parameter_name, schema};
 use crate::protocol::diag::{Diagnostic, Diagnostics};
 use crate::protocol::value::Value;
+use crate::provider::schema::decode::view_known;
 use crate::provider::{Configured, StateOutcome};
 use crate::ssm::IMAGE_DATA_TYPE;
 use std::collections::BTreeMap;
 
-/// The regions of a state's parameters (the provider's region when none is recorded).
-pub fn regions_of(c: &Configured, state: &Value) -> Vec<String> {
-    let m = state.get("region_ami_ids").as_string_map();
-    if m.is_empty() {
-        vec![c.ec2.region.clone()]
-    } else {
-        m.into_keys().collect()
+/// What apply and refresh read of a channel object, decoded once. Fields
+/// not known yet (a planned `region_ami_ids` of an AMI made in this apply)
+/// read as absent.
+#[derive(Debug, Default, serde::Deserialize)]
+pub struct Held {
+    pub name: Option<String>,
+    pub ami_id: Option<String>,
+    pub parameter_name: Option<String>,
+    pub region_ami_ids: Option<BTreeMap<String, String>>,
+}
+
+impl Held {
+    pub fn of(v: &Value) -> Result<Held, Diagnostic> {
+        if v.is_null() {
+            return Ok(Held::default());
+        }
+        view_known(&schema().block, v)
+            .map_err(|e| Diagnostic::error("Internal error in the golden provider", e.to_string()))
+    }
+
+    /// The regions of the parameters (the provider's region when none is recorded).
+    pub fn regions(&self, c: &Configured) -> Vec<String> {
+        match &self.region_ami_ids {
+            Some(m) if !m.is_empty() => m.keys().cloned().collect(),
+            _ => vec![c.ec2.region.clone()],
+        }
     }
 }
 
@@ -41,8 +61,12 @@ async fn delete_in(c: &Configured, name: &str, regions: &[String]) -> Result<(),
 }
 
 pub async fn apply(c: &Configured, prior: Value, planned: Value) -> StateOutcome {
+    let (was, now) = match (Held::of(&prior), Held::of(&planned)) {
+        (Ok(w), Ok(n)) => (w, n),
+        (Err(d), _) | (_, Err(d)) => return StateOutcome::err(prior, d),
+    };
     if planned.is_null() {
-        let Some(name) = prior.get("parameter_name").as_str() else {
+        let Some(name) = was.parameter_name.as_deref() else {
             return StateOutcome::err(
                 Value::Null,
                 Diagnostic::error(
@@ -51,7 +75,7 @@ pub async fn apply(c: &Configured, prior: Value, planned: Value) -> StateOutcome
                 ),
             );
         };
-        return match delete_in(c, name, &regions_of(c, &prior)).await {
+        return match delete_in(c, name, &was.regions(c)).await {
             Ok(()) => StateOutcome {
                 state: Value::Null,
                 private: vec![],
@@ -61,8 +85,7 @@ pub async fn apply(c: &Configured, prior: Value, planned: Value) -> StateOutcome
         };
     }
     let fail_with = |state: Value, d: Diagnostic| StateOutcome::err(state, d);
-    let (Some(name), Some(ami)) = (planned.get("name").as_str(), planned.get("ami_id").as_str())
-    else {
+    let (Some(name), Some(ami)) = (now.name.as_deref(), now.ami_id.as_deref()) else {
         return fail_with(
             prior,
             Diagnostic::error(
@@ -76,9 +99,9 @@ pub async fn apply(c: &Configured, prior: Value, planned: Value) -> StateOutcome
         Err(why) => return fail_with(prior, Diagnostic::error("Invalid channel name", why)),
     };
     // What the plan showed, when it knew; else looked up now (the AMI was made in this apply).
-    let targets = match planned.get("region_ami_ids") {
-        v @ Value::Map(_) if v.is_wholly_known() => v.as_string_map(),
-        _ => match copies(c, ami).await {
+    let targets = match now.region_ami_ids.clone() {
+        Some(m) => m,
+        None => match copies(c, ami).await {
             Ok(m) => m,
             Err(d) => return fail_with(prior, d),
         },
@@ -107,13 +130,14 @@ pub async fn apply(c: &Configured, prior: Value, planned: Value) -> StateOutcome
     }
     if problem.is_none() {
         // Regions the image has left: their parameter would point at nothing.
-        let gone: Vec<String> = prior
-            .get("region_ami_ids")
-            .as_string_map()
-            .into_keys()
-            .filter(|r| !targets.contains_key(r))
+        let gone: Vec<String> = was
+            .region_ami_ids
+            .iter()
+            .flat_map(|m| m.keys())
+            .filter(|r| !targets.contains_key(*r))
+            .cloned()
             .collect();
-        if let Some(old) = prior.get("parameter_name").as_str()
+        if let Some(old) = was.parameter_name.as_deref()
             && let Err(d) = delete_in(c, old, &gone).await
         {
             problem = Some(d);

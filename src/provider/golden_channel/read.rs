@@ -1,7 +1,7 @@
 //! Refresh (the parameters as SSM has them), import by channel name, and
 //! state upgrades.
 
-use super::apply::regions_of;
+use super::apply::Held;
 use super::schema::{SCHEMA_VERSION, parameter_name, schema};
 use crate::protocol::diag::{Diagnostic, Diagnostics};
 use crate::protocol::value::Value;
@@ -21,7 +21,11 @@ pub async fn read(c: &Configured, state: Value, private: Vec<u8>) -> StateOutcom
             diags: Diagnostics::default(),
         };
     }
-    let Some(full) = state.get("parameter_name").as_str().map(str::to_string) else {
+    let held = match Held::of(&state) {
+        Ok(h) => h,
+        Err(d) => return StateOutcome::err(state, d),
+    };
+    let Some(full) = held.parameter_name.clone() else {
         return StateOutcome {
             state,
             private,
@@ -30,7 +34,7 @@ pub async fn read(c: &Configured, state: Value, private: Vec<u8>) -> StateOutcom
     };
     let mut values = BTreeMap::new();
     let mut versions = BTreeMap::new();
-    for region in regions_of(c, &state) {
+    for region in held.regions(c) {
         let found = match c.ssm_in(&region) {
             Ok(ssm) => ssm.api.get_parameter(&full).await.map_err(|e| {
                 Diagnostic::error(
