@@ -147,21 +147,26 @@ impl Ec2 {
         build_id: Option<&str>,
         cancel: &CancellationToken,
     ) -> Result<(), WaitError> {
+        // One describe per region: the protection check, and the snapshots to delete.
+        let mut seen = BTreeMap::new();
         for (region, id) in images.iter().filter(|(_, id)| !id.is_empty()) {
             let ec2 = self.in_region(region);
-            if let Some(img) = ec2.describe_image(id).await?
+            let img = ec2.describe_image(id).await?;
+            if let Some(img) = &img
                 && protected(img.deregistration_protection.as_deref())
             {
                 return Err(WaitError::Failed(format!(
                     "AMI {id} in {region} is protected from deregistration ({}): set `deregistration_protection {{ enabled = false }}` and apply first",
-                    img.deregistration_protection.unwrap_or_default()
+                    img.deregistration_protection.clone().unwrap_or_default()
                 )));
             }
+            seen.insert(region.clone(), img);
         }
         let mut removals = tokio::task::JoinSet::new();
         for (region, id) in images {
             let (ec2, id, region) = (self.in_region(region), id.clone(), region.clone());
             let snaps = known_snapshots.get(&region).cloned().unwrap_or_default();
+            let img = seen.remove(&region).flatten();
             let cancel = cancel.clone();
             let build_id = build_id
                 .filter(|b| super::tags::valid_build_id(b))
@@ -169,7 +174,8 @@ impl Ec2 {
             removals.spawn(async move {
                 let removed = async {
                     if !id.is_empty() {
-                        ec2.delete_image_and_snapshots(&id, &snaps, &cancel).await?;
+                        ec2.remove_seen_image(&id, img.as_ref(), &snaps, &cancel, false)
+                            .await?;
                     }
                     if let Some(b) = build_id {
                         let tagged = ec2

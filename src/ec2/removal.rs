@@ -130,22 +130,36 @@ impl Ec2 {
         cancel: &CancellationToken,
         fresh: bool,
     ) -> Result<(), WaitError> {
-        let mut snapshots = known_snapshots.to_vec();
-        if let Some(img) = self.describe_image(id).await? {
-            // This bake's own image, protected by its last step, is being
-            // given up (Terraform went away): lift the protection first.
-            if fresh
-                && img
-                    .deregistration_protection
+        let seen = self.describe_image(id).await?;
+        // This bake's own image, protected by its last step, is being
+        // given up (Terraform went away): lift the protection first.
+        if fresh
+            && seen.as_ref().is_some_and(|img| {
+                img.deregistration_protection
                     .as_deref()
                     .is_some_and(|p| p.starts_with("enabled"))
-            {
-                self.set_deregistration_protection(id, None).await?;
-            }
-            for s in img.snapshot_ids {
-                if !snapshots.contains(&s) {
-                    snapshots.push(s);
-                }
+            })
+        {
+            self.set_deregistration_protection(id, None).await?;
+        }
+        self.remove_seen_image(id, seen.as_ref(), known_snapshots, cancel, fresh)
+            .await
+    }
+
+    /// Removes an image already described (`seen`; None: EC2 no longer
+    /// lists it) with its snapshots, known ones and those `seen` names.
+    pub async fn remove_seen_image(
+        &self,
+        id: &str,
+        seen: Option<&super::model::ImageInfo>,
+        known_snapshots: &[String],
+        cancel: &CancellationToken,
+        fresh: bool,
+    ) -> Result<(), WaitError> {
+        let mut snapshots = known_snapshots.to_vec();
+        for s in seen.iter().flat_map(|img| &img.snapshot_ids) {
+            if !snapshots.contains(s) {
+                snapshots.push(s.clone());
             }
         }
         if fresh {
