@@ -124,7 +124,11 @@ MaxStartups 100
 MaxSessions 100
 LogLevel VERBOSE
 # The instance's OS (testbed/instance_os.py): its sandbox root and power commands.
-SetEnv GOLDEN_TIMER_ROOT={instance_os.root(d)} PATH={instance_os.bin_dir(d)}:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
+# SHLVL=1: bash sources ~/.bashrc for a command sshd runs only as a top-level shell
+# (SHLVL < 2 once it counts itself). A build instance's is stock; the bed user's is this
+# machine's (here root's, with `pyenv init`: tens of processes and ~0.3 CPU-s per session,
+# which made fifty bakes at once measure the bed instead of the provider).
+SetEnv GOLDEN_TIMER_ROOT={instance_os.root(d)} PATH={instance_os.bin_dir(d)}:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin SHLVL=1
 """)
     os.makedirs(instance_os.root(d), exist_ok=True)
     if root:
