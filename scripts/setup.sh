@@ -31,8 +31,7 @@ die() { echo "setup.sh: ERROR: $*" >&2; exit 1; }
 [ "$(id -u)" = 0 ] || die "run as root (apt-get, /run/sshd)"
 
 # --- apt: update only if something is missing, and at most once ---------------------------
-# python3 (Debian's): sshd runs testbed/authorized_keys.py with PATH=/usr/bin:/bin:..., so its
-# `#!/usr/bin/env python3` resolves to Debian's /usr/bin/python3, not to a pyenv/venv python.
+# python3 (Debian's): the bed's power commands and boot scripts run with the instance's PATH.
 missing=()
 # packer (Debian's 1.6.6): the baseline bench/bake_vs_packer.py measures the provider against.
 # gnupg signs releases and checks them; file reports what release.sh built.

@@ -72,6 +72,7 @@ from moto.ec2.exceptions import (  # noqa: E402
     UnvailableAMIIdError,
 )
 from moto.ec2.models import instances as moto_instances  # noqa: E402
+from moto.ec2.models import key_pairs as moto_key_pairs  # noqa: E402
 from moto.ec2.models import security_groups as moto_groups  # noqa: E402
 from moto.core.responses import ActionResult  # noqa: E402
 from moto.ec2.responses import amis as moto_ami_responses  # noqa: E402
@@ -491,6 +492,60 @@ def _reload_sshd(d):
         time.sleep(0.01)
 
 
+# --- login keys: what the "instance" accepts ---------------------------------------------
+# On EC2 cloud-init installs the launch key pair's public key; the bed's one sshd stands in for
+# every instance, so it accepts every key pair that exists (in any region), and none once
+# deleted. With --sshd-dir DIR the key pairs' public keys are kept in DIR/authorized_keys,
+# rewritten (atomically) on each CreateKeyPair, ImportKeyPair and DeleteKeyPair, and sshd reads
+# that file itself: a login costs no process and no request (fifty logins at once used to run
+# a Python AuthorizedKeysCommand asking moto twice each).
+_KEYS = {}
+_KEYS_LOCK = threading.Lock()
+
+
+def _public_text(material):
+    if isinstance(material, bytes):
+        material = material.decode("utf-8", "replace")
+    return (material or "").strip()
+
+
+def _write_keys():
+    if not SSHD_DIR:
+        return
+    path = os.path.join(SSHD_DIR[0], "authorized_keys")
+    os.makedirs(SSHD_DIR[0], exist_ok=True)
+    tmp = f"{path}.{threading.get_ident()}"
+    with open(tmp, "w") as f:
+        f.write("".join(k + "\n" for k in _KEYS.values() if k))
+    os.replace(tmp, path)
+
+
+def _keys_changed(method, record):
+    def patched(self, *args, **kwargs):
+        out = method(self, *args, **kwargs)
+        with _KEYS_LOCK:
+            record(self, out, *args, **kwargs)
+            _write_keys()
+        return out
+    return patched
+
+
+def _added(self, keypair, *args, **kwargs):
+    _KEYS[(id(self), keypair.key_name)] = _public_text(keypair.material_public)
+
+
+def _deleted(self, _out, name, *args, **kwargs):
+    _KEYS.pop((id(self), name), None)
+
+
+moto_key_pairs.KeyPairBackend.create_key_pair = _keys_changed(
+    moto_key_pairs.KeyPairBackend.create_key_pair, _added)
+moto_key_pairs.KeyPairBackend.import_key_pair = _keys_changed(
+    moto_key_pairs.KeyPairBackend.import_key_pair, _added)
+moto_key_pairs.KeyPairBackend.delete_key_pair = _keys_changed(
+    moto_key_pairs.KeyPairBackend.delete_key_pair, _deleted)
+
+
 _orig_run_instances = moto_instances.InstanceBackend.run_instances
 
 
@@ -578,6 +633,7 @@ def main():
     CONSOLE_DELAY[0] = a.console_delay
     if a.sshd_dir:
         SSHD_DIR.append(os.path.abspath(a.sshd_dir))
+        _write_keys()  # none yet: sshd finds an empty file, not a missing one
     HOLD.update(run=a.hold_run, stop=a.hold_stop, image=a.hold_image, terminate=a.hold_terminate)
 
     if not a.verbose:

@@ -1,15 +1,15 @@
 #!/usr/bin/env python3
 """A per-test OpenSSH sshd standing in for the build instance.
 
-    python3 testbed/sshd.py --ec2 http://127.0.0.1:MOTOPORT [--dir DIR] [--port 0]
+    python3 testbed/sshd.py [--dir DIR] [--port 0]
 
 Writes a host key and sshd_config into DIR (a fresh temp dir by default), starts
 `/usr/sbin/sshd -D -e` on 127.0.0.1, prints `READY PORT USER HOSTKEY_PUB_PATH` on stdout once
 the port accepts TCP, relays sshd's log to stderr, and stops sshd on SIGTERM/SIGINT.
 
 It logs in the user running it (sshd can only switch to other users as root), and accepts
-exactly the public keys imported into moto, via testbed/authorized_keys.py, as cloud-init
-would install the launch key pair on EC2.
+exactly the key pairs moto holds (DIR/authorized_keys, which testbed/moto_ec2.py started with
+`--sshd-dir DIR` keeps), as cloud-init would install the launch key pair on EC2.
 
 Host keys: DIR/ssh_host_ed25519_key is the bed's own key (the one READY names); sshd presents
 DIR/host_keys/ssh_host_ed25519_key, which starts as a copy of it. testbed/moto_ec2.py, started
@@ -43,28 +43,6 @@ def free_port():
         return s.getsockname()[1]
 
 
-def install_keys_command(root):
-    """Copies authorized_keys.py where sshd accepts it.
-
-    sshd runs an AuthorizedKeysCommand only if the file and every directory above it are
-    owned by root (or the user) and not group/world-writable. A checkout under /tmp (sticky
-    but world-writable) fails that, so the command is copied to a safe place first.
-    """
-    safe = "/run/golden-testbed" if root else os.path.expanduser("~/.cache/golden-testbed")
-    os.makedirs(safe, mode=0o755, exist_ok=True)
-    os.chmod(safe, 0o755)
-    dest = os.path.join(safe, "authorized_keys.py")
-    with open(os.path.join(HERE, "authorized_keys.py"), "rb") as f:
-        body = f.read()
-    # Parallel tests install it at once: write aside, then rename atomically.
-    tmp = f"{dest}.{os.getpid()}"
-    with open(tmp, "wb") as f:
-        f.write(body)
-    os.chmod(tmp, 0o755)
-    os.replace(tmp, dest)
-    return dest
-
-
 def listening(pidfile, pid, port):
     try:
         with open(pidfile) as f:
@@ -78,7 +56,7 @@ def listening(pidfile, pid, port):
 
 def main():
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    p.add_argument("--ec2", required=True, help="moto endpoint, e.g. http://127.0.0.1:5000")
+    p.add_argument("--ec2", help="moto endpoint (unused: moto_ec2.py --sshd-dir keeps the keys)")
     p.add_argument("--dir", help="state directory (created); default: a fresh temp dir")
     p.add_argument("--port", type=int, default=0, help="0 picks a free port")
     a = p.parse_args()
@@ -101,7 +79,6 @@ def main():
             with os.fdopen(fd, "wb") as f:
                 f.write(body)
     root = os.geteuid() == 0
-    keys_cmd = install_keys_command(root)
     config = os.path.join(d, "sshd_config")
     with open(config, "w") as f:
         f.write(f"""\
@@ -109,9 +86,8 @@ ListenAddress 127.0.0.1
 Port {port}
 HostKey {presented}
 PidFile {os.path.join(d, "sshd.pid")}
-AuthorizedKeysFile none
-AuthorizedKeysCommand {keys_cmd} {a.ec2}
-AuthorizedKeysCommandUser {user}
+# The key pairs moto holds, kept there by testbed/moto_ec2.py --sshd-dir (its "login keys").
+AuthorizedKeysFile {os.path.join(d, "authorized_keys")}
 PubkeyAuthentication yes
 PasswordAuthentication no
 KbdInteractiveAuthentication no
