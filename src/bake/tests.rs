@@ -38,6 +38,7 @@ fn spec() -> BakeSpec {
         },
         provision: vec![],
         tags: BTreeMap::new(),
+        hold_tags: BTreeMap::new(),
         snapshot_tags: BTreeMap::new(),
         run_tags: BTreeMap::new(),
         network: Default::default(),
@@ -1104,7 +1105,7 @@ async fn remove_everywhere_refuses_a_protected_copy_before_removing_anything() {
     ]);
     let never = CancellationToken::new();
     let r = ec2
-        .remove_everywhere(&images, &BTreeMap::new(), None, &never)
+        .remove_everywhere(&images, &BTreeMap::new(), None, BTreeMap::new(), &never)
         .await;
     let Err(e) = r else {
         panic!("a protected copy was removed")
@@ -1118,7 +1119,7 @@ async fn remove_everywhere_refuses_a_protected_copy_before_removing_anything() {
             .is_ok()
     );
     let r = ec2
-        .remove_everywhere(&images, &BTreeMap::new(), None, &never)
+        .remove_everywhere(&images, &BTreeMap::new(), None, BTreeMap::new(), &never)
         .await;
     assert!(r.is_ok(), "{r:?}");
     assert!(home.own_images().is_empty() && west.own_images().is_empty());

@@ -33,6 +33,11 @@ pub fn holder_tag(holder: &str) -> String {
     format!("{HOLDER_TAG_PREFIX}{holder}")
 }
 
+/// The tag recording `holder` on an image, valued with the time it took hold.
+pub fn hold_tags(holder: &str) -> BTreeMap<String, String> {
+    BTreeMap::from([(holder_tag(holder), rfc3339(epoch_secs(SystemTime::now())))])
+}
+
 /// The holder ids recorded in an image's tags.
 pub fn holders(tags: &BTreeMap<String, String>) -> Vec<String> {
     tags.keys()
@@ -97,20 +102,19 @@ impl Ec2 {
 
     /// Records `holder` on the image.
     pub async fn take_hold(&self, image: &str, holder: &str) -> Result<(), Ec2Error> {
-        let since = rfc3339(epoch_secs(SystemTime::now()));
-        self.create_tags(
-            &[image.to_string()],
-            &BTreeMap::from([(holder_tag(holder), since)]),
-        )
-        .await
+        self.create_tags(&[image.to_string()], &hold_tags(holder))
+            .await
     }
 
     /// Releases `holder`'s hold (None: a state from before holders, which
     /// holds without a tag) and removes the image with its snapshots when no
-    /// other holder remains. The hold goes first and the image is read after:
-    /// a hold another stack takes meanwhile is seen, except in the moment
-    /// between that read and the deregistration. A holder id of the wrong
-    /// shape is never written nor deleted (it would not be ours).
+    /// other holder remains. One read decides in the usual case (no other
+    /// holder: the image goes, this hold's tag with it). When another holder
+    /// shows, this hold goes first and the image is read again: two stacks
+    /// letting go at once then cannot each see the other and both keep it.
+    /// A hold another stack takes meanwhile is seen, except in the moment
+    /// between the last read and the deregistration. A holder id of the
+    /// wrong shape is never written nor deleted (it would not be ours).
     pub async fn release_image(
         &self,
         id: &str,
@@ -119,35 +123,49 @@ impl Ec2 {
         cancel: &CancellationToken,
     ) -> Result<Released, WaitError> {
         let holder = holder.filter(|h| valid_build_id(h));
-        if let Some(h) = holder {
-            self.delete_tags(&[id.to_string()], &[holder_tag(h)])
-                .await?;
-        }
-        let found = self.describe_image(id).await?;
-        if let Some(img) = &found {
-            let others: Vec<String> = holders(&img.tags)
-                .into_iter()
+        let others = |img: &Option<ImageInfo>| -> Vec<String> {
+            img.iter()
+                .flat_map(|i| holders(&i.tags))
                 .filter(|o| Some(o.as_str()) != holder)
-                .collect();
+                .collect()
+        };
+        let mut found = self.describe_image(id).await?;
+        if !others(&found).is_empty() {
+            if let Some(h) = holder {
+                self.delete_tags(&[id.to_string()], &[holder_tag(h)])
+                    .await?;
+            }
+            found = self.describe_image(id).await?;
+            let others = others(&found);
             if !others.is_empty() {
                 tracing::info!(image = %id, holders = ?others, "image still held by other stacks; kept");
                 return Ok(Released::HeldBy(others));
             }
         }
         // The image and its copies, in every region, through the one removal.
-        let mut images = match &found {
-            Some(img) => self.copies_of(img).await?,
-            None => BTreeMap::from([(self.region.clone(), id.to_string())]),
+        let seen = match &found {
+            Some(img) => self.copies_seen(img).await?,
+            None => BTreeMap::new(),
         };
+        let mut images: BTreeMap<String, String> = seen
+            .iter()
+            .map(|(r, i)| (r.clone(), i.id.clone()))
+            .collect();
+        images
+            .entry(self.region.clone())
+            .or_insert_with(|| id.to_string());
         // A copy deregistered by hand leaves its snapshots (EC2 keeps them).
         for r in found.iter().flat_map(super::regions::tagged_regions) {
             images.entry(r).or_default();
         }
+        let mut seen: BTreeMap<String, Option<ImageInfo>> =
+            seen.into_iter().map(|(r, i)| (r, Some(i))).collect();
+        seen.entry(self.region.clone()).or_insert(None);
         let snapshots = BTreeMap::from([(self.region.clone(), known_snapshots.to_vec())]);
         let build = found
             .as_ref()
             .and_then(|i| i.tags.get(super::tags::BUILD_ID_TAG).cloned());
-        self.remove_everywhere(&images, &snapshots, build.as_deref(), cancel)
+        self.remove_everywhere(&images, &snapshots, build.as_deref(), seen, cancel)
             .await?;
         Ok(Released::Removed)
     }
@@ -219,6 +237,37 @@ mod tests {
             adoptable(&future, now),
             "a scheduled deprecation is not one yet"
         );
+    }
+
+    /// The usual release, the last holder's: one read decides, the hold's
+    /// tag goes with the image, and the snapshots the image names need no
+    /// search by the build's tag.
+    #[tokio::test]
+    async fn the_last_holder_lets_go_with_one_read() {
+        let fake = FakeEc2::new();
+        let ec2 = Ec2::with_api(fake.clone(), "us-east-1".into());
+        let before = fake.snapshots();
+        let tags = BTreeMap::from([
+            (holder_tag("0000000000aa"), "t".to_string()),
+            (
+                crate::ec2::tags::BUILD_ID_TAG.to_string(),
+                "0123456789ab".to_string(),
+            ),
+        ]);
+        let id = fake.add_own_image("web", &tags);
+        assert!(
+            fake.snapshots().len() > before.len(),
+            "the image has a snapshot"
+        );
+        let never = CancellationToken::new();
+        let r = ec2
+            .release_image(&id, &[], Some("0000000000aa"), &never)
+            .await;
+        assert_eq!(r.ok(), Some(Released::Removed));
+        let calls = ["DescribeImages", "DeleteTags", "DescribeSnapshots"].map(|a| fake.calls(a));
+        assert_eq!(calls, [1, 0, 0], "{:?}", fake.log());
+        assert!(fake.own_images().is_empty());
+        assert_eq!(fake.snapshots(), before);
     }
 
     /// A hold of a wrong shape is not ours: never deleted, and an image

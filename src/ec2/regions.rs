@@ -35,7 +35,21 @@ impl Ec2 {
         &self,
         img: &super::model::ImageInfo,
     ) -> Result<BTreeMap<String, String>, super::Ec2Error> {
-        let mut out = BTreeMap::from([(self.region.clone(), img.id.clone())]);
+        Ok(self
+            .copies_seen(img)
+            .await?
+            .into_iter()
+            .map(|(r, i)| (r, i.id))
+            .collect())
+    }
+
+    /// [`Ec2::copies_of`] with what EC2 said of each copy, so a removal
+    /// need not describe them again.
+    pub async fn copies_seen(
+        &self,
+        img: &super::model::ImageInfo,
+    ) -> Result<BTreeMap<String, super::model::ImageInfo>, super::Ec2Error> {
+        let mut out = BTreeMap::from([(self.region.clone(), img.clone())]);
         let (Some(list), Some(build)) = (
             img.tags.get(COPY_REGIONS_TAG),
             img.tags.get(super::tags::BUILD_ID_TAG),
@@ -53,7 +67,7 @@ impl Ec2 {
                 .await?;
             match found.into_iter().find(|i| i.state == "available") {
                 Some(copy) => {
-                    out.insert(r.to_string(), copy.id);
+                    out.insert(r.to_string(), copy);
                 }
                 None => tracing::warn!(region = r, build, "no available copy of the image"),
             }
@@ -124,34 +138,37 @@ impl Ec2 {
         let mut e = self.clone();
         e.api = api;
         e.region = region.to_string();
-        // Account facts (VPCs) and recent source lookups are per region.
+        // Account facts (VPCs, recent source lookups) are per region.
         e.facts = Default::default();
-        e.recent_sources = Default::default();
         cache.insert(region.to_string(), e.clone());
         e
     }
 
     /// Removes an image and its copies everywhere: `images` maps each region
-    /// to the image there. Every region is looked at first, and an image under
-    /// An empty id stands for a region whose copy is already gone: only the
-    /// snapshots tagged with `build_id` are left to delete there.
-    /// deregistration protection anywhere refuses the whole removal before
-    /// anything goes; then each region's image and snapshots go (in
-    /// parallel), and the first failure is reported once all were tried.
-    /// With the bake's `build_id`, each region's snapshots tagged with it go
-    /// too: those of a copy deregistered by hand, which EC2 keeps.
+    /// to the image there; an empty id stands for a region whose copy is
+    /// already gone. `seen` holds what the caller already read of some
+    /// regions' images (None: not there), so they are not described again.
+    /// Every region is looked at first, and deregistration protection
+    /// anywhere refuses the whole removal before anything goes; then each
+    /// region's image and snapshots go (in parallel), and the first failure
+    /// is reported once all were tried. With the bake's `build_id`, where a
+    /// region's image is gone or names no snapshot (a copy deregistered by
+    /// hand, an image still pending), the snapshots tagged with it go too:
+    /// EC2 keeps them.
     pub async fn remove_everywhere(
         &self,
         images: &BTreeMap<String, String>,
         known_snapshots: &BTreeMap<String, Vec<String>>,
         build_id: Option<&str>,
+        mut seen: BTreeMap<String, Option<super::model::ImageInfo>>,
         cancel: &CancellationToken,
     ) -> Result<(), WaitError> {
-        // One describe per region: the protection check, and the snapshots to delete.
-        let mut seen = BTreeMap::new();
+        seen.retain(|region, _| images.get(region).is_some_and(|id| !id.is_empty()));
         for (region, id) in images.iter().filter(|(_, id)| !id.is_empty()) {
-            let ec2 = self.in_region(region);
-            let img = ec2.describe_image(id).await?;
+            let img = match seen.get(region) {
+                Some(img) => img.clone(),
+                None => self.in_region(region).describe_image(id).await?,
+            };
             if let Some(img) = &img
                 && protected(img.deregistration_protection.as_deref())
             {
@@ -177,7 +194,12 @@ impl Ec2 {
                         ec2.remove_seen_image(&id, img.as_ref(), &snaps, &cancel, false)
                             .await?;
                     }
-                    if let Some(b) = build_id {
+                    // An available image names its snapshots; otherwise they
+                    // are found by the build's tag.
+                    let named = img
+                        .as_ref()
+                        .is_some_and(|i| i.state == "available" && !i.snapshot_ids.is_empty());
+                    if let Some(b) = build_id.filter(|_| !named) {
                         let tagged = ec2
                             .api
                             .describe_own_snapshots(&super::model::tag_filter(
