@@ -115,6 +115,10 @@ pub struct BakeSpec {
     pub ssh: SshSpec,
     pub provision: Vec<ProvisionStep>,
     pub tags: BTreeMap<String, String>,
+    /// Tags only on the image made in the build region, set at CreateImage
+    /// (not on its copies nor its snapshots): the stack's hold on it, taken
+    /// without a call of its own.
+    pub hold_tags: BTreeMap<String, String>,
     pub snapshot_tags: BTreeMap<String, String>,
     pub run_tags: BTreeMap<String, String>,
     /// Where the build instance runs and which groups guard it.

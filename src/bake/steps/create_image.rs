@@ -43,7 +43,8 @@ impl Step for CreateImage {
                     .set_network_support(&instance, cx.spec.ena_support, cx.spec.sriov_support)
                     .await?;
             }
-            let tags = image_tags(cx);
+            let mut tags = image_tags(cx);
+            tags.extend(cx.spec.hold_tags.clone());
             // Temporary until kept: build id and expiry on the image and its snapshots.
             let snapshot_tags = cx.temporary_tags();
             let name = &cx.spec.image_name;

@@ -10,7 +10,7 @@ use super::reuse;
 use super::schema::{DeregistrationProtection, GoldenAmi, PublicGroup, Timeouts};
 use crate::bake::{self, BakeError};
 use crate::ec2::Ec2;
-use crate::ec2::holders::new_holder_id;
+use crate::ec2::holders::{hold_tags, holder_tag, new_holder_id};
 use crate::protocol::diag::{AttrPath, Diagnostic, Diagnostics};
 use crate::protocol::value::Value;
 use crate::provider::schema::decode::{decode, view};
@@ -100,6 +100,8 @@ async fn create(
         Ok(s) => s,
         Err(e) => return StateOutcome::err(Value::Null, internal(e)),
     };
+    // The stack's hold rides on CreateImage (no call of its own).
+    spec.hold_tags = hold_tags(&holder);
     // The image is made in the build region: no copy there.
     spec.copy_regions.retain(|r| r.region != c.ec2.region);
     let instance_type = spec.instance_type.clone();
@@ -118,7 +120,7 @@ async fn create(
             let mut images = everywhere(&ec2.region, &image, &outcome.copies);
             let snapshots = std::collections::BTreeMap::from([(ec2.region.clone(), image.snapshot_ids.clone())]);
             images.retain(|_, id| !id.is_empty());
-            if let Err(e) = ec2.remove_everywhere(&images, &snapshots, Some(&spec.build_id), &never).await {
+            if let Err(e) = ec2.remove_everywhere(&images, &snapshots, Some(&spec.build_id), Default::default(), &never).await {
                 tracing::error!(image = %image.id, error = %e, "cannot remove the image of an abandoned bake");
             }
         }
@@ -164,14 +166,21 @@ async fn create(
         };
     };
     // A failed bake's image is saved tainted, and Terraform keeps no private
-    // state for it: a hold recorded now could never be released by its
-    // destroy, which would take it for another stack's and keep the image.
-    if outcome.error.is_none()
-        && let Err(e) = c.ec2.take_hold(&image.id, &holder).await
+    // state for it: the hold it took at CreateImage could never be released
+    // by its destroy, which would take it for another stack's and keep the
+    // image. It is dropped now.
+    if outcome.error.is_some()
+        && let Err(e) = c
+            .ec2
+            .delete_tags(std::slice::from_ref(&image.id), &[holder_tag(&holder)])
+            .await
     {
         diags.push(Diagnostic::warning(
-            format!("Cannot record this stack as a holder of {}", image.id),
-            format!("{e}\nAnother stack reusing the image could outlive this one's hold."),
+            format!("Cannot drop this stack's hold on {}", image.id),
+            format!(
+                "{e}\nRemove the tag {} from the image, or its destroy keeps it.",
+                holder_tag(&holder)
+            ),
         ));
     }
     if let Some(r) = &rebake {

@@ -138,6 +138,7 @@ pub fn bake_spec(
             })
             .collect(),
         tags: tags.merged(&v.tags),
+        hold_tags: Default::default(),
         snapshot_tags: tags.merged(&v.snapshot_tags),
         run_tags: tags.merged(&v.run_tags),
         network: network(v),
