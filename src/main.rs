@@ -47,7 +47,11 @@ fn main() -> ExitCode {
         eprintln!("{e}");
         return ExitCode::FAILURE;
     }
+    // Blocking work (file reads, hashing, RSA key generation) is short; a few
+    // threads serve fifty bakes, and each extra thread would bring its own
+    // malloc arena and stack to the provider's memory.
     let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .max_blocking_threads(8)
         .enable_all()
         .build()
     {

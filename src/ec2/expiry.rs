@@ -205,13 +205,7 @@ impl Ec2 {
     /// The key under which this directory remembers its last full sweep
     /// (never carried in state: another machine's sweep is no reason to skip).
     fn sweep_key(&self) -> String {
-        format!(
-            "sweep|{}|{}|{}|{}",
-            self.region,
-            self.endpoint.as_deref().unwrap_or(""),
-            self.profile.as_deref().unwrap_or(""),
-            self.credentials.as_deref().unwrap_or("")
-        )
+        format!("sweep|{}", self.scope())
     }
 
     /// The sweep of a provider run: skipped when this directory swept the

@@ -3,18 +3,16 @@
 use super::Ec2;
 use super::error::{Ec2Error, absent_is_none, gone_is_ok};
 use super::model::{self, Filters};
-use std::collections::{BTreeMap, HashMap};
-use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::collections::BTreeMap;
+use std::time::Duration;
 
 pub use super::model::ImageInfo;
 
-/// Images seen lately, by id, with when they were seen.
-pub type RecentImages = Arc<Mutex<HashMap<String, (Instant, ImageInfo)>>>;
-
-/// A source AMI looked up this long ago is still taken as is: Terraform plans
-/// again right before it applies, in the same process.
-const RECENT: Duration = Duration::from_secs(120);
+/// A source AMI looked up by its id this long ago is taken as is, by this
+/// process and the next ones in the same directory: `terraform apply` plans
+/// in one process and plans again and applies in another, and what an AMI
+/// id names never changes. (A filter's answer can: it is asked at each plan.)
+const SOURCE_SEEN_FOR: Duration = Duration::from_secs(600);
 
 /// Why no single source image could be chosen.
 #[derive(Debug, thiserror::Error)]
@@ -141,25 +139,41 @@ impl Ec2 {
             .collect())
     }
 
-    /// Remembers a source AMI the plan resolved.
-    pub fn remember_source(&self, image: &ImageInfo) {
-        if let Ok(mut m) = self.recent_sources.lock() {
-            m.retain(|_, (at, _)| at.elapsed() < RECENT);
-            m.insert(image.id.clone(), (Instant::now(), image.clone()));
+    fn source_key(&self, id: &str) -> String {
+        format!("source|{}|{id}", self.scope())
+    }
+
+    /// Remembers a source AMI the plan resolved (see [`SOURCE_SEEN_FOR`]).
+    pub async fn remember_source(&self, image: &ImageInfo) {
+        if let Ok(json) = serde_json::to_string(image) {
+            self.facts
+                .put(&self.source_key(&image.id), Some(vec![json]))
+                .await;
         }
     }
 
-    /// The source AMI, from the plan's lookup when that was moments ago.
+    /// The source AMI with this id: from a lookup moments ago (this plan's,
+    /// or the previous process's in this directory), else from EC2.
     pub async fn source_image(&self, id: &str) -> Result<Option<ImageInfo>, Ec2Error> {
-        let recent = self.recent_sources.lock().ok().and_then(|m| {
-            m.get(id)
-                .filter(|(at, _)| at.elapsed() < RECENT)
-                .map(|(_, i)| i.clone())
-        });
-        match recent {
-            Some(i) => Ok(Some(i)),
-            None => self.describe_image(id).await,
+        let key = self.source_key(id);
+        if self
+            .facts
+            .age(&key)
+            .await
+            .is_some_and(|s| s < SOURCE_SEEN_FOR.as_secs())
+            && let Some(img) = self.facts.get(&key).await.and_then(|v| {
+                v.first()
+                    .and_then(|j| serde_json::from_str::<ImageInfo>(j).ok())
+            })
+            && img.id == id
+        {
+            return Ok(Some(img));
         }
+        let found = self.describe_image(id).await?;
+        if let Some(img) = &found {
+            self.remember_source(img).await;
+        }
+        Ok(found)
     }
 
     /// The image, or None when it does not exist (or is deregistered).

@@ -53,9 +53,6 @@ pub struct Ec2 {
     pub pacer: Arc<pace::Pacer>,
     /// Account facts that outlive a bake (VPCs), so each bake need not ask.
     pub facts: Arc<facts::Facts>,
-    /// Source AMIs the plan just looked up, so the apply in the same process
-    /// does not ask again.
-    pub recent_sources: images::RecentImages,
     /// How long a "not found" for something this bake created a moment ago
     /// is taken for EC2's eventual consistency, not for "already gone".
     pub fresh_not_found: std::time::Duration,
@@ -64,6 +61,19 @@ pub struct Ec2 {
 }
 
 impl Ec2 {
+    /// Where this client reaches, as facts remembered in the directory are
+    /// keyed: region, endpoint, profile and credentials. Another account's
+    /// answers are never taken for this one's.
+    fn scope(&self) -> String {
+        format!(
+            "{}|{}|{}|{}",
+            self.region,
+            self.endpoint.as_deref().unwrap_or(""),
+            self.profile.as_deref().unwrap_or(""),
+            self.credentials.as_deref().unwrap_or("")
+        )
+    }
+
     /// The real client, built through the standard AWS chain; makes no
     /// network call.
     pub async fn connect(s: &AwsSettings) -> Result<Ec2, crate::aws::AwsError> {
@@ -97,7 +107,6 @@ impl Ec2 {
             credentials: None,
             pacer: Default::default(),
             facts: Default::default(),
-            recent_sources: Default::default(),
             fresh_not_found: removal::FRESH_NOT_FOUND,
             regions: Default::default(),
         }

@@ -4,7 +4,8 @@
 use std::collections::BTreeMap;
 
 /// What we need to know of an AMI.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, serde::Serialize, serde::Deserialize)]
+#[serde(default)]
 pub struct ImageInfo {
     pub id: String,
     pub name: String,

@@ -476,3 +476,48 @@ async fn a_lasting_not_found_of_a_new_object_counts_as_gone_after_a_bound() {
     fake.fail("DeleteKeyPair", 1, "UnauthorizedOperation");
     assert!(ec2.delete_new_key_pair("k", &never).await.is_err());
 }
+
+/// `terraform apply` plans in one process, then plans again and bakes in
+/// another: a source AMI named by its id is described once for both, through
+/// the directory's facts file, and only for the same endpoint and account.
+#[tokio::test]
+async fn a_source_ami_by_id_is_described_once_per_run() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("facts.json");
+    let fake = FakeEc2::new();
+    let process = |endpoint: Option<&str>| {
+        let mut e = ec2(&fake);
+        e.facts = Arc::new(super::facts::Facts::at(Some(file.clone())));
+        e.endpoint = endpoint.map(str::to_string);
+        e
+    };
+    let plan = process(None);
+    let found = plan.source_image(SOURCE_AMI).await.unwrap();
+    assert_eq!(found.map(|i| i.id).as_deref(), Some(SOURCE_AMI));
+    assert_eq!(fake.calls("DescribeImages"), 1);
+    let apply = process(None);
+    let again = apply.source_image(SOURCE_AMI).await.unwrap().unwrap();
+    assert_eq!(again.id, SOURCE_AMI);
+    assert!(again.root_device_name.is_some(), "{again:?}");
+    assert_eq!(fake.calls("DescribeImages"), 1, "{:?}", fake.log());
+    // Another endpoint is another EC2: asked again.
+    let other = process(Some("http://elsewhere"));
+    assert!(other.source_image(SOURCE_AMI).await.unwrap().is_some());
+    assert_eq!(fake.calls("DescribeImages"), 2);
+    // An id EC2 does not know is never remembered.
+    assert!(
+        apply
+            .source_image("ami-00000000000000bad")
+            .await
+            .unwrap()
+            .is_none()
+    );
+    assert!(
+        apply
+            .source_image("ami-00000000000000bad")
+            .await
+            .unwrap()
+            .is_none()
+    );
+    assert_eq!(fake.calls("DescribeImages"), 4);
+}

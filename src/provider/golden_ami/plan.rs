@@ -441,11 +441,8 @@ struct FilterOnly {
 /// nothing) and the apply bakes exactly the image the plan showed.
 async fn resolve_source(c: &Configured, config: &Value, diags: &mut Diagnostics) -> Value {
     if let Some(id) = config.get("source_ami").as_str() {
-        return match c.ec2.describe_image(id).await {
-            Ok(Some(img)) => {
-                c.ec2.remember_source(&img);
-                Value::string(id)
-            }
+        return match c.ec2.source_image(id).await {
+            Ok(Some(_)) => Value::string(id),
             Ok(None) => {
                 diags.push(
                     Diagnostic::error(
@@ -489,7 +486,7 @@ async fn resolve_source(c: &Configured, config: &Value, diags: &mut Diagnostics)
     match c.ec2.find_image(&f.filters, &f.owners, f.most_recent).await {
         Ok(img) => {
             tracing::info!(source_ami = %img.id, name = %img.name, "source_ami_filter resolved");
-            c.ec2.remember_source(&img);
+            c.ec2.remember_source(&img).await;
             Value::string(img.id)
         }
         Err(e) => {
