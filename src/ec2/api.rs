@@ -29,8 +29,9 @@ pub trait Ec2Api: Send + Sync + std::fmt::Debug {
         owners: &[String],
         filters: &Filters,
     ) -> Result<Vec<ImageInfo>, Ec2Error>;
-    /// DescribeImages of one id (deregistered images included, as EC2 does).
-    async fn describe_image(&self, id: &str) -> Result<Vec<ImageInfo>, Ec2Error>;
+    /// DescribeImages of these ids (deregistered images included, as EC2
+    /// does); an id EC2 does not know fails the whole call, as EC2's does.
+    async fn describe_images_by_id(&self, ids: &[String]) -> Result<Vec<ImageInfo>, Ec2Error>;
     /// CreateImage, tagging the image (`tags`) and the snapshots it makes
     /// (`snapshot_tags`, none when empty) at creation; the new image's id.
     async fn create_image(

@@ -180,10 +180,46 @@ impl Ec2 {
     pub async fn describe_image(&self, id: &str) -> Result<Option<ImageInfo>, Ec2Error> {
         let found = self
             .api
-            .describe_image(id)
+            .describe_images_by_id(&[id.to_string()])
             .await
-            .map(|images| images.into_iter().find(|i| i.state != "deregistered"));
+            .map(|images| {
+                images
+                    .into_iter()
+                    .find(|i| i.id == id && i.state != "deregistered")
+            });
         absent_is_none(found)
+    }
+
+    /// The image, read with its source AMI in the same call (a refresh:
+    /// the plan that follows then finds the source without asking again).
+    /// When the pair fails (the source is gone: EC2 refuses the whole
+    /// call), the image alone is read.
+    pub async fn describe_image_and_source(
+        &self,
+        id: &str,
+        source: &str,
+    ) -> Result<Option<ImageInfo>, Ec2Error> {
+        if source == id {
+            return self.describe_image(id).await;
+        }
+        match self
+            .api
+            .describe_images_by_id(&[id.to_string(), source.to_string()])
+            .await
+        {
+            Ok(found) => {
+                if let Some(src) = found
+                    .iter()
+                    .find(|i| i.id == source && i.state != "deregistered")
+                {
+                    self.remember_source(src).await;
+                }
+                Ok(found
+                    .into_iter()
+                    .find(|i| i.id == id && i.state != "deregistered"))
+            }
+            Err(_) => self.describe_image(id).await,
+        }
     }
 
     pub async fn create_image(

@@ -521,3 +521,27 @@ async fn a_source_ami_by_id_is_described_once_per_run() {
     );
     assert_eq!(fake.calls("DescribeImages"), 4);
 }
+
+/// A refresh reads the image with its source AMI in one DescribeImages, and
+/// the plan's lookup of the source then asks nothing; a source that is gone
+/// (EC2 refuses the pair) costs one more call, never the image's refresh.
+#[tokio::test]
+async fn a_refresh_reads_the_source_ami_with_the_image() {
+    let fake = FakeEc2::new();
+    let ec2 = ec2(&fake);
+    let own = fake.add_own_image("web", &BTreeMap::new());
+    let img = ec2
+        .describe_image_and_source(&own, SOURCE_AMI)
+        .await
+        .unwrap();
+    assert_eq!(img.map(|i| i.id), Some(own.clone()));
+    assert_eq!(fake.calls("DescribeImages"), 1);
+    assert!(ec2.source_image(SOURCE_AMI).await.unwrap().is_some());
+    assert_eq!(fake.calls("DescribeImages"), 1, "{:?}", fake.log());
+    let img = ec2
+        .describe_image_and_source(&own, "ami-00000000000000bad")
+        .await
+        .unwrap();
+    assert_eq!(img.map(|i| i.id), Some(own));
+    assert_eq!(fake.calls("DescribeImages"), 3, "{:?}", fake.log());
+}

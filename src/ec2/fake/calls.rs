@@ -52,15 +52,18 @@ impl Ec2Api for FakeEc2 {
         })
     }
 
-    async fn describe_image(&self, id: &str) -> Result<Vec<ImageInfo>, Ec2Error> {
+    async fn describe_images_by_id(&self, ids: &[String]) -> Result<Vec<ImageInfo>, Ec2Error> {
         const A: &str = "DescribeImages";
-        self.call(A, id, |w| {
-            w.hidden(A, "InvalidAMIID.NotFound", id)?;
-            let img = w
-                .images
-                .get(id)
-                .ok_or_else(|| err(A, "InvalidAMIID.NotFound", format!("{id} does not exist")))?;
-            Ok(vec![img.info.clone()])
+        self.call(A, &ids.join(","), |w| {
+            let mut out = Vec::new();
+            for id in ids {
+                w.hidden(A, "InvalidAMIID.NotFound", id)?;
+                let img = w.images.get(id).ok_or_else(|| {
+                    err(A, "InvalidAMIID.NotFound", format!("{id} does not exist"))
+                })?;
+                out.push(img.info.clone());
+            }
+            Ok(out)
         })
     }
 

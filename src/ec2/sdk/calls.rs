@@ -37,10 +37,12 @@ impl Ec2Api for SdkEc2 {
         Ok(out.images().iter().map(convert::image).collect())
     }
 
-    async fn describe_image(&self, id: &str) -> Result<Vec<ImageInfo>, Ec2Error> {
+    async fn describe_images_by_id(&self, ids: &[String]) -> Result<Vec<ImageInfo>, Ec2Error> {
         let out = retried(
             "DescribeImages",
-            self.client.describe_images().image_ids(id),
+            self.client
+                .describe_images()
+                .set_image_ids(Some(ids.to_vec())),
             |r| r.send(),
         )
         .await?;

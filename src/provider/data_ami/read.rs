@@ -165,7 +165,7 @@ async fn find(
         };
         let found = ec2
             .api
-            .describe_image(&id)
+            .describe_images_by_id(std::slice::from_ref(&id))
             .await
             .or_else(|e| if e.is_not_found() { Ok(vec![]) } else { Err(e) })
             .map_err(|e| {

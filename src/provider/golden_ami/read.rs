@@ -246,7 +246,13 @@ pub async fn read(c: &Configured, state: Value, private: Vec<u8>) -> StateOutcom
             diags: Diagnostics::default(),
         };
     };
-    match c.ec2.describe_image(&id).await {
+    // A source AMI named by id is read with the image: the plan that
+    // follows looks it up (and the apply bakes from it) without asking again.
+    let found = match state.get("source_ami").as_str() {
+        Some(source) => c.ec2.describe_image_and_source(&id, source).await,
+        None => c.ec2.describe_image(&id).await,
+    };
+    match found {
         Ok(Some(img)) => {
             // The image is there (again): nothing to replace.
             let private = Private {

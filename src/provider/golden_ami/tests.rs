@@ -1387,7 +1387,9 @@ async fn a_plain_refresh_reads_no_snapshots_and_keeps_nulls() {
     let fake = crate::ec2::fake::FakeEc2::new();
     let id = fake.add_own_image("web", &Default::default());
     let (c, ..) = over_fake(&fake);
-    let state = with(json!({"id": id, "snapshot_ids": fake.snapshots()}));
+    // The source AMI is read in the image's DescribeImages.
+    let state = with(json!({"id": id, "snapshot_ids": fake.snapshots(),
+        "source_ami": crate::ec2::fake::SOURCE_AMI}));
     let out = super::read(&c, state, vec![]).await;
     assert!(!out.diags.has_errors(), "{:?}", out.diags);
     assert_eq!(fake.calls("DescribeSnapshots"), 0);
