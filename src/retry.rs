@@ -17,25 +17,32 @@ pub struct Cancelled;
 pub struct Backoff {
     next: Duration,
     cap: Duration,
+    growth: f64,
 }
 
 impl Default for Backoff {
     fn default() -> Self {
-        Backoff {
-            next: Duration::from_millis(200),
-            cap: Duration::from_secs(4),
-        }
+        Backoff::starting(Duration::from_millis(200), Duration::from_secs(4))
     }
 }
 
 impl Backoff {
     pub fn starting(first: Duration, cap: Duration) -> Backoff {
-        Backoff { next: first, cap }
+        Backoff {
+            next: first,
+            cap,
+            growth: 1.5,
+        }
+    }
+
+    /// Each delay this many times the one before (1.5 unless set).
+    pub fn growing(self, growth: f64) -> Backoff {
+        Backoff { growth, ..self }
     }
 
     pub fn next_delay(&mut self) -> Duration {
         let base = self.next;
-        self.next = (self.next.mul_f64(1.5)).min(self.cap);
+        self.next = (self.next.mul_f64(self.growth)).min(self.cap);
         let jitter: f64 = rand::random_range(0.8..1.2);
         base.mul_f64(jitter)
     }
