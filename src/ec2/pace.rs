@@ -13,8 +13,8 @@
 //! backs off from a fortieth of `hi`. Three quarters rather than the middle:
 //! calls are what an account's API rate limit counts, so the first look is
 //! biased towards being the only one. A window learned by a blind wait is
-//! coarse (its growing steps reach seconds): the next wait looks halfway
-//! into it, then at its end, and learns a narrower one. A bake whose first look
+//! coarse (its growing steps reach seconds): the next wait looks three
+//! quarters into it, then at its end, and learns a narrower one. A bake whose first look
 //! already found the change done widens the window downwards a little, so a
 //! transition that got faster is found again.
 
@@ -30,7 +30,7 @@ use std::time::Duration;
 pub struct Window {
     pub lo: f64,
     pub hi: f64,
-    /// Learned by a blind wait: looked at halfway, then at its end, by the next one.
+    /// Learned by a blind wait: looked at three quarters in, then at its end, by the next one.
     #[serde(default)]
     pub coarse: bool,
 }
@@ -108,11 +108,11 @@ impl Schedule {
         let at = if self.guard {
             w.hi / 2.0
         } else if w.coarse && wide {
-            // Halfway, then the end: at most two looks inside a window a
-            // blind wait left (the change is anywhere in it), half its
-            // width late at worst.
+            // Three quarters in, then the end: at most two looks inside a
+            // window a blind wait left (the change is anywhere in it), and
+            // the first most often the only one.
             if self.swept == 0 {
-                w.lo + (w.hi - w.lo) / 2.0
+                w.lo + PROBE * (w.hi - w.lo)
             } else {
                 w.hi
             }
@@ -365,14 +365,14 @@ mod tests {
     }
 
     #[test]
-    fn a_coarse_window_is_looked_at_halfway_then_at_its_end() {
+    fn a_coarse_window_is_looked_at_three_quarters_in_then_at_its_end() {
         let mut s = Schedule::new(Some(Window {
             lo: 4.0,
             hi: 8.0,
             coarse: true,
         }));
-        assert_eq!(s.next(0.0), 6.0);
-        s.pending(6.0);
+        assert_eq!(s.next(0.0), 7.0);
+        s.pending(7.0);
         assert_eq!(s.next(6.0), 8.0);
         s.pending(8.0);
         let beyond = s.next(8.0);
