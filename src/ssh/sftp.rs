@@ -16,6 +16,12 @@ const S_IFLNK: u32 = 0o120000;
 /// How deep a downloaded directory may nest.
 const MAX_DEPTH: usize = 64;
 
+/// Files uploaded at once by the whole process. Each upload keeps up to a
+/// few MiB on their way (the read buffer and the writes in flight): fifty
+/// bakes uploading together would hold fifty times that, for no more speed
+/// than the link gives eight.
+static UPLOAD_SLOTS: tokio::sync::Semaphore = tokio::sync::Semaphore::const_new(8);
+
 fn local_err(path: &Path) -> impl FnOnce(std::io::Error) -> SshError + '_ {
     move |source| SshError::Local {
         path: path.display().to_string(),
@@ -122,6 +128,10 @@ impl Sftp {
         meta: &std::fs::Metadata,
     ) -> Result<u64, SshError> {
         use std::os::unix::fs::PermissionsExt;
+        let _slot = UPLOAD_SLOTS
+            .acquire()
+            .await
+            .map_err(|e| SshError::Other(format!("upload slots: {e}")))?;
         let file = tokio::fs::File::open(source)
             .await
             .map_err(local_err(source))?;
