@@ -152,6 +152,8 @@ def main():
     ap.add_argument("--throttle", type=float, default=0.1)
     ap.add_argument("--quick", action="store_true", help="CI: instant profile, 5 at once")
     ap.add_argument("--keep", action="store_true", help="keep the work directory")
+    ap.add_argument("--payload-kib", type=int, default=1024,
+                    help="size of the file each bake uploads (default 1 MiB)")
     ap.add_argument("--fresh-only", action="store_true",
                     help="only the fresh-runner rebake, with its calls by name")
     a = ap.parse_args()
@@ -167,7 +169,7 @@ def main():
         os.makedirs(remote)
         payload = f"{work}/payload.bin"
         with open(payload, "wb") as f:
-            f.write(os.urandom(1 << 20))
+            f.write(os.urandom(a.payload_kib << 10))
         env = terraform_env(work, provider)
         if a.keep:
             env.update(GOLDEN_LOG="debug", GOLDEN_LOG_FILE=f"{work}/provider.log")
