@@ -192,9 +192,11 @@ def main():
         fresh_bake = sum(v for k, v in calls.items() if k not in REMOVAL)
         fresh_removal = sum(v for k, v in calls.items() if k in REMOVAL)
         bake_s, bake_calls = bake_span(blog)
-        bake_line = (f"the bake alone (\"bake starting\" to \"bake finished\"): {bake_s:.2f} s "
-                     f"({bake_s / sum(holds):.2f}× the states), {bake_calls} calls"
-                     if bake_s else "the bake's span is not in the provider's log")
+        bake_line = "the bake's span is not in the provider's log"
+        if bake_s is not None:
+            ratio = f" ({bake_s / sum(holds):.2f}× the states)" if sum(holds) else ""
+            bake_line = (f"the bake alone (\"bake starting\" to \"bake finished\"): "
+                         f"{bake_s:.2f} s{ratio}, {bake_calls} calls")
         timed(destroy, db, env, log)
         if a.fresh_only:
             print(f"fresh runner: {fresh_s:.2f} s against {sum(holds)} s of states; "
