@@ -521,9 +521,11 @@ def _write_keys():
 
 
 def _keys_changed(method, record):
+    # The call itself under the lock too: a create and a delete of one name never record in
+    # the opposite order of moto's.
     def patched(self, *args, **kwargs):
-        out = method(self, *args, **kwargs)
         with _KEYS_LOCK:
+            out = method(self, *args, **kwargs)
             record(self, out, *args, **kwargs)
             _write_keys()
         return out

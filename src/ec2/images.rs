@@ -143,8 +143,13 @@ impl Ec2 {
         format!("source|{}|{id}", self.scope())
     }
 
-    /// Remembers a source AMI the plan resolved (see [`SOURCE_SEEN_FOR`]).
+    /// Remembers a source AMI the plan resolved (see [`SOURCE_SEEN_FOR`]),
+    /// once it is available: a pending one is asked again, or the bake would
+    /// take it for pending minutes after it is not.
     pub async fn remember_source(&self, image: &ImageInfo) {
+        if image.state != "available" {
+            return;
+        }
         if let Ok(json) = serde_json::to_string(image) {
             self.facts
                 .put(&self.source_key(&image.id), Some(vec![json]))

@@ -60,17 +60,36 @@ pub struct Ec2 {
     pub regions: regions::Regions,
 }
 
+/// A short digest of the environment variables that choose ambient AWS
+/// credentials (empty when none is set): two accounts used one after the
+/// other in one directory do not share what the directory remembers.
+fn ambient_identity() -> String {
+    use sha2::{Digest, Sha256};
+    let vars = ["AWS_PROFILE", "AWS_ACCESS_KEY_ID", "AWS_ROLE_ARN"];
+    let seen: Vec<String> = vars
+        .iter()
+        .filter_map(|v| std::env::var(v).ok().map(|x| format!("{v}={x}")))
+        .collect();
+    if seen.is_empty() {
+        return String::new();
+    }
+    let digest = Sha256::digest(seen.join("\n").as_bytes());
+    format!("|{:x}", digest)[..13].to_string()
+}
+
 impl Ec2 {
     /// Where this client reaches, as facts remembered in the directory are
-    /// keyed: region, endpoint, profile and credentials. Another account's
-    /// answers are never taken for this one's.
+    /// keyed: region, endpoint, profile and credentials, and for credentials
+    /// from the environment a digest of the variables naming them (never the
+    /// values themselves). Another account's answers are not taken for this one's.
     fn scope(&self) -> String {
         format!(
-            "{}|{}|{}|{}",
+            "{}|{}|{}|{}{}",
             self.region,
             self.endpoint.as_deref().unwrap_or(""),
             self.profile.as_deref().unwrap_or(""),
-            self.credentials.as_deref().unwrap_or("")
+            self.credentials.as_deref().unwrap_or(""),
+            ambient_identity()
         )
     }
 

@@ -352,16 +352,22 @@ mod tests {
     }
 
     /// What a blind wait leaves the next bake to aim at: around 10 s, a
-    /// window a fifth of its time wide (jitter aside), not a third.
+    /// window a fifth of its time wide on average (each step is jittered
+    /// ±20 %), not a third.
     #[test]
     fn a_blind_wait_leaves_a_narrow_window() {
-        let mut s = Schedule::new(None);
-        let (mut before, mut at) = (0.0, s.next(0.0));
-        while at < 10.0 {
-            (before, at) = (at, s.next(at));
+        let trials = 400;
+        let mut sum = 0.0;
+        for _ in 0..trials {
+            let mut s = Schedule::new(None);
+            let (mut before, mut at) = (0.0, s.next(0.0));
+            while at < 10.0 {
+                (before, at) = (at, s.next(at));
+            }
+            sum += (at - before) / at;
         }
-        let width = at - before;
-        assert!(width <= 0.25 * at, "{before} .. {at}");
+        let mean = sum / trials as f64;
+        assert!(mean <= 0.26, "mean width {mean:.3} of the time");
     }
 
     #[test]

@@ -545,3 +545,20 @@ async fn a_refresh_reads_the_source_ami_with_the_image() {
     assert_eq!(img.map(|i| i.id), Some(own));
     assert_eq!(fake.calls("DescribeImages"), 3, "{:?}", fake.log());
 }
+
+/// A source AMI seen pending is not remembered: the bake would otherwise
+/// take it for pending minutes after it became available.
+#[tokio::test]
+async fn a_pending_source_ami_is_asked_again() {
+    let fake = FakeEc2::new();
+    let ec2 = ec2(&fake);
+    let pending = super::model::ImageInfo {
+        id: SOURCE_AMI.into(),
+        state: "pending".into(),
+        ..Default::default()
+    };
+    ec2.remember_source(&pending).await;
+    let found = ec2.source_image(SOURCE_AMI).await.unwrap().unwrap();
+    assert_eq!(found.state, "available");
+    assert_eq!(fake.calls("DescribeImages"), 1);
+}
