@@ -242,8 +242,9 @@ def main():
         print(f"profile {profile}, provider {provider}\n")
         print("| scenario | wall s | target | EC2 calls | peak RSS provider MiB |")
         print("| --- | --- | --- | --- | --- |")
+        fresh_ratio = f" ({fresh_s / states:.2f}×)" if states else ""
         print(f"| fresh runner (state only), rebake | {fresh_s:.2f} | ≤ 1.1 × {states} = {1.1 * states:.1f} s"
-              f" ({fresh_s / max(states, 1e-9):.2f}×); ≤ 16 calls | {fresh_bake} (+{fresh_removal} removing the old image) | |")
+              f"{fresh_ratio}; ≤ 16 calls | {fresh_bake} (+{fresh_removal} removing the old image) | |")
         print(f"| one bake (warm) | {one_s:.2f} | | | |")
         print(f"| {n} at once | {many_s:.2f} | ≤ 1.3 × one bake: {many_s / one_s:.2f}× | {sum(many_calls.values())} | {many_rss:.1f} |")
         print(f"| {n} at once, {a.throttle:.0%} of calls throttled | {throttled_s:.2f} | all {n} made: {made} |"
