@@ -25,6 +25,7 @@ image 10 / terminate 3 s, the counting fault proxy, one sshd):
 little.
 """
 import argparse
+from datetime import datetime
 import json
 import os
 import shutil
@@ -140,7 +141,6 @@ def bake_span(log):
                 end = j["@timestamp"]
     if not (start and end):
         return None, None
-    from datetime import datetime
     t = lambda s: datetime.fromisoformat(s.replace("Z", "+00:00"))  # noqa: E731
     return (t(end) - t(start)).total_seconds(), calls
 

@@ -213,12 +213,7 @@ impl Ec2 {
     /// everything it found.
     pub async fn sweep_expired_once(&self, now: SystemTime, max_calls: u32) -> Option<SweepReport> {
         let key = self.sweep_key();
-        if self
-            .facts
-            .age(&key)
-            .await
-            .is_some_and(|s| s < SWEPT_LATELY.as_secs())
-        {
+        if self.facts.within(&key, SWEPT_LATELY).await.is_some() {
             tracing::debug!("expiry sweep: done moments ago in this directory");
             return None;
         }

@@ -44,11 +44,10 @@ impl Facts {
         fresh(&f, now()).then_some(f.value)
     }
 
-    /// How many seconds ago `key` was learned, if it is remembered.
-    pub async fn age(&self, key: &str) -> Option<u64> {
+    /// The fact, if learned less than `max` ago.
+    pub async fn within(&self, key: &str, max: Duration) -> Option<Vec<String>> {
         let f = self.0.get(key).await?;
-        let at = now();
-        fresh(&f, at).then(|| at.saturating_sub(f.at))
+        (now().saturating_sub(f.at) < max.as_secs()).then_some(f.value)
     }
 
     /// The facts learned for one region within the last day: they travel

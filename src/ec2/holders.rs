@@ -106,6 +106,12 @@ impl Ec2 {
             .await
     }
 
+    /// Removes `holder`'s tag from the image.
+    pub async fn drop_hold(&self, image: &str, holder: &str) -> Result<(), Ec2Error> {
+        self.delete_tags(&[image.to_string()], &[holder_tag(holder)])
+            .await
+    }
+
     /// Releases `holder`'s hold (None: a state from before holders, which
     /// holds without a tag) and removes the image with its snapshots when no
     /// other holder remains. One read decides in the usual case (no other
@@ -132,8 +138,7 @@ impl Ec2 {
         let mut found = self.describe_image(id).await?;
         if !others(&found).is_empty() {
             if let Some(h) = holder {
-                self.delete_tags(&[id.to_string()], &[holder_tag(h)])
-                    .await?;
+                self.drop_hold(id, h).await?;
             }
             found = self.describe_image(id).await?;
             let others = others(&found);

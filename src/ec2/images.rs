@@ -14,6 +14,14 @@ pub use super::model::ImageInfo;
 /// id names never changes. (A filter's answer can: it is asked at each plan.)
 const SOURCE_SEEN_FOR: Duration = Duration::from_secs(600);
 
+/// The image with this id among EC2's answer, unless deregistered (EC2 lists
+/// a deregistered image for a while).
+fn live(images: Vec<ImageInfo>, id: &str) -> Option<ImageInfo> {
+    images
+        .into_iter()
+        .find(|i| i.id == id && i.state != "deregistered")
+}
+
 /// Why no single source image could be chosen.
 #[derive(Debug, thiserror::Error)]
 pub enum FindError {
@@ -160,18 +168,12 @@ impl Ec2 {
     /// The source AMI with this id: from a lookup moments ago (this plan's,
     /// or the previous process's in this directory), else from EC2.
     pub async fn source_image(&self, id: &str) -> Result<Option<ImageInfo>, Ec2Error> {
-        let key = self.source_key(id);
-        if self
+        let seen = self
             .facts
-            .age(&key)
+            .within(&self.source_key(id), SOURCE_SEEN_FOR)
             .await
-            .is_some_and(|s| s < SOURCE_SEEN_FOR.as_secs())
-            && let Some(img) = self.facts.get(&key).await.and_then(|v| {
-                v.first()
-                    .and_then(|j| serde_json::from_str::<ImageInfo>(j).ok())
-            })
-            && img.id == id
-        {
+            .and_then(|v| serde_json::from_str::<ImageInfo>(v.first()?).ok());
+        if let Some(img) = seen.filter(|i| i.id == id) {
             return Ok(Some(img));
         }
         let found = self.describe_image(id).await?;
@@ -187,11 +189,7 @@ impl Ec2 {
             .api
             .describe_images_by_id(&[id.to_string()])
             .await
-            .map(|images| {
-                images
-                    .into_iter()
-                    .find(|i| i.id == id && i.state != "deregistered")
-            });
+            .map(|images| live(images, id));
         absent_is_none(found)
     }
 
@@ -213,15 +211,10 @@ impl Ec2 {
             .await
         {
             Ok(found) => {
-                if let Some(src) = found
-                    .iter()
-                    .find(|i| i.id == source && i.state != "deregistered")
-                {
-                    self.remember_source(src).await;
+                if let Some(src) = live(found.clone(), source) {
+                    self.remember_source(&src).await;
                 }
-                Ok(found
-                    .into_iter()
-                    .find(|i| i.id == id && i.state != "deregistered"))
+                Ok(live(found, id))
             }
             Err(_) => self.describe_image(id).await,
         }

@@ -170,10 +170,7 @@ async fn create(
     // by its destroy, which would take it for another stack's and keep the
     // image. It is dropped now.
     if outcome.error.is_some()
-        && let Err(e) = c
-            .ec2
-            .delete_tags(std::slice::from_ref(&image.id), &[holder_tag(&holder)])
-            .await
+        && let Err(e) = c.ec2.drop_hold(&image.id, &holder).await
     {
         diags.push(Diagnostic::warning(
             format!("Cannot drop this stack's hold on {}", image.id),

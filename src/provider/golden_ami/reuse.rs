@@ -5,7 +5,7 @@ use super::digest;
 use super::keep::{self, Rebake};
 use super::private::Private;
 use crate::ec2::Ec2;
-use crate::ec2::holders::{adoptable, holder_tag};
+use crate::ec2::holders::adoptable;
 use crate::ec2::images::ImageInfo;
 use crate::ec2::tags::BUILD_ID_TAG;
 use crate::protocol::diag::{Diagnostic, Diagnostics};
@@ -63,9 +63,7 @@ pub async fn adopt(
                 return Some(now);
             }
             _ => {
-                let _ = ec2
-                    .delete_tags(std::slice::from_ref(&img.id), &[holder_tag(holder)])
-                    .await;
+                let _ = ec2.drop_hold(&img.id, holder).await;
             }
         }
     }
